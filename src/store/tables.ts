@@ -1,0 +1,65 @@
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+
+/**
+ * The one definition of roomcast's DynamoDB tables. The local bootstrap creates tables from it, the store reads
+ * its names from it, and a test holds infra/terraform to it.
+ */
+export interface IndexDefinition {
+  readonly name: string;
+  readonly hashKey: string;
+  /** Non-key attributes copied into the index; the index keys and the table key are always projected. */
+  readonly projectedAttributes: readonly string[];
+}
+
+export interface TableDefinition {
+  /** Environment variable that names the table in a deployment. */
+  readonly envVar: string;
+  readonly defaultName: string;
+  readonly hashKey: string;
+  readonly rangeKey?: string;
+  /** All key attributes are strings. */
+  readonly ttlAttribute: string;
+  readonly indexes: Readonly<Record<string, IndexDefinition>>;
+}
+
+export const connectionsTable = {
+  envVar: 'DYNAMO_TABLE_NAME_CHAT_CONNECTIONS',
+  defaultName: 'chat_connections',
+  hashKey: 'connection_id',
+  ttlAttribute: 'ttl',
+  indexes: {
+    // Broadcast reads connection ids of a room (filtering on ttl); listMembers also needs user_id.
+    byRoom: { name: 'room_id-index', hashKey: 'room_id', projectedAttributes: ['ttl', 'user_id'] },
+    // Direct messages read the connection ids of a user (filtering on ttl).
+    byUser: { name: 'user_id-index', hashKey: 'user_id', projectedAttributes: ['ttl', 'room_id'] },
+  },
+} as const satisfies TableDefinition;
+
+export const tables = { connections: connectionsTable } as const satisfies Record<string, TableDefinition>;
+
+/** Key attributes of a table and its indexes: the only attributes DynamoDB accepts in AttributeDefinitions. */
+export function keyAttributes(def: TableDefinition): string[] {
+  const names = [def.hashKey, ...(def.rangeKey ? [def.rangeKey] : [])];
+  for (const index of Object.values(def.indexes)) names.push(index.hashKey);
+  return [...new Set(names)];
+}
+
+export function createTableInput(def: TableDefinition, tableName: string): CreateTableCommandInput {
+  const indexes = Object.values(def.indexes);
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: keyAttributes(def).map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+    KeySchema: [
+      { AttributeName: def.hashKey, KeyType: 'HASH' },
+      ...(def.rangeKey ? [{ AttributeName: def.rangeKey, KeyType: 'RANGE' as const }] : []),
+    ],
+    ...(indexes.length > 0 && {
+      GlobalSecondaryIndexes: indexes.map((index) => ({
+        IndexName: index.name,
+        KeySchema: [{ AttributeName: index.hashKey, KeyType: 'HASH' }],
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projectedAttributes] },
+      })),
+    }),
+  };
+}
