@@ -1,0 +1,3 @@
+export * from './dev-token.ts';
+export * from './identity.ts';
+export * from './verifier.ts';

@@ -1,0 +1,45 @@
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import type { AuthConfig } from '../config.ts';
+import { AuthError, type Identity } from './identity.ts';
+
+export type TokenVerifier = (token: string | undefined) => Promise<Identity>;
+
+/** Builds the connect-token verifier once per cold start (the JWKS is fetched lazily and cached by jose). */
+export function createTokenVerifier(config: AuthConfig): TokenVerifier {
+  const secret = config.kind === 'secret' ? new TextEncoder().encode(config.secret) : undefined;
+  const getKey: JWTVerifyGetKey =
+    config.kind === 'secret' ? async () => secret as Uint8Array : createRemoteJWKSet(new URL(config.jwksUrl));
+  const options = {
+    algorithms: config.algorithms,
+    requiredClaims: ['exp', 'sub'],
+    ...(config.issuer && { issuer: config.issuer }),
+    ...(config.audience && { audience: config.audience }),
+  };
+
+  return async (token) => {
+    if (!token) throw new AuthError('missing', 'no token');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, getKey, options));
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) throw new AuthError('expired', 'token expired');
+      throw new AuthError(
+        'invalid',
+        error instanceof Error ? `${error.name}: ${error.message}` : 'invalid token',
+      );
+    }
+    return identityFrom(payload);
+  };
+}
+
+function identityFrom(payload: JWTPayload): Identity {
+  const { sub, rooms } = payload;
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) {
+    throw new AuthError('invalid', 'sub must be a non-empty string of at most 128 characters');
+  }
+  if (rooms === undefined) return { userId: sub };
+  if (!Array.isArray(rooms) || !rooms.every((room) => typeof room === 'string')) {
+    throw new AuthError('invalid', 'rooms must be an array of strings');
+  }
+  return { userId: sub, rooms };
+}

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { connectionsTable } from './store/tables.ts';
+
+/**
+ * Environment → typed config, validated once per cold start. Every variable a function reads is named here, so
+ * infra tests can hold each Lambda's environment to it.
+ */
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => value || undefined)
+  .optional();
+const optionalUrl = optionalText.pipe(z.url().optional());
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const list = optionalText.transform((value) =>
+  value
+    ?.split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
+
+const envSchema = z.object({
+  AWS_REGION: z.string().default('us-east-1'),
+  [connectionsTable.envVar]: z.string().min(3).default(connectionsTable.defaultName),
+  DYNAMODB_ENDPOINT: optionalUrl,
+  WEBSOCKET_MANAGEMENT_ENDPOINT: optionalUrl,
+  JWT_SECRET: optionalText.pipe(z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional()),
+  JWT_JWKS_URL: optionalUrl,
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  JWT_ALGORITHMS: list,
+  CONNECTION_MAX_SECONDS: positiveInt(7200),
+  CONNECTION_TTL_MARGIN_SECONDS: positiveInt(600),
+  MAX_MESSAGE_CHARS: positiveInt(4000),
+  FANOUT_CONCURRENCY: positiveInt(32).pipe(z.number().max(1000)),
+  LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT', 'CRITICAL']).default('INFO'),
+});
+
+/** The environment variables roomcast reads. */
+export const CONFIG_ENV_VARS = Object.keys(envSchema.shape) as (keyof typeof envSchema.shape)[];
+
+export type AuthConfig =
+  | { kind: 'secret'; secret: string; algorithms: string[]; issuer?: string; audience?: string }
+  | { kind: 'jwks'; jwksUrl: string; algorithms: string[]; issuer?: string; audience?: string };
+
+export interface Config {
+  region: string;
+  tables: { connections: string };
+  dynamodbEndpoint?: string;
+  managementEndpoint?: string;
+  /** Undefined when neither JWT_SECRET nor JWT_JWKS_URL is set; only `$connect` needs it. */
+  auth?: AuthConfig;
+  /** TTL of a connection record: API Gateway's maximum connection duration plus a margin. */
+  connectionTtlSeconds: number;
+  maxMessageChars: number;
+  fanOutConcurrency: number;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const ALLOWED_ALGORITHMS = {
+  secret: ['HS256', 'HS384', 'HS512'],
+  jwks: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
+};
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    region: e.AWS_REGION,
+    tables: { connections: e[connectionsTable.envVar] },
+    ...(e.DYNAMODB_ENDPOINT && { dynamodbEndpoint: e.DYNAMODB_ENDPOINT }),
+    ...(e.WEBSOCKET_MANAGEMENT_ENDPOINT && {
+      managementEndpoint: e.WEBSOCKET_MANAGEMENT_ENDPOINT.replace(/\/+$/, ''),
+    }),
+    ...authConfig(e),
+    connectionTtlSeconds: e.CONNECTION_MAX_SECONDS + e.CONNECTION_TTL_MARGIN_SECONDS,
+    maxMessageChars: e.MAX_MESSAGE_CHARS,
+    fanOutConcurrency: e.FANOUT_CONCURRENCY,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+function authConfig(e: z.infer<typeof envSchema>): { auth?: AuthConfig } {
+  if (e.JWT_SECRET && e.JWT_JWKS_URL) throw new ConfigError('set JWT_SECRET or JWT_JWKS_URL, not both');
+  const kind = e.JWT_SECRET ? 'secret' : e.JWT_JWKS_URL ? 'jwks' : undefined;
+  if (!kind) return {};
+  const allowed = ALLOWED_ALGORITHMS[kind];
+  const algorithms = e.JWT_ALGORITHMS ?? (kind === 'secret' ? ['HS256'] : ['RS256', 'ES256']);
+  const refused = algorithms.filter((alg) => !allowed.includes(alg));
+  if (refused.length > 0) {
+    throw new ConfigError(
+      `JWT_ALGORITHMS: ${refused.join(', ')} not allowed with ${kind === 'secret' ? 'JWT_SECRET' : 'JWT_JWKS_URL'} (allowed: ${allowed.join(', ')})`,
+    );
+  }
+  const claims = {
+    ...(e.JWT_ISSUER && { issuer: e.JWT_ISSUER }),
+    ...(e.JWT_AUDIENCE && { audience: e.JWT_AUDIENCE }),
+  };
+  return kind === 'secret'
+    ? { auth: { kind, secret: e.JWT_SECRET as string, algorithms, ...claims } }
+    : { auth: { kind, jwksUrl: e.JWT_JWKS_URL as string, algorithms, ...claims } };
+}

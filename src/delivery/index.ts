@@ -1,0 +1,2 @@
+export * from './fan-out.ts';
+export * from './management-client.ts';

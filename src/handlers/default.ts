@@ -1,0 +1,23 @@
+import { parseClientFrame } from '../protocol/index.ts';
+import { type HandlerDeps, invocationLogger, lambdaEntry } from './deps.ts';
+import { httpResult, type WebSocketHandler } from './events.ts';
+import { replyError } from './reply.ts';
+
+/**
+ * `$default`: API Gateway routes here what matches no route: frames that are not JSON, have no `action`, or name
+ * an action roomcast does not have.
+ */
+export function createHandler(deps: HandlerDeps): WebSocketHandler {
+  return async (event, context) => {
+    const log = invocationLogger(deps, event, context);
+    const parsed = parseClientFrame(event.body, { maxMessageChars: deps.config.maxMessageChars });
+    const [code, message] = parsed.ok
+      ? (['UNKNOWN_ACTION', `action "${parsed.frame.action}" has no route here`] as const)
+      : [parsed.code, parsed.message];
+    log.info('frame refused', { code, detail: message });
+    await replyError(deps, event, code, message, log);
+    return httpResult(200);
+  };
+}
+
+export const handler = lambdaEntry(createHandler);

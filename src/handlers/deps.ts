@@ -1,0 +1,82 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { Context } from 'aws-lambda';
+import { monotonicFactory } from 'ulid';
+import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
+import { type Config, ConfigError, loadConfig } from '../config.ts';
+import { managementClientFor } from '../delivery/management-client.ts';
+import { ConnectionStore } from '../store/connections.ts';
+import { createDocumentClient } from '../store/dynamo-client.ts';
+import type { WebSocketEvent, WebSocketHandler } from './events.ts';
+
+/** Everything a handler uses from the outside world, built once per cold start and injectable by tests. */
+export interface HandlerDeps {
+  config: Config;
+  store: ConnectionStore;
+  logger: Logger;
+  /** Present only when JWT_SECRET or JWT_JWKS_URL is configured. */
+  verifyToken?: TokenVerifier;
+  /** The @connections client for the API that sent `event`. */
+  managementClient(event: WebSocketEvent): ApiGatewayManagementApiClient;
+  now(): Date;
+  newMessageId(): string;
+}
+
+export function createDeps(config: Config, overrides: Partial<HandlerDeps> = {}): HandlerDeps {
+  const doc = createDocumentClient({
+    region: config.region,
+    ...(config.dynamodbEndpoint && { endpoint: config.dynamodbEndpoint }),
+  });
+  const now = overrides.now ?? (() => new Date());
+  return {
+    config,
+    store: new ConnectionStore(doc, {
+      tableName: config.tables.connections,
+      ttlSeconds: config.connectionTtlSeconds,
+      now: () => now().getTime(),
+    }),
+    logger: new Logger({ serviceName: 'roomcast', logLevel: config.logLevel }),
+    ...(config.auth && { verifyToken: createTokenVerifier(config.auth) }),
+    managementClient: (event) => managementClientFor(managementEndpoint(config, event)),
+    now,
+    newMessageId: monotonicFactory(),
+    ...overrides,
+  };
+}
+
+/** `https://{domainName}/{stage}` as AWS documents, unless WEBSOCKET_MANAGEMENT_ENDPOINT says otherwise. */
+export function managementEndpoint(config: Config, event: WebSocketEvent): string {
+  return (
+    config.managementEndpoint ?? `https://${event.requestContext.domainName}/${event.requestContext.stage}`
+  );
+}
+
+export function requireVerifier(deps: HandlerDeps): TokenVerifier {
+  if (!deps.verifyToken) throw new ConfigError('set JWT_SECRET or JWT_JWKS_URL for the $connect function');
+  return deps.verifyToken;
+}
+
+/**
+ * Wraps a handler factory as a Lambda entry point: config and clients are built on the first invocation of a
+ * cold start (so importing the module never fails or does I/O) and reused after.
+ */
+export function lambdaEntry(create: (deps: HandlerDeps) => WebSocketHandler): WebSocketHandler {
+  let handler: WebSocketHandler | undefined;
+  return (event, context) => {
+    handler ??= create(createDeps(loadConfig(process.env)));
+    return handler(event, context);
+  };
+}
+
+/** A logger for one invocation, carrying its connection, request and Lambda request ids. */
+export function invocationLogger(deps: HandlerDeps, event: WebSocketEvent, context: Context): Logger {
+  const { connectionId, requestId, routeKey } = event.requestContext;
+  return deps.logger.createChild({
+    persistentKeys: {
+      route: routeKey,
+      connection_id: connectionId,
+      request_id: requestId,
+      aws_request_id: context.awsRequestId,
+    },
+  });
+}

@@ -1,0 +1,24 @@
+import { type HandlerDeps, invocationLogger, lambdaEntry } from './deps.ts';
+import { httpResult, type WebSocketHandler } from './events.ts';
+
+/** `$disconnect` (best effort on AWS): removes the connection record. TTL and Gone pruning cover the misses. */
+export function createHandler(deps: HandlerDeps): WebSocketHandler {
+  return async (event, context) => {
+    const log = invocationLogger(deps, event, context);
+    const removed = await deps.store.remove(event.requestContext.connectionId);
+    const { disconnectStatusCode, disconnectReason } = event.requestContext as {
+      disconnectStatusCode?: number;
+      disconnectReason?: string;
+    };
+    log.info('disconnected', {
+      user_id: removed?.user_id,
+      room_id: removed?.room_id,
+      close_code: disconnectStatusCode,
+      close_reason: disconnectReason,
+      had_record: removed !== undefined,
+    });
+    return httpResult(200);
+  };
+}
+
+export const handler = lambdaEntry(createHandler);

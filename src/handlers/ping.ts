@@ -1,0 +1,14 @@
+import { pongFrame } from '../protocol/index.ts';
+import { type HandlerDeps, lambdaEntry } from './deps.ts';
+import type { WebSocketHandler } from './events.ts';
+import { messageRoute } from './message-route.ts';
+import { reply } from './reply.ts';
+
+/** `ping`: answers `pong`, so clients can keep the connection inside API Gateway's 10-minute idle timeout. */
+export function createHandler(deps: HandlerDeps): WebSocketHandler {
+  return messageRoute(deps, 'ping', async (_frame, { event, log }) => {
+    await reply(deps, event, pongFrame(deps.now()), log);
+  });
+}
+
+export const handler = lambdaEntry(createHandler);

@@ -1,0 +1,40 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { ErrorCode, ServerFrame } from '../protocol/index.ts';
+import { errorFrame } from '../protocol/index.ts';
+import type { HandlerDeps } from './deps.ts';
+import type { WebSocketEvent } from './events.ts';
+
+/** Sends one frame to the connection that sent `event`. A caller that is already gone is not an error. */
+export async function reply(
+  deps: HandlerDeps,
+  event: WebSocketEvent,
+  frame: ServerFrame,
+  log: Logger,
+): Promise<void> {
+  try {
+    await deps.managementClient(event).send(
+      new PostToConnectionCommand({
+        ConnectionId: event.requestContext.connectionId,
+        Data: new TextEncoder().encode(JSON.stringify(frame)),
+      }),
+    );
+  } catch (error) {
+    if (error instanceof GoneException) {
+      log.info('caller left before the reply', { frame_action: frame.action });
+      return;
+    }
+    throw error;
+  }
+}
+
+/** Sends an `error` frame with a stable code; the request id lets support find the detailed log line. */
+export function replyError(
+  deps: HandlerDeps,
+  event: WebSocketEvent,
+  code: ErrorCode,
+  message: string,
+  log: Logger,
+): Promise<void> {
+  return reply(deps, event, errorFrame(code, message, event.requestContext.requestId), log);
+}

@@ -1,0 +1,98 @@
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  type DynamoDBClient,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { createTableInput, tables } from '../store/tables.ts';
+
+export interface EmbeddedDynamo {
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+/** dynalite in this process on 127.0.0.1 and a free port; in memory unless `path` names a LevelDB directory. */
+export async function startEmbeddedDynamo(options: { path?: string } = {}): Promise<EmbeddedDynamo> {
+  const server = dynalite({
+    ...(options.path && { path: options.path }),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Clients keep sockets alive; without this, close() would wait for them to time out.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/**
+ * Creates every table of `tables` under the given names (existing ones are kept, so persistent data directories
+ * work), waits until each is ACTIVE and enables TTL where the store supports it (dynalite does not).
+ */
+export async function ensureTables(
+  client: DynamoDBClient,
+  names: Record<keyof typeof tables, string>,
+): Promise<void> {
+  for (const [key, def] of Object.entries(tables)) {
+    const tableName = names[key as keyof typeof tables];
+    try {
+      await client.send(new CreateTableCommand(createTableInput(def, tableName)));
+    } catch (error) {
+      if (!isNamed(error, 'ResourceInUseException')) throw error;
+    }
+    await waitUntilActive(client, tableName);
+    await enableTtl(client, tableName, def.ttlAttribute);
+  }
+}
+
+async function waitUntilActive(client: DynamoDBClient, tableName: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const indexes = Table?.GlobalSecondaryIndexes ?? [];
+    if (Table?.TableStatus === 'ACTIVE' && indexes.every((index) => index.IndexStatus === 'ACTIVE')) return;
+    if (Date.now() > deadline) throw new Error(`table ${tableName} is not ACTIVE after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+async function enableTtl(client: DynamoDBClient, tableName: string, attribute: string): Promise<void> {
+  try {
+    const { TimeToLiveDescription } = await client.send(
+      new DescribeTimeToLiveCommand({ TableName: tableName }),
+    );
+    const status = TimeToLiveDescription?.TimeToLiveStatus;
+    // Enabling twice is a ValidationException on DynamoDB (Local), e.g. with a persistent data directory.
+    if (status === 'ENABLED' || status === 'ENABLING') return;
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: attribute, Enabled: true },
+      }),
+    );
+  } catch (error) {
+    // dynalite has no TTL; reads filter expired records anyway.
+    if (!isNamed(error, 'UnknownOperationException')) throw error;
+  }
+}
+
+function isNamed(error: unknown, name: string): boolean {
+  return error instanceof Error && error.name === name;
+}

@@ -1,0 +1,17 @@
+import * as connect from '../handlers/connect.ts';
+import * as defaultRoute from '../handlers/default.ts';
+import type { HandlerDeps } from '../handlers/deps.ts';
+import * as disconnect from '../handlers/disconnect.ts';
+import type { WebSocketHandler } from '../handlers/events.ts';
+import * as ping from '../handlers/ping.ts';
+import type { FunctionName } from '../handlers/routes.ts';
+import * as sendMessage from '../handlers/send-message.ts';
+
+/** Each function of the route list, as the factory its Lambda entry point uses. */
+export const handlerFactories: Record<FunctionName, (deps: HandlerDeps) => WebSocketHandler> = {
+  connect: connect.createHandler,
+  disconnect: disconnect.createHandler,
+  default: defaultRoute.createHandler,
+  'send-message': sendMessage.createHandler,
+  ping: ping.createHandler,
+};

@@ -1,0 +1,61 @@
+import { parseArgs } from 'node:util';
+import { startLocalStack } from './stack.ts';
+
+/** `npm start`: the local stack in the foreground. */
+const usage = `usage: npm start [-- --data-dir DIR]
+environment: HOST (127.0.0.1), PORT (8080), STAGE (dev), DYNAMODB_ENDPOINT, JWT_SECRET | JWT_JWKS_URL, LOG_LEVEL`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(usage);
+    return;
+  }
+  const port = Number(process.env.PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`PORT must be a port number, got ${process.env.PORT}`);
+
+  const stack = await startLocalStack({
+    host: process.env.HOST ?? '127.0.0.1',
+    port,
+    stage: process.env.STAGE ?? 'dev',
+    env: { LOG_LEVEL: 'WARN', ...process.env },
+    ...(values['data-dir'] && { dataDir: values['data-dir'] }),
+  });
+
+  const store = stack.embeddedStore
+    ? `embedded DynamoDB-compatible store (dynalite, ${values['data-dir'] ? `data in ${values['data-dir']}` : 'in memory'})`
+    : `DynamoDB at ${stack.dynamodbEndpoint}`;
+  console.log(`roomcast local stack
+  WebSocket       ${stack.wsUrl}?token=<JWT>&room_id=<room>
+  management API  ${stack.managementEndpoint}/@connections/<connectionId>
+  demo page       ${stack.httpUrl}
+  store           ${store}`);
+  if (stack.usingDevSecret) {
+    console.log(
+      '  tokens          JWT_SECRET is not set: using the public development secret (never deploy it)',
+    );
+  }
+  console.log('  get a token     npm run token -- <user> [--room <room>]');
+  console.log(`ready on ${stack.wsUrl}`);
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    console.log(`\n${signal}: closing connections…`);
+    await stack.close();
+    console.log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`roomcast: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,118 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context } from 'aws-lambda';
+import { type Config, loadConfig } from '../config.ts';
+import { createGateway, type WebSocketLambda } from '../gateway/index.ts';
+import { createDeps, type HandlerDeps } from '../handlers/deps.ts';
+import type { WebSocketEvent, WebSocketHandler } from '../handlers/events.ts';
+import { ROUTE_SELECTION_EXPRESSION, ROUTES } from '../handlers/routes.ts';
+import { DEV_JWT_SECRET } from './dev-secret.ts';
+import { ensureTables, startEmbeddedDynamo } from './dynamo.ts';
+import { handlerFactories } from './handlers.ts';
+
+export interface LocalStackOptions {
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  stage?: string;
+  /** Environment the functions see, as Lambda would give it; default `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Keep the embedded store's data in this directory across restarts (one process at a time). */
+  dataDir?: string;
+  idleTimeoutMs?: number;
+  maxConnectionMs?: number;
+  /** Replace parts of the handlers' dependencies (tests: clocks, loggers). */
+  depsOverrides?: Partial<HandlerDeps>;
+}
+
+export interface LocalStack {
+  wsUrl: string;
+  httpUrl: string;
+  managementEndpoint: string;
+  dynamodbEndpoint: string;
+  embeddedStore: boolean;
+  usingDevSecret: boolean;
+  config: Config;
+  deps: HandlerDeps;
+  close(): Promise<void>;
+}
+
+/** The whole backend on one machine: embedded store + local API Gateway + the Lambda handlers, unchanged. */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const env = { ...(options.env ?? process.env) };
+  injectLambdaCredentials();
+
+  const embedded = env.DYNAMODB_ENDPOINT ? undefined : await startEmbeddedDynamo({ path: options.dataDir });
+  if (embedded) env.DYNAMODB_ENDPOINT = embedded.endpoint;
+  const usingDevSecret = !env.JWT_SECRET && !env.JWT_JWKS_URL;
+  if (usingDevSecret) env.JWT_SECRET = DEV_JWT_SECRET;
+
+  // Routes are bound before the handlers exist: the management endpoint is known only once the port is.
+  let handlers: Partial<Record<string, WebSocketHandler>> = {};
+  const routes: Record<string, WebSocketLambda> = {};
+  for (const { routeKey } of ROUTES) {
+    routes[routeKey] = (event: WebSocketEvent, context: Context) => {
+      const handler = handlers[routeKey];
+      if (!handler) throw new Error(`route ${routeKey} is not ready`);
+      return handler(event, context);
+    };
+  }
+  const gateway = createGateway({
+    routes,
+    stage: options.stage ?? 'dev',
+    routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
+    ...(options.idleTimeoutMs !== undefined && { idleTimeoutMs: options.idleTimeoutMs }),
+    ...(options.maxConnectionMs !== undefined && { maxConnectionMs: options.maxConnectionMs }),
+  });
+
+  try {
+    const listening = await gateway.listen(options.port ?? 8080, options.host ?? '127.0.0.1');
+    env.WEBSOCKET_MANAGEMENT_ENDPOINT ??= listening.managementEndpoint;
+    const config = loadConfig(env);
+    await createTables(config);
+    const deps = createDeps(config, options.depsOverrides);
+    handlers = Object.fromEntries(
+      ROUTES.map(({ routeKey, functionName }) => [routeKey, handlerFactories[functionName](deps)]),
+    );
+    return {
+      wsUrl: listening.url,
+      httpUrl: listening.url.replace(/^ws/, 'http').replace(/\/[^/]*$/, '/'),
+      managementEndpoint: listening.managementEndpoint,
+      dynamodbEndpoint: config.dynamodbEndpoint ?? '',
+      embeddedStore: embedded !== undefined,
+      usingDevSecret,
+      config,
+      deps,
+      close: async () => {
+        await gateway.close();
+        await embedded?.close();
+      },
+    };
+  } catch (error) {
+    await gateway.close().catch(() => {});
+    await embedded?.close();
+    throw error;
+  }
+}
+
+async function createTables(config: Config): Promise<void> {
+  const client = new DynamoDBClient({
+    region: config.region,
+    ...(config.dynamodbEndpoint && { endpoint: config.dynamodbEndpoint }),
+  });
+  try {
+    await ensureTables(client, config.tables);
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Lambda gives every function credentials and a region in its environment; so does the local stack, unless the
+ * developer brought their own (say, to use a real DynamoDB table through DYNAMODB_ENDPOINT).
+ */
+function injectLambdaCredentials(): void {
+  process.env.AWS_REGION ??= 'us-east-1';
+  if (process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE) return;
+  process.env.AWS_ACCESS_KEY_ID = 'local';
+  process.env.AWS_SECRET_ACCESS_KEY = 'local';
+}

@@ -1,0 +1,43 @@
+import { parseArgs } from 'node:util';
+import { signDevToken } from '../auth/index.ts';
+import { isRoomId } from '../protocol/index.ts';
+import { DEV_JWT_SECRET } from './dev-secret.ts';
+
+/** `npm run token -- <user> [--room <room>]… [--ttl <seconds>]`: prints an HS256 connect token. */
+const usage = 'usage: npm run token -- <user> [--room <room>]... [--ttl <seconds>]';
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      room: { type: 'string', multiple: true },
+      ttl: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [user, ...extra] = positionals;
+  if (values.help || !user || extra.length > 0) throw new UsageError(usage);
+  const rooms = values.room;
+  const badRoom = rooms?.find((room) => !isRoomId(room));
+  if (badRoom !== undefined) throw new UsageError(`--room "${badRoom}": use 1-64 of [A-Za-z0-9_.:-]`);
+  const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0))
+    throw new UsageError('--ttl must be a positive integer');
+
+  const secret = process.env.JWT_SECRET || DEV_JWT_SECRET;
+  if (!process.env.JWT_SECRET) console.error('(JWT_SECRET is not set: signed with the development secret)');
+  const token = await signDevToken(secret, user, {
+    ...(rooms && { rooms }),
+    ...(ttl !== undefined && { expiresInSeconds: ttl }),
+    ...(process.env.JWT_ISSUER && { issuer: process.env.JWT_ISSUER }),
+    ...(process.env.JWT_AUDIENCE && { audience: process.env.JWT_AUDIENCE }),
+  });
+  console.log(token);
+}
+
+class UsageError extends Error {}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof UsageError ? error.message : `token: ${(error as Error).message}`);
+  process.exit(2);
+});

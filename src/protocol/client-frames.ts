@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { ErrorCode } from './error-codes.ts';
+import { ROOM_ID_PATTERN } from './room-id.ts';
+
+/** Frames a client sends. `action` selects the API Gateway route, so each action here is also a route key. */
+const clientMsgId = z.string().min(1).max(64);
+
+export const sendMessageFrame = z.object({
+  action: z.literal('sendMessage'),
+  message: z.string().min(1),
+  room_id: z.string().regex(ROOM_ID_PATTERN).optional(),
+  client_msg_id: clientMsgId.optional(),
+});
+
+export const pingFrame = z.object({ action: z.literal('ping') });
+
+export const clientFrame = z.discriminatedUnion('action', [sendMessageFrame, pingFrame]);
+
+export type SendMessageFrame = z.infer<typeof sendMessageFrame>;
+export type PingFrame = z.infer<typeof pingFrame>;
+export type ClientFrame = z.infer<typeof clientFrame>;
+export type ClientAction = ClientFrame['action'];
+
+export const CLIENT_ACTIONS = clientFrame.options.map(
+  (option) => option.shape.action.value,
+) as ClientAction[];
+
+export interface FrameLimits {
+  /** Longest `message` accepted, in characters (code points). */
+  readonly maxMessageChars: number;
+}
+
+export type ParseResult<T> = { ok: true; frame: T } | { ok: false; code: ErrorCode; message: string };
+
+/** Parses one client text frame. Never throws: every failure becomes a stable error code and a safe message. */
+export function parseClientFrame(body: string | undefined, limits: FrameLimits): ParseResult<ClientFrame> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body ?? '');
+  } catch {
+    return { ok: false, code: 'BAD_REQUEST', message: 'frame is not valid JSON' };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { ok: false, code: 'BAD_REQUEST', message: 'frame must be a JSON object' };
+  }
+  const action = (json as { action?: unknown }).action;
+  if (typeof action !== 'string') {
+    return { ok: false, code: 'BAD_REQUEST', message: 'frame needs a string "action"' };
+  }
+  if (!(CLIENT_ACTIONS as string[]).includes(action)) {
+    return { ok: false, code: 'UNKNOWN_ACTION', message: `unknown action "${truncate(action, 40)}"` };
+  }
+  const parsed = clientFrame.safeParse(json);
+  if (!parsed.success) return { ok: false, code: 'BAD_REQUEST', message: describeIssues(parsed.error) };
+  const frame = parsed.data;
+  if (frame.action === 'sendMessage' && [...frame.message].length > limits.maxMessageChars) {
+    return {
+      ok: false,
+      code: 'TOO_LARGE',
+      message: `message is longer than ${limits.maxMessageChars} characters`,
+    };
+  }
+  return { ok: true, frame };
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => {
+      const path = issue.path.join('.');
+      if (issue.code === 'unrecognized_keys') return `unknown field(s): ${issue.keys.join(', ')}`;
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

@@ -1,0 +1,3 @@
+export * from './connections.ts';
+export * from './dynamo-client.ts';
+export * from './tables.ts';

@@ -1,0 +1,121 @@
+import WebSocket from 'ws';
+import { signDevToken } from '../../src/auth/index.ts';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../src/local/stack.ts';
+
+export const TEST_SECRET = 'integration-test-secret-0123456789abcdef';
+
+export function startTestStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  return startLocalStack({
+    port: 0,
+    ...options,
+    env: { JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'SILENT', ...options.env },
+  });
+}
+
+export type Frame = Record<string, unknown> & { action?: string };
+
+/** A real WebSocket client that queues the frames it receives. */
+export class ChatClient {
+  readonly frames: Frame[] = [];
+  private waiters: Array<() => void> = [];
+  closeCode: number | undefined;
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      this.frames.push(JSON.parse(String(data)) as Frame);
+      this.wake();
+    });
+    socket.on('close', (code) => {
+      this.closeCode = code;
+      this.wake();
+    });
+  }
+
+  static async connect(stack: LocalStack, user: string, room: string, extraQuery = ''): Promise<ChatClient> {
+    const token = await signDevToken(TEST_SECRET, user);
+    const socket = new WebSocket(`${stack.wsUrl}?token=${token}&room_id=${room}${extraQuery}`);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    return new ChatClient(socket);
+  }
+
+  send(frame: Frame | string): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** The next unread frame (optionally the next matching one), or a timeout error. */
+  async next(match: (frame: Frame) => boolean = () => true, timeoutMs = 3000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = this.frames.findIndex(match);
+      if (index >= 0) return this.frames.splice(index, 1)[0] as Frame;
+      if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode}) while waiting`);
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new Error(`no matching frame within ${timeoutMs} ms; have ${JSON.stringify(this.frames)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Proves the queue holds nothing else: a ping's pong must be the very next frame. */
+  async expectOnlyPong(): Promise<void> {
+    this.send({ action: 'ping' });
+    const frame = await this.next();
+    if (frame.action !== 'pong') throw new Error(`expected pong first, got ${JSON.stringify(frame)}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.close(1000);
+    });
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** The HTTP status a handshake is refused with (0 when it is accepted). */
+export async function handshakeStatus(url: string): Promise<number> {
+  const socket = new WebSocket(url);
+  return new Promise<number>((resolve, reject) => {
+    socket.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? -1);
+      socket.terminate();
+    });
+    socket.once('open', () => {
+      socket.close();
+      resolve(0);
+    });
+    socket.once('error', (error) => {
+      if (!/Unexpected server response/.test(error.message)) reject(error);
+    });
+  });
+}
+
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  accept: (value: T) => boolean,
+  timeoutMs = 3000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

