@@ -37,7 +37,8 @@ export function createDeps(config: Config, overrides: Partial<HandlerDeps> = {})
     }),
     logger: new Logger({ serviceName: 'roomcast', logLevel: config.logLevel }),
     ...(config.auth && { verifyToken: createTokenVerifier(config.auth) }),
-    managementClient: (event) => managementClientFor(managementEndpoint(config, event)),
+    managementClient: (event) =>
+      managementClientFor(managementEndpoint(config, event), { region: config.region }),
     now,
     newMessageId: monotonicFactory(),
     ...overrides,

@@ -6,6 +6,8 @@ const usage = `usage: npm start [-- --data-dir DIR]
 environment: HOST (127.0.0.1), PORT (8080), STAGE (dev), DYNAMODB_ENDPOINT, JWT_SECRET | JWT_JWKS_URL, LOG_LEVEL`;
 
 async function main(): Promise<void> {
+  // The SDK is pinned by the lockfile and Lambda runs Node.js 22; its Node 20 notice is noise at every start.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { values } = parseArgs({
     options: { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,

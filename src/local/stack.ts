@@ -5,6 +5,7 @@ import { createGateway, type WebSocketLambda } from '../gateway/index.ts';
 import { createDeps, type HandlerDeps } from '../handlers/deps.ts';
 import type { WebSocketEvent, WebSocketHandler } from '../handlers/events.ts';
 import { ROUTE_SELECTION_EXPRESSION, ROUTES } from '../handlers/routes.ts';
+import { demoPageHandler } from './demo-page.ts';
 import { DEV_JWT_SECRET } from './dev-secret.ts';
 import { ensureTables, startEmbeddedDynamo } from './dynamo.ts';
 import { handlerFactories } from './handlers.ts';
@@ -56,9 +57,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return handler(event, context);
     };
   }
+  const stage = options.stage ?? 'dev';
   const gateway = createGateway({
     routes,
-    stage: options.stage ?? 'dev',
+    stage,
+    httpHandler: demoPageHandler({ stage, ...(usingDevSecret && { devSecret: DEV_JWT_SECRET }) }),
     routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
     ...(options.idleTimeoutMs !== undefined && { idleTimeoutMs: options.idleTimeoutMs }),
     ...(options.maxConnectionMs !== undefined && { maxConnectionMs: options.maxConnectionMs }),

@@ -1,0 +1,103 @@
+import type http from 'node:http';
+import { TLSSocket } from 'node:tls';
+import { newTraceId } from './ids.ts';
+
+export interface ConnectionIdentity {
+  sourceIp: string;
+  /** Present only when the handshake carried a User-Agent header. */
+  userAgent?: string;
+}
+
+export type HeaderMaps = { headers: Record<string, string>; multiValueHeaders: Record<string, string[]> };
+export type QueryMaps = {
+  queryStringParameters: Record<string, string>;
+  multiValueQueryStringParameters: Record<string, string[]>;
+};
+
+/** Hop-by-hop headers API Gateway removes from the `$connect` integration event. */
+const DROPPED = new Set(['connection', 'upgrade']);
+
+export function identityOf(req: http.IncomingMessage): ConnectionIdentity {
+  const userAgent = req.headers['user-agent'];
+  return { sourceIp: sourceIpOf(req), ...(userAgent !== undefined && { userAgent }) };
+}
+
+function sourceIpOf(req: http.IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '127.0.0.1';
+  return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+}
+
+/**
+ * The `$connect` header maps, built from `rawHeaders` so names keep the client's casing, plus what API Gateway adds
+ * (X-Forwarded-*, X-Amzn-Trace-Id). API Gateway keys headers case-insensitively and lists them sorted that way;
+ * repeated headers keep the first spelling, the single-value map keeps the last value.
+ */
+export function connectHeaderMaps(req: http.IncomingMessage, nowMs: number): HeaderMaps {
+  const entries: [string, string][] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i] as string;
+    if (!DROPPED.has(name.toLowerCase())) entries.push([name, req.rawHeaders[i + 1] as string]);
+  }
+  const forwardedFor = req.headers['x-forwarded-for'];
+  const clientIp = sourceIpOf(req);
+  const added: Record<string, string> = {
+    'X-Amzn-Trace-Id': firstValue(req.headers['x-amzn-trace-id']) ?? newTraceId(nowMs),
+    'X-Forwarded-For': forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp,
+    'X-Forwarded-Port': String(req.socket.localPort ?? ''),
+    'X-Forwarded-Proto': req.socket instanceof TLSSocket ? 'https' : 'http',
+  };
+  const addedLower = new Set(Object.keys(added).map((name) => name.toLowerCase()));
+  const kept = entries.filter(([name]) => !addedLower.has(name.toLowerCase()));
+  return headerMaps([...kept, ...Object.entries(added)]);
+}
+
+/** `$disconnect` always carries this fixed quartet, never the handshake headers (reference §1.4). */
+export function disconnectHeaderMaps(host: string): HeaderMaps {
+  return headerMaps([
+    ['Host', host],
+    ['x-api-key', ''],
+    ['X-Forwarded-For', ''],
+    ['x-restapi', ''],
+  ]);
+}
+
+// Maps are turned into objects with Object.fromEntries so that a name like `__proto__` stays an own property.
+function headerMaps(entries: [string, string][]): HeaderMaps {
+  const grouped = new Map<string, { name: string; values: string[] }>();
+  for (const [name, value] of entries) {
+    const lower = name.toLowerCase();
+    const group = grouped.get(lower);
+    if (group) group.values.push(value);
+    else grouped.set(lower, { name, values: [value] });
+  }
+  const sorted = [...grouped.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, group]) => group);
+  return {
+    headers: Object.fromEntries(
+      sorted.map(({ name, values }) => [name, values[values.length - 1] as string]),
+    ),
+    multiValueHeaders: Object.fromEntries(sorted.map(({ name, values }) => [name, values])),
+  };
+}
+
+/** Undefined when the URL has no query string: API Gateway then omits both keys. */
+export function queryMaps(url: string | undefined): QueryMaps | undefined {
+  const start = url?.indexOf('?') ?? -1;
+  const search = start === -1 ? '' : (url as string).slice(start + 1);
+  if (!search) return undefined;
+  const grouped = new Map<string, string[]>();
+  for (const [name, value] of new URLSearchParams(search))
+    grouped.set(name, [...(grouped.get(name) ?? []), value]);
+  const entries = [...grouped.entries()];
+  return {
+    queryStringParameters: Object.fromEntries(
+      entries.map(([name, values]) => [name, values[values.length - 1] as string]),
+    ),
+    multiValueQueryStringParameters: Object.fromEntries(entries),
+  };
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { createTokenVerifier } from '../../src/auth/index.ts';
+import { DEV_JWT_SECRET } from '../../src/local/dev-secret.ts';
+import { startLocalStack } from '../../src/local/stack.ts';
+import { ChatClient, startTestStack } from './support.ts';
+
+describe('local stack', () => {
+  it('serves the demo page, and dev tokens only while the development secret is in use', async () => {
+    const dev = await startLocalStack({ port: 0, env: { LOG_LEVEL: 'SILENT' } });
+    try {
+      assert.equal(dev.usingDevSecret, true);
+      const page = await fetch(dev.httpUrl);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<title>roomcast/);
+      const minted = await fetch(`${dev.httpUrl}_local/token?user=alice`);
+      const { token } = (await minted.json()) as { token: string };
+      const verify = createTokenVerifier({ kind: 'secret', secret: DEV_JWT_SECRET, algorithms: ['HS256'] });
+      assert.equal((await verify(token)).userId, 'alice');
+      assert.equal((await fetch(`${dev.httpUrl}_local/token?user=a%20b`)).status, 400);
+    } finally {
+      await dev.close();
+    }
+
+    const configured = await startTestStack();
+    try {
+      assert.equal(configured.usingDevSecret, false);
+      assert.equal((await fetch(`${configured.httpUrl}_local/token?user=alice`)).status, 404);
+    } finally {
+      await configured.close();
+    }
+  });
+
+  it('keeps the store across restarts with a data directory', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'roomcast-data-'));
+    try {
+      const first = await startTestStack({ dataDir });
+      await first.deps.store.put({ connectionId: 'KeptAcrossRuns0=', roomId: 'kept', userId: 'u1' });
+      await first.close();
+
+      const second = await startTestStack({ dataDir });
+      try {
+        assert.equal((await second.deps.store.get('KeptAcrossRuns0='))?.user_id, 'u1');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('closes every connection with 1001 and runs its $disconnect before the store stops', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'roomcast-data-'));
+    try {
+      const stack = await startTestStack({ dataDir });
+      const client = await ChatClient.connect(stack, 'ivy', 'closing');
+      assert.equal((await stack.deps.store.roomMembers('closing')).length, 1);
+      const closed = new Promise<number>((resolve) => client.socket.once('close', resolve));
+      await stack.close();
+      assert.equal(await closed, 1001);
+
+      const after = await startTestStack({ dataDir });
+      try {
+        assert.deepEqual(await after.deps.store.roomMembers('closing'), []);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
