@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { connectionsTable } from './store/tables.ts';
 
 /**
@@ -34,6 +34,12 @@ const envSchema = z.object({
   MAX_MESSAGE_CHARS: positiveInt(4000),
   FANOUT_CONCURRENCY: positiveInt(32).pipe(z.number().max(1000)),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT', 'CRITICAL']).default('INFO'),
+  POWERTOOLS_SERVICE_NAME: z.string().min(1).default('roomcast'),
+  POWERTOOLS_METRICS_NAMESPACE: z.string().min(1).max(255).default('roomcast'),
+  POWERTOOLS_METRICS_DISABLED: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((value) => value === 'true' || value === '1'),
 });
 
 /** The environment variables roomcast reads. */
@@ -55,6 +61,9 @@ export interface Config {
   maxMessageChars: number;
   fanOutConcurrency: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  serviceName: string;
+  /** CloudWatch metrics in Embedded Metric Format, written to the log stream. */
+  metrics: { enabled: boolean; namespace: string };
 }
 
 export class ConfigError extends Error {
@@ -85,6 +94,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxMessageChars: e.MAX_MESSAGE_CHARS,
     fanOutConcurrency: e.FANOUT_CONCURRENCY,
     logLevel: e.LOG_LEVEL,
+    serviceName: e.POWERTOOLS_SERVICE_NAME,
+    metrics: { enabled: !e.POWERTOOLS_METRICS_DISABLED, namespace: e.POWERTOOLS_METRICS_NAMESPACE },
   };
 }
 

@@ -1,7 +1,8 @@
 import { AuthError } from '../auth/index.ts';
 import { isRoomId } from '../protocol/index.ts';
-import { type HandlerDeps, invocationLogger, lambdaEntry, requireVerifier } from './deps.ts';
+import { type HandlerDeps, instrumented, lambdaEntry, requireVerifier } from './deps.ts';
 import { httpResult, type WebSocketHandler } from './events.ts';
+import { METRIC } from './metrics.ts';
 
 /**
  * `$connect`: identity from the verified token only, the room from `?room_id=`. Refusals are handshake statuses
@@ -9,8 +10,11 @@ import { httpResult, type WebSocketHandler } from './events.ts';
  */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   const verifyToken = requireVerifier(deps);
-  return async (event, context) => {
-    const log = invocationLogger(deps, event, context);
+  const refuse = (statusCode: 400 | 401 | 403) => {
+    deps.metrics.count(METRIC.connectionsRefused);
+    return httpResult(statusCode, { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden' }[statusCode]);
+  };
+  return instrumented(deps, async (event, log) => {
     const query = event.queryStringParameters ?? {};
 
     let identity: Awaited<ReturnType<typeof verifyToken>>;
@@ -19,24 +23,24 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
       log.info('connect refused: token', { reason: error.reason, detail: error.message });
-      return httpResult(401, 'Unauthorized');
+      return refuse(401);
     }
 
     const roomId = query.room_id;
     if (!isRoomId(roomId)) {
       log.info('connect refused: room_id', { user_id: identity.userId });
-      return httpResult(400, 'Bad Request');
+      return refuse(400);
     }
     if (query.user_id !== undefined && query.user_id !== identity.userId) {
       log.warn('connect refused: user_id does not match token', {
         user_id: identity.userId,
         room_id: roomId,
       });
-      return httpResult(403, 'Forbidden');
+      return refuse(403);
     }
     if (identity.rooms && !identity.rooms.includes(roomId)) {
       log.info('connect refused: room not in token', { user_id: identity.userId, room_id: roomId });
-      return httpResult(403, 'Forbidden');
+      return refuse(403);
     }
 
     await deps.store.put({
@@ -44,9 +48,10 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       roomId,
       userId: identity.userId,
     });
+    deps.metrics.count(METRIC.connectionsOpened);
     log.info('connected', { user_id: identity.userId, room_id: roomId });
     return httpResult(200);
-  };
+  });
 }
 
 export const handler = lambdaEntry(createHandler);

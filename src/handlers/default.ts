@@ -1,6 +1,7 @@
 import { parseClientFrame } from '../protocol/index.ts';
-import { type HandlerDeps, invocationLogger, lambdaEntry } from './deps.ts';
+import { type HandlerDeps, instrumented, lambdaEntry } from './deps.ts';
 import { httpResult, type WebSocketHandler } from './events.ts';
+import { METRIC } from './metrics.ts';
 import { replyError } from './reply.ts';
 
 /**
@@ -8,16 +9,16 @@ import { replyError } from './reply.ts';
  * an action roomcast does not have.
  */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
-  return async (event, context) => {
-    const log = invocationLogger(deps, event, context);
+  return instrumented(deps, async (event, log) => {
     const parsed = parseClientFrame(event.body, { maxMessageChars: deps.config.maxMessageChars });
     const [code, message] = parsed.ok
       ? (['UNKNOWN_ACTION', `action "${parsed.frame.action}" has no route here`] as const)
       : [parsed.code, parsed.message];
+    deps.metrics.count(METRIC.framesRejected);
     log.info('frame refused', { code, detail: message });
     await replyError(deps, event, code, message, log);
     return httpResult(200);
-  };
+  });
 }
 
 export const handler = lambdaEntry(createHandler);

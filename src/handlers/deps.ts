@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { Context } from 'aws-lambda';
+import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { monotonicFactory } from 'ulid';
 import { createTokenVerifier, type TokenVerifier } from '../auth/index.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
@@ -8,12 +8,14 @@ import { managementClientFor } from '../delivery/management-client.ts';
 import { ConnectionStore } from '../store/connections.ts';
 import { createDocumentClient } from '../store/dynamo-client.ts';
 import type { WebSocketEvent, WebSocketHandler } from './events.ts';
+import { type ChatMetrics, createMetrics } from './metrics.ts';
 
 /** Everything a handler uses from the outside world, built once per cold start and injectable by tests. */
 export interface HandlerDeps {
   config: Config;
   store: ConnectionStore;
   logger: Logger;
+  metrics: ChatMetrics;
   /** Present only when JWT_SECRET or JWT_JWKS_URL is configured. */
   verifyToken?: TokenVerifier;
   /** The @connections client for the API that sent `event`. */
@@ -35,7 +37,8 @@ export function createDeps(config: Config, overrides: Partial<HandlerDeps> = {})
       ttlSeconds: config.connectionTtlSeconds,
       now: () => now().getTime(),
     }),
-    logger: new Logger({ serviceName: 'roomcast', logLevel: config.logLevel }),
+    logger: new Logger({ serviceName: config.serviceName, logLevel: config.logLevel }),
+    metrics: createMetrics(config),
     ...(config.auth && { verifyToken: createTokenVerifier(config.auth) }),
     managementClient: (event) =>
       managementClientFor(managementEndpoint(config, event), { region: config.region }),
@@ -69,15 +72,28 @@ export function lambdaEntry(create: (deps: HandlerDeps) => WebSocketHandler): We
   };
 }
 
-/** A logger for one invocation, carrying its connection, request and Lambda request ids. */
-export function invocationLogger(deps: HandlerDeps, event: WebSocketEvent, context: Context): Logger {
-  const { connectionId, requestId, routeKey } = event.requestContext;
-  return deps.logger.createChild({
-    persistentKeys: {
-      route: routeKey,
-      connection_id: connectionId,
-      request_id: requestId,
-      aws_request_id: context.awsRequestId,
-    },
-  });
+/**
+ * Runs one invocation with a logger carrying its connection, request and Lambda request ids, and publishes the
+ * metrics it recorded when it ends, whatever the outcome.
+ */
+export function instrumented(
+  deps: HandlerDeps,
+  body: (event: WebSocketEvent, log: Logger) => Promise<APIGatewayProxyResultV2>,
+): WebSocketHandler {
+  return async (event, context) => {
+    const { connectionId, requestId, routeKey } = event.requestContext;
+    const log = deps.logger.createChild({
+      persistentKeys: {
+        route: routeKey,
+        connection_id: connectionId,
+        request_id: requestId,
+        aws_request_id: context.awsRequestId,
+      },
+    });
+    try {
+      return await body(event, log);
+    } finally {
+      deps.metrics.flush(log);
+    }
+  };
 }

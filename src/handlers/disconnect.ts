@@ -1,10 +1,10 @@
-import { type HandlerDeps, invocationLogger, lambdaEntry } from './deps.ts';
+import { type HandlerDeps, instrumented, lambdaEntry } from './deps.ts';
 import { httpResult, type WebSocketHandler } from './events.ts';
+import { METRIC } from './metrics.ts';
 
 /** `$disconnect` (best effort on AWS): removes the connection record. TTL and Gone pruning cover the misses. */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
-  return async (event, context) => {
-    const log = invocationLogger(deps, event, context);
+  return instrumented(deps, async (event, log) => {
     const removed = await deps.store.remove(event.requestContext.connectionId);
     const { disconnectStatusCode, disconnectReason } = event.requestContext as {
       disconnectStatusCode?: number;
@@ -17,8 +17,9 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       close_reason: disconnectReason,
       had_record: removed !== undefined,
     });
+    deps.metrics.count(METRIC.connectionsClosed);
     return httpResult(200);
-  };
+  });
 }
 
 export const handler = lambdaEntry(createHandler);

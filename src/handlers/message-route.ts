@@ -1,8 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ClientAction, ClientFrame } from '../protocol/index.ts';
 import { parseClientFrame } from '../protocol/index.ts';
-import { type HandlerDeps, invocationLogger } from './deps.ts';
+import { type HandlerDeps, instrumented } from './deps.ts';
 import { httpResult, type WebSocketEvent, type WebSocketHandler } from './events.ts';
+import { METRIC } from './metrics.ts';
 import { replyError } from './reply.ts';
 
 export interface MessageContext {
@@ -19,10 +20,10 @@ export function messageRoute<A extends ClientAction>(
   action: A,
   handle: (frame: Extract<ClientFrame, { action: A }>, ctx: MessageContext) => Promise<void>,
 ): WebSocketHandler {
-  return async (event, context) => {
-    const log = invocationLogger(deps, event, context);
+  return instrumented(deps, async (event, log) => {
     const parsed = parseClientFrame(event.body, { maxMessageChars: deps.config.maxMessageChars });
     if (!parsed.ok) {
+      deps.metrics.count(METRIC.framesRejected);
       log.info('frame refused', { code: parsed.code, detail: parsed.message });
       await replyError(deps, event, parsed.code, parsed.message, log);
       return httpResult(200);
@@ -41,5 +42,5 @@ export function messageRoute<A extends ClientAction>(
       return httpResult(500);
     }
     return httpResult(200);
-  };
+  });
 }

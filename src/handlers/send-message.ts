@@ -3,11 +3,13 @@ import type { MessageFrame } from '../protocol/index.ts';
 import { type HandlerDeps, lambdaEntry } from './deps.ts';
 import type { WebSocketHandler } from './events.ts';
 import { messageRoute } from './message-route.ts';
+import { METRIC } from './metrics.ts';
 import { replyError } from './reply.ts';
 
 /** `sendMessage`: the sender's room comes from its connection record, never from the frame. */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   return messageRoute(deps, 'sendMessage', async (frame, { event, log }) => {
+    deps.metrics.count(METRIC.messagesReceived);
     const sender = await deps.store.get(event.requestContext.connectionId);
     if (!sender) {
       log.warn('message from an unregistered connection');
@@ -35,6 +37,10 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       onGone: (connectionId) => deps.store.remove(connectionId),
       logger: log,
     });
+    deps.metrics.count(METRIC.deliveriesSucceeded, summary.delivered);
+    deps.metrics.count(METRIC.staleConnectionsPruned, summary.gone);
+    deps.metrics.count(METRIC.deliveriesFailed, summary.failed);
+    deps.metrics.milliseconds(METRIC.fanOutDuration, summary.durationMs);
     log.info('message delivered', { room_id: sender.room_id, message_id: message.message_id, ...summary });
   });
 }

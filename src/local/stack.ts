@@ -44,6 +44,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const embedded = env.DYNAMODB_ENDPOINT ? undefined : await startEmbeddedDynamo({ path: options.dataDir });
   if (embedded) env.DYNAMODB_ENDPOINT = embedded.endpoint;
+  // EMF metric lines are for CloudWatch; locally they are opt-in (POWERTOOLS_METRICS_DISABLED=false).
+  env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const usingDevSecret = !env.JWT_SECRET && !env.JWT_JWKS_URL;
   if (usingDevSecret) env.JWT_SECRET = DEV_JWT_SECRET;
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ErrorCode } from './error-codes.ts';
 import { ROOM_ID_PATTERN } from './room-id.ts';
 

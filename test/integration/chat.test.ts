@@ -2,11 +2,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { signDevToken } from '../../src/auth/index.ts';
+import { METRIC } from '../../src/handlers/metrics.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { createDocumentClient } from '../../src/store/dynamo-client.ts';
-import { ChatClient, eventually, handshakeStatus, startTestStack, TEST_SECRET } from './support.ts';
+import {
+  ChatClient,
+  eventually,
+  handshakeStatus,
+  recordingMetrics,
+  startTestStack,
+  TEST_SECRET,
+} from './support.ts';
 
 let stack: LocalStack;
+const metrics = recordingMetrics();
 const clients: ChatClient[] = [];
 
 async function join(user: string, room: string, extraQuery = ''): Promise<ChatClient> {
@@ -16,7 +25,7 @@ async function join(user: string, room: string, extraQuery = ''): Promise<ChatCl
 }
 
 before(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({ depsOverrides: { metrics } });
 });
 
 after(async () => {
@@ -135,6 +144,7 @@ describe('stale and failing connections', () => {
     const broken = 'not-a-connection-id';
     await store.put({ connectionId: ghost, roomId: 'r7', userId: 'ghost' });
     await store.put({ connectionId: broken, roomId: 'r7', userId: 'broken' });
+    const before = { ...Object.fromEntries(metrics.totals) };
 
     frank.send({ action: 'sendMessage', message: 'who is here?' });
     assert.equal((await frank.next()).message, 'who is here?');
@@ -145,6 +155,11 @@ describe('stale and failing connections', () => {
     // The Gone prune and the failed post run in the same fan-out; give a wrong delete time to happen.
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal((await store.get(broken))?.user_id, 'broken');
+    const delta = (name: string) => (metrics.totals.get(name as never) ?? 0) - (before[name] ?? 0);
+    assert.equal(delta(METRIC.messagesReceived), 1);
+    assert.equal(delta(METRIC.deliveriesSucceeded), 1);
+    assert.equal(delta(METRIC.staleConnectionsPruned), 1);
+    assert.equal(delta(METRIC.deliveriesFailed), 1);
     await store.remove(broken);
   });
 

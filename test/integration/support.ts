@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { signDevToken } from '../../src/auth/index.ts';
+import type { ChatMetrics, MetricName } from '../../src/handlers/metrics.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../src/local/stack.ts';
 
 export const TEST_SECRET = 'integration-test-secret-0123456789abcdef';
@@ -118,4 +119,11 @@ export async function eventually<T>(
       throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** Metrics that add up what handlers record, so tests can read the totals. */
+export function recordingMetrics(): ChatMetrics & { totals: Map<MetricName, number> } {
+  const totals = new Map<MetricName, number>();
+  const add = (name: MetricName, value = 1) => totals.set(name, (totals.get(name) ?? 0) + value);
+  return { totals, count: add, milliseconds: add, flush() {} };
 }

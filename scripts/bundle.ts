@@ -1,0 +1,41 @@
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { ROUTES } from '../src/handlers/routes.ts';
+
+/**
+ * One minified ESM bundle per Lambda function, `dist/<function>/index.mjs` (+ source map), with the
+ * AWS SDK inside so the deployed SDK is the tested one. Terraform zips each folder.
+ */
+export interface BundleReport {
+  functionName: string;
+  file: string;
+  bytes: number;
+}
+
+export async function buildBundles(outdir: string): Promise<BundleReport[]> {
+  await rm(outdir, { recursive: true, force: true });
+  const reports: BundleReport[] = [];
+  for (const { functionName } of ROUTES) {
+    const dir = join(outdir, functionName);
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, 'index.mjs');
+    await build({
+      entryPoints: [join(import.meta.dirname, '..', 'src', 'handlers', `${functionName}.ts`)],
+      outfile: file,
+      bundle: true,
+      platform: 'node',
+      target: 'node22',
+      format: 'esm',
+      minify: true,
+      sourcemap: true,
+      sourcesContent: false,
+      legalComments: 'none',
+      logLevel: 'warning',
+      // Some SDK dependencies are CommonJS and call require() for Node built-ins; give the ESM bundle one.
+      banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+    });
+    reports.push({ functionName, file, bytes: (await stat(file)).size });
+  }
+  return reports;
+}

@@ -1,0 +1,50 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Config } from '../config.ts';
+
+/** Every metric roomcast publishes (CloudWatch Embedded Metric Format); alarms and dashboards name these. */
+export const METRIC = {
+  connectionsOpened: 'ConnectionsOpened',
+  connectionsRefused: 'ConnectionsRefused',
+  connectionsClosed: 'ConnectionsClosed',
+  messagesReceived: 'MessagesReceived',
+  framesRejected: 'FramesRejected',
+  deliveriesSucceeded: 'DeliveriesSucceeded',
+  staleConnectionsPruned: 'StaleConnectionsPruned',
+  deliveriesFailed: 'DeliveriesFailed',
+  fanOutDuration: 'FanOutDuration',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
+export interface ChatMetrics {
+  count(name: MetricName, value?: number): void;
+  milliseconds(name: MetricName, value: number): void;
+  /** Publishes what the invocation recorded. Never throws: metrics must not break a handler. */
+  flush(log: Logger): void;
+}
+
+export function createMetrics(config: Config): ChatMetrics {
+  if (!config.metrics.enabled) return { count() {}, milliseconds() {}, flush() {} };
+  const metrics = new Metrics({ namespace: config.metrics.namespace, serviceName: config.serviceName });
+  const guarded =
+    (add: (name: MetricName, value: number) => void) =>
+    (name: MetricName, value = 1) => {
+      try {
+        add(name, value);
+      } catch {
+        // A bad value is a bug to fix, never a reason to fail a chat message; flush() reports nothing for it.
+      }
+    };
+  return {
+    count: guarded((name, value) => metrics.addMetric(name, MetricUnit.Count, value)),
+    milliseconds: guarded((name, value) => metrics.addMetric(name, MetricUnit.Milliseconds, value)),
+    flush(log) {
+      try {
+        if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      } catch (error) {
+        log.warn('metrics not published', { error: error as Error });
+      }
+    },
+  };
+}
