@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { connectionsTable } from './store/tables.ts';
+import { connectionsTable, messagesTable } from './store/tables.ts';
 
 /**
  * Environment → typed config, validated once per cold start. Every variable a function reads is named here, so
@@ -12,6 +12,11 @@ const optionalText = z
   .optional();
 const optionalUrl = optionalText.pipe(z.url().optional());
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === '1');
 const list = optionalText.transform((value) =>
   value
     ?.split(',')
@@ -22,6 +27,9 @@ const list = optionalText.transform((value) =>
 const envSchema = z.object({
   AWS_REGION: z.string().default('us-east-1'),
   [connectionsTable.envVar]: z.string().min(3).default(connectionsTable.defaultName),
+  [messagesTable.envVar]: z.string().min(3).default(messagesTable.defaultName),
+  MESSAGE_RETENTION_DAYS: positiveInt(7).pipe(z.number().max(3650)),
+  PRESENCE_ENABLED: flag(true),
   DYNAMODB_ENDPOINT: optionalUrl,
   WEBSOCKET_MANAGEMENT_ENDPOINT: optionalUrl,
   JWT_SECRET: optionalText.pipe(z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional()),
@@ -36,10 +44,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT', 'CRITICAL']).default('INFO'),
   POWERTOOLS_SERVICE_NAME: z.string().min(1).default('roomcast'),
   POWERTOOLS_METRICS_NAMESPACE: z.string().min(1).max(255).default('roomcast'),
-  POWERTOOLS_METRICS_DISABLED: z
-    .enum(['true', 'false', '1', '0'])
-    .default('false')
-    .transform((value) => value === 'true' || value === '1'),
+  POWERTOOLS_METRICS_DISABLED: flag(false),
 });
 
 /** The environment variables roomcast reads. */
@@ -51,7 +56,11 @@ export type AuthConfig =
 
 export interface Config {
   region: string;
-  tables: { connections: string };
+  tables: { connections: string; messages: string };
+  /** How long messages stay readable in history. */
+  messageRetentionSeconds: number;
+  /** Join/leave frames to the room; switch off for very large rooms (each one is a fan-out). */
+  presenceEnabled: boolean;
   dynamodbEndpoint?: string;
   managementEndpoint?: string;
   /** Undefined when neither JWT_SECRET nor JWT_JWKS_URL is set; only `$connect` needs it. */
@@ -84,7 +93,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const e = parsed.data;
   return {
     region: e.AWS_REGION,
-    tables: { connections: e[connectionsTable.envVar] },
+    tables: { connections: e[connectionsTable.envVar], messages: e[messagesTable.envVar] },
+    messageRetentionSeconds: e.MESSAGE_RETENTION_DAYS * 86_400,
+    presenceEnabled: e.PRESENCE_ENABLED,
     ...(e.DYNAMODB_ENDPOINT && { dynamodbEndpoint: e.DYNAMODB_ENDPOINT }),
     ...(e.WEBSOCKET_MANAGEMENT_ENDPOINT && {
       managementEndpoint: e.WEBSOCKET_MANAGEMENT_ENDPOINT.replace(/\/+$/, ''),

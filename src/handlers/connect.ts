@@ -3,6 +3,7 @@ import { isRoomId } from '../protocol/index.ts';
 import { type HandlerDeps, instrumented, lambdaEntry, requireVerifier } from './deps.ts';
 import { httpResult, type WebSocketHandler } from './events.ts';
 import { METRIC } from './metrics.ts';
+import { announcePresence } from './presence.ts';
 
 /**
  * `$connect`: identity from the verified token only, the room from `?room_id=`. Refusals are handshake statuses
@@ -43,11 +44,12 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       return refuse(403);
     }
 
-    await deps.store.put({
+    const record = await deps.store.put({
       connectionId: event.requestContext.connectionId,
       roomId,
       userId: identity.userId,
     });
+    await announcePresence(deps, event, log, record, 'join');
     deps.metrics.count(METRIC.connectionsOpened);
     log.info('connected', { user_id: identity.userId, room_id: roomId });
     return httpResult(200);

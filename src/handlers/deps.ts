@@ -7,6 +7,7 @@ import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { managementClientFor } from '../delivery/management-client.ts';
 import { ConnectionStore } from '../store/connections.ts';
 import { createDocumentClient } from '../store/dynamo-client.ts';
+import { MessageStore } from '../store/messages.ts';
 import type { WebSocketEvent, WebSocketHandler } from './events.ts';
 import { type ChatMetrics, createMetrics } from './metrics.ts';
 
@@ -14,6 +15,7 @@ import { type ChatMetrics, createMetrics } from './metrics.ts';
 export interface HandlerDeps {
   config: Config;
   store: ConnectionStore;
+  messages: MessageStore;
   logger: Logger;
   metrics: ChatMetrics;
   /** Present only when JWT_SECRET or JWT_JWKS_URL is configured. */
@@ -35,6 +37,11 @@ export function createDeps(config: Config, overrides: Partial<HandlerDeps> = {})
     store: new ConnectionStore(doc, {
       tableName: config.tables.connections,
       ttlSeconds: config.connectionTtlSeconds,
+      now: () => now().getTime(),
+    }),
+    messages: new MessageStore(doc, {
+      tableName: config.tables.messages,
+      retentionSeconds: config.messageRetentionSeconds,
       now: () => now().getTime(),
     }),
     logger: new Logger({ serviceName: config.serviceName, logLevel: config.logLevel }),

@@ -1,6 +1,7 @@
 import { type HandlerDeps, instrumented, lambdaEntry } from './deps.ts';
 import { httpResult, type WebSocketHandler } from './events.ts';
 import { METRIC } from './metrics.ts';
+import { announcePresence } from './presence.ts';
 
 /** `$disconnect` (best effort on AWS): removes the connection record. TTL and Gone pruning cover the misses. */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
@@ -17,6 +18,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       close_reason: disconnectReason,
       had_record: removed !== undefined,
     });
+    if (removed) await announcePresence(deps, event, log, removed, 'leave');
     deps.metrics.count(METRIC.connectionsClosed);
     return httpResult(200);
   });

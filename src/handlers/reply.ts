@@ -35,6 +35,13 @@ export function replyError(
   code: ErrorCode,
   message: string,
   log: Logger,
+  clientMsgId?: string,
 ): Promise<void> {
-  return reply(deps, event, errorFrame(code, message, event.requestContext.requestId), log);
+  const frame = errorFrame(code, message, event.requestContext.requestId);
+  return reply(
+    deps,
+    event,
+    clientMsgId === undefined ? frame : { ...frame, client_msg_id: clientMsgId },
+    log,
+  );
 }

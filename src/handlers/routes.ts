@@ -7,6 +7,9 @@ export const ROUTES = [
   { routeKey: '$disconnect', functionName: 'disconnect' },
   { routeKey: '$default', functionName: 'default' },
   { routeKey: 'sendMessage', functionName: 'send-message' },
+  { routeKey: 'sendDirect', functionName: 'send-direct' },
+  { routeKey: 'getHistory', functionName: 'get-history' },
+  { routeKey: 'listMembers', functionName: 'list-members' },
   { routeKey: 'ping', functionName: 'ping' },
 ] as const;
 

@@ -1,46 +1,50 @@
-import { fanOut } from '../delivery/fan-out.ts';
-import type { MessageFrame } from '../protocol/index.ts';
+import type { RoomMessage } from '../store/messages.ts';
+import { broadcast } from './broadcast.ts';
+import { callerRecord } from './caller.ts';
 import { type HandlerDeps, lambdaEntry } from './deps.ts';
 import type { WebSocketHandler } from './events.ts';
+import { messageFrame } from './frames.ts';
 import { messageRoute } from './message-route.ts';
 import { METRIC } from './metrics.ts';
-import { replyError } from './reply.ts';
+import { reply, replyError } from './reply.ts';
 
-/** `sendMessage`: the sender's room comes from its connection record, never from the frame. */
+/**
+ * `sendMessage`: the room comes from the sender's connection record, never from the frame. The message is stored
+ * before it is delivered; a retried `client_msg_id` is acknowledged to the sender only, with the first message.
+ */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   return messageRoute(deps, 'sendMessage', async (frame, { event, log }) => {
     deps.metrics.count(METRIC.messagesReceived);
-    const sender = await deps.store.get(event.requestContext.connectionId);
-    if (!sender) {
-      log.warn('message from an unregistered connection');
-      await replyError(deps, event, 'FORBIDDEN', 'connection is not registered; reconnect', log);
-      return;
-    }
+    const sender = await callerRecord(deps, event, log);
+    if (!sender) return;
     if (frame.room_id !== undefined && frame.room_id !== sender.room_id) {
       log.warn('message to another room refused', { room_id: sender.room_id, target_room_id: frame.room_id });
-      await replyError(deps, event, 'FORBIDDEN', 'you can only post to the room you joined', log);
+      const refusal = 'you can only post to the room you joined';
+      await replyError(deps, event, 'FORBIDDEN', refusal, log, frame.client_msg_id);
       return;
     }
 
-    const message: MessageFrame = {
-      action: 'message',
+    const { message, created } = await deps.messages.saveRoomMessage({
+      kind: 'room',
       room_id: sender.room_id,
       user_id: sender.user_id,
       message: frame.message,
       message_id: deps.newMessageId(),
       timestamp: deps.now().toISOString(),
       ...(frame.client_msg_id !== undefined && { client_msg_id: frame.client_msg_id }),
-    };
-    const summary = await fanOut(deps.store.roomConnectionIds(sender.room_id), JSON.stringify(message), {
-      client: deps.managementClient(event),
-      concurrency: deps.config.fanOutConcurrency,
-      onGone: (connectionId) => deps.store.remove(connectionId),
-      logger: log,
-    });
-    deps.metrics.count(METRIC.deliveriesSucceeded, summary.delivered);
-    deps.metrics.count(METRIC.staleConnectionsPruned, summary.gone);
-    deps.metrics.count(METRIC.deliveriesFailed, summary.failed);
-    deps.metrics.milliseconds(METRIC.fanOutDuration, summary.durationMs);
+    } satisfies RoomMessage);
+    if (!created) {
+      log.info('retried message acknowledged', { message_id: message.message_id });
+      await reply(deps, event, messageFrame(message), log);
+      return;
+    }
+    const summary = await broadcast(
+      deps,
+      event,
+      log,
+      deps.store.roomConnectionIds(sender.room_id),
+      messageFrame(message),
+    );
     log.info('message delivered', { room_id: sender.room_id, message_id: message.message_id, ...summary });
   });
 }

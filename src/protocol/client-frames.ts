@@ -1,22 +1,58 @@
 import * as z from 'zod';
 import type { ErrorCode } from './error-codes.ts';
+import { MESSAGE_ID_PATTERN } from './message-id.ts';
 import { ROOM_ID_PATTERN } from './room-id.ts';
 
 /** Frames a client sends. `action` selects the API Gateway route, so each action here is also a route key. */
 const clientMsgId = z.string().min(1).max(64);
+const messageText = z.string().min(1);
+const messageId = z.string().regex(MESSAGE_ID_PATTERN, 'must be a message_id');
+
+/** Most messages one getHistory frame returns. */
+export const MAX_HISTORY_LIMIT = 100;
+export const DEFAULT_HISTORY_LIMIT = 50;
 
 export const sendMessageFrame = z.object({
   action: z.literal('sendMessage'),
-  message: z.string().min(1),
+  message: messageText,
   room_id: z.string().regex(ROOM_ID_PATTERN).optional(),
   client_msg_id: clientMsgId.optional(),
 });
 
+export const sendDirectFrame = z.object({
+  action: z.literal('sendDirect'),
+  to_user_id: z.string().min(1).max(128),
+  message: messageText,
+  client_msg_id: clientMsgId.optional(),
+});
+
+export const getHistoryFrame = z.object({
+  action: z.literal('getHistory'),
+  /** Newest-first page of messages older than this id. */
+  before: messageId.optional(),
+  /** Catch-up: messages newer than this id, oldest first. */
+  after: messageId.optional(),
+  limit: z.int().min(1).max(MAX_HISTORY_LIMIT).optional(),
+  /** Read the caller's direct messages instead of the room. */
+  direct: z.boolean().optional(),
+});
+
+export const listMembersFrame = z.object({ action: z.literal('listMembers') });
+
 export const pingFrame = z.object({ action: z.literal('ping') });
 
-export const clientFrame = z.discriminatedUnion('action', [sendMessageFrame, pingFrame]);
+export const clientFrame = z.discriminatedUnion('action', [
+  sendMessageFrame,
+  sendDirectFrame,
+  getHistoryFrame,
+  listMembersFrame,
+  pingFrame,
+]);
 
 export type SendMessageFrame = z.infer<typeof sendMessageFrame>;
+export type SendDirectFrame = z.infer<typeof sendDirectFrame>;
+export type GetHistoryFrame = z.infer<typeof getHistoryFrame>;
+export type ListMembersFrame = z.infer<typeof listMembersFrame>;
 export type PingFrame = z.infer<typeof pingFrame>;
 export type ClientFrame = z.infer<typeof clientFrame>;
 export type ClientAction = ClientFrame['action'];
@@ -53,7 +89,7 @@ export function parseClientFrame(body: string | undefined, limits: FrameLimits):
   const parsed = clientFrame.safeParse(json);
   if (!parsed.success) return { ok: false, code: 'BAD_REQUEST', message: describeIssues(parsed.error) };
   const frame = parsed.data;
-  if (frame.action === 'sendMessage' && [...frame.message].length > limits.maxMessageChars) {
+  if ('message' in frame && [...frame.message].length > limits.maxMessageChars) {
     return {
       ok: false,
       code: 'TOO_LARGE',

@@ -1,3 +1,4 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -28,6 +29,8 @@ export interface ConnectionStoreOptions {
 
 const CONNECTION_ID = connectionsTable.hashKey;
 const TTL = connectionsTable.ttlAttribute;
+/** ISO 8601 in UTC, fixed width, so string order is time order. */
+const CREATED_AT = 'created_at' satisfies keyof ConnectionRecord;
 const byRoom = connectionsTable.indexes.byRoom;
 const byUser = connectionsTable.indexes.byUser;
 
@@ -78,6 +81,30 @@ export class ConnectionStore {
       }),
     );
     return result.Attributes as ConnectionRecord | undefined;
+  }
+
+  /**
+   * Removes the record of a connection that answered 410 Gone, unless it was created in the last `graceSeconds`:
+   * while its `$connect` is still running a connection answers 410 too, and must not lose the record it just
+   * wrote. Returns whether a record was removed.
+   */
+  async removeGone(connectionId: string, graceSeconds: number): Promise<boolean> {
+    const cutoff = new Date(this.#now() - graceSeconds * 1000).toISOString();
+    try {
+      await this.#doc.send(
+        new DeleteCommand({
+          TableName: this.#tableName,
+          Key: { [CONNECTION_ID]: connectionId },
+          ConditionExpression: '#created_at < :cutoff',
+          ExpressionAttributeNames: { '#created_at': CREATED_AT },
+          ExpressionAttributeValues: { ':cutoff': cutoff },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async get(connectionId: string): Promise<ConnectionRecord | undefined> {

@@ -17,7 +17,6 @@ export interface TableDefinition {
   readonly defaultName: string;
   readonly hashKey: string;
   readonly rangeKey?: string;
-  /** All key attributes are strings. */
   readonly ttlAttribute: string;
   readonly indexes: Readonly<Record<string, IndexDefinition>>;
 }
@@ -35,7 +34,22 @@ export const connectionsTable = {
   },
 } as const satisfies TableDefinition;
 
-export const tables = { connections: connectionsTable } as const satisfies Record<string, TableDefinition>;
+export const messagesTable = {
+  envVar: 'DYNAMO_TABLE_NAME_CHAT_MESSAGES',
+  defaultName: 'chat_messages',
+  // Partitions: a room, a user's direct-message inbox, or a user's idempotency markers (src/store/message-keys.ts).
+  hashKey: 'room_id',
+  // ULIDs: a range of message ids is a range of time.
+  rangeKey: 'message_id',
+  ttlAttribute: 'ttl',
+  indexes: {},
+} as const satisfies TableDefinition;
+
+/** Every table roomcast uses. All key attributes are strings. */
+export const tables = { connections: connectionsTable, messages: messagesTable } as const satisfies Record<
+  string,
+  TableDefinition
+>;
 
 /** Key attributes of a table and its indexes: the only attributes DynamoDB accepts in AttributeDefinitions. */
 export function keyAttributes(def: TableDefinition): string[] {

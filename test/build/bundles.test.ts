@@ -10,7 +10,7 @@ import { type BundleReport, buildBundles } from '../../scripts/bundle.ts';
 import { signDevToken } from '../../src/auth/index.ts';
 import { ROUTES } from '../../src/handlers/routes.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
-import { ChatClient, startTestStack, TEST_SECRET } from '../integration/support.ts';
+import { ChatClient, putOldRecord, startTestStack, TEST_SECRET } from '../integration/support.ts';
 
 const run = promisify(execFile);
 
@@ -117,6 +117,7 @@ describe('Lambda bundles', () => {
   });
 
   it('send-message: fans out through the management API, prunes the gone connection, emits metrics', async () => {
+    await putOldRecord(stack, { connectionId: 'BundleGhost0000=', roomId: 'bundles', userId: 'ghost' });
     const { stdout } = await invoke('send-message', {
       requestContext: requestContext('sendMessage', aliceId),
       body: JSON.stringify({ action: 'sendMessage', message: 'from a bundle' }),
@@ -125,8 +126,10 @@ describe('Lambda bundles', () => {
     const frame = await alice.next((f) => f.action === 'message');
     assert.equal(frame.message, 'from a bundle');
     assert.equal(frame.user_id, 'alice');
-    // BundleConnect00= was never a live socket: the gateway answered 410 and the record is gone.
-    assert.equal(await stack.deps.store.get('BundleConnect00='), undefined);
+    // BundleGhost0000= has no socket: the gateway answered 410 and the record is gone. BundleConnect00= has none
+    // either, but it was written moments ago, as if its $connect were still running: it is kept.
+    assert.equal(await stack.deps.store.get('BundleGhost0000='), undefined);
+    assert.equal((await stack.deps.store.get('BundleConnect00='))?.user_id, 'bob');
     const emf = stdout
       .split('\n')
       .filter((l) => l.includes('"CloudWatchMetrics"'))

@@ -9,6 +9,7 @@ import {
   ChatClient,
   eventually,
   handshakeStatus,
+  putOldRecord,
   recordingMetrics,
   startTestStack,
   TEST_SECRET,
@@ -142,8 +143,8 @@ describe('stale and failing connections', () => {
     const frank = await join('frank', 'r7');
     const ghost = 'GhostConnAAAAAA=';
     const broken = 'not-a-connection-id';
-    await store.put({ connectionId: ghost, roomId: 'r7', userId: 'ghost' });
-    await store.put({ connectionId: broken, roomId: 'r7', userId: 'broken' });
+    await putOldRecord(stack, { connectionId: ghost, roomId: 'r7', userId: 'ghost' });
+    await putOldRecord(stack, { connectionId: broken, roomId: 'r7', userId: 'broken' });
     const before = { ...Object.fromEntries(metrics.totals) };
 
     frank.send({ action: 'sendMessage', message: 'who is here?' });
@@ -168,6 +169,7 @@ describe('stale and failing connections', () => {
     const table = stack.config.tables.connections;
     const nowSeconds = Math.floor(Date.now() / 1000);
     const padding = 'p'.repeat(1900);
+    const longAgo = new Date(Date.now() - 3_600_000).toISOString();
     // ~2 KB of projected index data each: 600 stale records ≈ 1.2 MB in room_id-index.
     for (let batch = 0; batch < 600; batch += 50) {
       await Promise.all(
@@ -181,7 +183,7 @@ describe('stale and failing connections', () => {
                 room_id: 'big',
                 user_id: `${padding}${n}`,
                 ttl: nowSeconds + 3600,
-                created_at: new Date().toISOString(),
+                created_at: longAgo,
               },
             }),
           );

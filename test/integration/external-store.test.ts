@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { type DynamoBackend, dynamoBackends } from '../support/dynamo-backends.ts';
-import { ChatClient, eventually, startTestStack } from './support.ts';
+import { ChatClient, eventually, putOldRecord, startTestStack } from './support.ts';
 
 const ddbLocal = dynamoBackends().find((backend) => backend.name === 'dynamodb-local');
 
@@ -26,7 +26,7 @@ describe('local stack on DynamoDB Local through DYNAMODB_ENDPOINT', {
     assert.equal(stack.dynamodbEndpoint, backend.endpoint);
     const alice = await ChatClient.connect(stack, 'alice', 'lobby');
     const bob = await ChatClient.connect(stack, 'bob', 'lobby');
-    await stack.deps.store.put({ connectionId: 'GhostOnDdbLocal=', roomId: 'lobby', userId: 'ghost' });
+    await putOldRecord(stack, { connectionId: 'GhostOnDdbLocal=', roomId: 'lobby', userId: 'ghost' });
 
     alice.send({ action: 'sendMessage', message: 'on DynamoDB Local' });
     assert.equal((await bob.next((frame) => frame.action === 'message')).user_id, 'alice');

@@ -1,7 +1,10 @@
 import WebSocket from 'ws';
 import { signDevToken } from '../../src/auth/index.ts';
+import { CONNECT_GRACE_SECONDS } from '../../src/handlers/broadcast.ts';
 import type { ChatMetrics, MetricName } from '../../src/handlers/metrics.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../src/local/stack.ts';
+import { ConnectionStore } from '../../src/store/connections.ts';
+import { createDocumentClient } from '../../src/store/dynamo-client.ts';
 
 export const TEST_SECRET = 'integration-test-secret-0123456789abcdef';
 
@@ -21,9 +24,14 @@ export class ChatClient {
   private waiters: Array<() => void> = [];
   closeCode: number | undefined;
 
-  private constructor(readonly socket: WebSocket) {
+  private constructor(
+    readonly socket: WebSocket,
+    keepPresence: boolean,
+  ) {
     socket.on('message', (data) => {
-      this.frames.push(JSON.parse(String(data)) as Frame);
+      const frame = JSON.parse(String(data)) as Frame;
+      if (frame.action === 'presence' && !keepPresence) return;
+      this.frames.push(frame);
       this.wake();
     });
     socket.on('close', (code) => {
@@ -32,14 +40,22 @@ export class ChatClient {
     });
   }
 
-  static async connect(stack: LocalStack, user: string, room: string, extraQuery = ''): Promise<ChatClient> {
+  /** Presence frames are dropped unless `keepPresence` is set, so tests of other features see only their frames. */
+  static async connect(
+    stack: LocalStack,
+    user: string,
+    room: string,
+    extraQuery = '',
+    { keepPresence = false } = {},
+  ): Promise<ChatClient> {
     const token = await signDevToken(TEST_SECRET, user);
     const socket = new WebSocket(`${stack.wsUrl}?token=${token}&room_id=${room}${extraQuery}`);
+    const client = new ChatClient(socket, keepPresence);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', resolve);
       socket.once('error', reject);
     });
-    return new ChatClient(socket);
+    return client;
   }
 
   send(frame: Frame | string): void {
@@ -126,4 +142,26 @@ export function recordingMetrics(): ChatMetrics & { totals: Map<MetricName, numb
   const totals = new Map<MetricName, number>();
   const add = (name: MetricName, value = 1) => totals.set(name, (totals.get(name) ?? 0) + value);
   return { totals, count: add, milliseconds: add, flush() {} };
+}
+
+/**
+ * Writes a connection record as `$connect` would have, long enough ago to be past the connect grace period: a
+ * record whose connection is gone without a `$disconnect`.
+ */
+export async function putOldRecord(
+  stack: LocalStack,
+  record: { connectionId: string; roomId: string; userId: string },
+): Promise<void> {
+  const doc = createDocumentClient({ endpoint: stack.dynamodbEndpoint, region: stack.config.region });
+  const past = Date.now() - (CONNECT_GRACE_SECONDS + 60) * 1000;
+  const store = new ConnectionStore(doc, {
+    tableName: stack.config.tables.connections,
+    ttlSeconds: stack.config.connectionTtlSeconds,
+    now: () => past,
+  });
+  try {
+    await store.put(record);
+  } finally {
+    doc.destroy();
+  }
 }

@@ -42,7 +42,7 @@ for (const backend of dynamoBackends()) {
         region: LOCAL_REGION,
         credentials: LOCAL_CREDENTIALS,
       });
-      await ensureTables(client, { connections: tableName });
+      await ensureTables(client, { connections: tableName, messages: `${tableName}-messages` });
       store = new ConnectionStore(doc, { tableName, ttlSeconds: TTL_SECONDS });
     });
 
@@ -67,7 +67,7 @@ for (const backend of dynamoBackends()) {
     });
 
     test('ensureTables is idempotent and enables TTL where the store has it', async () => {
-      await ensureTables(client, { connections: tableName });
+      await ensureTables(client, { connections: tableName, messages: `${tableName}-messages` });
       const { TimeToLiveDescription } = await client.send(
         new DescribeTimeToLiveCommand({ TableName: tableName }),
       );
@@ -109,6 +109,19 @@ for (const backend of dynamoBackends()) {
       assert.deepEqual(await store.remove(connectionId), record);
       assert.equal(await store.get(connectionId), undefined);
       assert.equal(await store.remove(connectionId), undefined);
+    });
+
+    test('removeGone keeps a record younger than the grace period and removes an older one', async () => {
+      const now = Date.now();
+      const young = unique('young');
+      const old = unique('old');
+      await storeAt(now - 5_000).put({ connectionId: young, roomId: 'grace', userId: 'u' });
+      await storeAt(now - 60_000).put({ connectionId: old, roomId: 'grace', userId: 'u' });
+      assert.equal(await storeAt(now).removeGone(young, 30), false);
+      assert.equal(await storeAt(now).removeGone(old, 30), true);
+      assert.ok(await storeAt(now).get(young));
+      assert.equal(await storeAt(now).get(old), undefined);
+      assert.equal(await storeAt(now).removeGone(unique('never-existed'), 30), false);
     });
 
     test('empty ids are rejected before reaching DynamoDB', async () => {

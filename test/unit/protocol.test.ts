@@ -66,7 +66,13 @@ describe('parseClientFrame', () => {
   });
 
   it('lists the client actions', () => {
-    assert.deepEqual([...CLIENT_ACTIONS].sort(), ['ping', 'sendMessage']);
+    assert.deepEqual([...CLIENT_ACTIONS].sort(), [
+      'getHistory',
+      'listMembers',
+      'ping',
+      'sendDirect',
+      'sendMessage',
+    ]);
   });
 });
 

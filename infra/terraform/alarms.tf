@@ -1,0 +1,203 @@
+# What each alarm means and what to do about it: infra/terraform/README.md, "Alarms".
+
+resource "aws_sns_topic" "alarms" {
+  count = var.alarm_email != null && var.alarm_topic_arn == null ? 1 : 0
+
+  name = "${var.name_prefix}-alarms"
+}
+
+resource "aws_sns_topic_subscription" "alarm_email" {
+  count = var.alarm_email == null ? 0 : 1
+
+  topic_arn = local.alarm_topic_arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+locals {
+  alarm_topic_arn = var.alarm_topic_arn != null ? var.alarm_topic_arn : one(aws_sns_topic.alarms[*].arn)
+  alarm_actions   = local.alarm_topic_arn == null ? [] : [local.alarm_topic_arn]
+
+  # Throttling of each table and of each index (dynamodb.tf), reads and writes. A throttled index write throttles
+  # the table write that caused it. The connections-reads alarm is the textbook's "DynamoDB read throttling".
+  dynamodb_table_throttle_alarms = {
+    "connections-reads" = {
+      table  = aws_dynamodb_table.connections.name
+      metric = "ReadThrottleEvents"
+      impact = "sends, presence and reconnects fail or slow down"
+    }
+    "connections-writes" = {
+      table  = aws_dynamodb_table.connections.name
+      metric = "WriteThrottleEvents"
+      impact = "connects fail, disconnects leave records for TTL to remove"
+    }
+    "messages-reads" = {
+      table  = aws_dynamodb_table.messages.name
+      metric = "ReadThrottleEvents"
+      impact = "history and retried sends fail"
+    }
+    "messages-writes" = {
+      table  = aws_dynamodb_table.messages.name
+      metric = "WriteThrottleEvents"
+      impact = "messages are refused before delivery"
+    }
+  }
+
+  dynamodb_index_throttle_alarms = {
+    "room_id-index-reads" = {
+      index  = "room_id-index"
+      metric = "ReadThrottleEvents"
+    }
+    "room_id-index-writes" = {
+      index  = "room_id-index"
+      metric = "WriteThrottleEvents"
+    }
+    "user_id-index-reads" = {
+      index  = "user_id-index"
+      metric = "ReadThrottleEvents"
+    }
+    "user_id-index-writes" = {
+      index  = "user_id-index"
+      metric = "WriteThrottleEvents"
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# DynamoDB
+# ---------------------------------------------------------------------------------------------------------------------
+
+resource "aws_cloudwatch_metric_alarm" "dynamodb_table_throttles" {
+  for_each = local.dynamodb_table_throttle_alarms
+
+  alarm_name          = "${var.name_prefix}-dynamodb-${each.key}-throttles"
+  alarm_description   = "${each.value.metric} on table ${each.value.table}: ${each.value.impact}."
+  namespace           = "AWS/DynamoDB"
+  metric_name         = each.value.metric
+  dimensions          = { TableName = each.value.table }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "dynamodb_index_throttles" {
+  for_each = local.dynamodb_index_throttle_alarms
+
+  alarm_name        = "${var.name_prefix}-dynamodb-${each.key}-throttles"
+  alarm_description = "${each.value.metric} on index ${each.value.index} of the connections table: sends, presence and direct messages fail or slow down."
+  namespace         = "AWS/DynamoDB"
+  metric_name       = each.value.metric
+  dimensions = {
+    TableName                = aws_dynamodb_table.connections.name
+    GlobalSecondaryIndexName = each.value.index
+  }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# API Gateway
+# ---------------------------------------------------------------------------------------------------------------------
+
+resource "aws_cloudwatch_metric_alarm" "connect_count" {
+  alarm_name          = "${var.name_prefix}-connect-count"
+  alarm_description   = "More connection attempts per minute than expected: a reconnect storm, a load spike or abuse. New connections are limited to 500/s per account and region by default."
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "ConnectCount"
+  dimensions          = { ApiId = aws_apigatewayv2_api.this.id }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = var.connect_count_alarm_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "integration_errors" {
+  alarm_name          = "${var.name_prefix}-integration-errors"
+  alarm_description   = "API Gateway got errors from the Lambda integrations of the stage (failed or timed-out invocations, error responses)."
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "IntegrationError"
+  dimensions          = { ApiId = aws_apigatewayv2_api.this.id, Stage = aws_apigatewayv2_stage.this.name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.integration_error_alarm_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Lambda, per function
+# ---------------------------------------------------------------------------------------------------------------------
+
+resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
+  for_each = local.functions
+
+  alarm_name          = "${local.function_names[each.key]}-errors"
+  alarm_description   = "The ${each.value.route_key} function threw or timed out."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.this[each.key].function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
+  for_each = local.functions
+
+  alarm_name          = "${local.function_names[each.key]}-throttles"
+  alarm_description   = "Invocations of the ${each.value.route_key} function were throttled (account or reserved concurrency exhausted)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.this[each.key].function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# roomcast's own metric (Embedded Metric Format, namespace POWERTOOLS_METRICS_NAMESPACE, dimension service)
+# ---------------------------------------------------------------------------------------------------------------------
+
+resource "aws_cloudwatch_metric_alarm" "delivery_failures" {
+  alarm_name          = "${var.name_prefix}-delivery-failures"
+  alarm_description   = "PostToConnection failed for reasons other than 410 Gone (after retries): recipients missed messages."
+  namespace           = var.metrics_namespace
+  metric_name         = "DeliveriesFailed"
+  dimensions          = { service = local.service_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.delivery_failure_alarm_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

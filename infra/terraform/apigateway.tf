@@ -1,0 +1,146 @@
+resource "aws_apigatewayv2_api" "this" {
+  name                       = "${var.name_prefix}-websocket"
+  description                = "roomcast chat: WebSocket routes served by Lambda"
+  protocol_type              = "WEBSOCKET"
+  route_selection_expression = "$request.body.action"
+
+  lifecycle {
+    # Checked here, once, because cross-variable validation needs Terraform 1.9: without exactly one token source
+    # the $connect function refuses every connection.
+    precondition {
+      condition     = length(local.jwt_sources) == 1
+      error_message = "Set exactly one of jwt_secret, jwt_secret_ssm_parameter or jwt_jwks_url."
+    }
+  }
+}
+
+# One integration and one route per function (local.functions). $connect verifies the token itself, so no route
+# uses an API Gateway authorizer.
+resource "aws_apigatewayv2_integration" "this" {
+  for_each = local.functions
+
+  api_id             = aws_apigatewayv2_api.this.id
+  description        = "${each.value.route_key} -> ${local.function_names[each.key]}"
+  integration_type   = "AWS_PROXY"
+  integration_method = "POST"
+  integration_uri    = aws_lambda_function.this[each.key].invoke_arn
+}
+
+resource "aws_apigatewayv2_route" "this" {
+  for_each = local.functions
+
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = each.value.route_key
+  authorization_type = "NONE"
+  target             = "integrations/${aws_apigatewayv2_integration.this[each.key].id}"
+}
+
+# API Gateway may invoke each function for its own route only.
+resource "aws_lambda_permission" "api_gateway" {
+  for_each = local.functions
+
+  statement_id  = "AllowApiGatewayRoute"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this[each.key].function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/${each.value.route_key}"
+}
+
+resource "aws_apigatewayv2_stage" "this" {
+  api_id      = aws_apigatewayv2_api.this.id
+  name        = var.stage_name
+  description = "roomcast ${var.stage_name}"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_burst_limit   = var.throttling_burst_limit
+    throttling_rate_limit    = var.throttling_rate_limit
+    logging_level            = var.execution_logging_level
+    data_trace_enabled       = false
+    detailed_metrics_enabled = var.detailed_metrics_enabled
+  }
+
+  # One JSON line per connect, message and disconnect. The query string (which carries the token) is not logged.
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.api_access.arn
+    format = jsonencode({
+      requestId          = "$context.requestId"
+      extendedRequestId  = "$context.extendedRequestId"
+      apiId              = "$context.apiId"
+      stage              = "$context.stage"
+      connectionId       = "$context.connectionId"
+      connectedAt        = "$context.connectedAt"
+      eventType          = "$context.eventType"
+      routeKey           = "$context.routeKey"
+      messageId          = "$context.messageId"
+      status             = "$context.status"
+      integrationStatus  = "$context.integration.status"
+      integrationError   = "$context.integration.error"
+      integrationLatency = "$context.integration.latency"
+      error              = "$context.error.message"
+      errorType          = "$context.error.responseType"
+      ip                 = "$context.identity.sourceIp"
+      userAgent          = "$context.identity.userAgent"
+      requestTime        = "$context.requestTime"
+      requestTimeEpoch   = "$context.requestTimeEpoch"
+    })
+  }
+
+  # Auto-deploy picks up route changes; waiting for the routes makes the first deployment complete. Logging settings
+  # need the account's CloudWatch role first when this configuration sets it.
+  depends_on = [
+    aws_apigatewayv2_route.this,
+    aws_api_gateway_account.this,
+  ]
+}
+
+resource "aws_cloudwatch_log_group" "api_access" {
+  name              = "/aws/apigateway/${var.name_prefix}-websocket/${var.stage_name}/access"
+  retention_in_days = var.log_retention_days
+}
+
+# API Gateway writes execution logs to this group; creating it first gives it a retention.
+resource "aws_cloudwatch_log_group" "api_execution" {
+  count = var.execution_logging_level == "OFF" ? 0 : 1
+
+  name              = "API-Gateway-Execution-Logs_${aws_apigatewayv2_api.this.id}/${var.stage_name}"
+  retention_in_days = var.log_retention_days
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Account-level CloudWatch role of API Gateway (REST and WebSocket logging need it; one per account and region).
+# Only when manage_api_gateway_account is true: see the README.
+# ---------------------------------------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "api_gateway_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "api_gateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  name               = "${var.name_prefix}-apigateway-cloudwatch"
+  assume_role_policy = data.aws_iam_policy_document.api_gateway_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "api_gateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  role       = aws_iam_role.api_gateway_cloudwatch[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  cloudwatch_role_arn = aws_iam_role.api_gateway_cloudwatch[0].arn
+
+  depends_on = [aws_iam_role_policy_attachment.api_gateway_cloudwatch]
+}

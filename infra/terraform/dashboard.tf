@@ -1,0 +1,199 @@
+# The metrics behind the alarms (alarms.tf), plus the traffic that explains them.
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = var.name_prefix
+
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type   = "metric"
+        x      = 0
+        y      = 0
+        width  = 12
+        height = 6
+        properties = {
+          title  = "API Gateway: connections and messages"
+          region = data.aws_region.current.region
+          stat   = "Sum"
+          period = 60
+          metrics = [
+            ["AWS/ApiGateway", "ConnectCount", "ApiId", aws_apigatewayv2_api.this.id],
+            ["AWS/ApiGateway", "MessageCount", "ApiId", aws_apigatewayv2_api.this.id],
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 12
+        y      = 0
+        width  = 12
+        height = 6
+        properties = {
+          title  = "API Gateway: errors (stage ${aws_apigatewayv2_stage.this.name})"
+          region = data.aws_region.current.region
+          stat   = "Sum"
+          period = 300
+          metrics = [
+            ["AWS/ApiGateway", "IntegrationError", "ApiId", aws_apigatewayv2_api.this.id, "Stage", aws_apigatewayv2_stage.this.name],
+            ["AWS/ApiGateway", "ExecutionError", "ApiId", aws_apigatewayv2_api.this.id, "Stage", aws_apigatewayv2_stage.this.name],
+            ["AWS/ApiGateway", "ClientError", "ApiId", aws_apigatewayv2_api.this.id, "Stage", aws_apigatewayv2_stage.this.name],
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 0
+        y      = 6
+        width  = 8
+        height = 6
+        properties = {
+          title   = "Lambda: errors"
+          region  = data.aws_region.current.region
+          stat    = "Sum"
+          period  = 300
+          metrics = [for name in keys(local.functions) : ["AWS/Lambda", "Errors", "FunctionName", aws_lambda_function.this[name].function_name]]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 8
+        y      = 6
+        width  = 8
+        height = 6
+        properties = {
+          title   = "Lambda: throttles"
+          region  = data.aws_region.current.region
+          stat    = "Sum"
+          period  = 300
+          metrics = [for name in keys(local.functions) : ["AWS/Lambda", "Throttles", "FunctionName", aws_lambda_function.this[name].function_name]]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 16
+        y      = 6
+        width  = 8
+        height = 6
+        properties = {
+          title   = "Lambda: duration p99 (ms)"
+          region  = data.aws_region.current.region
+          stat    = "p99"
+          period  = 300
+          metrics = [for name in keys(local.functions) : ["AWS/Lambda", "Duration", "FunctionName", aws_lambda_function.this[name].function_name]]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 0
+        y      = 12
+        width  = 8
+        height = 6
+        properties = {
+          title  = "DynamoDB: consumed capacity"
+          region = data.aws_region.current.region
+          stat   = "Sum"
+          period = 300
+          metrics = [
+            ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", aws_dynamodb_table.connections.name],
+            ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", aws_dynamodb_table.connections.name],
+            ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", aws_dynamodb_table.messages.name],
+            ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", aws_dynamodb_table.messages.name],
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 8
+        y      = 12
+        width  = 8
+        height = 6
+        properties = {
+          title  = "DynamoDB: throttles (table and indexes)"
+          region = data.aws_region.current.region
+          stat   = "Sum"
+          period = 300
+          metrics = concat(
+            [
+              for alarm in values(local.dynamodb_table_throttle_alarms) :
+              ["AWS/DynamoDB", alarm.metric, "TableName", alarm.table]
+            ],
+            [
+              for alarm in values(local.dynamodb_index_throttle_alarms) :
+              ["AWS/DynamoDB", alarm.metric, "TableName", aws_dynamodb_table.connections.name, "GlobalSecondaryIndexName", alarm.index]
+            ],
+          )
+        }
+      },
+      {
+        type   = "metric"
+        x      = 16
+        y      = 12
+        width  = 8
+        height = 6
+        properties = {
+          title  = "roomcast: connections"
+          region = data.aws_region.current.region
+          stat   = "Sum"
+          period = 300
+          metrics = [
+            for metric in ["ConnectionsOpened", "ConnectionsRefused", "ConnectionsClosed"] :
+            [var.metrics_namespace, metric, "service", local.service_name]
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 0
+        y      = 18
+        width  = 12
+        height = 6
+        properties = {
+          title  = "roomcast: messages and deliveries"
+          region = data.aws_region.current.region
+          stat   = "Sum"
+          period = 300
+          metrics = [
+            for metric in ["MessagesReceived", "FramesRejected", "DeliveriesSucceeded", "DeliveriesFailed", "StaleConnectionsPruned"] :
+            [var.metrics_namespace, metric, "service", local.service_name]
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 12
+        y      = 18
+        width  = 12
+        height = 6
+        properties = {
+          title  = "roomcast: fan-out duration (ms)"
+          region = data.aws_region.current.region
+          period = 300
+          metrics = [
+            [var.metrics_namespace, "FanOutDuration", "service", local.service_name, { stat = "p50" }],
+            [var.metrics_namespace, "FanOutDuration", "service", local.service_name, { stat = "p99" }],
+          ]
+        }
+      },
+      {
+        type   = "alarm"
+        x      = 0
+        y      = 24
+        width  = 24
+        height = 4
+        properties = {
+          title = "Alarms"
+          alarms = concat(
+            [
+              aws_cloudwatch_metric_alarm.connect_count.arn,
+              aws_cloudwatch_metric_alarm.integration_errors.arn,
+              aws_cloudwatch_metric_alarm.delivery_failures.arn,
+            ],
+            [for alarm in aws_cloudwatch_metric_alarm.dynamodb_table_throttles : alarm.arn],
+            [for alarm in aws_cloudwatch_metric_alarm.dynamodb_index_throttles : alarm.arn],
+            [for alarm in aws_cloudwatch_metric_alarm.lambda_errors : alarm.arn],
+            [for alarm in aws_cloudwatch_metric_alarm.lambda_throttles : alarm.arn],
+          )
+        }
+      },
+    ]
+  })
+}

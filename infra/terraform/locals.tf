@@ -1,0 +1,275 @@
+locals {
+  # Powertools' service name: the `service` field of every log line and the `service` dimension of every metric
+  # (src/handlers/deps.ts names its logger "roomcast" too). The DeliveriesFailed alarm filters on it.
+  service_name = "roomcast"
+
+  # The management API of this stage, and the IAM resource of its POST /@connections/{connectionId} calls.
+  management_endpoint    = "${replace(aws_apigatewayv2_api.this.api_endpoint, "wss://", "https://")}/${var.stage_name}"
+  post_to_connection_arn = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/POST/@connections/*"
+
+  # Environment every function gets. Keys are the names src/config.ts reads (CONFIG_ENV_VARS), plus Powertools'.
+  # AWS_REGION is reserved: Lambda sets it.
+  common_env = {
+    DYNAMO_TABLE_NAME_CHAT_CONNECTIONS = aws_dynamodb_table.connections.name
+    LOG_LEVEL                          = var.log_level
+    NODE_OPTIONS                       = "--enable-source-maps"
+    POWERTOOLS_SERVICE_NAME            = local.service_name
+    POWERTOOLS_METRICS_NAMESPACE       = var.metrics_namespace
+  }
+
+  # One entry per Lambda function, keyed by its name: the esbuild bundle dist/<name>/index.mjs and the route it
+  # serves (src/handlers/routes.ts, held to this map by test/infra). `env` is added to common_env (null values are
+  # dropped); `statements` is the function's whole IAM policy besides writing to its own log group.
+  functions = {
+    # Verifies the token, registers the connection, then announces the join to the rest of the room (presence):
+    # a room query, a post to each connection, and the deletion of those that answer 410 Gone.
+    connect = {
+      route_key = "$connect"
+      env = {
+        CONNECTION_MAX_SECONDS        = var.connection_max_seconds
+        CONNECTION_TTL_MARGIN_SECONDS = var.connection_ttl_margin_seconds
+        PRESENCE_ENABLED              = var.presence_enabled
+        FANOUT_CONCURRENCY            = var.fanout_concurrency
+        WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
+        JWT_JWKS_URL                  = var.jwt_jwks_url
+        JWT_ISSUER                    = var.jwt_issuer
+        JWT_AUDIENCE                  = var.jwt_audience
+        JWT_ALGORITHMS                = var.jwt_algorithms == null ? null : join(",", var.jwt_algorithms)
+      }
+      statements = [
+        {
+          sid       = "RegisterConnectionPruneGone"
+          actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+          resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "QueryRoom"
+          actions   = ["dynamodb:Query"]
+          resources = ["${aws_dynamodb_table.connections.arn}/index/room_id-index"]
+        },
+        {
+          sid       = "AnnouncePresence"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.post_to_connection_arn]
+        },
+      ]
+    }
+
+    # Removes the connection record, then announces the leave to the rest of the room.
+    disconnect = {
+      route_key = "$disconnect"
+      env = {
+        PRESENCE_ENABLED              = var.presence_enabled
+        FANOUT_CONCURRENCY            = var.fanout_concurrency
+        WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
+      }
+      statements = [
+        {
+          sid       = "RemoveConnectionPruneGone"
+          actions   = ["dynamodb:DeleteItem"]
+          resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "QueryRoom"
+          actions   = ["dynamodb:Query"]
+          resources = ["${aws_dynamodb_table.connections.arn}/index/room_id-index"]
+        },
+        {
+          sid       = "AnnouncePresence"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.post_to_connection_arn]
+        },
+      ]
+    }
+
+    # Frames that match no route: replies with an error frame.
+    default = {
+      route_key = "$default"
+      env = {
+        MAX_MESSAGE_CHARS             = var.max_message_chars
+        WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
+      }
+      statements = [
+        {
+          sid       = "ReplyToCaller"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.post_to_connection_arn]
+        },
+      ]
+    }
+
+    # Reads the sender's record, stores the message (a conditional put, plus an idempotency marker it may read
+    # back for a retried client_msg_id), queries the room through room_id-index, posts to each connection and
+    # deletes the records of connections that answer 410 Gone.
+    "send-message" = {
+      route_key = "sendMessage"
+      env = {
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
+        MESSAGE_RETENTION_DAYS          = var.message_retention_days
+        MAX_MESSAGE_CHARS               = var.max_message_chars
+        FANOUT_CONCURRENCY              = var.fanout_concurrency
+        WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
+      }
+      statements = [
+        {
+          sid       = "ReadSenderPruneGone"
+          actions   = ["dynamodb:GetItem", "dynamodb:DeleteItem"]
+          resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "QueryRoom"
+          actions   = ["dynamodb:Query"]
+          resources = ["${aws_dynamodb_table.connections.arn}/index/room_id-index"]
+        },
+        {
+          sid       = "StoreMessage"
+          actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
+          resources = [aws_dynamodb_table.messages.arn]
+        },
+        {
+          sid       = "PostToRoom"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.post_to_connection_arn]
+        },
+      ]
+    }
+
+    # Reads the sender's record, finds the recipient's and the sender's connections through user_id-index, stores
+    # the message in both inboxes (conditional puts, an idempotency marker it may read back), posts to each
+    # connection and deletes the records of connections that answer 410 Gone.
+    "send-direct" = {
+      route_key = "sendDirect"
+      env = {
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
+        MESSAGE_RETENTION_DAYS          = var.message_retention_days
+        MAX_MESSAGE_CHARS               = var.max_message_chars
+        FANOUT_CONCURRENCY              = var.fanout_concurrency
+        WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
+      }
+      statements = [
+        {
+          sid       = "ReadSenderPruneGone"
+          actions   = ["dynamodb:GetItem", "dynamodb:DeleteItem"]
+          resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "QueryUserConnections"
+          actions   = ["dynamodb:Query"]
+          resources = ["${aws_dynamodb_table.connections.arn}/index/user_id-index"]
+        },
+        {
+          sid       = "StoreMessage"
+          actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
+          resources = [aws_dynamodb_table.messages.arn]
+        },
+        {
+          sid       = "PostToUsers"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.post_to_connection_arn]
+        },
+      ]
+    }
+
+    # Reads the caller's record (its room and user), queries one page of the room or of the caller's inbox and
+    # replies with it.
+    "get-history" = {
+      route_key = "getHistory"
+      env = {
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
+        WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
+      }
+      statements = [
+        {
+          sid       = "ReadCaller"
+          actions   = ["dynamodb:GetItem"]
+          resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "ReadHistory"
+          actions   = ["dynamodb:Query"]
+          resources = [aws_dynamodb_table.messages.arn]
+        },
+        {
+          sid       = "ReplyToCaller"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.post_to_connection_arn]
+        },
+      ]
+    }
+
+    # Reads the caller's record, queries the room through room_id-index and replies with the members.
+    "list-members" = {
+      route_key = "listMembers"
+      env = {
+        WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
+      }
+      statements = [
+        {
+          sid       = "ReadCaller"
+          actions   = ["dynamodb:GetItem"]
+          resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "QueryRoom"
+          actions   = ["dynamodb:Query"]
+          resources = ["${aws_dynamodb_table.connections.arn}/index/room_id-index"]
+        },
+        {
+          sid       = "ReplyToCaller"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.post_to_connection_arn]
+        },
+      ]
+    }
+
+    ping = {
+      route_key = "ping"
+      env = {
+        WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
+      }
+      statements = [
+        {
+          sid       = "ReplyToCaller"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.post_to_connection_arn]
+        },
+      ]
+    }
+  }
+
+  # Secret environment, kept out of local.functions because that map drives for_each, which must not hold
+  # sensitive values. Only $connect verifies tokens.
+  function_secret_env = {
+    connect = {
+      JWT_SECRET = local.jwt_secret
+    }
+  }
+
+  function_names           = { for name in keys(local.functions) : name => "${var.name_prefix}-${name}" }
+  function_memory_mb       = { for name in keys(local.functions) : name => lookup(var.function_memory_mb, name, var.lambda_memory_mb) }
+  function_timeout_seconds = { for name in keys(local.functions) : name => lookup(var.function_timeout_seconds, name, var.lambda_timeout_seconds) }
+
+  # The HS256 secret from the variable or from SSM; null with a JWKS URL.
+  jwt_secret = var.jwt_secret != null ? var.jwt_secret : one(data.aws_ssm_parameter.jwt_secret[*].value)
+
+  # Which token sources are set; exactly one must be (checked by a precondition on the API in apigateway.tf, as
+  # cross-variable validation needs Terraform 1.9).
+  jwt_sources = [
+    for name, value in {
+      jwt_secret               = var.jwt_secret
+      jwt_secret_ssm_parameter = var.jwt_secret_ssm_parameter
+      jwt_jwks_url             = var.jwt_jwks_url
+    } : name if value != null
+  ]
+}
+
+data "aws_ssm_parameter" "jwt_secret" {
+  count = var.jwt_secret_ssm_parameter == null ? 0 : 1
+
+  name            = var.jwt_secret_ssm_parameter
+  with_decryption = true
+}
+
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}

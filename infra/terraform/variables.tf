@@ -1,0 +1,377 @@
+# ---------------------------------------------------------------------------------------------------------------------
+# Naming and placement
+# ---------------------------------------------------------------------------------------------------------------------
+
+variable "region" {
+  description = "AWS region to deploy to. Null uses the provider's default (AWS_REGION, AWS_DEFAULT_REGION or the profile)."
+  type        = string
+  default     = null
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (functions, roles, tables, API, log groups, alarms). IAM role names are account-wide, so use a distinct prefix per deployment in an account."
+  type        = string
+  default     = "roomcast"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,31}$", var.name_prefix))
+    error_message = "The name_prefix must be 1-32 letters, digits or '-', starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource (merged into the provider's default_tags)."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# API Gateway
+# ---------------------------------------------------------------------------------------------------------------------
+
+variable "stage_name" {
+  description = "API Gateway stage; the last path segment of the wss:// URL and of the management endpoint."
+  type        = string
+  default     = "prod"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.stage_name))
+    error_message = "The stage_name must be 1-128 letters, digits, '_' or '-'."
+  }
+}
+
+variable "throttling_burst_limit" {
+  description = "Stage default route throttling: burst (token bucket size), across all clients."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.throttling_burst_limit >= 0 && floor(var.throttling_burst_limit) == var.throttling_burst_limit
+    error_message = "The throttling_burst_limit must be a whole number >= 0."
+  }
+}
+
+variable "throttling_rate_limit" {
+  description = "Stage default route throttling: steady requests per second, across all clients. The account-wide quota (10,000 RPS in most regions) also applies."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.throttling_rate_limit > 0
+    error_message = "The throttling_rate_limit must be > 0."
+  }
+}
+
+variable "execution_logging_level" {
+  description = "API Gateway execution logging (OFF, ERROR or INFO). Like access logging, it needs the account-level CloudWatch role (see manage_api_gateway_account)."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["OFF", "ERROR", "INFO"], var.execution_logging_level)
+    error_message = "The execution_logging_level must be OFF, ERROR or INFO."
+  }
+}
+
+variable "detailed_metrics_enabled" {
+  description = "Per-route API Gateway metrics (ApiId + Stage + Route dimensions). They are billed as custom metrics."
+  type        = bool
+  default     = false
+}
+
+variable "manage_api_gateway_account" {
+  description = "Create the IAM role API Gateway uses to write CloudWatch logs and register it in the region's API Gateway account settings (aws_api_gateway_account). That setting is shared by every API in the account and region: enable this only if nothing else manages it. With the AWS provider v6, destroying it resets the setting."
+  type        = bool
+  default     = false
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group created here (Lambda functions, API access and execution logs). 0 keeps logs forever."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "The log_retention_days must be a value CloudWatch Logs accepts (0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# DynamoDB
+# ---------------------------------------------------------------------------------------------------------------------
+
+variable "point_in_time_recovery" {
+  description = "Point-in-time recovery of both tables. Connection records live a few hours and messages expire after message_retention_days, so it is off by default."
+  type        = bool
+  default     = false
+}
+
+variable "table_kms_key_arn" {
+  description = "Customer managed KMS key for the tables' encryption at rest. Null uses the AWS managed key (aws/dynamodb)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.table_kms_key_arn == null || can(regex("^arn:[a-z-]+:kms:", var.table_kms_key_arn))
+    error_message = "The table_kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "deletion_protection" {
+  description = "DynamoDB deletion protection on both tables. Turn it off (and apply) before `terraform destroy`."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Lambda functions
+# ---------------------------------------------------------------------------------------------------------------------
+
+variable "lambda_memory_mb" {
+  description = "Memory of every function unless function_memory_mb overrides it. Lambda gives CPU in proportion to memory."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240 && floor(var.lambda_memory_mb) == var.lambda_memory_mb
+    error_message = "The lambda_memory_mb must be a whole number between 128 and 10240."
+  }
+}
+
+variable "function_memory_mb" {
+  description = "Per-function memory overrides, by function name (connect, disconnect, default, send-message, send-direct, get-history, list-members, ping)."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name, mb in var.function_memory_mb : contains(["connect", "disconnect", "default", "send-message", "send-direct", "get-history", "list-members", "ping"], name) && mb >= 128 && mb <= 10240])
+    error_message = "The function_memory_mb keys must be function names (connect, disconnect, default, send-message, send-direct, get-history, list-members, ping) and the values between 128 and 10240."
+  }
+}
+
+variable "lambda_timeout_seconds" {
+  description = "Timeout of every function unless function_timeout_seconds overrides it. API Gateway stops waiting for an integration after 29 s."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.lambda_timeout_seconds >= 1 && var.lambda_timeout_seconds <= 900
+    error_message = "The lambda_timeout_seconds must be between 1 and 900."
+  }
+}
+
+variable "function_timeout_seconds" {
+  description = "Per-function timeout overrides, by function name. send-message fans out to a whole room, so it gets API Gateway's 29 s by default."
+  type        = map(number)
+  default = {
+    "send-message" = 29
+  }
+
+  validation {
+    condition     = alltrue([for name, seconds in var.function_timeout_seconds : contains(["connect", "disconnect", "default", "send-message", "send-direct", "get-history", "list-members", "ping"], name) && seconds >= 1 && seconds <= 900])
+    error_message = "The function_timeout_seconds keys must be function names (connect, disconnect, default, send-message, send-direct, get-history, list-members, ping) and the values between 1 and 900."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the functions."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN", "ERROR", "SILENT", "CRITICAL"], var.log_level)
+    error_message = "The log_level must be DEBUG, INFO, WARN, ERROR, SILENT or CRITICAL."
+  }
+}
+
+variable "connection_max_seconds" {
+  description = "CONNECTION_MAX_SECONDS: API Gateway closes every connection after 2 hours, so a connection record needs to live no longer."
+  type        = number
+  default     = 7200
+
+  validation {
+    condition     = var.connection_max_seconds >= 1 && floor(var.connection_max_seconds) == var.connection_max_seconds
+    error_message = "The connection_max_seconds must be a whole number >= 1."
+  }
+}
+
+variable "connection_ttl_margin_seconds" {
+  description = "CONNECTION_TTL_MARGIN_SECONDS: added to connection_max_seconds to make a connection record's DynamoDB TTL."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.connection_ttl_margin_seconds >= 1 && floor(var.connection_ttl_margin_seconds) == var.connection_ttl_margin_seconds
+    error_message = "The connection_ttl_margin_seconds must be a whole number >= 1."
+  }
+}
+
+variable "message_retention_days" {
+  description = "MESSAGE_RETENTION_DAYS: how long messages stay readable in history (the messages table's TTL)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.message_retention_days >= 1 && var.message_retention_days <= 3650 && floor(var.message_retention_days) == var.message_retention_days
+    error_message = "The message_retention_days must be a whole number between 1 and 3650."
+  }
+}
+
+variable "presence_enabled" {
+  description = "PRESENCE_ENABLED: $connect and $disconnect announce join/leave to the room. Each announcement is a fan-out to the whole room (billed messages); switch off for very large rooms."
+  type        = bool
+  default     = true
+}
+
+variable "max_message_chars" {
+  description = "MAX_MESSAGE_CHARS: longest chat message accepted. 32,000 characters stay under API Gateway's 128 KB frame limit even at 4 bytes per character."
+  type        = number
+  default     = 4000
+
+  validation {
+    condition     = var.max_message_chars >= 1 && var.max_message_chars <= 32000 && floor(var.max_message_chars) == var.max_message_chars
+    error_message = "The max_message_chars must be a whole number between 1 and 32000."
+  }
+}
+
+variable "fanout_concurrency" {
+  description = "FANOUT_CONCURRENCY: PostToConnection calls a fan-out (messages, presence) keeps in flight at once."
+  type        = number
+  default     = 32
+
+  validation {
+    condition     = var.fanout_concurrency >= 1 && var.fanout_concurrency <= 1000 && floor(var.fanout_concurrency) == var.fanout_concurrency
+    error_message = "The fanout_concurrency must be a whole number between 1 and 1000."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of roomcast's own metrics (POWERTOOLS_METRICS_NAMESPACE), e.g. DeliveriesFailed. Use a distinct one per deployment in an account."
+  type        = string
+  default     = "roomcast"
+
+  validation {
+    condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "The metrics_namespace must be 1-255 characters and must not start with \"AWS/\"."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Connect tokens: set exactly one of jwt_secret, jwt_secret_ssm_parameter, jwt_jwks_url
+# ---------------------------------------------------------------------------------------------------------------------
+
+variable "jwt_secret" {
+  description = "HS256 secret (>= 32 characters) the $connect function verifies tokens with. It ends up in the Terraform state and the function's environment; prefer jwt_secret_ssm_parameter or jwt_jwks_url."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.jwt_secret == null || length(coalesce(var.jwt_secret, "x")) >= 32
+    error_message = "The jwt_secret must be at least 32 characters."
+  }
+}
+
+variable "jwt_secret_ssm_parameter" {
+  description = "Name of an SSM Parameter Store SecureString holding the HS256 secret; read at plan time and passed to the $connect function as JWT_SECRET."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.jwt_secret_ssm_parameter == null || can(regex("^[A-Za-z0-9_./-]{1,2048}$", var.jwt_secret_ssm_parameter))
+    error_message = "The jwt_secret_ssm_parameter must be an SSM parameter name (letters, digits, '_', '.', '-', '/')."
+  }
+}
+
+variable "jwt_jwks_url" {
+  description = "JWKS URL of an identity provider (Cognito, Auth0, ...) for RS256/ES256 tokens."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.jwt_jwks_url == null || can(regex("^https://", var.jwt_jwks_url))
+    error_message = "The jwt_jwks_url must be an https:// URL."
+  }
+}
+
+variable "jwt_issuer" {
+  description = "Required `iss` claim of connect tokens (JWT_ISSUER); null accepts any."
+  type        = string
+  default     = null
+}
+
+variable "jwt_audience" {
+  description = "Required `aud` claim of connect tokens (JWT_AUDIENCE); null accepts any."
+  type        = string
+  default     = null
+}
+
+variable "jwt_algorithms" {
+  description = "Accepted token algorithms (JWT_ALGORITHMS); null means HS256 with a secret, RS256 and ES256 with a JWKS URL."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.jwt_algorithms == null || alltrue([for alg in coalesce(var.jwt_algorithms, []) : contains(["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"], alg)])
+    error_message = "The jwt_algorithms must be JWS algorithm names (HS256, RS256, ES256, EdDSA, ...); never \"none\"."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Alarms
+# ---------------------------------------------------------------------------------------------------------------------
+
+variable "alarm_email" {
+  description = "Email address subscribed to the alarm topic (confirm the subscription email AWS sends). Null: no subscription."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+$", var.alarm_email))
+    error_message = "The alarm_email must be an email address."
+  }
+}
+
+variable "alarm_topic_arn" {
+  description = "Existing SNS topic for alarm and OK notifications. Null: a topic is created when alarm_email is set, and alarms notify nobody otherwise."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:[a-z-]+:sns:", var.alarm_topic_arn))
+    error_message = "The alarm_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "connect_count_alarm_threshold" {
+  description = "Alarm when more connection attempts than this arrive in one minute (ConnectCount). The default is half of the default account quota of 500 new connections per second."
+  type        = number
+  default     = 15000
+
+  validation {
+    condition     = var.connect_count_alarm_threshold > 0
+    error_message = "The connect_count_alarm_threshold must be > 0."
+  }
+}
+
+variable "integration_error_alarm_threshold" {
+  description = "Alarm when the stage counts more integration errors than this in 5 minutes (IntegrationError)."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.integration_error_alarm_threshold >= 0
+    error_message = "The integration_error_alarm_threshold must be >= 0."
+  }
+}
+
+variable "delivery_failure_alarm_threshold" {
+  description = "Alarm when more deliveries than this fail in 5 minutes (DeliveriesFailed: PostToConnection errors other than 410 Gone, after retries)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.delivery_failure_alarm_threshold >= 0
+    error_message = "The delivery_failure_alarm_threshold must be >= 0."
+  }
+}

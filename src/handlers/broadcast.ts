@@ -1,0 +1,46 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type DeliverySummary, fanOut } from '../delivery/fan-out.ts';
+import type { ServerFrame } from '../protocol/index.ts';
+import type { HandlerDeps } from './deps.ts';
+import type { WebSocketEvent } from './events.ts';
+import { METRIC } from './metrics.ts';
+
+/**
+ * A connection answers 410 Gone while its `$connect` runs (API Gateway opens it only after), which takes at most
+ * the 29 s integration timeout. Records younger than this are never pruned; TTL removes them if they are stale.
+ */
+export const CONNECT_GRACE_SECONDS = 30;
+
+type ConnectionIds = Iterable<string> | AsyncIterable<string[]>;
+
+/** Posts one frame to many connections, pruning the gone ones, and records the delivery metrics. */
+export async function broadcast(
+  deps: HandlerDeps,
+  event: WebSocketEvent,
+  log: Logger,
+  ids: ConnectionIds,
+  frame: ServerFrame,
+): Promise<DeliverySummary & { pruned: number }> {
+  let pruned = 0;
+  const summary = await fanOut(ids, JSON.stringify(frame), {
+    client: deps.managementClient(event),
+    concurrency: deps.config.fanOutConcurrency,
+    onGone: async (connectionId) => {
+      if (await deps.store.removeGone(connectionId, CONNECT_GRACE_SECONDS)) pruned++;
+    },
+    logger: log,
+  });
+  deps.metrics.count(METRIC.deliveriesSucceeded, summary.delivered);
+  deps.metrics.count(METRIC.staleConnectionsPruned, pruned);
+  deps.metrics.count(METRIC.deliveriesFailed, summary.failed);
+  deps.metrics.milliseconds(METRIC.fanOutDuration, summary.durationMs);
+  return { ...summary, pruned };
+}
+
+/** The pages of `ids` without one connection: the one being opened or closed, which cannot receive. */
+export async function* excluding(
+  ids: AsyncIterable<string[]>,
+  connectionId: string,
+): AsyncGenerator<string[]> {
+  for await (const page of ids) yield page.filter((id) => id !== connectionId);
+}

@@ -1,0 +1,22 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { ConnectionRecord } from '../store/connections.ts';
+import type { HandlerDeps } from './deps.ts';
+import type { WebSocketEvent } from './events.ts';
+import { replyError } from './reply.ts';
+
+/**
+ * The calling connection's record: its room and user, as `$connect` verified them. Without one (expired, or
+ * pruned) the caller gets FORBIDDEN and undefined comes back.
+ */
+export async function callerRecord(
+  deps: HandlerDeps,
+  event: WebSocketEvent,
+  log: Logger,
+): Promise<ConnectionRecord | undefined> {
+  const record = await deps.store.get(event.requestContext.connectionId);
+  if (!record) {
+    log.warn('frame from an unregistered connection');
+    await replyError(deps, event, 'FORBIDDEN', 'connection is not registered; reconnect', log);
+  }
+  return record;
+}

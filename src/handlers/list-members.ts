@@ -1,0 +1,32 @@
+import type { MembersFrame } from '../protocol/index.ts';
+import { callerRecord } from './caller.ts';
+import { type HandlerDeps, lambdaEntry } from './deps.ts';
+import type { WebSocketHandler } from './events.ts';
+import { fitToFrame } from './frame-size.ts';
+import { messageRoute } from './message-route.ts';
+import { reply } from './reply.ts';
+
+/** `listMembers`: each user in the caller's room once, with how many connections they have there. */
+export function createHandler(deps: HandlerDeps): WebSocketHandler {
+  return messageRoute(deps, 'listMembers', async (_frame, { event, log }) => {
+    const caller = await callerRecord(deps, event, log);
+    if (!caller) return;
+    const connections = new Map<string, number>();
+    for (const { user_id } of await deps.store.roomMembers(caller.room_id)) {
+      connections.set(user_id, (connections.get(user_id) ?? 0) + 1);
+    }
+    const members: MembersFrame = {
+      action: 'members',
+      room_id: caller.room_id,
+      users: [...connections]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([user_id, count]) => ({ user_id, connections: count })),
+    };
+    const { frame, trimmed } = fitToFrame(members, 'users');
+    if (trimmed)
+      log.warn('members list trimmed to one frame', { room_id: caller.room_id, users: connections.size });
+    await reply(deps, event, trimmed ? { ...frame, truncated: true } : frame, log);
+  });
+}
+
+export const handler = lambdaEntry(createHandler);

@@ -1,0 +1,35 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { PresenceFrame } from '../protocol/index.ts';
+import { broadcast, excluding } from './broadcast.ts';
+import type { HandlerDeps } from './deps.ts';
+import type { WebSocketEvent } from './events.ts';
+
+/**
+ * Tells the rest of a room that a connection joined or left. The connection itself is skipped: during `$connect`
+ * it is not open yet and during `$disconnect` it is closed, so a post would answer 410 and prune a live record.
+ * Presence is best effort: a failure is logged and never fails the connect or disconnect.
+ */
+export async function announcePresence(
+  deps: HandlerDeps,
+  event: WebSocketEvent,
+  log: Logger,
+  who: { room_id: string; user_id: string },
+  presence: PresenceFrame['event'],
+): Promise<void> {
+  if (!deps.config.presenceEnabled) return;
+  const frame: PresenceFrame = {
+    action: 'presence',
+    room_id: who.room_id,
+    user_id: who.user_id,
+    event: presence,
+    timestamp: deps.now().toISOString(),
+  };
+  const { connectionId } = event.requestContext;
+  try {
+    const others = excluding(deps.store.roomConnectionIds(who.room_id), connectionId);
+    const summary = await broadcast(deps, event, log, others, frame);
+    log.debug('presence announced', { event: presence, ...summary });
+  } catch (error) {
+    log.warn('presence not announced', { event: presence, error: error as Error });
+  }
+}

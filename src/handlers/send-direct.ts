@@ -1,0 +1,58 @@
+import type { DirectMessage } from '../store/messages.ts';
+import { broadcast } from './broadcast.ts';
+import { callerRecord } from './caller.ts';
+import { type HandlerDeps, lambdaEntry } from './deps.ts';
+import type { WebSocketHandler } from './events.ts';
+import { directFrame } from './frames.ts';
+import { messageRoute } from './message-route.ts';
+import { METRIC } from './metrics.ts';
+import { reply, replyError } from './reply.ts';
+
+/**
+ * `sendDirect`: a message to one user, delivered to every connection of the recipient (found through
+ * `user_id-index`) and of the sender (the sending one included, so it learns the message_id). It is stored in
+ * both users' inboxes, so either can catch up with `getHistory {direct: true}`.
+ */
+export function createHandler(deps: HandlerDeps): WebSocketHandler {
+  return messageRoute(deps, 'sendDirect', async (frame, { event, log }) => {
+    deps.metrics.count(METRIC.messagesReceived);
+    const sender = await callerRecord(deps, event, log);
+    if (!sender) return;
+    const recipientConnections = await deps.store.userConnectionIds(frame.to_user_id);
+    if (recipientConnections.length === 0) {
+      log.info('direct message to a user who is not connected', { to_user_id: frame.to_user_id });
+      await replyError(deps, event, 'NOT_CONNECTED', 'that user is not connected', log, frame.client_msg_id);
+      return;
+    }
+
+    const { message, created } = await deps.messages.saveDirectMessage({
+      kind: 'direct',
+      from_user_id: sender.user_id,
+      to_user_id: frame.to_user_id,
+      message: frame.message,
+      message_id: deps.newMessageId(),
+      timestamp: deps.now().toISOString(),
+      ...(frame.client_msg_id !== undefined && { client_msg_id: frame.client_msg_id }),
+    } satisfies DirectMessage);
+    if (!created) {
+      log.info('retried direct message acknowledged', { message_id: message.message_id });
+      await reply(deps, event, directFrame(message), log);
+      return;
+    }
+    const senderConnections =
+      sender.user_id === frame.to_user_id ? [] : await deps.store.userConnectionIds(sender.user_id);
+    const recipients = new Set([
+      ...recipientConnections,
+      ...senderConnections,
+      event.requestContext.connectionId,
+    ]);
+    const summary = await broadcast(deps, event, log, recipients, directFrame(message));
+    log.info('direct message delivered', {
+      to_user_id: frame.to_user_id,
+      message_id: message.message_id,
+      ...summary,
+    });
+  });
+}
+
+export const handler = lambdaEntry(createHandler);

@@ -1,0 +1,218 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { idempotencyPartition, idempotencySortKey, inboxPartition, roomPartition } from './message-keys.ts';
+import { messagesTable } from './tables.ts';
+
+const PK = messagesTable.hashKey;
+const SK = messagesTable.rangeKey;
+const TTL = messagesTable.ttlAttribute;
+
+export interface RoomMessage {
+  kind: 'room';
+  room_id: string;
+  user_id: string;
+  message: string;
+  message_id: string;
+  timestamp: string;
+  client_msg_id?: string;
+}
+
+export interface DirectMessage {
+  kind: 'direct';
+  from_user_id: string;
+  to_user_id: string;
+  message: string;
+  message_id: string;
+  timestamp: string;
+  client_msg_id?: string;
+}
+
+export type StoredMessage = RoomMessage | DirectMessage;
+
+export interface SaveResult<M extends StoredMessage> {
+  /** The stored message: the new one, or for a retried `client_msg_id` the one the first send stored. */
+  message: M;
+  /** True for exactly one of any number of (possibly concurrent) sends of the same message: that one delivers. */
+  created: boolean;
+}
+
+export interface HistoryQuery {
+  before?: string;
+  after?: string;
+  limit: number;
+}
+
+export interface HistoryPage {
+  messages: StoredMessage[];
+  hasMore: boolean;
+}
+
+export interface MessageStoreOptions {
+  tableName: string;
+  retentionSeconds: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
+}
+
+type Item = Record<string, unknown>;
+
+/** Chat history: messages are stored before they are delivered, so a client that blinked can catch up. */
+export class MessageStore {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #retentionSeconds: number;
+  readonly #now: () => number;
+
+  constructor(doc: DynamoDBDocumentClient, options: MessageStoreOptions) {
+    this.#doc = doc;
+    this.#table = options.tableName;
+    this.#retentionSeconds = options.retentionSeconds;
+    this.#now = options.now ?? Date.now;
+  }
+
+  saveRoomMessage(message: RoomMessage): Promise<SaveResult<RoomMessage>> {
+    return this.#saveOnce(message, message.user_id, `room:${message.room_id}`, [
+      roomPartition(message.room_id),
+    ]);
+  }
+
+  /** Writes the message into the recipient's and the sender's inbox (one copy when they are the same user). */
+  saveDirectMessage(message: DirectMessage): Promise<SaveResult<DirectMessage>> {
+    const inboxes = [...new Set([inboxPartition(message.to_user_id), inboxPartition(message.from_user_id)])];
+    return this.#saveOnce(message, message.from_user_id, `dm:${message.to_user_id}`, inboxes);
+  }
+
+  roomHistory(roomId: string, query: HistoryQuery): Promise<HistoryPage> {
+    return this.#history(roomPartition(roomId), query);
+  }
+
+  directHistory(userId: string, query: HistoryQuery): Promise<HistoryPage> {
+    return this.#history(inboxPartition(userId), query);
+  }
+
+  /**
+   * Stores `message` in each partition at most once per (sender, scope, client_msg_id). Without transactions
+   * (dynalite has none) this takes two conditional writes: the idempotency marker decides which message id a
+   * client_msg_id means, and the conditional put of that message decides who delivers it. A sender that crashed
+   * between the two leaves a marker whose message a retry then stores and delivers.
+   */
+  async #saveOnce<M extends StoredMessage>(
+    candidate: M,
+    senderId: string,
+    scope: string,
+    partitions: string[],
+  ): Promise<SaveResult<M>> {
+    const ttl = this.#nowSeconds() + this.#retentionSeconds;
+    let message = candidate;
+    if (candidate.client_msg_id !== undefined) {
+      const marker = {
+        [PK]: idempotencyPartition(senderId),
+        [SK]: idempotencySortKey(scope, candidate.client_msg_id),
+        message: candidate,
+        [TTL]: ttl,
+      };
+      if (!(await this.#putIfAbsent(marker))) {
+        const existing = await this.#doc.send(
+          new GetCommand({
+            TableName: this.#table,
+            Key: { [PK]: marker[PK], [SK]: marker[SK] },
+            ConsistentRead: true,
+          }),
+        );
+        message = (existing.Item?.message as M | undefined) ?? candidate;
+      }
+    }
+    const [first, ...copies] = partitions;
+    const created = await this.#putIfAbsent({
+      ...message,
+      [PK]: first,
+      [SK]: message.message_id,
+      [TTL]: ttl,
+    });
+    if (created) {
+      for (const partition of copies) {
+        await this.#doc.send(
+          new PutCommand({
+            TableName: this.#table,
+            Item: { ...message, [PK]: partition, [SK]: message.message_id, [TTL]: ttl },
+          }),
+        );
+      }
+    }
+    return { message, created };
+  }
+
+  async #putIfAbsent(item: Item): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#sk)',
+          ExpressionAttributeNames: { '#sk': SK },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * One page of a partition. `after` reads forward (catch-up, oldest first); otherwise it reads backward from
+   * `before` or the newest message (newest first). Expired messages are filtered out: TTL deletion lags.
+   */
+  async #history(partition: string, { before, after, limit }: HistoryQuery): Promise<HistoryPage> {
+    const forward = after !== undefined;
+    const names: Record<string, string> = { '#pk': PK, '#ttl': TTL };
+    const values: Item = { ':pk': partition, ':now': this.#nowSeconds() };
+    let keyCondition = '#pk = :pk';
+    if (before !== undefined && after !== undefined) {
+      // BETWEEN is inclusive: the two cursors themselves are dropped below.
+      keyCondition += ' AND #sk BETWEEN :after AND :before';
+      Object.assign(values, { ':after': after, ':before': before });
+    } else if (before !== undefined) {
+      keyCondition += ' AND #sk < :before';
+      values[':before'] = before;
+    } else if (after !== undefined) {
+      keyCondition += ' AND #sk > :after';
+      values[':after'] = after;
+    }
+    if (keyCondition.includes('#sk')) names['#sk'] = SK;
+
+    const found: StoredMessage[] = [];
+    let startKey: Item | undefined;
+    do {
+      const page = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: keyCondition,
+          FilterExpression: '#ttl > :now',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: forward,
+          ExclusiveStartKey: startKey,
+          Limit: limit + 1 - found.length,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (item[SK] === before || item[SK] === after) continue;
+        found.push(toMessage(item));
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && found.length <= limit);
+    return { messages: found.slice(0, limit), hasMore: found.length > limit };
+  }
+
+  #nowSeconds(): number {
+    return Math.floor(this.#now() / 1000);
+  }
+}
+
+/** The sort key is the message_id itself; the partition is a real field (room_id) only for room messages. */
+function toMessage(item: Item): StoredMessage {
+  const { [TTL]: _ttl, ...message } = item;
+  if (message.kind === 'direct') delete message[PK];
+  return message as unknown as StoredMessage;
+}

@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { LocalStack } from '../../src/local/stack.ts';
+import { ChatClient, eventually, type Frame, startTestStack } from './support.ts';
+
+let stack: LocalStack;
+const clients: ChatClient[] = [];
+
+async function join(
+  user: string,
+  room: string,
+  options: { keepPresence?: boolean } = {},
+): Promise<ChatClient> {
+  const client = await ChatClient.connect(stack, user, room, '', options);
+  clients.push(client);
+  return client;
+}
+
+before(async () => {
+  stack = await startTestStack();
+});
+
+after(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await stack.close();
+});
+
+const is = (action: string) => (frame: Frame) => frame.action === action;
+type Message = { message: string; message_id: string; user_id?: string };
+
+describe('history and resume', () => {
+  it('a client that blinked catches up on exactly the missed messages, in order, with after', async () => {
+    const alice = await join('alice', 'resume');
+    let bob = await join('bob', 'resume');
+    alice.send({ action: 'sendMessage', message: 'before the blink' });
+    await alice.next(is('message'));
+    const seen = (await bob.next(is('message'))) as unknown as Message;
+
+    await bob.close();
+    await eventually(
+      () => stack.deps.store.roomMembers('resume'),
+      (members) => members.length === 1,
+    );
+    for (const text of ['missed 1', 'missed 2', 'missed 3']) {
+      alice.send({ action: 'sendMessage', message: text });
+      assert.equal((await alice.next(is('message'))).message, text);
+    }
+
+    bob = await join('bob', 'resume');
+    bob.send({ action: 'getHistory', after: seen.message_id });
+    const history = await bob.next(is('history'));
+    const messages = history.messages as Message[];
+    assert.deepEqual(
+      messages.map((m) => m.message),
+      ['missed 1', 'missed 2', 'missed 3'],
+    );
+    assert.equal(history.has_more, false);
+    assert.equal(history.room_id, 'resume');
+    assert.deepEqual(Object.keys(messages[0] ?? {}).sort(), [
+      'action',
+      'message',
+      'message_id',
+      'room_id',
+      'timestamp',
+      'user_id',
+    ]);
+  });
+
+  it('pages backwards with before and limit, newest first', async () => {
+    const carol = await join('carol', 'paging');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      carol.send({ action: 'sendMessage', message: `p${i}` });
+      ids.push(String((await carol.next(is('message'))).message_id));
+    }
+    carol.send({ action: 'getHistory', limit: 2 });
+    const first = await carol.next(is('history'));
+    assert.deepEqual(
+      (first.messages as Message[]).map((m) => m.message),
+      ['p4', 'p3'],
+    );
+    assert.equal(first.has_more, true);
+    carol.send({ action: 'getHistory', limit: 2, before: ids[3] });
+    const second = await carol.next(is('history'));
+    assert.deepEqual(
+      (second.messages as Message[]).map((m) => m.message),
+      ['p2', 'p1'],
+    );
+  });
+
+  it('enforces limits and cursors with error frames', async () => {
+    const dave = await join('dave', 'limits');
+    for (const frame of [
+      { action: 'getHistory', limit: 101 },
+      { action: 'getHistory', limit: 0 },
+      { action: 'getHistory', limit: 'ten' },
+      { action: 'getHistory', before: 'not-a-message-id' },
+      { action: 'getHistory', direct: 'yes' },
+    ]) {
+      dave.send(frame);
+      const error = await dave.next();
+      assert.equal(error.action, 'error', JSON.stringify(frame));
+      assert.equal(error.code, 'BAD_REQUEST', JSON.stringify(frame));
+    }
+  });
+
+  it('reads only the caller room: history of another room cannot be asked for', async () => {
+    const eve = await join('eve', 'secret-room');
+    eve.send({ action: 'sendMessage', message: 'classified' });
+    await eve.next(is('message'));
+    const mallory = await join('mallory', 'public-room');
+    mallory.send({ action: 'getHistory', room_id: 'secret-room' });
+    const history = await mallory.next(is('history'));
+    assert.equal(history.room_id, 'public-room');
+    assert.deepEqual(history.messages, []);
+  });
+});
+
+describe('idempotent sends', () => {
+  it('a retried client_msg_id is stored once and delivered once to each member; the sender gets the same id', async () => {
+    const sender = await join('frank', 'idem');
+    const peer = await join('gina', 'idem');
+    sender.send({ action: 'sendMessage', message: 'exactly once', client_msg_id: 'c-42' });
+    const delivered = await peer.next(is('message'));
+    assert.equal(delivered.client_msg_id, 'c-42');
+    const ack = await sender.next(is('message'));
+
+    sender.send({ action: 'sendMessage', message: 'exactly once', client_msg_id: 'c-42' });
+    const retryAck = await sender.next(is('message'));
+    assert.equal(retryAck.message_id, ack.message_id);
+    await peer.expectOnlyPong();
+
+    sender.send({ action: 'getHistory' });
+    const history = await sender.next(is('history'));
+    assert.equal((history.messages as Message[]).filter((m) => m.message === 'exactly once').length, 1);
+  });
+
+  it('concurrent retries of one client_msg_id yield one stored message and one delivery each', async () => {
+    const senders = await Promise.all([join('hank', 'race'), join('hank', 'race'), join('hank', 'race')]);
+    const peer = await join('ivy', 'race');
+    for (const sender of senders)
+      sender.send({ action: 'sendMessage', message: 'race', client_msg_id: 'same' });
+    const frames = await Promise.all(senders.map((s) => s.next(is('message'))));
+    assert.equal(new Set(frames.map((f) => f.message_id)).size, 1);
+    await peer.next(is('message'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await peer.expectOnlyPong();
+    peer.send({ action: 'getHistory' });
+    assert.equal(((await peer.next(is('history'))).messages as Message[]).length, 1);
+  });
+});
+
+describe('direct messages', () => {
+  it('reach every connection of the recipient and the sender, and nobody else', async () => {
+    const [jack1, jack2] = [await join('jack', 'dm-a'), await join('jack', 'dm-b')];
+    const [kate1, kate2] = [await join('kate', 'dm-a'), await join('kate', 'dm-c')];
+    const bystander = await join('leo', 'dm-a');
+
+    jack1.send({ action: 'sendDirect', to_user_id: 'kate', message: 'psst', client_msg_id: 'd-1' });
+    const received = await Promise.all([kate1, kate2, jack1, jack2].map((c) => c.next(is('direct'))));
+    for (const frame of received) {
+      assert.equal(frame.from_user_id, 'jack');
+      assert.equal(frame.to_user_id, 'kate');
+      assert.equal(frame.message, 'psst');
+      assert.equal(frame.message_id, received[0]?.message_id);
+    }
+    await bystander.expectOnlyPong();
+
+    kate2.send({ action: 'getHistory', direct: true });
+    const inbox = await kate2.next(is('history'));
+    assert.equal(inbox.direct, true);
+    assert.deepEqual(
+      (inbox.messages as Message[]).map((m) => m.message),
+      ['psst'],
+    );
+  });
+
+  it('answer NOT_CONNECTED for a user with no connection, and store nothing', async () => {
+    const mia = await join('mia', 'dm-d');
+    mia.send({ action: 'sendDirect', to_user_id: 'nobody-here', message: 'hello?', client_msg_id: 'd-2' });
+    const error = await mia.next();
+    assert.equal(error.code, 'NOT_CONNECTED');
+    assert.equal(error.client_msg_id, 'd-2');
+    mia.send({ action: 'getHistory', direct: true });
+    assert.deepEqual((await mia.next(is('history'))).messages, []);
+  });
+});
+
+describe('presence and members', () => {
+  it('announces join and leave to the others in the room', async () => {
+    const nina = await join('nina', 'presence', { keepPresence: true });
+    const omar = await join('omar', 'presence', { keepPresence: true });
+    const joined = await nina.next(is('presence'));
+    assert.deepEqual([joined.user_id, joined.event, joined.room_id], ['omar', 'join', 'presence']);
+    await omar.close();
+    const left = await nina.next(is('presence'));
+    assert.deepEqual([left.user_id, left.event], ['omar', 'leave']);
+    // The joining connection did not hear about itself.
+    assert.equal(omar.frames.filter((f) => f.action === 'presence' && f.user_id === 'omar').length, 0);
+  });
+
+  it('listMembers counts each user once with its connections', async () => {
+    const p1 = await join('pat', 'members');
+    await join('pat', 'members');
+    await join('quinn', 'members');
+    p1.send({ action: 'listMembers' });
+    const members = await p1.next(is('members'));
+    assert.equal(members.room_id, 'members');
+    assert.deepEqual(members.users, [
+      { user_id: 'pat', connections: 2 },
+      { user_id: 'quinn', connections: 1 },
+    ]);
+  });
+});
+
+describe('presence switched off', () => {
+  it('sends no presence frames when PRESENCE_ENABLED=false', async () => {
+    const quiet = await startTestStack({ env: { PRESENCE_ENABLED: 'false' } });
+    try {
+      const a = await ChatClient.connect(quiet, 'rita', 'quiet', '', { keepPresence: true });
+      const b = await ChatClient.connect(quiet, 'sam', 'quiet', '', { keepPresence: true });
+      await b.close();
+      await eventually(
+        () => quiet.deps.store.roomMembers('quiet'),
+        (members) => members.length === 1,
+      );
+      await a.expectOnlyPong();
+      await a.close();
+    } finally {
+      await quiet.close();
+    }
+  });
+});
