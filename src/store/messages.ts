@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DirectFrame, MessageFrame } from '../protocol/index.ts';
 import { idempotencyPartition, idempotencySortKey, inboxPartition, roomPartition } from './message-keys.ts';
 import { messagesTable } from './tables.ts';
 
@@ -7,25 +8,9 @@ const PK = messagesTable.hashKey;
 const SK = messagesTable.rangeKey;
 const TTL = messagesTable.ttlAttribute;
 
-export interface RoomMessage {
-  kind: 'room';
-  room_id: string;
-  user_id: string;
-  message: string;
-  message_id: string;
-  timestamp: string;
-  client_msg_id?: string;
-}
-
-export interface DirectMessage {
-  kind: 'direct';
-  from_user_id: string;
-  to_user_id: string;
-  message: string;
-  message_id: string;
-  timestamp: string;
-  client_msg_id?: string;
-}
+/** A message as stored: its frame (src/protocol) without `action`, tagged with the kind of partition it lives in. */
+export type RoomMessage = Omit<MessageFrame, 'action'> & { kind: 'room' };
+export type DirectMessage = Omit<DirectFrame, 'action'> & { kind: 'direct' };
 
 export type StoredMessage = RoomMessage | DirectMessage;
 
