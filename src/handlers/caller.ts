@@ -1,8 +1,6 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ConnectionRecord } from '../store/connections.ts';
 import type { HandlerDeps } from './deps.ts';
-import type { WebSocketEvent } from './events.ts';
-import { replyError } from './reply.ts';
+import type { MessageContext } from './message-route.ts';
 
 /**
  * The calling connection's record: its room and user, as `$connect` verified them. Without one (expired, or
@@ -10,13 +8,12 @@ import { replyError } from './reply.ts';
  */
 export async function callerRecord(
   deps: HandlerDeps,
-  event: WebSocketEvent,
-  log: Logger,
+  { event, log, fail }: MessageContext,
 ): Promise<ConnectionRecord | undefined> {
   const record = await deps.store.get(event.requestContext.connectionId);
   if (!record) {
     log.warn('frame from an unregistered connection');
-    await replyError(deps, event, 'FORBIDDEN', 'connection is not registered; reconnect', log);
+    await fail('FORBIDDEN', 'connection is not registered; reconnect');
   }
   return record;
 }

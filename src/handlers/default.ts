@@ -1,4 +1,4 @@
-import { parseClientFrame } from '../protocol/index.ts';
+import { correlationOf, parseClientFrame } from '../protocol/index.ts';
 import { type HandlerDeps, instrumented, lambdaEntry } from './deps.ts';
 import { httpResult, type WebSocketHandler } from './events.ts';
 import { METRIC } from './metrics.ts';
@@ -11,12 +11,16 @@ import { replyError } from './reply.ts';
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   return instrumented(deps, async (event, log) => {
     const parsed = parseClientFrame(event.body, { maxMessageChars: deps.config.maxMessageChars });
-    const [code, message] = parsed.ok
-      ? (['UNKNOWN_ACTION', `action "${parsed.frame.action}" has no route here`] as const)
-      : [parsed.code, parsed.message];
+    const [code, message, correlation] = parsed.ok
+      ? ([
+          'UNKNOWN_ACTION',
+          `action "${parsed.frame.action}" has no route here`,
+          correlationOf(parsed.frame),
+        ] as const)
+      : [parsed.code, parsed.message, parsed.correlation];
     deps.metrics.count(METRIC.framesRejected);
     log.info('frame refused', { code, detail: message });
-    await replyError(deps, event, code, message, log);
+    await replyError(deps, event, code, message, log, correlation);
     return httpResult(200);
   });
 }

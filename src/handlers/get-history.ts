@@ -12,8 +12,9 @@ import { reply } from './reply.ts';
  * be read), or of its direct messages with `direct: true`.
  */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
-  return messageRoute(deps, 'getHistory', async (frame, { event, log }) => {
-    const caller = await callerRecord(deps, event, log);
+  return messageRoute(deps, 'getHistory', async (frame, ctx) => {
+    const { event, log } = ctx;
+    const caller = await callerRecord(deps, ctx);
     if (!caller) return;
     const query = {
       limit: frame.limit ?? DEFAULT_HISTORY_LIMIT,
@@ -28,6 +29,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       ...(frame.direct ? { direct: true } : { room_id: caller.room_id }),
       messages: page.messages.map(storedFrame),
       has_more: page.hasMore,
+      ...(frame.ref !== undefined && { ref: frame.ref }),
     };
     // A page of long messages can exceed one frame: the far end of the page is dropped and has_more set, so the
     // client asks again from the last message it got.

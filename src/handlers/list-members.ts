@@ -8,8 +8,9 @@ import { reply } from './reply.ts';
 
 /** `listMembers`: each user in the caller's room once, with how many connections they have there. */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
-  return messageRoute(deps, 'listMembers', async (_frame, { event, log }) => {
-    const caller = await callerRecord(deps, event, log);
+  return messageRoute(deps, 'listMembers', async (frame, ctx) => {
+    const { event, log } = ctx;
+    const caller = await callerRecord(deps, ctx);
     if (!caller) return;
     const connections = new Map<string, number>();
     for (const { user_id } of await deps.store.roomMembers(caller.room_id)) {
@@ -21,11 +22,12 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       users: [...connections]
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([user_id, count]) => ({ user_id, connections: count })),
+      ...(frame.ref !== undefined && { ref: frame.ref }),
     };
-    const { frame, trimmed } = fitToFrame(members, 'users');
+    const { frame: fitted, trimmed } = fitToFrame(members, 'users');
     if (trimmed)
       log.warn('members list trimmed to one frame', { room_id: caller.room_id, users: connections.size });
-    await reply(deps, event, trimmed ? { ...frame, truncated: true } : frame, log);
+    await reply(deps, event, trimmed ? { ...fitted, truncated: true } : fitted, log);
   });
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { ClientAction, ClientFrame } from '../protocol/index.ts';
-import { parseClientFrame } from '../protocol/index.ts';
+import type { ClientAction, ClientFrame, Correlation, ErrorCode } from '../protocol/index.ts';
+import { correlationOf, parseClientFrame } from '../protocol/index.ts';
 import { type HandlerDeps, instrumented } from './deps.ts';
 import { httpResult, type WebSocketEvent, type WebSocketHandler } from './events.ts';
 import { METRIC } from './metrics.ts';
@@ -9,6 +9,10 @@ import { replyError } from './reply.ts';
 export interface MessageContext {
   event: WebSocketEvent;
   log: Logger;
+  /** `client_msg_id` and `ref` of the frame, for the reply to echo. */
+  correlation: Correlation;
+  /** Answers the caller with an `error` frame that echoes the frame's correlation ids. */
+  fail(code: ErrorCode, message: string): Promise<void>;
 }
 
 /**
@@ -22,21 +26,24 @@ export function messageRoute<A extends ClientAction>(
 ): WebSocketHandler {
   return instrumented(deps, async (event, log) => {
     const parsed = parseClientFrame(event.body, { maxMessageChars: deps.config.maxMessageChars });
+    const correlation = parsed.ok ? correlationOf(parsed.frame) : parsed.correlation;
+    const fail = (code: ErrorCode, message: string) =>
+      replyError(deps, event, code, message, log, correlation);
     if (!parsed.ok) {
       deps.metrics.count(METRIC.framesRejected);
       log.info('frame refused', { code: parsed.code, detail: parsed.message });
-      await replyError(deps, event, parsed.code, parsed.message, log);
+      await fail(parsed.code, parsed.message);
       return httpResult(200);
     }
     if (parsed.frame.action !== action) {
-      await replyError(deps, event, 'UNKNOWN_ACTION', `this route serves "${action}" only`, log);
+      await fail('UNKNOWN_ACTION', `this route serves "${action}" only`);
       return httpResult(200);
     }
     try {
-      await handle(parsed.frame as Extract<ClientFrame, { action: A }>, { event, log });
+      await handle(parsed.frame as Extract<ClientFrame, { action: A }>, { event, log, correlation, fail });
     } catch (error) {
       log.error('route failed', { error: error as Error });
-      await replyError(deps, event, 'INTERNAL', 'internal error', log).catch((replyFailure: unknown) =>
+      await fail('INTERNAL', 'internal error').catch((replyFailure: unknown) =>
         log.error('error frame not sent', { error: replyFailure as Error }),
       );
       return httpResult(500);

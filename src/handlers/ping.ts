@@ -6,8 +6,8 @@ import { reply } from './reply.ts';
 
 /** `ping`: answers `pong`, so clients can keep the connection inside API Gateway's 10-minute idle timeout. */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
-  return messageRoute(deps, 'ping', async (_frame, { event, log }) => {
-    await reply(deps, event, pongFrame(deps.now()), log);
+  return messageRoute(deps, 'ping', async (frame, { event, log }) => {
+    await reply(deps, event, pongFrame(deps.now(), frame.ref), log);
   });
 }
 

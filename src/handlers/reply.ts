@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { ErrorCode, ServerFrame } from '../protocol/index.ts';
+import type { Correlation, ErrorCode, ServerFrame } from '../protocol/index.ts';
 import { errorFrame } from '../protocol/index.ts';
 import type { HandlerDeps } from './deps.ts';
 import type { WebSocketEvent } from './events.ts';
@@ -35,13 +35,12 @@ export function replyError(
   code: ErrorCode,
   message: string,
   log: Logger,
-  clientMsgId?: string,
+  correlation: Correlation = {},
 ): Promise<void> {
-  const frame = errorFrame(code, message, event.requestContext.requestId);
   return reply(
     deps,
     event,
-    clientMsgId === undefined ? frame : { ...frame, client_msg_id: clientMsgId },
+    { ...errorFrame(code, message, event.requestContext.requestId), ...correlation },
     log,
   );
 }

@@ -6,7 +6,7 @@ import type { WebSocketHandler } from './events.ts';
 import { directFrame } from './frames.ts';
 import { messageRoute } from './message-route.ts';
 import { METRIC } from './metrics.ts';
-import { reply, replyError } from './reply.ts';
+import { reply } from './reply.ts';
 
 /**
  * `sendDirect`: a message to one user, delivered to every connection of the recipient (found through
@@ -14,14 +14,15 @@ import { reply, replyError } from './reply.ts';
  * both users' inboxes, so either can catch up with `getHistory {direct: true}`.
  */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
-  return messageRoute(deps, 'sendDirect', async (frame, { event, log }) => {
+  return messageRoute(deps, 'sendDirect', async (frame, ctx) => {
+    const { event, log } = ctx;
     deps.metrics.count(METRIC.messagesReceived);
-    const sender = await callerRecord(deps, event, log);
+    const sender = await callerRecord(deps, ctx);
     if (!sender) return;
     const recipientConnections = await deps.store.userConnectionIds(frame.to_user_id);
     if (recipientConnections.length === 0) {
       log.info('direct message to a user who is not connected', { to_user_id: frame.to_user_id });
-      await replyError(deps, event, 'NOT_CONNECTED', 'that user is not connected', log, frame.client_msg_id);
+      await ctx.fail('NOT_CONNECTED', 'that user is not connected');
       return;
     }
 

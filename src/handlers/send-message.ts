@@ -6,21 +6,22 @@ import type { WebSocketHandler } from './events.ts';
 import { messageFrame } from './frames.ts';
 import { messageRoute } from './message-route.ts';
 import { METRIC } from './metrics.ts';
-import { reply, replyError } from './reply.ts';
+import { reply } from './reply.ts';
 
 /**
  * `sendMessage`: the room comes from the sender's connection record, never from the frame. The message is stored
  * before it is delivered; a retried `client_msg_id` is acknowledged to the sender only, with the first message.
  */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
-  return messageRoute(deps, 'sendMessage', async (frame, { event, log }) => {
+  return messageRoute(deps, 'sendMessage', async (frame, ctx) => {
+    const { event, log } = ctx;
     deps.metrics.count(METRIC.messagesReceived);
-    const sender = await callerRecord(deps, event, log);
+    const sender = await callerRecord(deps, ctx);
     if (!sender) return;
     if (frame.room_id !== undefined && frame.room_id !== sender.room_id) {
       log.warn('message to another room refused', { room_id: sender.room_id, target_room_id: frame.room_id });
       const refusal = 'you can only post to the room you joined';
-      await replyError(deps, event, 'FORBIDDEN', refusal, log, frame.client_msg_id);
+      await ctx.fail('FORBIDDEN', refusal);
       return;
     }
 

@@ -5,6 +5,8 @@ import { ROOM_ID_PATTERN } from './room-id.ts';
 
 /** Frames a client sends. `action` selects the API Gateway route, so each action here is also a route key. */
 const clientMsgId = z.string().min(1).max(64);
+/** A client-chosen id the server echoes on the reply (and on an error), to match replies to requests. */
+const ref = z.string().min(1).max(64);
 const messageText = z.string().min(1);
 const messageId = z.string().regex(MESSAGE_ID_PATTERN, 'must be a message_id');
 
@@ -35,11 +37,12 @@ export const getHistoryFrame = z.object({
   limit: z.int().min(1).max(MAX_HISTORY_LIMIT).optional(),
   /** Read the caller's direct messages instead of the room. */
   direct: z.boolean().optional(),
+  ref: ref.optional(),
 });
 
-export const listMembersFrame = z.object({ action: z.literal('listMembers') });
+export const listMembersFrame = z.object({ action: z.literal('listMembers'), ref: ref.optional() });
 
-export const pingFrame = z.object({ action: z.literal('ping') });
+export const pingFrame = z.object({ action: z.literal('ping'), ref: ref.optional() });
 
 export const clientFrame = z.discriminatedUnion('action', [
   sendMessageFrame,
@@ -66,7 +69,15 @@ export interface FrameLimits {
   readonly maxMessageChars: number;
 }
 
-export type ParseResult<T> = { ok: true; frame: T } | { ok: false; code: ErrorCode; message: string };
+/** What an answer to a frame echoes back so the client can tell which request it answers. */
+export interface Correlation {
+  client_msg_id?: string;
+  ref?: string;
+}
+
+export type ParseResult<T> =
+  | { ok: true; frame: T }
+  | { ok: false; code: ErrorCode; message: string; correlation: Correlation };
 
 /** Parses one client text frame. Never throws: every failure becomes a stable error code and a safe message. */
 export function parseClientFrame(body: string | undefined, limits: FrameLimits): ParseResult<ClientFrame> {
@@ -74,29 +85,47 @@ export function parseClientFrame(body: string | undefined, limits: FrameLimits):
   try {
     json = JSON.parse(body ?? '');
   } catch {
-    return { ok: false, code: 'BAD_REQUEST', message: 'frame is not valid JSON' };
+    return { ok: false, code: 'BAD_REQUEST', message: 'frame is not valid JSON', correlation: {} };
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    return { ok: false, code: 'BAD_REQUEST', message: 'frame must be a JSON object' };
+    return { ok: false, code: 'BAD_REQUEST', message: 'frame must be a JSON object', correlation: {} };
   }
+  const correlation = correlationOf(json as Record<string, unknown>);
   const action = (json as { action?: unknown }).action;
   if (typeof action !== 'string') {
-    return { ok: false, code: 'BAD_REQUEST', message: 'frame needs a string "action"' };
+    return { ok: false, code: 'BAD_REQUEST', message: 'frame needs a string "action"', correlation };
   }
   if (!(CLIENT_ACTIONS as string[]).includes(action)) {
-    return { ok: false, code: 'UNKNOWN_ACTION', message: `unknown action "${truncate(action, 40)}"` };
+    return {
+      ok: false,
+      code: 'UNKNOWN_ACTION',
+      message: `unknown action "${truncate(action, 40)}"`,
+      correlation,
+    };
   }
   const parsed = clientFrame.safeParse(json);
-  if (!parsed.success) return { ok: false, code: 'BAD_REQUEST', message: describeIssues(parsed.error) };
+  if (!parsed.success) {
+    return { ok: false, code: 'BAD_REQUEST', message: describeIssues(parsed.error), correlation };
+  }
   const frame = parsed.data;
   if ('message' in frame && [...frame.message].length > limits.maxMessageChars) {
     return {
       ok: false,
       code: 'TOO_LARGE',
       message: `message is longer than ${limits.maxMessageChars} characters`,
+      correlation,
     };
   }
   return { ok: true, frame };
+}
+
+/** The correlation fields of a frame, kept only when they are valid: they are echoed back verbatim. */
+export function correlationOf(frame: { client_msg_id?: unknown; ref?: unknown }): Correlation {
+  const valid = (value: unknown): value is string => clientMsgId.safeParse(value).success;
+  return {
+    ...(valid(frame.client_msg_id) && { client_msg_id: frame.client_msg_id }),
+    ...(valid(frame.ref) && { ref: frame.ref }),
+  };
 }
 
 function describeIssues(error: z.ZodError): string {

@@ -37,6 +37,7 @@ export interface HistoryFrame {
   /** Newest first for a `before` page (or no cursor), oldest first for `after` catch-up. */
   messages: Array<MessageFrame | DirectFrame>;
   has_more: boolean;
+  ref?: string;
 }
 
 export interface MembersFrame {
@@ -46,11 +47,13 @@ export interface MembersFrame {
   users: Array<{ user_id: string; connections: number }>;
   /** Set when the room has more users than one frame can list. */
   truncated?: true;
+  ref?: string;
 }
 
 export interface PongFrame {
   action: 'pong';
   timestamp: string;
+  ref?: string;
 }
 
 export interface ErrorFrame {
@@ -58,8 +61,9 @@ export interface ErrorFrame {
   code: ErrorCode;
   message: string;
   request_id?: string;
-  /** Echoed when the failed frame carried one, so a client can match the failure to its send. */
+  /** Echoed from the failed frame, so a client can match the failure to its request. */
   client_msg_id?: string;
+  ref?: string;
 }
 
 export type ServerFrame =
@@ -75,6 +79,6 @@ export function errorFrame(code: ErrorCode, message: string, requestId?: string)
   return { action: 'error', code, message, ...(requestId && { request_id: requestId }) };
 }
 
-export function pongFrame(now: Date): PongFrame {
-  return { action: 'pong', timestamp: now.toISOString() };
+export function pongFrame(now: Date, ref?: string): PongFrame {
+  return { action: 'pong', timestamp: now.toISOString(), ...(ref !== undefined && { ref }) };
 }

@@ -231,3 +231,24 @@ describe('presence switched off', () => {
     }
   });
 });
+
+describe('correlation', () => {
+  it('replies and errors echo ref and client_msg_id', async () => {
+    const uma = await join('uma', 'refs');
+    uma.send({ action: 'ping', ref: 'p-1' });
+    assert.equal((await uma.next(is('pong'))).ref, 'p-1');
+    uma.send({ action: 'listMembers', ref: 'm-1' });
+    assert.equal((await uma.next(is('members'))).ref, 'm-1');
+    uma.send({ action: 'getHistory', ref: 'h-1' });
+    assert.equal((await uma.next(is('history'))).ref, 'h-1');
+    uma.send({ action: 'getHistory', limit: 500, ref: 'h-2' });
+    assert.deepEqual(await uma.next(is('error')).then((e) => [e.code, e.ref]), ['BAD_REQUEST', 'h-2']);
+    uma.send({ action: 'sendMessage', message: 'x'.repeat(5000), client_msg_id: 'big-1' });
+    assert.deepEqual(await uma.next(is('error')).then((e) => [e.code, e.client_msg_id]), [
+      'TOO_LARGE',
+      'big-1',
+    ]);
+    uma.send({ action: 'teleport', ref: 't-1' });
+    assert.deepEqual(await uma.next(is('error')).then((e) => [e.code, e.ref]), ['UNKNOWN_ACTION', 't-1']);
+  });
+});
