@@ -2,6 +2,8 @@ import { WebSocket } from 'ws';
 import { CLOSE_GOING_AWAY, disconnectReasonFor } from './close-codes.ts';
 import type { ConnectionFacts } from './events.ts';
 
+const OUTBOUND_FRAME_BYTES = 32_768;
+
 export interface ConnectionLimits {
   idleTimeoutMs: number;
   maxConnectionMs: number;
@@ -46,11 +48,29 @@ export class Connection {
     this.#idleTimer.refresh();
   }
 
-  send(data: Buffer | string, binary: boolean): Promise<void> {
+  /** Bytes queued for the client and not yet handed to the operating system. */
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  /**
+   * Queues one message, cut into frames of at most 32 KB as API Gateway does (reference §5.5); the client sees one
+   * message either way. Returns false when the connection is no longer open. Does not wait for the client: a
+   * slow reader is reported through `bufferedAmount`.
+   */
+  send(data: Buffer | string, binary: boolean): boolean {
+    if (!this.isOpen) return false;
     this.markActive();
-    return new Promise((resolve, reject) => {
-      this.socket.send(data, { binary }, (error) => (error ? reject(error) : resolve()));
-    });
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (bytes.length <= OUTBOUND_FRAME_BYTES) {
+      this.socket.send(bytes, { binary });
+      return true;
+    }
+    for (let offset = 0; offset < bytes.length; offset += OUTBOUND_FRAME_BYTES) {
+      const fin = offset + OUTBOUND_FRAME_BYTES >= bytes.length;
+      this.socket.send(bytes.subarray(offset, offset + OUTBOUND_FRAME_BYTES), { binary, fin });
+    }
+    return true;
   }
 
   close(code: number, reason = ''): void {

@@ -1,3 +1,4 @@
+import type { AuthorizerContext } from './authorizer-result.ts';
 import { formatClfTime } from './clf-time.ts';
 import type { ConnectionIdentity, HeaderMaps, QueryMaps } from './handshake-request.ts';
 import { newGatewayId } from './ids.ts';
@@ -10,12 +11,17 @@ export interface ConnectionFacts {
   connectionId: string;
   connectedAt: number;
   identity: ConnectionIdentity;
+  /** `principalId` and the stringified context of the authorizer that admitted the connection. */
+  authorizer?: AuthorizerContext;
+  /** Only when the stage defines variables. */
+  stageVariables?: Readonly<Record<string, string>>;
 }
 
 export type EventType = 'CONNECT' | 'MESSAGE' | 'DISCONNECT';
 
 export interface GatewayRequestContext {
   routeKey: string;
+  authorizer?: AuthorizerContext;
   messageId?: string;
   disconnectStatusCode?: number;
   eventType: EventType;
@@ -33,10 +39,17 @@ export interface GatewayRequestContext {
   apiId: string;
 }
 
+type StageVariables = { stageVariables?: Readonly<Record<string, string>> };
 export type ConnectEvent = HeaderMaps &
-  Partial<QueryMaps> & { requestContext: GatewayRequestContext; isBase64Encoded: false };
-export type MessageEvent = { requestContext: GatewayRequestContext; body: string; isBase64Encoded: false };
-export type DisconnectEvent = HeaderMaps & { requestContext: GatewayRequestContext; isBase64Encoded: false };
+  Partial<QueryMaps> &
+  StageVariables & { requestContext: GatewayRequestContext; isBase64Encoded: false };
+export type MessageEvent = StageVariables & {
+  requestContext: GatewayRequestContext;
+  body: string;
+  isBase64Encoded: false;
+};
+export type DisconnectEvent = HeaderMaps &
+  StageVariables & { requestContext: GatewayRequestContext; isBase64Encoded: false };
 
 interface EventSpecifics {
   messageId?: string;
@@ -56,6 +69,7 @@ function requestContext(
   const { userAgent, sourceIp } = facts.identity;
   return {
     routeKey,
+    ...(facts.authorizer !== undefined && { authorizer: { ...facts.authorizer } }),
     ...(specifics.messageId !== undefined && { messageId: specifics.messageId }),
     ...(specifics.disconnectStatusCode !== undefined && {
       disconnectStatusCode: specifics.disconnectStatusCode,
@@ -76,19 +90,38 @@ function requestContext(
   };
 }
 
+/**
+ * The CONNECT request context. The authorizer event and the `$connect` event describe the same HTTP request, so
+ * they share it (same requestId and requestTime); `facts.authorizer` is added once the authorizer allowed.
+ */
+export function connectRequestContext(facts: ConnectionFacts, nowMs = Date.now()): GatewayRequestContext {
+  return requestContext(facts, '$connect', 'CONNECT', {}, nowMs);
+}
+
 export function connectEvent(
   facts: ConnectionFacts,
   headers: HeaderMaps,
   query: QueryMaps | undefined,
-  nowMs = Date.now(),
+  context: GatewayRequestContext = connectRequestContext(facts),
 ): ConnectEvent {
+  const { routeKey, authorizer: _, ...rest } = context;
   return {
     headers: headers.headers,
     multiValueHeaders: headers.multiValueHeaders,
     ...query,
-    requestContext: requestContext(facts, '$connect', 'CONNECT', {}, nowMs),
+    ...stageVariablesOf(facts),
+    requestContext: {
+      routeKey,
+      ...(facts.authorizer !== undefined && { authorizer: { ...facts.authorizer } }),
+      ...rest,
+    },
     isBase64Encoded: false,
   };
+}
+
+/** `stageVariables` is present only when the stage defines some (reference §1.1, unverified). */
+function stageVariablesOf(facts: ConnectionFacts): StageVariables {
+  return facts.stageVariables === undefined ? {} : { stageVariables: { ...facts.stageVariables } };
 }
 
 export function messageEvent(
@@ -98,6 +131,7 @@ export function messageEvent(
   nowMs = Date.now(),
 ): MessageEvent {
   return {
+    ...stageVariablesOf(facts),
     requestContext: requestContext(facts, routeKey, 'MESSAGE', { messageId: newGatewayId() }, nowMs),
     body,
     isBase64Encoded: false,
@@ -114,6 +148,7 @@ export function disconnectEvent(
   return {
     headers: headers.headers,
     multiValueHeaders: headers.multiValueHeaders,
+    ...stageVariablesOf(facts),
     requestContext: requestContext(facts, '$disconnect', 'DISCONNECT', specifics, nowMs),
     isBase64Encoded: false,
   };

@@ -5,11 +5,14 @@ import { ConnectionRegistry } from './connections.ts';
 import { createUpgradeHandler } from './handshake.ts';
 import { sendPlain } from './http-responses.ts';
 import { InFlight } from './in-flight.ts';
-import { handleManagementRequest, parseManagementPath } from './management.ts';
+import { parseManagementPath } from './management.ts';
+import { serveManagementOverHttp } from './management-http.ts';
+import { createManagementRequestHandler, type ManagementRequestHandler } from './management-in-process.ts';
 import { type GatewayOptions, resolveOptions } from './options.ts';
 import { isStagePath, pathnameOf } from './paths.ts';
 import { createRouteSelector } from './routing.ts';
 import type { GatewayRuntime } from './runtime.ts';
+import { TokenBucket } from './token-bucket.ts';
 
 export interface ListenInfo {
   port: number;
@@ -24,6 +27,11 @@ export interface Gateway {
   /** Closes every client with 1001 `Going away`, waits for their `$disconnect`, then closes the server. */
   close(): Promise<void>;
   readonly connectionCount: number;
+  /**
+   * The in-process transport for the @connections API: pass it as `requestHandler` to
+   * `ApiGatewayManagementApiClient`. It runs the same code as the HTTP listener, without a TCP round trip.
+   */
+  managementRequestHandler(): ManagementRequestHandler;
 }
 
 export function createGateway(gatewayOptions: GatewayOptions): Gateway {
@@ -33,6 +41,9 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
     connections: new ConnectionRegistry(),
     inFlight: new InFlight(),
     selectRoute: createRouteSelector(options.routeSelectionExpression, options.routes.keys()),
+    connectionRate:
+      options.connectionRateLimit &&
+      new TokenBucket(options.connectionRateLimit.perSecond, options.connectionRateLimit.burst),
     domainName: '',
     closing: false,
   };
@@ -48,11 +59,14 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
 
   let listening = false;
   let closed: Promise<void> | undefined;
+  const managementHandler = createManagementRequestHandler(runtime);
 
   return {
     get connectionCount() {
       return runtime.connections.size;
     },
+
+    managementRequestHandler: () => managementHandler,
 
     async listen(port = 0, host = '127.0.0.1') {
       if (listening || closed) throw new Error('The gateway is already listening or closed');
@@ -100,8 +114,7 @@ async function handleHttpRequest(
   res: http.ServerResponse,
 ): Promise<void> {
   const pathname = pathnameOf(req.url);
-  const management = parseManagementPath(pathname);
-  if (management) return handleManagementRequest(runtime, req, res, management);
+  if (parseManagementPath(pathname)) return serveManagementOverHttp(runtime, req, res);
   if (isStagePath(pathname, runtime.options.stage)) return sendPlain(res, 426, { Upgrade: 'websocket' });
   if (runtime.options.httpHandler && (await runtime.options.httpHandler(req, res))) return;
   sendPlain(res, 404);

@@ -27,16 +27,22 @@ function sourceIpOf(req: http.IncomingMessage): string {
   return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
 }
 
+export interface HandshakeHeaderMaps {
+  /** For the `$connect` integration: hop-by-hop headers removed. */
+  integration: HeaderMaps;
+  /** For the authorizer: `Connection` and `Upgrade` kept, plus `content-length: "0"` (reference §1.4). */
+  authorizer: HeaderMaps;
+}
+
 /**
- * The `$connect` header maps, built from `rawHeaders` so names keep the client's casing, plus what API Gateway adds
+ * The handshake's header maps, built from `rawHeaders` so names keep the client's casing, plus what API Gateway adds
  * (X-Forwarded-*, X-Amzn-Trace-Id). API Gateway keys headers case-insensitively and lists them sorted that way;
  * repeated headers keep the first spelling, the single-value map keeps the last value.
  */
-export function connectHeaderMaps(req: http.IncomingMessage, nowMs: number): HeaderMaps {
+export function handshakeHeaderMaps(req: http.IncomingMessage, nowMs: number): HandshakeHeaderMaps {
   const entries: [string, string][] = [];
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i] as string;
-    if (!DROPPED.has(name.toLowerCase())) entries.push([name, req.rawHeaders[i + 1] as string]);
+    entries.push([req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string]);
   }
   const forwardedFor = req.headers['x-forwarded-for'];
   const clientIp = sourceIpOf(req);
@@ -46,9 +52,13 @@ export function connectHeaderMaps(req: http.IncomingMessage, nowMs: number): Hea
     'X-Forwarded-Port': String(req.socket.localPort ?? ''),
     'X-Forwarded-Proto': req.socket instanceof TLSSocket ? 'https' : 'http',
   };
-  const addedLower = new Set(Object.keys(added).map((name) => name.toLowerCase()));
-  const kept = entries.filter(([name]) => !addedLower.has(name.toLowerCase()));
-  return headerMaps([...kept, ...Object.entries(added)]);
+  const replaced = new Set([...Object.keys(added), 'content-length'].map((name) => name.toLowerCase()));
+  const kept = entries.filter(([name]) => !replaced.has(name.toLowerCase()));
+  const addedEntries = Object.entries(added);
+  return {
+    integration: headerMaps([...kept.filter(([name]) => !DROPPED.has(name.toLowerCase())), ...addedEntries]),
+    authorizer: headerMaps([...kept, ['content-length', '0'], ...addedEntries]),
+  };
 }
 
 /** `$disconnect` always carries this fixed quartet, never the handshake headers (reference §1.4). */

@@ -1,10 +1,11 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ServerOptions, WebSocketServer } from 'ws';
+import { admit } from './admission.ts';
 import { CLOSE_ABNORMAL, CLOSE_GOING_AWAY, disconnectReasonFor } from './close-codes.ts';
 import { decideConnect } from './connect-result.ts';
-import { type ConnectionFacts, connectEvent } from './events.ts';
-import { connectHeaderMaps, identityOf, queryMaps } from './handshake-request.ts';
+import { type ConnectionFacts, connectEvent, connectRequestContext } from './events.ts';
+import { handshakeHeaderMaps, identityOf, queryMaps } from './handshake-request.ts';
 import { rejectUpgrade } from './http-responses.ts';
 import { newGatewayId } from './ids.ts';
 import { isStagePath, pathnameOf } from './paths.ts';
@@ -17,8 +18,9 @@ export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: B
 const CLOSE_HANDSHAKE_TIMEOUT_MS = 3_000;
 
 /**
- * Handles `Upgrade: websocket` requests: the handshake stays pending while `$connect` runs, and only its result
- * decides between 101 and an HTTP error (reference §3).
+ * Handles `Upgrade: websocket` requests (reference §3): path, handshake validity and the new-connection rate are
+ * checked first; then identity sources and the authorizer, then `$connect`. The handshake stays pending meanwhile,
+ * and only their results decide between 101 and an HTTP error.
  */
 export function createUpgradeHandler(runtime: GatewayRuntime): UpgradeHandler {
   const chosenProtocols = new WeakMap<http.IncomingMessage, string>();
@@ -35,8 +37,22 @@ export function createUpgradeHandler(runtime: GatewayRuntime): UpgradeHandler {
   const wss = new WebSocketServer(serverOptions);
 
   const connect = async (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    const facts = connectionFactsFor(runtime, req);
-    const event = connectEvent(facts, connectHeaderMaps(req, facts.connectedAt), queryMaps(req.url));
+    let facts = connectionFactsFor(runtime, req);
+    const headers = handshakeHeaderMaps(req, facts.connectedAt);
+    const query = queryMaps(req.url);
+    const requestContext = connectRequestContext(facts);
+    const admission = await admit(runtime, {
+      req,
+      facts,
+      headers: headers.authorizer,
+      query,
+      requestContext,
+    });
+    if (!admission.admitted) return rejectUpgrade(socket, admission.status);
+    if (admission.authorizer) facts = { ...facts, authorizer: admission.authorizer };
+    // A client that left during the authorizer never reaches `$connect` (unverified).
+    if (!socket.readable || !socket.writable) return void socket.destroy();
+    const event = connectEvent(facts, headers.integration, query, requestContext);
     const outcome = await invokeRoute(runtime, '$connect', event);
     if (outcome && !outcome.ok) {
       const { connectionId, requestId } = event.requestContext;
@@ -66,7 +82,7 @@ export function createUpgradeHandler(runtime: GatewayRuntime): UpgradeHandler {
     if (decision.protocol !== undefined) chosenProtocols.set(req, decision.protocol);
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', ignoreError);
-      const connection = openSession(runtime, ws, facts);
+      const connection = openSession(runtime, ws, facts, socket);
       if (runtime.closing) connection.close(CLOSE_GOING_AWAY, 'Going away');
     });
   };
@@ -78,6 +94,8 @@ export function createUpgradeHandler(runtime: GatewayRuntime): UpgradeHandler {
     if (!isStagePath(pathnameOf(req.url), runtime.options.stage)) return rejectUpgrade(socket, 404);
     const problem = handshakeProblem(req);
     if (problem !== undefined) return rejectUpgrade(socket, problem);
+    // The new-connection quota is an account-wide token bucket on AWS (reference §7).
+    if (runtime.connectionRate && !runtime.connectionRate.tryTake()) return rejectUpgrade(socket, 429);
     const handshake = connect(req, socket, head).catch((error: unknown) => {
       runtime.options.logger.error('handshake failed', { error: String(error) });
       socket.destroy();
@@ -98,6 +116,7 @@ function connectionFactsFor(runtime: GatewayRuntime, req: http.IncomingMessage):
     connectionId,
     connectedAt: Date.now(),
     identity: identityOf(req),
+    ...(runtime.options.stageVariables && { stageVariables: runtime.options.stageVariables }),
   };
 }
 

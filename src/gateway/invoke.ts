@@ -8,8 +8,10 @@ export type InvocationOutcome =
   | { ok: false; reason: 'timeout' };
 
 export interface InvocationSettings {
+  /** Names the function in the Lambda context: `$connect` → `connect`. */
   routeKey: string;
   region: string;
+  accountId?: string;
   timeoutMs: number;
 }
 
@@ -27,7 +29,7 @@ type CallbackLambda = (
 export function invokeLambda(
   handler: WebSocketLambda,
   event: unknown,
-  { routeKey, region, timeoutMs }: InvocationSettings,
+  { routeKey, region, accountId = '000000000000', timeoutMs }: InvocationSettings,
 ): Promise<InvocationOutcome> {
   return new Promise((resolve) => {
     let settled = false;
@@ -40,7 +42,13 @@ export function invokeLambda(
     const succeed = (result: unknown) => finish({ ok: true, result });
     const fail = (error: unknown) => finish({ ok: false, reason: 'error', error });
     const timer = setTimeout(() => finish({ ok: false, reason: 'timeout' }), timeoutMs);
-    const context = createLambdaContext({ routeKey, region, timeoutMs, settle: { succeed, fail } });
+    const context = createLambdaContext({
+      routeKey,
+      region,
+      accountId,
+      timeoutMs,
+      settle: { succeed, fail },
+    });
     try {
       const usesCallback = handler.length >= 3;
       const returned = usesCallback

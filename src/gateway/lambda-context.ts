@@ -10,6 +10,7 @@ export interface InvocationSettlers {
 export interface LambdaContextInit {
   routeKey: string;
   region: string;
+  accountId: string;
   timeoutMs: number;
   /** Receives the deprecated `context.done/succeed/fail` calls. */
   settle: InvocationSettlers;
@@ -20,7 +21,13 @@ export function functionNameFor(routeKey: string): string {
   return routeKey.replace(/^\$/, '').replace(/[^A-Za-z0-9_-]/g, '-') || 'default';
 }
 
-export function createLambdaContext({ routeKey, region, timeoutMs, settle }: LambdaContextInit): Context {
+export function createLambdaContext({
+  routeKey,
+  region,
+  accountId,
+  timeoutMs,
+  settle,
+}: LambdaContextInit): Context {
   const functionName = functionNameFor(routeKey);
   const deadline = Date.now() + timeoutMs;
   const today = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
@@ -28,7 +35,7 @@ export function createLambdaContext({ routeKey, region, timeoutMs, settle }: Lam
     callbackWaitsForEmptyEventLoop: true,
     functionName,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${region}:000000000000:function:${functionName}`,
+    invokedFunctionArn: `arn:aws:lambda:${region}:${accountId}:function:${functionName}`,
     memoryLimitInMB: '128',
     awsRequestId: newUuid(),
     logGroupName: `/aws/lambda/${functionName}`,

@@ -1,9 +1,13 @@
 import { isUtf8 } from 'node:buffer';
-import type http from 'node:http';
 import { CLOSE_NORMAL } from './close-codes.ts';
 import type { Connection } from './connections.ts';
-import { sendAwsError, sendAwsSuccess } from './http-responses.ts';
 import { isWellFormedGatewayId } from './ids.ts';
+import {
+  awsError,
+  awsSuccess,
+  type ManagementRequest,
+  type ManagementResponse,
+} from './management-messages.ts';
 import type { GatewayRuntime } from './runtime.ts';
 
 /** `PostToConnection` `Data` limit from the service model. */
@@ -18,7 +22,7 @@ export interface ManagementPath {
 
 // SDK v3 appends `/@connections/{id}` to the endpoint path (a trailing slash in the endpoint gives `//`);
 // other clients send `%40connections`.
-const MANAGEMENT_PATH = /^\/(?:([^/]+)\/+)?(?:@|%40)connections(?:\/([^/]*))?(\/.*)?$/i;
+const MANAGEMENT_PATH = /^\/(?:([^/]+)\/+)?(?:@|%40)connections(?:\/([^/]*))?(\/.*)?$/;
 
 export function parseManagementPath(pathname: string): ManagementPath | undefined {
   const match = MANAGEMENT_PATH.exec(pathname);
@@ -27,50 +31,48 @@ export function parseManagementPath(pathname: string): ManagementPath | undefine
   return { stage, encodedId: id && !rest ? id : undefined };
 }
 
-/** The @connections API: POST sends a frame, GET describes the connection, DELETE closes it. */
+/**
+ * The @connections API: POST sends a frame, GET describes the connection, DELETE closes it. Both transports (the
+ * HTTP listener and the in-process SDK handler) call this one function.
+ */
 export async function handleManagementRequest(
   runtime: GatewayRuntime,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  path: ManagementPath,
-): Promise<void> {
-  const method = req.method ?? '';
-  const stageMatches = path.stage === undefined || path.stage === runtime.options.stage;
-  if (!stageMatches || path.encodedId === undefined || !['POST', 'GET', 'DELETE'].includes(method)) {
-    await discardBody(req);
-    return sendAwsError(res, 403, 'ForbiddenException', 'Forbidden');
+  request: ManagementRequest,
+): Promise<ManagementResponse> {
+  const { method } = request;
+  const path = parseManagementPath(request.pathname);
+  const stageMatches = path?.stage === undefined || path.stage === runtime.options.stage;
+  if (!path || !stageMatches || path.encodedId === undefined || !['POST', 'GET', 'DELETE'].includes(method)) {
+    return awsError(403, 'ForbiddenException', 'Forbidden');
   }
   const id = decodeId(path.encodedId);
   if (id === undefined || !isWellFormedGatewayId(id)) {
-    await discardBody(req);
-    return sendAwsError(res, 400, 'BadRequestException', `Invalid connectionId: ${id ?? path.encodedId}`);
+    return awsError(400, 'BadRequestException', `Invalid connectionId: ${id ?? path.encodedId}`);
   }
-  if (method === 'POST') return postToConnection(runtime, req, res, id);
-  await discardBody(req);
+  if (method === 'POST') return postToConnection(runtime, request, id);
   const connection = runtime.connections.getOpen(id);
-  if (!connection) return sendGone(res);
-  if (method === 'GET') return sendAwsSuccess(res, 200, describe(connection));
+  if (!connection) return gone();
+  if (method === 'GET') return awsSuccess(200, describe(connection));
   connection.close(CLOSE_NORMAL);
-  sendAwsSuccess(res, 204);
+  return awsSuccess(204);
 }
 
 async function postToConnection(
   runtime: GatewayRuntime,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
+  request: ManagementRequest,
   id: string,
-): Promise<void> {
-  const data = await readBody(req, MAX_POST_BYTES);
-  if (data === undefined) return sendAwsError(res, 413, 'PayloadTooLargeException', 'Message too long');
+): Promise<ManagementResponse> {
+  const data = await request.readBody(MAX_POST_BYTES);
+  if (data === undefined) return awsError(413, 'PayloadTooLargeException', 'Message too long');
   const connection = runtime.connections.getOpen(id);
-  if (!connection) return sendGone(res);
-  try {
-    // Text when the bytes are UTF-8, binary otherwise (reference §5.5, inferred).
-    await connection.send(data, !isUtf8(data));
-  } catch {
-    return sendGone(res);
+  if (!connection) return gone();
+  // "The WebSocket client side buffer is full" (service model): the client is not reading fast enough.
+  if (connection.bufferedAmount >= runtime.options.sendBufferLimitBytes) {
+    return awsError(429, 'LimitExceededException', 'Rate exceeded');
   }
-  sendAwsSuccess(res, 200);
+  // Text when the bytes are UTF-8, binary otherwise (reference §5.5, inferred).
+  if (!connection.send(data, !isUtf8(data))) return gone();
+  return awsSuccess(200);
 }
 
 function describe(connection: Connection) {
@@ -83,8 +85,8 @@ function describe(connection: Connection) {
 }
 
 /** AWS answers 410 with only the error-type header and an empty body. */
-function sendGone(res: http.ServerResponse): void {
-  sendAwsError(res, 410, 'GoneException');
+function gone(): ManagementResponse {
+  return awsError(410, 'GoneException');
 }
 
 function decodeId(encoded: string): string | undefined {
@@ -93,19 +95,4 @@ function decodeId(encoded: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The body, or undefined when it exceeds `limit` (the rest is still read so the response is not cut off). */
-async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size <= limit) chunks.push(chunk as Buffer);
-  }
-  return size <= limit ? Buffer.concat(chunks) : undefined;
-}
-
-async function discardBody(req: http.IncomingMessage): Promise<void> {
-  for await (const _ of req);
 }

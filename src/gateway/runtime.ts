@@ -1,8 +1,9 @@
 import type { ConnectionRegistry } from './connections.ts';
 import type { InFlight } from './in-flight.ts';
 import { type InvocationOutcome, invokeLambda } from './invoke.ts';
-import type { ResolvedOptions } from './options.ts';
+import type { ResolvedOptions, WebSocketLambda } from './options.ts';
 import type { RouteSelector } from './routing.ts';
+import type { TokenBucket } from './token-bucket.ts';
 
 /** State shared by the handshake, the open sessions and the management API of one gateway. */
 export interface GatewayRuntime {
@@ -10,6 +11,8 @@ export interface GatewayRuntime {
   readonly connections: ConnectionRegistry;
   readonly inFlight: InFlight;
   readonly selectRoute: RouteSelector;
+  /** Undefined when new connections are not rate limited. */
+  readonly connectionRate: TokenBucket | undefined;
   /** `host:port` of the listener, used as `requestContext.domainName`. */
   readonly domainName: string;
   readonly closing: boolean;
@@ -21,11 +24,21 @@ export async function invokeRoute(
   routeKey: string,
   event: unknown,
 ): Promise<InvocationOutcome | undefined> {
-  const handler = runtime.options.routes.get(routeKey);
-  if (!handler) return undefined;
-  const { region, integrationTimeoutMs } = runtime.options;
+  const route = runtime.options.routes.get(routeKey);
+  if (!route) return undefined;
+  return invokeTracked(runtime, route.handler, routeKey, event);
+}
+
+/** Runs a handler under the integration timeout; `close()` waits for it. `name` names the Lambda function. */
+export function invokeTracked(
+  runtime: GatewayRuntime,
+  handler: WebSocketLambda,
+  name: string,
+  event: unknown,
+): Promise<InvocationOutcome> {
+  const { region, accountId, integrationTimeoutMs } = runtime.options;
   return runtime.inFlight.track(
-    invokeLambda(handler, event, { routeKey, region, timeoutMs: integrationTimeoutMs }),
+    invokeLambda(handler, event, { routeKey: name, region, accountId, timeoutMs: integrationTimeoutMs }),
   );
 }
 

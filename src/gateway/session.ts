@@ -1,17 +1,31 @@
+import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
-import { CLOSE_UNSUPPORTED_DATA, closeCodeForSocketError } from './close-codes.ts';
+import { CLOSE_MESSAGE_TOO_BIG, CLOSE_UNSUPPORTED_DATA, closeCodeForSocketError } from './close-codes.ts';
 import { type CloseStatus, Connection } from './connections.ts';
 import { type ConnectionFacts, disconnectEvent, messageEvent } from './events.ts';
+import { FrameSizeGuard } from './frame-guard.ts';
 import { disconnectHeaderMaps } from './handshake-request.ts';
 import { newGatewayId } from './ids.ts';
+import { routeResponseOf } from './route-response.ts';
 import { describeFailure, type GatewayRuntime, invokeRoute } from './runtime.ts';
 
 /**
  * Registers an upgraded socket and runs it until it closes: messages are routed and invoked concurrently, and once
- * the socket has closed the connection is unregistered and then `$disconnect` runs.
+ * the socket has closed the connection is unregistered and then `$disconnect` runs. `rawSocket` is the TCP socket
+ * under `socket`, watched for frames over the frame size limit before `ws` parses them.
  */
-export function openSession(runtime: GatewayRuntime, socket: WebSocket, facts: ConnectionFacts): Connection {
+export function openSession(
+  runtime: GatewayRuntime,
+  socket: WebSocket,
+  facts: ConnectionFacts,
+  rawSocket: Duplex,
+): Connection {
   const connection = new Connection(facts, socket, runtime.options);
+  const guard = new FrameSizeGuard(runtime.options.maxFrameBytes);
+  // Prepended, so that a too-large frame closes the connection before ws can deliver its message.
+  rawSocket.prependListener('data', (chunk: Buffer) => {
+    if (!guard.push(chunk)) connection.close(CLOSE_MESSAGE_TOO_BIG);
+  });
   runtime.connections.add(connection);
   const { logger } = runtime.options;
   logger.info('connected', { connectionId: facts.connectionId });
@@ -55,28 +69,39 @@ async function onMessage(
   const body = textOf(data);
   const routeKey = runtime.selectRoute(body);
   if (routeKey === undefined) {
-    await sendErrorFrame(connection, 'Forbidden', newGatewayId());
+    sendErrorFrame(connection, 'Forbidden', newGatewayId());
     return;
   }
   const event = messageEvent(connection.facts, routeKey, body);
   const outcome = await invokeRoute(runtime, routeKey, event);
-  // A message route's return value is dropped (one-way route); only a failure reaches the client.
-  if (outcome && !outcome.ok) {
-    const { connectionId, requestId } = event.requestContext;
+  if (!outcome) return;
+  const { connectionId, requestId } = event.requestContext;
+  if (!outcome.ok) {
     runtime.options.logger.error(`${routeKey} failed`, {
       connectionId,
       requestId,
       ...describeFailure(outcome),
     });
-    await sendErrorFrame(connection, 'Internal server error', requestId);
+    sendErrorFrame(connection, 'Internal server error', requestId);
+    return;
+  }
+  // A one-way route's return value is dropped; a two-way route sends its body back (reference §2.3, §6).
+  if (!runtime.options.routes.get(routeKey)?.twoWay) return;
+  const response = routeResponseOf(outcome.result);
+  if (response.send) connection.send(response.data, response.binary);
+  else if (response.malformed) {
+    runtime.options.logger.error(`${routeKey} returned a body that is not a string`, {
+      connectionId,
+      requestId,
+    });
+    sendErrorFrame(connection, 'Internal server error', requestId);
   }
 }
 
 /** Byte layout as API Gateway sends it (reference §2.2). */
-function sendErrorFrame(connection: Connection, message: string, requestId: string): Promise<void> {
-  if (!connection.isOpen) return Promise.resolve();
+function sendErrorFrame(connection: Connection, message: string, requestId: string): void {
   const frame = `{"message": ${JSON.stringify(message)}, "connectionId":${JSON.stringify(connection.id)}, "requestId":${JSON.stringify(requestId)}}`;
-  return connection.send(frame, false).catch(() => {});
+  connection.send(frame, false);
 }
 
 function textOf(data: RawData): string {

@@ -1,7 +1,8 @@
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { type Config, loadConfig } from '../config.ts';
-import { createGateway, type WebSocketLambda } from '../gateway/index.ts';
+import { createGateway, type Gateway, type WebSocketLambda } from '../gateway/index.ts';
 import { createDeps, type HandlerDeps } from '../handlers/deps.ts';
 import type { WebSocketEvent, WebSocketHandler } from '../handlers/events.ts';
 import { ROUTE_SELECTION_EXPRESSION, ROUTES } from '../handlers/routes.ts';
@@ -23,6 +24,11 @@ export interface LocalStackOptions {
   maxConnectionMs?: number;
   /** Replace parts of the handlers' dependencies (tests: clocks, loggers). */
   depsOverrides?: Partial<HandlerDeps>;
+  /**
+   * How handlers reach the management API: `in-process` (default) hands the SDK's requests straight to the
+   * gateway; `http` goes over loopback like an external caller. Both run the same gateway code.
+   */
+  managementTransport?: 'in-process' | 'http';
 }
 
 export interface LocalStack {
@@ -74,7 +80,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     env.WEBSOCKET_MANAGEMENT_ENDPOINT ??= listening.managementEndpoint;
     const config = loadConfig(env);
     await createTables(config);
-    const deps = createDeps(config, options.depsOverrides);
+    const deps = createDeps(config, {
+      ...(options.managementTransport !== 'http' && {
+        managementClient: inProcessClient(config, gateway.managementRequestHandler()),
+      }),
+      ...options.depsOverrides,
+    });
     handlers = Object.fromEntries(
       ROUTES.map(({ routeKey, functionName }) => [routeKey, handlerFactories[functionName](deps)]),
     );
@@ -97,6 +108,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await embedded?.close();
     throw error;
   }
+}
+
+/** One management client for every handler: the SDK (signing, errors, retries) without the TCP round trip. */
+function inProcessClient(
+  config: Config,
+  requestHandler: ReturnType<Gateway['managementRequestHandler']>,
+): HandlerDeps['managementClient'] {
+  const client = new ApiGatewayManagementApiClient({
+    endpoint: config.managementEndpoint,
+    region: config.region,
+    requestHandler,
+  });
+  return () => client;
 }
 
 async function createTables(config: Config): Promise<void> {

@@ -1,60 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { WebSocket } from 'ws';
 import { createGateway } from '../../src/gateway/index.ts';
-import { closeOf, opened, Recorder, startGateway } from './helpers.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-test('an idle connection is closed with 1001 Going away, then $disconnect runs', async (t) => {
-  const recorder = new Recorder();
-  const gw = await startGateway(t, { idleTimeoutMs: 200, routes: { $disconnect: recorder.handler() } });
-  const client = await gw.connect();
-  const started = Date.now();
-  assert.deepEqual(await closeOf(client), { code: 1001, reason: 'Going away' });
-  assert.ok(Date.now() - started >= 150);
-  const { requestContext } = await recorder.next('$disconnect');
-  assert.equal(requestContext.disconnectStatusCode, 1001);
-  assert.equal(requestContext.disconnectReason, 'Going away');
-  assert.equal(gw.gateway.connectionCount, 0);
-});
-
-test('inbound and outbound messages reset the idle timer', async (t) => {
-  const recorder = new Recorder();
-  const gw = await startGateway(t, {
-    idleTimeoutMs: 300,
-    routes: { $connect: recorder.handler(), $default: recorder.handler() },
-  });
-  const client = await gw.connect();
-  const ConnectionId = (await recorder.next('$connect')).requestContext.connectionId;
-  let closed = false;
-  client.once('close', () => (closed = true));
-  for (let i = 0; i < 3; i++) {
-    await sleep(100);
-    client.send('keep-alive');
-    await sleep(100);
-    await gw.management.send(new PostToConnectionCommand({ ConnectionId, Data: 'keep-alive' }));
-  }
-  assert.equal(closed, false, 'still open after 600 ms of traffic');
-  assert.equal((await closeOf(client)).code, 1001);
-});
-
-test('the maximum connection duration closes even a busy connection with 1001', async (t) => {
-  const recorder = new Recorder();
-  const gw = await startGateway(t, { maxConnectionMs: 250, routes: { $disconnect: recorder.handler() } });
-  const client = await gw.connect();
-  const closed = closeOf(client);
-  const chatter = setInterval(() => client.readyState === WebSocket.OPEN && client.send('x'), 50);
-  t.after(() => clearInterval(chatter));
-  assert.deepEqual(await closed, { code: 1001, reason: 'Going away' });
-  assert.equal((await recorder.next('$disconnect')).requestContext.disconnectStatusCode, 1001);
-});
+import { closeOf, opened, QUIET, sleep } from './helpers.ts';
 
 test('close() says Going away to every client and waits for their $disconnect', async () => {
   const disconnected: number[] = [];
   const gateway = createGateway({
-    logger: { info() {}, warn() {}, error() {} },
+    logger: QUIET,
     routes: {
       $disconnect: async (event: { requestContext: { disconnectStatusCode: number } }) => {
         await sleep(50);
@@ -77,4 +30,19 @@ test('close() says Going away to every client and waits for their $disconnect', 
 
 test('close() on a gateway that never listened resolves', async () => {
   await createGateway({ routes: {} }).close();
+});
+
+test('invalid options are refused when the gateway is created', () => {
+  assert.throws(() => createGateway({ routes: { $custom: () => undefined } }), /Invalid route key/);
+  assert.throws(() => createGateway({ routes: { x: 'nope' as never } }), /not a function/);
+  assert.throws(() => createGateway({ routes: {}, stage: 'a/b' }), /Invalid stage/);
+  assert.throws(() => createGateway({ routes: {}, accountId: '12' }), /Invalid account id/);
+  assert.throws(() => createGateway({ routes: {}, idleTimeoutMs: 0 }), /positive/);
+  assert.throws(() => createGateway({ routes: {}, maxConnectionMs: 2 ** 31 }), /at most/);
+  assert.throws(() => createGateway({ routes: {}, connectionRateLimit: {} as never }), /perSecond/);
+  assert.throws(
+    () =>
+      createGateway({ routes: {}, authorizer: { handler: () => undefined, identitySources: ['header.x'] } }),
+    /Invalid identity source/,
+  );
 });

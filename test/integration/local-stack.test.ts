@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { createTokenVerifier } from '../../src/auth/index.ts';
 import { DEV_JWT_SECRET } from '../../src/local/dev-secret.ts';
 import { startLocalStack } from '../../src/local/stack.ts';
-import { ChatClient, startTestStack } from './support.ts';
+import { ChatClient, eventually, putOldRecord, startTestStack } from './support.ts';
 
 describe('local stack', () => {
   it('serves the demo page, and dev tokens only while the development secret is in use', async () => {
@@ -72,4 +72,26 @@ describe('local stack', () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   });
+});
+
+describe('management transport', () => {
+  for (const transport of ['in-process', 'http'] as const) {
+    it(`delivers and prunes through the ${transport} transport`, async () => {
+      const stack = await startTestStack({ managementTransport: transport });
+      try {
+        const a = await ChatClient.connect(stack, 'a', 'transport');
+        const b = await ChatClient.connect(stack, 'b', 'transport');
+        await putOldRecord(stack, { connectionId: 'TransportGhost0=', roomId: 'transport', userId: 'ghost' });
+        a.send({ action: 'sendMessage', message: `via ${transport}` });
+        assert.equal((await b.next((f) => f.action === 'message')).message, `via ${transport}`);
+        await eventually(
+          () => stack.deps.store.get('TransportGhost0='),
+          (record) => record === undefined,
+        );
+        await Promise.all([a.close(), b.close()]);
+      } finally {
+        await stack.close();
+      }
+    });
+  }
 });
