@@ -1,24 +1,42 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { signDevToken } from '../auth/index.ts';
 import { isRoomId } from '../protocol/index.ts';
 
-const PAGE = new URL('../../web/index.html', import.meta.url);
+const WEB = new URL('../../web/', import.meta.url);
 
 /**
- * Serves the demo page at `/` and, only while the public development secret is in use, `/_local/token` so the page
- * can join without a token pasted in. With a real JWT_SECRET no token is ever minted over HTTP.
+ * Serves the demo page at `/`, its script (web/app.ts with the client SDK, bundled on first request) at `/app.js`
+ * and, only while the public development secret is in use, `/_local/token` so the page can join without a token
+ * pasted in. With a real JWT_SECRET no token is ever minted over HTTP.
  */
 export function demoPageHandler(options: { stage: string; devSecret?: string }) {
+  let script: Promise<string> | undefined;
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = new URL(req.url ?? '/', 'http://local');
     if (req.method !== 'GET') return false;
     if (url.pathname === '/' || url.pathname === '/index.html') {
-      const html = (await readFile(PAGE, 'utf8')).replace(
-        '<script type="module">',
-        `<script>window.ROOMCAST_STAGE_PATH = ${JSON.stringify(`/${options.stage}`)};</script>\n<script type="module">`,
+      const html = (await readFile(new URL('index.html', WEB), 'utf8')).replace(
+        '__STAGE_PATH__',
+        escapeAttribute(`/${options.stage}`),
       );
       send(res, 200, 'text/html; charset=utf-8', html);
+      return true;
+    }
+    if (url.pathname === '/app.js') {
+      script ??= buildDemoScript();
+      try {
+        send(res, 200, 'text/javascript; charset=utf-8', await script);
+      } catch (error) {
+        script = undefined;
+        send(
+          res,
+          500,
+          'text/plain; charset=utf-8',
+          `the demo script did not build: ${(error as Error).message}`,
+        );
+      }
       return true;
     }
     if (url.pathname === '/_local/token') {
@@ -38,6 +56,28 @@ export function demoPageHandler(options: { stage: string; devSecret?: string }) 
     }
     return false;
   };
+}
+
+/** The page's script for browsers. esbuild is loaded only when the page is first asked for. */
+export async function buildDemoScript(): Promise<string> {
+  const { build } = await import('esbuild');
+  const result = await build({
+    entryPoints: [fileURLToPath(new URL('app.ts', WEB))],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    sourcemap: 'inline',
+    logLevel: 'silent',
+  });
+  const [output] = result.outputFiles;
+  if (!output) throw new Error('esbuild produced no output');
+  return output.text;
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {

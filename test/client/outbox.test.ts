@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { RoomcastClient } from '../../src/client/index.ts';
+import type { LocalStack } from '../../src/local/stack.ts';
+import { eventually } from '../integration/support.ts';
+import {
+  BlackholeProxy,
+  client,
+  connectionIdOf,
+  dropConnection,
+  gate,
+  instrumentedWebSocket,
+  Recorder,
+  startTestStack,
+  token,
+} from './support.ts';
+
+let stack: LocalStack;
+let proxy: BlackholeProxy;
+const clients: RoomcastClient[] = [];
+
+async function join(user: string, room: string, options: Parameters<typeof client>[3] = {}) {
+  const c = client(stack.wsUrl, user, room, options);
+  clients.push(c);
+  const recorder = new Recorder(c);
+  await recorder.waitForState('open', 0);
+  return { client: c, recorder };
+}
+
+/** A message sent last: once the recorders have it, they have had the chance to see everything before it. */
+async function sentinel(sender: RoomcastClient, text: string, ...recorders: Recorder[]): Promise<void> {
+  await sender.send(text);
+  for (const recorder of recorders) await recorder.waitFor('message', (frame) => frame.message === text);
+}
+
+before(async () => {
+  stack = await startTestStack();
+  proxy = await BlackholeProxy.start(stack);
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await proxy.close();
+  await stack.close();
+});
+
+describe('outbox', () => {
+  it('holds a send made while reconnecting and delivers it once when the connection is back', async () => {
+    const hold = gate();
+    let attempts = 0;
+    const { client: alice, recorder: aliceSees } = await join('alice', 'outbox-held', {
+      getToken: async () => {
+        attempts += 1;
+        if (attempts === 2) await hold.promise;
+        return token('alice');
+      },
+    });
+    const { client: bob, recorder: bobSees } = await join('bob', 'outbox-held');
+
+    const from = aliceSees.events.length;
+    await dropConnection(stack, await connectionIdOf(stack, 'outbox-held', 'alice'));
+    await aliceSees.waitFor('state', (s) => s.state === 'connecting', { from });
+    const sent = alice.send('written while away', { clientMsgId: 'away-1' });
+    hold.open();
+
+    const stored = await sent;
+    assert.equal(stored.client_msg_id, 'away-1');
+    assert.equal(stored.user_id, 'alice');
+    await sentinel(bob, 'bob: sentinel', bobSees, aliceSees);
+    assert.deepEqual(bobSees.texts(), ['written while away', 'bob: sentinel']);
+    assert.deepEqual(aliceSees.texts(), ['written while away', 'bob: sentinel']);
+  });
+
+  it('re-sends a send whose acknowledgement was lost with the same client_msg_id: stored and delivered once', async () => {
+    const { WebSocket, seen } = instrumentedWebSocket();
+    const { client: alice, recorder: aliceSees } = await join('alice', 'outbox-lost', {
+      url: proxy.url,
+      WebSocket,
+    });
+    const { client: bob, recorder: bobSees } = await join('bob', 'outbox-lost');
+
+    proxy.blackhole('to-client');
+    const sent = alice.send('ack lost');
+    const delivered = await bobSees.waitFor('message', (frame) => frame.message === 'ack lost');
+    const from = aliceSees.events.length;
+    proxy.cut();
+    await aliceSees.waitForState('open', from);
+
+    const stored = await sent;
+    assert.equal(stored.message_id, delivered.message_id, 'the retry is answered with the first message');
+    await sentinel(bob, 'bob: sentinel', bobSees, aliceSees);
+    assert.deepEqual(bobSees.texts(), ['ack lost', 'bob: sentinel']);
+    assert.deepEqual(aliceSees.texts(), ['ack lost', 'bob: sentinel'], 'alice sees her message once');
+    const retryAnswer = (frame: Record<string, unknown>) =>
+      frame.action === 'message' && frame.message_id === delivered.message_id;
+    await eventually(
+      async () => seen.frames.filter(retryAnswer).length,
+      (n) => n === 1,
+    );
+    const page = await alice.history({ after: rewindToStart(delivered.message_id) });
+    assert.equal(page.messages.filter((m) => m.message === 'ack lost').length, 1, 'stored once');
+  });
+
+  it('rejects a send the server refuses with the error code, and sends direct messages', async () => {
+    const { client: alice, recorder: aliceSees } = await join('alice', 'outbox-errors');
+    const { recorder: bobSees } = await join('bob', 'outbox-errors');
+
+    await assert.rejects(alice.send('x'.repeat(stack.config.maxMessageChars + 1)), (error: Error) => {
+      assert.equal(error.name, 'RoomcastError');
+      assert.equal((error as { code?: string }).code, 'TOO_LARGE');
+      return true;
+    });
+    await assert.rejects(alice.sendDirect('nobody-here', 'psst'), { code: 'NOT_CONNECTED' });
+
+    const direct = await alice.sendDirect('bob', 'psst, bob');
+    assert.equal(direct.to_user_id, 'bob');
+    assert.equal((await bobSees.waitFor('direct')).message_id, direct.message_id);
+    assert.equal((await aliceSees.waitFor('direct')).message_id, direct.message_id);
+    assert.deepEqual(aliceSees.of('error'), [], 'answered errors are not also emitted as events');
+  });
+
+  it('times out a send that gets no answer', async () => {
+    const { client: alice } = await join('alice', 'outbox-timeout', {
+      url: proxy.url,
+      sendTimeoutMs: 150,
+      heartbeatMs: 0,
+    });
+    proxy.blackhole('both');
+    await assert.rejects(alice.send('into the void'), { code: 'TIMEOUT' });
+  });
+});
+
+/** The first id of the same millisecond: `after` it includes the message itself. */
+function rewindToStart(id: string): string {
+  return `${id.slice(0, 10)}${'0'.repeat(16)}`;
+}

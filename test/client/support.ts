@@ -1,0 +1,231 @@
+import { once } from 'node:events';
+import { createConnection, createServer, type Socket as NetSocket, type Server } from 'node:net';
+import WebSocket from 'ws';
+import { signDevToken } from '../../src/auth/index.ts';
+import {
+  type ClientEvents,
+  type ConnectOptions,
+  connect,
+  type RoomcastClient,
+} from '../../src/client/index.ts';
+import type { LocalStack } from '../../src/local/stack.ts';
+import { TEST_SECRET } from '../integration/support.ts';
+
+export { startTestStack } from '../integration/support.ts';
+
+export function token(
+  user: string,
+  options: { rooms?: string[]; expiresInSeconds?: number; secret?: string } = {},
+) {
+  return signDevToken(options.secret ?? TEST_SECRET, user, options);
+}
+
+/** An SDK client with test timings: fast retries, `ws`, and a fresh token per attempt. */
+export function client(
+  url: string,
+  user: string,
+  room: string,
+  options: Partial<ConnectOptions> = {},
+): RoomcastClient {
+  return connect({
+    url,
+    room,
+    WebSocket,
+    getToken: () => token(user),
+    reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+    ...options,
+  });
+}
+
+/** Everything a client emits, in order, with a way to wait for what comes next. */
+export class Recorder {
+  readonly events: Array<
+    { [K in keyof ClientEvents]: { name: K; value: ClientEvents[K] } }[keyof ClientEvents]
+  > = [];
+  #waiters: Array<() => void> = [];
+
+  constructor(client: RoomcastClient) {
+    for (const name of ['message', 'direct', 'presence', 'members', 'error', 'state'] as const) {
+      client.on(name, (value) => {
+        this.events.push({ name, value } as (typeof this.events)[number]);
+        for (const wake of this.#waiters.splice(0)) wake();
+      });
+    }
+  }
+
+  of<K extends keyof ClientEvents>(name: K): Array<ClientEvents[K]> {
+    return this.events.filter((event) => event.name === name).map((event) => event.value as ClientEvents[K]);
+  }
+
+  texts(): string[] {
+    return this.of('message').map((frame) => frame.message);
+  }
+
+  /** Resolves with the first recorded `name` event (from `from` on) that matches. */
+  async waitFor<K extends keyof ClientEvents>(
+    name: K,
+    match: (value: ClientEvents[K]) => boolean = () => true,
+    { from = 0, timeoutMs = 5000 } = {},
+  ): Promise<ClientEvents[K]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.events
+        .slice(from)
+        .find((event) => event.name === name && match(event.value as ClientEvents[K]));
+      if (found) return found.value as ClientEvents[K];
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new Error(`no ${String(name)} event within ${timeoutMs} ms: ${JSON.stringify(this.events)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  waitForState(state: ClientEvents['state']['state'], from = this.events.length) {
+    return this.waitFor('state', (change) => change.state === state, { from });
+  }
+}
+
+export async function connectionIdOf(stack: LocalStack, room: string, user: string): Promise<string> {
+  const members = await stack.deps.store.roomMembers(room);
+  const ids = members.filter((member) => member.user_id === user).map((member) => member.connection_id);
+  if (ids.length !== 1) throw new Error(`expected one connection of ${user} in ${room}, found ${ids.length}`);
+  return ids[0] as string;
+}
+
+/** Closes a connection from the server side, as a backend would with DeleteConnection. */
+export async function dropConnection(stack: LocalStack, connectionId: string): Promise<void> {
+  const response = await fetch(
+    `${stack.managementEndpoint}/@connections/${encodeURIComponent(connectionId)}`,
+    {
+      method: 'DELETE',
+    },
+  );
+  if (response.status !== 204 && response.status !== 200)
+    throw new Error(`DELETE answered ${response.status}`);
+}
+
+interface ProxiedConnection {
+  client: NetSocket;
+  upstream: NetSocket;
+  swallow: 'nothing' | 'to-client' | 'both';
+}
+
+/**
+ * A TCP proxy in front of the stack that can turn its current connections into black holes: bytes are swallowed
+ * and nothing is closed, as when a network silently loses the route. Connections made later work normally.
+ */
+export class BlackholeProxy {
+  private constructor(
+    readonly server: Server,
+    readonly url: string,
+    readonly connections: Set<ProxiedConnection>,
+  ) {}
+
+  static async start(stack: LocalStack): Promise<BlackholeProxy> {
+    const target = new URL(stack.wsUrl);
+    const connections = new Set<ProxiedConnection>();
+    const server = createServer((client) => {
+      const upstream = createConnection(Number(target.port), target.hostname);
+      const connection: ProxiedConnection = { client, upstream, swallow: 'nothing' };
+      connections.add(connection);
+      client.on('data', (chunk) => {
+        if (connection.swallow !== 'both') upstream.write(chunk);
+      });
+      upstream.on('data', (chunk) => {
+        if (connection.swallow === 'nothing') client.write(chunk);
+      });
+      for (const socket of [client, upstream]) {
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          connections.delete(connection);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const address = server.address();
+    if (typeof address !== 'object' || !address) throw new Error('the proxy has no address');
+    return new BlackholeProxy(server, `ws://127.0.0.1:${address.port}${target.pathname}`, connections);
+  }
+
+  /** From now on the connections open at this moment carry nothing to the client, or nothing at all. */
+  blackhole(direction: 'to-client' | 'both' = 'both'): void {
+    for (const connection of this.connections) connection.swallow = direction;
+  }
+
+  /** Resets the connections open at this moment, as a dropped TCP connection would. */
+  cut(): void {
+    for (const { client, upstream } of this.connections) {
+      client.resetAndDestroy();
+      upstream.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+/** `ws`, counting the handshakes it starts and keeping every frame the server sent. */
+export function instrumentedWebSocket() {
+  const seen = { handshakes: 0, frames: [] as Array<Record<string, unknown>> };
+  class Instrumented extends WebSocket {
+    constructor(url: string) {
+      super(url);
+      seen.handshakes += 1;
+      this.on('message', (data) => seen.frames.push(JSON.parse(String(data))));
+    }
+  }
+  return { WebSocket: Instrumented, seen };
+}
+
+/** The browser's view of a WebSocket: no `on`, so a refused handshake's HTTP status is invisible. */
+export class BrowserLikeWebSocket {
+  static instances = 0;
+  readonly #ws: WebSocket;
+
+  constructor(url: string) {
+    BrowserLikeWebSocket.instances += 1;
+    this.#ws = new WebSocket(url);
+  }
+
+  get readyState() {
+    return this.#ws.readyState;
+  }
+  set onopen(handler: WebSocket['onopen']) {
+    this.#ws.onopen = handler;
+  }
+  set onclose(handler: WebSocket['onclose']) {
+    this.#ws.onclose = handler;
+  }
+  set onmessage(handler: WebSocket['onmessage']) {
+    this.#ws.onmessage = handler;
+  }
+  set onerror(handler: WebSocket['onerror']) {
+    this.#ws.onerror = handler;
+  }
+  send(data: string): void {
+    this.#ws.send(data);
+  }
+  close(code?: number, reason?: string): void {
+    this.#ws.close(code, reason);
+  }
+}
+
+/** A promise with its resolve function, to hold something back until the test lets it go. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open = () => {};
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}

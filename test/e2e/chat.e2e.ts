@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
+import { type LocalStack, startLocalStack } from '../../src/local/stack.ts';
+
+const ARTIFACTS = join(import.meta.dirname, 'artifacts');
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let stack: LocalStack;
+let browser: BrowserContext;
+let profile: string;
+
+/** Opens the demo page and joins `room` as `user` with a development token. */
+async function joinAs(user: string, room: string): Promise<Page> {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(10_000);
+  await page.goto(stack.httpUrl);
+  await page.getByRole('textbox', { name: 'Name' }).fill(user);
+  await page.getByRole('textbox', { name: 'Room' }).fill(room);
+  await page.getByRole('button', { name: 'Join' }).click();
+  await page
+    .getByRole('status')
+    .filter({ hasText: `Connected as ${user} in ${room}` })
+    .waitFor();
+  return page;
+}
+
+async function say(page: Page, text: string): Promise<void> {
+  const input = page.getByLabel('Message', { exact: true });
+  await input.fill(text);
+  await input.press('Enter');
+}
+
+/** Waits until the page lists a stored message (not a pending one) with this text. */
+async function sees(page: Page, text: string): Promise<void> {
+  await page.locator('#messages li[data-id] .text').getByText(text, { exact: true }).waitFor();
+}
+
+async function listed(page: Page): Promise<{ texts: string[]; ids: string[] }> {
+  return page.locator('#messages li[data-id]').evaluateAll((items) => ({
+    texts: items.map((item) => item.querySelector('.text')?.textContent ?? ''),
+    ids: items.map((item) => item.getAttribute('data-id') ?? ''),
+  }));
+}
+
+const sessions = new Map<Page, CDPSession>();
+
+/** Cuts one page off the network (new handshakes fail), like a laptop losing its Wi-Fi. */
+async function setOffline(page: Page, offline: boolean): Promise<void> {
+  let cdp = sessions.get(page);
+  if (!cdp) {
+    cdp = await browser.newCDPSession(page);
+    sessions.set(page, cdp);
+    await cdp.send('Network.enable');
+  }
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: -1,
+  });
+}
+
+before(async () => {
+  stack = await startLocalStack({ port: 0, env: { LOG_LEVEL: 'SILENT' } });
+  profile = await mkdtemp(join(tmpdir(), 'roomcast-chromium-'));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  await mkdir(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.close();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+describe('demo page in Chromium', () => {
+  let alice: Page;
+  let bob: Page;
+  let carol: Page;
+
+  it('two pages in one room chat both ways and send direct messages; another room sees nothing', async () => {
+    alice = await joinAs('alice', 'lobby');
+    bob = await joinAs('bob', 'lobby');
+    carol = await joinAs('carol', 'elsewhere');
+    await alice.locator('#messages .notice').getByText('bob joined').waitFor();
+
+    await say(alice, 'hello bob');
+    await sees(bob, 'hello bob');
+    await say(bob, 'hi alice');
+    await sees(alice, 'hi alice');
+
+    await alice.getByRole('button', { name: 'bob', exact: true }).click();
+    await alice.getByText('Direct message to bob').waitFor();
+    await say(alice, 'psst, bob');
+    await sees(bob, 'psst, bob');
+    assert.equal(await bob.locator('#messages li.direct .text').textContent(), 'psst, bob');
+    await alice.getByLabel('Message', { exact: true }).press('Escape');
+    assert.equal(await alice.locator('#target').isHidden(), true);
+
+    await say(carol, 'anyone?');
+    await sees(carol, 'anyone?');
+    assert.deepEqual((await listed(carol)).texts, ['anyone?']);
+    assert.deepEqual((await listed(bob)).texts, ['hello bob', 'hi alice', 'psst, bob']);
+  });
+
+  it('a page whose connection the server drops reconnects and shows what it missed, once each', async () => {
+    const [record, ...others] = (await stack.deps.store.roomMembers('lobby')).filter(
+      (m) => m.user_id === 'alice',
+    );
+    assert.ok(record && others.length === 0, 'alice has one connection');
+
+    await setOffline(alice, true);
+    const dropped = await fetch(
+      `${stack.managementEndpoint}/@connections/${encodeURIComponent(record.connection_id)}`,
+      {
+        method: 'DELETE',
+      },
+    );
+    assert.equal(dropped.status, 204);
+    await alice.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor();
+
+    const missed = ['while you were away 1', 'while you were away 2', 'while you were away 3'];
+    for (const text of missed) {
+      await say(bob, text);
+      await sees(bob, text);
+    }
+    await alice.screenshot({ path: join(ARTIFACTS, 'chat-reconnecting.png') });
+    await setOffline(alice, false);
+    await alice.getByRole('status').filter({ hasText: 'Connected as alice in lobby' }).waitFor();
+    await say(bob, 'welcome back');
+    await sees(alice, 'welcome back');
+
+    const { texts, ids } = await listed(alice);
+    assert.deepEqual(texts, ['hello bob', 'hi alice', 'psst, bob', ...missed, 'welcome back']);
+    assert.equal(new Set(ids).size, ids.length, 'no message is listed twice');
+    assert.notEqual(
+      (await stack.deps.store.roomMembers('lobby')).find((m) => m.user_id === 'alice')?.connection_id,
+      record.connection_id,
+    );
+
+    await alice.screenshot({ path: join(ARTIFACTS, 'chat-alice.png') });
+    await bob.screenshot({ path: join(ARTIFACTS, 'chat-bob.png') });
+  });
+});
