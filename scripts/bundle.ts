@@ -31,6 +31,7 @@ export async function buildBundles(outdir: string): Promise<BundleReport[]> {
       sourcemap: true,
       sourcesContent: false,
       legalComments: 'none',
+      alias: { '@aws-sdk/credential-provider-node': join(import.meta.dirname, 'lambda-credentials.ts') },
       logLevel: 'warning',
       // Some SDK dependencies are CommonJS and call require() for Node built-ins; give the ESM bundle one.
       banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
