@@ -1,5 +1,5 @@
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -7,7 +7,6 @@ import {
   type DynamoDBClient,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import { createTableInput, tables } from '../store/tables.ts';
 
 export interface EmbeddedDynamo {
@@ -15,30 +14,40 @@ export interface EmbeddedDynamo {
   close(): Promise<void>;
 }
 
-/** dynalite in this process on 127.0.0.1 and a free port; in memory unless `path` names a LevelDB directory. */
+/**
+ * dynalite on 127.0.0.1 and a free port, in a worker thread so the store and the handlers use both cores; in
+ * memory unless `path` names a LevelDB directory (one process per directory).
+ */
 export async function startEmbeddedDynamo(options: { path?: string } = {}): Promise<EmbeddedDynamo> {
-  const server = dynalite({
-    ...(options.path && { path: options.path }),
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
+  const worker = new Worker(new URL('./dynamo-worker.mjs', import.meta.url), {
+    workerData: { path: options.path },
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  const reply = (key: 'port' | 'closed') =>
+    new Promise<number | true>((resolve, reject) => {
+      const onMessage = (message: { port?: number; closed?: true; error?: string }) => {
+        if (message.error) reject(new Error(`embedded DynamoDB: ${message.error}`));
+        else if (message[key] !== undefined) resolve(message[key]);
+        else return;
+        worker.off('message', onMessage);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
     });
-  });
-  const { port } = server.address() as AddressInfo;
+  let port: number;
+  try {
+    port = (await reply('port')) as number;
+  } catch (error) {
+    await worker.terminate();
+    throw error;
+  }
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        // Clients keep sockets alive; without this, close() would wait for them to time out.
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      const closed = reply('closed');
+      worker.postMessage('close');
+      await closed;
+      await worker.terminate();
+    },
   };
 }
 

@@ -1,0 +1,15 @@
+// dynalite in its own thread: its request parsing and LevelDB work then use the second core, not the handlers'.
+// Plain JavaScript on purpose: worker threads do not inherit the TypeScript loader in every way Node is started.
+import { parentPort, workerData } from 'node:worker_threads';
+import dynalite from 'dynalite';
+
+const { path } = workerData;
+const server = dynalite({ ...(path && { path }), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+server.once('error', (error) => parentPort.postMessage({ error: error.message }));
+server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
+parentPort.on('message', (message) => {
+  if (message !== 'close') return;
+  server.close(() => parentPort.postMessage({ closed: true }));
+  // Clients keep sockets alive; without this, close() would wait for them to time out.
+  server.closeAllConnections();
+});
