@@ -13,9 +13,20 @@ export interface ManagementClientOptions {
   maxAttempts?: number;
   region?: string;
   credentials?: ApiGatewayManagementApiClientConfig['credentials'];
-  /** Sockets per host; keep it at or above the fan-out concurrency so posts don't queue in the agent. */
+  /**
+   * Sockets per host. Default: no limit, so a post that hangs (a client that stopped reading) never makes posts to
+   * other connections queue behind it; the fan-out concurrency bounds the posts in flight anyway.
+   */
   maxSockets?: number;
+  /**
+   * How long one PostToConnection attempt may take before it fails (and is retried, up to `maxAttempts`).
+   * Default 2000 ms: a post normally takes milliseconds, and one that never answers must not hold its socket and
+   * the invocation until the Lambda timeout.
+   */
+  requestTimeoutMs?: number;
 }
+
+export const DEFAULT_POST_TIMEOUT_MS = 2_000;
 
 const clients = new Map<string, ApiGatewayManagementApiClient>();
 
@@ -40,7 +51,7 @@ export function createManagementClient(
   endpoint: string,
   options: ManagementClientOptions = {},
 ): ApiGatewayManagementApiClient {
-  const maxSockets = options.maxSockets ?? 64;
+  const maxSockets = options.maxSockets ?? Number.POSITIVE_INFINITY;
   return new ApiGatewayManagementApiClient({
     endpoint,
     maxAttempts: options.maxAttempts ?? 3,
@@ -49,6 +60,8 @@ export function createManagementClient(
     requestHandler: {
       httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
+      requestTimeout: options.requestTimeoutMs ?? DEFAULT_POST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
     },
   });
 }

@@ -149,6 +149,9 @@ export class MessageStore {
    * `before` or the newest message (newest first). Expired messages are filtered out: TTL deletion lags.
    */
   async #history(partition: string, { before, after, limit }: HistoryQuery): Promise<HistoryPage> {
+    // Nothing lies strictly between them; and DynamoDB refuses a BETWEEN whose lower bound is above the upper one.
+    if (before !== undefined && after !== undefined && after >= before)
+      return { messages: [], hasMore: false };
     const forward = after !== undefined;
     const names: Record<string, string> = { '#pk': PK, '#ttl': TTL };
     const values: Item = { ':pk': partition, ':now': this.#nowSeconds() };
