@@ -29,7 +29,12 @@ export class ChatClient {
     keepPresence: boolean,
   ) {
     socket.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame;
+      let frame: Frame;
+      try {
+        frame = JSON.parse(String(data)) as Frame;
+      } catch {
+        frame = { action: 'non-json', raw: String(data) };
+      }
       if (frame.action === 'presence' && !keepPresence) return;
       this.frames.push(frame);
       this.wake();
