@@ -30,6 +30,7 @@ const envSchema = z.object({
   [messagesTable.envVar]: z.string().min(3).default(messagesTable.defaultName),
   MESSAGE_RETENTION_DAYS: positiveInt(7).pipe(z.number().max(3650)),
   PRESENCE_ENABLED: flag(true),
+  PRESENCE_MAX_ROOM_SIZE: positiveInt(100).pipe(z.number().max(10_000)),
   DYNAMODB_ENDPOINT: optionalUrl,
   WEBSOCKET_MANAGEMENT_ENDPOINT: optionalUrl,
   JWT_SECRET: optionalText.pipe(z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional()),
@@ -61,6 +62,11 @@ export interface Config {
   messageRetentionSeconds: number;
   /** Join/leave frames to the room; switch off for very large rooms (each one is a fan-out). */
   presenceEnabled: boolean;
+  /**
+   * Rooms with more connections than this get no join/leave frames: each one is a post to every member, so a
+   * room filling up would cost O(N²) posts (a client sees `listMembers` instead).
+   */
+  presenceMaxRoomSize: number;
   dynamodbEndpoint?: string;
   managementEndpoint?: string;
   /** Undefined when neither JWT_SECRET nor JWT_JWKS_URL is set; only `$connect` needs it. */
@@ -96,6 +102,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     tables: { connections: e[connectionsTable.envVar], messages: e[messagesTable.envVar] },
     messageRetentionSeconds: e.MESSAGE_RETENTION_DAYS * 86_400,
     presenceEnabled: e.PRESENCE_ENABLED,
+    presenceMaxRoomSize: e.PRESENCE_MAX_ROOM_SIZE,
     ...(e.DYNAMODB_ENDPOINT && { dynamodbEndpoint: e.DYNAMODB_ENDPOINT }),
     ...(e.WEBSOCKET_MANAGEMENT_ENDPOINT && {
       managementEndpoint: e.WEBSOCKET_MANAGEMENT_ENDPOINT.replace(/\/+$/, ''),

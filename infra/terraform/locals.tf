@@ -29,6 +29,7 @@ locals {
         CONNECTION_MAX_SECONDS        = var.connection_max_seconds
         CONNECTION_TTL_MARGIN_SECONDS = var.connection_ttl_margin_seconds
         PRESENCE_ENABLED              = var.presence_enabled
+        PRESENCE_MAX_ROOM_SIZE        = var.presence_max_room_size
         FANOUT_CONCURRENCY            = var.fanout_concurrency
         WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
         JWT_JWKS_URL                  = var.jwt_jwks_url
@@ -60,6 +61,7 @@ locals {
       route_key = "$disconnect"
       env = {
         PRESENCE_ENABLED              = var.presence_enabled
+        PRESENCE_MAX_ROOM_SIZE        = var.presence_max_room_size
         FANOUT_CONCURRENCY            = var.fanout_concurrency
         WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
       }

@@ -223,6 +223,17 @@ variable "presence_enabled" {
   default     = true
 }
 
+variable "presence_max_room_size" {
+  description = "PRESENCE_MAX_ROOM_SIZE: rooms with more connections than this get no join/leave frames, so a filling room does not cost O(N²) posts."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.presence_max_room_size >= 1 && var.presence_max_room_size <= 10000 && floor(var.presence_max_room_size) == var.presence_max_room_size
+    error_message = "The presence_max_room_size must be a whole number between 1 and 10000."
+  }
+}
+
 variable "max_message_chars" {
   description = "MAX_MESSAGE_CHARS: longest chat message accepted. 32,000 characters stay under API Gateway's 128 KB frame limit even at 4 bytes per character."
   type        = number

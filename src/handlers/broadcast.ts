@@ -36,11 +36,3 @@ export async function broadcast(
   deps.metrics.milliseconds(METRIC.fanOutDuration, summary.durationMs);
   return { ...summary, pruned };
 }
-
-/** The pages of `ids` without one connection: the one being opened or closed, which cannot receive. */
-export async function* excluding(
-  ids: AsyncIterable<string[]>,
-  connectionId: string,
-): AsyncGenerator<string[]> {
-  for await (const page of ids) yield page.filter((id) => id !== connectionId);
-}

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { PresenceFrame } from '../protocol/index.ts';
-import { broadcast, excluding } from './broadcast.ts';
+import { broadcast } from './broadcast.ts';
 import type { HandlerDeps } from './deps.ts';
 import type { WebSocketEvent } from './events.ts';
 
@@ -26,7 +26,15 @@ export async function announcePresence(
   };
   const { connectionId } = event.requestContext;
   try {
-    const others = excluding(deps.store.roomConnectionIds(who.room_id), connectionId);
+    // The room's size counts this connection either way: its record is already written during $connect and
+    // already removed during $disconnect. So a client never hears a leave whose join it was spared.
+    const limit = deps.config.presenceMaxRoomSize - (presence === 'leave' ? 1 : 0);
+    const room = await deps.store.roomConnectionIdsUpTo(who.room_id, limit);
+    if (!room) {
+      log.debug('presence skipped: large room', { event: presence });
+      return;
+    }
+    const others = room.filter((id) => id !== connectionId);
     const summary = await broadcast(deps, event, log, others, frame);
     log.debug('presence announced', { event: presence, ...summary });
   } catch (error) {

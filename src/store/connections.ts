@@ -127,6 +127,20 @@ export class ConnectionStore {
     }
   }
 
+  /**
+   * The live connection ids of a room, or undefined when it has more than `max`: reads at most about `max + 1`
+   * index entries, so asking whether a room is small stays cheap however large it is.
+   */
+  async roomConnectionIdsUpTo(roomId: string, max: number): Promise<string[] | undefined> {
+    const ids: string[] = [];
+    const pages = this.#queryLive(byRoom.name, byRoom.hashKey, roomId, [CONNECTION_ID], max + 1);
+    for await (const items of pages) {
+      for (const item of items) ids.push(item[CONNECTION_ID] as string);
+      if (ids.length > max) return undefined;
+    }
+    return ids;
+  }
+
   async roomMembers(roomId: string): Promise<Array<{ user_id: string; connection_id: string }>> {
     const members: Array<{ user_id: string; connection_id: string }> = [];
     for await (const items of this.#queryLive(byRoom.name, byRoom.hashKey, roomId, [
@@ -155,7 +169,13 @@ export class ConnectionStore {
    * Every page of an index query, following LastEvaluatedKey. Expired records are filtered out because TTL
    * deletion lags; since Limit and the 1 MB bound apply before the filter, a page can come back empty.
    */
-  async *#queryLive(indexName: string, keyName: string, keyValue: string, attributes: string[]) {
+  async *#queryLive(
+    indexName: string,
+    keyName: string,
+    keyValue: string,
+    attributes: string[],
+    pageSize = this.#pageSize,
+  ) {
     const names: Record<string, string> = { '#key': keyName, '#ttl': TTL };
     attributes.forEach((attribute, i) => {
       names[`#a${i}`] = attribute;
@@ -172,7 +192,7 @@ export class ConnectionStore {
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: { ':key': keyValue, ':now': this.#nowSeconds() },
           ExclusiveStartKey: startKey,
-          Limit: this.#pageSize,
+          Limit: pageSize,
         }),
       );
       startKey = page.LastEvaluatedKey;

@@ -213,6 +213,26 @@ describe('presence and members', () => {
   });
 });
 
+describe('presence limits', () => {
+  it('skips join and leave frames in rooms over PRESENCE_MAX_ROOM_SIZE', async () => {
+    const capped = await startTestStack({ env: { PRESENCE_MAX_ROOM_SIZE: '2' } });
+    try {
+      const a = await ChatClient.connect(capped, 'ann', 'capped', '', { keepPresence: true });
+      await ChatClient.connect(capped, 'ben', 'capped', '', { keepPresence: true });
+      assert.equal((await a.next(is('presence'))).user_id, 'ben');
+      const c = await ChatClient.connect(capped, 'cal', 'capped', '', { keepPresence: true });
+      await c.close();
+      await eventually(
+        () => capped.deps.store.roomMembers('capped'),
+        (members) => members.length === 2,
+      );
+      await a.expectOnlyPong();
+    } finally {
+      await capped.close();
+    }
+  });
+});
+
 describe('presence switched off', () => {
   it('sends no presence frames when PRESENCE_ENABLED=false', async () => {
     const quiet = await startTestStack({ env: { PRESENCE_ENABLED: 'false' } });
