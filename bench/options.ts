@@ -1,0 +1,144 @@
+import { parseArgs } from 'node:util';
+import { SERIES } from './series.ts';
+
+export type Mode = 'quick' | 'default' | 'full';
+
+export interface BenchOptions {
+  mode: Mode;
+  /** Series names (bench/series.ts). */
+  servers: string[];
+  ns: number[];
+  sequential: number;
+  burst: number;
+  warmup: number;
+  connectConcurrency: number;
+  messageBytes: number;
+  stallMs: number;
+  burstTimeoutMs: number;
+  drainTimeoutMs: number;
+  churnCycles: number;
+  churnConcurrency: number;
+  coldStart: boolean;
+  coldStartRuns: number;
+  /** N of the profiled roomcast fan-out; 0 = no profile. */
+  profileN: number;
+  /** Added to every PostToConnection of roomcast and textbook (an AWS-like round trip); 0 = none. */
+  postLatencyMs: number;
+  /** Posts per round of the PostToConnection micro-benchmark; 0 = skip it. */
+  microPosts: number;
+  /** Exit non-zero when a delivery was lost (or a run failed). */
+  strict: boolean;
+  outDir: string;
+}
+
+const USAGE = `npm run bench -- [--quick | --full] [options]
+  --quick               N = 100, 500; fewer messages; finishes in under 2 minutes
+  --full                adds N = 5,000
+  --servers a,b         of roomcast, roomcast-nopresence, ws, socketio, textbook (default: these),
+                        roomcast-http (posts over loopback HTTP with the Lambda's management client)
+  --n 100,1000          room sizes (overrides the mode's)
+  --messages M          messages one at a time (and --burst M all at once)
+  --churn K             connect + disconnect cycles per server
+  --profile-n N         N of the profiled roomcast fan-out (0: none)
+  --no-cold-start       skip the bundle cold-start measurement
+  --post-latency-ms MS  delay every PostToConnection (roomcast, textbook) as an AWS round trip would
+  --no-micro            skip the PostToConnection client micro-benchmark
+  --strict              exit 1 when any delivery was lost or a run failed
+  --out DIR             results directory (default bench/results)`;
+
+const MODES: Record<
+  Mode,
+  Pick<BenchOptions, 'ns' | 'sequential' | 'burst' | 'churnCycles' | 'coldStartRuns' | 'profileN'>
+> = {
+  quick: {
+    ns: [100, 500],
+    sequential: 20,
+    burst: 20,
+    churnCycles: 150,
+    coldStartRuns: 3,
+    profileN: 0,
+  },
+  default: {
+    ns: [100, 1000],
+    sequential: 50,
+    burst: 50,
+    churnCycles: 400,
+    coldStartRuns: 5,
+    profileN: 1000,
+  },
+  full: {
+    ns: [100, 1000, 5000],
+    sequential: 50,
+    burst: 50,
+    churnCycles: 1000,
+    coldStartRuns: 7,
+    profileN: 1000,
+  },
+};
+
+export function parseOptions(argv: string[], defaultOutDir: string): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      full: { type: 'boolean' },
+      servers: { type: 'string' },
+      n: { type: 'string' },
+      messages: { type: 'string' },
+      burst: { type: 'string' },
+      churn: { type: 'string' },
+      'profile-n': { type: 'string' },
+      'no-cold-start': { type: 'boolean' },
+      'no-micro': { type: 'boolean' },
+      'post-latency-ms': { type: 'string' },
+      strict: { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (values.quick && values.full) throw new Error('--quick and --full exclude each other');
+  const mode: Mode = values.quick ? 'quick' : values.full ? 'full' : 'default';
+  const preset = MODES[mode];
+  const servers = values.servers
+    ? values.servers.split(',')
+    : SERIES.filter((s) => !s.optional).map((s) => s.name);
+  for (const server of servers) {
+    if (!SERIES.some((s) => s.name === server)) {
+      throw new Error(`unknown server ${server}; use ${SERIES.map((s) => s.name).join(', ')}`);
+    }
+  }
+  return {
+    mode,
+    servers,
+    ns: values.n ? values.n.split(',').map((n) => positiveInt('--n', n)) : preset.ns,
+    sequential: values.messages ? positiveInt('--messages', values.messages) : preset.sequential,
+    burst: values.burst ? positiveInt('--burst', values.burst) : preset.burst,
+    warmup: 3,
+    connectConcurrency: 50,
+    messageBytes: 100,
+    stallMs: 10_000,
+    burstTimeoutMs: 300_000,
+    drainTimeoutMs: 30_000,
+    churnCycles: values.churn ? positiveInt('--churn', values.churn) : preset.churnCycles,
+    churnConcurrency: 10,
+    coldStart: !values['no-cold-start'],
+    coldStartRuns: preset.coldStartRuns,
+    profileN: values['profile-n'] !== undefined ? Number(values['profile-n']) : preset.profileN,
+    postLatencyMs: values['post-latency-ms']
+      ? positiveInt('--post-latency-ms', values['post-latency-ms'])
+      : 0,
+    microPosts: values['no-micro'] ? 0 : mode === 'quick' ? 1500 : 3000,
+    strict: values.strict ?? false,
+    outDir: values.out ?? defaultOutDir,
+  };
+}
+
+function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got ${value}`);
+  return n;
+}

@@ -1,0 +1,50 @@
+/**
+ * `npm run bench [-- --quick | --full] [--strict]`: roomcast's local stack against a bare ws server, Socket.IO and
+ * the textbook handlers, plus Lambda cold starts, cost per broadcast and a CPU profile. Writes
+ * bench/results/latest.{json,md,svg}. See bench/README.md.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { killAllServers } from './driver/server-process.ts';
+import { parseOptions } from './options.ts';
+import { resultsMarkdown } from './report/markdown.ts';
+import { chartSvg } from './report/svg.ts';
+import { runSuite } from './suite.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+// No server child may outlive the bench, whatever ends it.
+process.on('exit', killAllServers);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    killAllServers();
+    process.exit(130);
+  });
+}
+
+let options: ReturnType<typeof parseOptions>;
+try {
+  options = parseOptions(process.argv.slice(2), join(import.meta.dirname, 'results'));
+} catch (error) {
+  console.error(`${error instanceof Error ? error.message : String(error)} (see --help)`);
+  process.exit(2);
+}
+const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+log(`bench ${options.mode}: servers ${options.servers.join(', ')}; N = ${options.ns.join(', ')}`);
+
+const results = await runSuite(options, log);
+await mkdir(options.outDir, { recursive: true });
+await writeFile(join(options.outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+await writeFile(join(options.outDir, 'latest.md'), `${resultsMarkdown(results)}\n`);
+await writeFile(join(options.outDir, 'latest.svg'), `${chartSvg(results)}\n`);
+log(`done in ${results.durationS} s: ${join(options.outDir, 'latest.md')}`);
+for (const t of results.targets) {
+  log(
+    `  target ${t.met === undefined ? '–' : t.met ? 'met' : 'MISSED'}: ${t.target}${t.n ? ` (N=${t.n})` : ''}: ${t.value}`,
+  );
+}
+
+const lossCheck = results.targets.find((t) => t.target.startsWith('zero lost'));
+if (options.strict && lossCheck?.met !== true) {
+  log('--strict: deliveries were lost or a run failed');
+  process.exitCode = 1;
+}
