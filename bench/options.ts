@@ -120,7 +120,7 @@ export function parseOptions(argv: string[], defaultOutDir: string): BenchOption
     warmup: 3,
     connectConcurrency: 50,
     messageBytes: 100,
-    stallMs: 10_000,
+    stallMs: 5_000,
     burstTimeoutMs: 300_000,
     drainTimeoutMs: 30_000,
     churnCycles: values.churn ? positiveInt('--churn', values.churn) : preset.churnCycles,

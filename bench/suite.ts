@@ -250,6 +250,7 @@ function describeFanOut(r: FanOutResult): string {
     ...Object.entries(r.otherFrames)
       .filter(([kind]) => kind !== 'presence')
       .map(([kind, count]) => `${count} "${kind}" frames`),
+    ...(r.warmUpIncomplete ? [r.warmUpIncomplete] : []),
     ...(r.error ? [`ERROR ${r.error}`] : []),
   ].join(', ');
 }

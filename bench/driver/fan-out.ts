@@ -63,6 +63,8 @@ export interface FanOutResult {
   registryAfter: number;
   drainMs: number;
   otherFrames: Record<string, number>;
+  /** A warm-up message did not reach every client (the run goes on; its losses show in the phases). */
+  warmUpIncomplete?: string;
   error?: string;
 }
 
@@ -126,8 +128,10 @@ export async function runFanOut(
     for (let i = 0; i < warmup; i++) {
       live.markSent(i);
       sender.send(live.text(i));
-      if (!(await live.waitFor(i, settings.stallMs)))
-        throw new Error(`warm-up message ${i} reached ${live.counts[i]} of ${clients.length} clients`);
+      if (!(await live.waitFor(i, settings.stallMs)) && !result.warmUpIncomplete) {
+        // Reported, not fatal: the measured phases then count the missing deliveries per client.
+        result.warmUpIncomplete = `warm-up message ${i} reached ${live.counts[i]} of ${clients.length} clients`;
+      }
     }
     const seqFrom = warmup;
     const burstFrom = seqFrom + settings.sequential;

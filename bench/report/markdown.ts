@@ -77,6 +77,7 @@ function fanOutSections(r: BenchResults): string[] {
       const notes = [
         f.connectFailures ? `${f.connectFailures} connects failed (${f.connectErrors.join('; ')})` : '',
         f.error ?? '',
+        f.warmUpIncomplete ?? '',
         f.registryAfter !== 0 ? `registry ${f.registryAfter} after ${num(f.drainMs / 1000, 1)} s` : '',
         s?.timedOut || b?.timedOut ? 'incomplete: a wait for deliveries gave up' : '',
         ...Object.entries(f.otherFrames)
