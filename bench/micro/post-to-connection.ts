@@ -95,16 +95,15 @@ function variants(gateway: object, endpoint: string): Array<[string, Post]> {
   const agent = () => new http.Agent({ keepAlive: true });
   const list: Array<[string, Post]> = [
     [
-      'SDK, as roomcast builds it (createManagementClient)',
+      'SDK over HTTP, as roomcast builds it (createManagementClient)',
       sdk(createManagementClient(endpoint, { region: REGION })),
     ],
     [
-      'SDK + cacheMiddleware: true',
+      'SDK over HTTP, SDK defaults (no cacheMiddleware)',
       sdk(
         new ApiGatewayManagementApiClient({
           endpoint,
           region: REGION,
-          cacheMiddleware: true,
           requestHandler: { httpAgent: agent() },
         }),
       ),
@@ -114,11 +113,11 @@ function variants(gateway: object, endpoint: string): Array<[string, Post]> {
   if (inProcess) {
     const requestHandler = inProcess as ApiGatewayManagementApiClient['config']['requestHandler'];
     list.push([
-      'SDK, in-process transport (gateway.managementRequestHandler)',
+      'SDK, in-process transport (gateway.managementRequestHandler), no cacheMiddleware',
       sdk(new ApiGatewayManagementApiClient({ endpoint, region: REGION, requestHandler })),
     ]);
     list.push([
-      'SDK, in-process transport + cacheMiddleware',
+      'SDK, in-process transport + cacheMiddleware (as the local stack builds it)',
       sdk(
         new ApiGatewayManagementApiClient({
           endpoint,
