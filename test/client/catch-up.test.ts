@@ -4,12 +4,12 @@ import type { RoomcastClient } from '../../src/client/index.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { ChatClient } from '../integration/support.ts';
 import {
-  client,
+  type client,
   connectionIdOf,
   dropConnection,
   gate,
   instrumentedWebSocket,
-  Recorder,
+  joinOpen,
   startTestStack,
   token,
 } from './support.ts';
@@ -18,13 +18,8 @@ let stack: LocalStack;
 const clients: RoomcastClient[] = [];
 const raw: ChatClient[] = [];
 
-async function join(user: string, room: string, options: Parameters<typeof client>[3] = {}) {
-  const c = client(stack.wsUrl, user, room, options);
-  clients.push(c);
-  const recorder = new Recorder(c);
-  await recorder.waitForState('open', 0);
-  return { client: c, recorder };
-}
+const join = (user: string, room: string, options: Parameters<typeof client>[3] = {}) =>
+  joinOpen(clients, stack.wsUrl, user, room, options);
 
 /**
  * Joins with a getToken that can be held: `away()` drops the connection and keeps the client from reconnecting

@@ -2,20 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RoomcastClient } from '../../src/client/index.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
-import { BlackholeProxy, client, Recorder, startTestStack } from './support.ts';
+import { BlackholeProxy, type client, joinOpen, startTestStack } from './support.ts';
 
 const IDLE_TIMEOUT_MS = 400;
 let stack: LocalStack;
 let proxy: BlackholeProxy;
 const clients: RoomcastClient[] = [];
 
-async function join(user: string, room: string, options: Parameters<typeof client>[3] = {}) {
-  const c = client(stack.wsUrl, user, room, options);
-  clients.push(c);
-  const recorder = new Recorder(c);
-  await recorder.waitForState('open', 0);
-  return { client: c, recorder };
-}
+const join = (user: string, room: string, options: Parameters<typeof client>[3] = {}) =>
+  joinOpen(clients, stack.wsUrl, user, room, options);
 
 before(async () => {
   stack = await startTestStack({ idleTimeoutMs: IDLE_TIMEOUT_MS });

@@ -5,12 +5,13 @@ import type { LocalStack } from '../../src/local/stack.ts';
 import { eventually } from '../integration/support.ts';
 import {
   BlackholeProxy,
-  client,
+  type client,
   connectionIdOf,
   dropConnection,
   gate,
   instrumentedWebSocket,
-  Recorder,
+  joinOpen,
+  type Recorder,
   startTestStack,
   token,
 } from './support.ts';
@@ -19,13 +20,8 @@ let stack: LocalStack;
 let proxy: BlackholeProxy;
 const clients: RoomcastClient[] = [];
 
-async function join(user: string, room: string, options: Parameters<typeof client>[3] = {}) {
-  const c = client(stack.wsUrl, user, room, options);
-  clients.push(c);
-  const recorder = new Recorder(c);
-  await recorder.waitForState('open', 0);
-  return { client: c, recorder };
-}
+const join = (user: string, room: string, options: Parameters<typeof client>[3] = {}) =>
+  joinOpen(clients, stack.wsUrl, user, room, options);
 
 /** A message sent last: once the recorders have it, they have had the chance to see everything before it. */
 async function sentinel(sender: RoomcastClient, text: string, ...recorders: Recorder[]): Promise<void> {

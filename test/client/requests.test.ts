@@ -4,12 +4,12 @@ import type { RoomcastClient } from '../../src/client/index.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
 import {
   BlackholeProxy,
-  client,
+  type client,
   connectionIdOf,
   dropConnection,
   gate,
   instrumentedWebSocket,
-  Recorder,
+  joinOpen,
   startTestStack,
   token,
 } from './support.ts';
@@ -18,13 +18,8 @@ let stack: LocalStack;
 let proxy: BlackholeProxy;
 const clients: RoomcastClient[] = [];
 
-async function join(user: string, room: string, options: Parameters<typeof client>[3] = {}) {
-  const c = client(stack.wsUrl, user, room, options);
-  clients.push(c);
-  const recorder = new Recorder(c);
-  await recorder.waitForState('open', 0);
-  return { client: c, recorder };
-}
+const join = (user: string, room: string, options: Parameters<typeof client>[3] = {}) =>
+  joinOpen(clients, stack.wsUrl, user, room, options);
 
 before(async () => {
   stack = await startTestStack();

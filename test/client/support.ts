@@ -229,3 +229,18 @@ export function gate(): { promise: Promise<void>; open: () => void } {
   });
   return { promise, open };
 }
+
+/** Connects a client (tracked in `clients` for teardown) and waits until it is open. */
+export async function joinOpen(
+  clients: RoomcastClient[],
+  url: string,
+  user: string,
+  room: string,
+  options: Parameters<typeof client>[3] = {},
+): Promise<{ client: RoomcastClient; recorder: Recorder }> {
+  const c = client(url, user, room, options);
+  clients.push(c);
+  const recorder = new Recorder(c);
+  await recorder.waitForState('open', 0);
+  return { client: c, recorder };
+}
