@@ -3,12 +3,16 @@ import {
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import { isTimeout } from './post-retry-strategy.ts';
 
 export interface DeliverySummary {
   attempted: number;
   delivered: number;
   gone: number;
+  /** Posts that did not succeed after retries, timeouts included. */
   failed: number;
+  /** Of `failed`, the posts that timed out: not retried, because the client may have received them. */
+  timedOut: number;
   durationMs: number;
 }
 
@@ -29,12 +33,12 @@ export interface FanOutOptions {
 
 export const DEFAULT_FAN_OUT_CONCURRENCY = 32;
 
-type Outcome = 'delivered' | 'gone' | 'failed';
+type Outcome = 'delivered' | 'gone' | 'failed' | 'timedOut';
 
 /**
  * Posts `data` to every connection in `ids` with bounded concurrency. Only a `GoneException` prunes a connection;
- * throttling and 5xx are retried by the client's retry strategy, and whatever still fails is counted and logged
- * but kept. Per-connection failures never throw; a failing `ids` source does, once in-flight posts settle.
+ * throttling and 5xx are retried by the client's retry strategy, and whatever still fails (or times out) is
+ * counted and logged but kept. Per-connection failures never throw; a failing `ids` source does, once in-flight posts settle.
  */
 export async function fanOut(
   ids: Iterable<string> | AsyncIterable<string[] | string>,
@@ -48,7 +52,14 @@ export async function fanOut(
   }
   const logger = options.logger ?? consoleLogger;
   const body = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  const summary: DeliverySummary = { attempted: 0, delivered: 0, gone: 0, failed: 0, durationMs: 0 };
+  const summary: DeliverySummary = {
+    attempted: 0,
+    delivered: 0,
+    gone: 0,
+    failed: 0,
+    timedOut: 0,
+    durationMs: 0,
+  };
 
   const deliver = async (connectionId: string): Promise<Outcome> => {
     try {
@@ -59,8 +70,12 @@ export async function fanOut(
         await prune(connectionId, options.onGone, logger);
         return 'gone';
       }
-      logger.warn('post to connection failed', { connection_id: connectionId, ...describeError(error) });
-      return 'failed';
+      const timedOut = isTimeout(error);
+      logger.warn(timedOut ? 'post to connection timed out' : 'post to connection failed', {
+        connection_id: connectionId,
+        ...describeError(error),
+      });
+      return timedOut ? 'timedOut' : 'failed';
     }
   };
 
@@ -69,7 +84,9 @@ export async function fanOut(
   const worker = async (): Promise<void> => {
     for (let next = await source.next(); !next.done; next = await source.next()) {
       summary.attempted++;
-      summary[await deliver(next.value)]++;
+      const outcome = await deliver(next.value);
+      summary[outcome]++;
+      if (outcome === 'timedOut') summary.failed++;
     }
   };
   const results = await Promise.allSettled(Array.from({ length: concurrency }, worker));

@@ -4,11 +4,12 @@ import {
   ApiGatewayManagementApiClient,
   type ApiGatewayManagementApiClientConfig,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import { PostRetryStrategy } from './post-retry-strategy.ts';
 
 export interface ManagementClientOptions {
   /**
    * Attempts per PostToConnection, first try included. The SDK's standard retry backs off on throttling
-   * (429 `LimitExceededException`) and 5xx. Default 3.
+   * (429 `LimitExceededException`) and 5xx; a post that timed out is not retried (see PostRetryStrategy). Default 3.
    */
   maxAttempts?: number;
   region?: string;
@@ -19,9 +20,9 @@ export interface ManagementClientOptions {
    */
   maxSockets?: number;
   /**
-   * How long one PostToConnection attempt may take before it fails (and is retried, up to `maxAttempts`).
-   * Default 2000 ms: a post normally takes milliseconds, and one that never answers must not hold its socket and
-   * the invocation until the Lambda timeout.
+   * How long one PostToConnection attempt may take before it fails with a `TimeoutError`, which is not retried:
+   * the message may have been delivered. Default 2000 ms: a post normally takes milliseconds, and one that never
+   * answers must not hold its socket and the invocation until the Lambda timeout.
    */
   requestTimeoutMs?: number;
 }
@@ -54,7 +55,7 @@ export function createManagementClient(
   const maxSockets = options.maxSockets ?? Number.POSITIVE_INFINITY;
   return new ApiGatewayManagementApiClient({
     endpoint,
-    maxAttempts: options.maxAttempts ?? 3,
+    retryStrategy: new PostRetryStrategy(options.maxAttempts ?? 3),
     // The middleware stack is resolved once instead of on every PostToConnection: about a quarter less CPU per
     // post in bench/micro/post-to-connection.ts.
     cacheMiddleware: true,

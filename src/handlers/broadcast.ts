@@ -33,6 +33,7 @@ export async function broadcast(
   deps.metrics.count(METRIC.deliveriesSucceeded, summary.delivered);
   deps.metrics.count(METRIC.staleConnectionsPruned, pruned);
   deps.metrics.count(METRIC.deliveriesFailed, summary.failed);
+  deps.metrics.count(METRIC.deliveriesTimedOut, summary.timedOut);
   deps.metrics.milliseconds(METRIC.fanOutDuration, summary.durationMs);
   return { ...summary, pruned };
 }

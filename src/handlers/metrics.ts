@@ -12,6 +12,7 @@ export const METRIC = {
   deliveriesSucceeded: 'DeliveriesSucceeded',
   staleConnectionsPruned: 'StaleConnectionsPruned',
   deliveriesFailed: 'DeliveriesFailed',
+  deliveriesTimedOut: 'DeliveriesTimedOut',
   fanOutDuration: 'FanOutDuration',
 } as const;
 

@@ -8,6 +8,7 @@ import {
   type ConnectionsApiStub,
   FORBIDDEN,
   GONE,
+  HANGS,
   INTERNAL,
   OK,
   startConnectionsApiStub,
@@ -61,7 +62,7 @@ describe('fanOut through the @connections API', () => {
 
     assert.deepEqual(
       { ...summary, durationMs: 0 },
-      { attempted: 6, delivered: 3, gone: 1, failed: 2, durationMs: 0 },
+      { attempted: 6, delivered: 3, gone: 1, failed: 2, timedOut: 0, durationMs: 0 },
     );
     assert.deepEqual(gone, ['gone']);
     const postsTo = (id: string) => stub.posts.filter((p) => p.connectionId === id).length;
@@ -78,6 +79,65 @@ describe('fanOut through the @connections API', () => {
     ]);
     assert.equal(failures.find((a) => a.connection_id === 'forbidden')?.error_name, 'ForbiddenException');
     assert.equal(entries.filter((e) => e.level === 'error').length, 0);
+  });
+
+  test('a post that times out is counted, logged and not sent again: it may have been delivered', async () => {
+    const impatient = createManagementClient(stub.endpoint, {
+      region: 'us-east-1',
+      credentials,
+      maxAttempts: 3,
+      requestTimeoutMs: 100,
+    });
+    try {
+      stub.script.set('slow', [HANGS]);
+      const { logger, entries } = recordingLogger();
+      const summary = await fanOut(['slow', 'ok'], 'x', {
+        client: impatient,
+        onGone: async () => {},
+        logger,
+      });
+
+      assert.deepEqual(
+        { ...summary, durationMs: 0 },
+        { attempted: 2, delivered: 1, gone: 0, failed: 1, timedOut: 1, durationMs: 0 },
+      );
+      assert.equal(stub.posts.filter((p) => p.connectionId === 'slow').length, 1, 'one attempt only');
+      assert.deepEqual(
+        entries.map((e) => [e.level, e.message, e.attributes.connection_id, e.attributes.error_name]),
+        [['warn', 'post to connection timed out', 'slow', 'TimeoutError']],
+      );
+    } finally {
+      impatient.destroy();
+    }
+  });
+
+  test('timeouts do not use up the retry budget that throttled posts need', async () => {
+    const impatient = createManagementClient(stub.endpoint, {
+      region: 'us-east-1',
+      credentials,
+      maxAttempts: 3,
+      requestTimeoutMs: 50,
+    });
+    try {
+      // The SDK's standard budget is 500 tokens and a retried timeout costs at least 10: 60 would empty it.
+      const slow = ids('slow', 60);
+      for (const id of slow) stub.script.set(id, [HANGS]);
+      stub.script.set('throttled-later', [THROTTLED, OK]);
+      const first = await fanOut(slow, 'x', {
+        client: impatient,
+        concurrency: 60,
+        onGone: async () => {},
+        logger: recordingLogger().logger,
+      });
+      assert.equal(first.timedOut, 60);
+      assert.equal(stub.posts.length, 60);
+
+      const second = await fanOut(['throttled-later'], 'x', { client: impatient, onGone: async () => {} });
+      assert.equal(second.delivered, 1);
+      assert.equal(stub.posts.filter((p) => p.connectionId === 'throttled-later').length, 2);
+    } finally {
+      impatient.destroy();
+    }
   });
 
   test('a failing onGone is logged, not thrown', async () => {
@@ -169,7 +229,7 @@ describe('fanOut through the @connections API', () => {
     const summary = await fanOut(new Set<string>(), 'x', { client, onGone: async () => {} });
     assert.deepEqual(
       { ...summary, durationMs: 0 },
-      { attempted: 0, delivered: 0, gone: 0, failed: 0, durationMs: 0 },
+      { attempted: 0, delivered: 0, gone: 0, failed: 0, timedOut: 0, durationMs: 0 },
     );
   });
 

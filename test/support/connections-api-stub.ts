@@ -7,6 +7,8 @@ export interface ScriptedResponse {
   /** Sent as `x-amzn-ErrorType`, which the SDK turns into the named exception. */
   errorType?: string;
   body?: string;
+  /** Held this long instead of the stub's `latencyMs`: longer than a client's request timeout, it hangs. */
+  delayMs?: number;
 }
 
 export const OK: ScriptedResponse = { status: 200 };
@@ -22,6 +24,8 @@ export const FORBIDDEN: ScriptedResponse = {
   body: '{"message":"Forbidden"}',
 };
 export const INTERNAL: ScriptedResponse = { status: 500, body: '{"message":"Internal server error"}' };
+/** Answers 200, but only after a second. */
+export const HANGS: ScriptedResponse = { status: 200, delayMs: 1_000 };
 
 export interface ConnectionsApiStub {
   /** `http://127.0.0.1:{port}/{stage}`, as a management endpoint. */
@@ -68,7 +72,7 @@ export async function startConnectionsApiStub(
       served.set(connectionId, n + 1);
       const steps = script.get(connectionId) ?? [OK];
       const step = steps[Math.min(n, steps.length - 1)] ?? OK;
-      await sleep(options.latencyMs ?? 5);
+      await sleep(step.delayMs ?? options.latencyMs ?? 5);
       res.writeHead(step.status, {
         'content-type': 'application/json',
         ...(step.errorType && { 'x-amzn-ErrorType': step.errorType }),
