@@ -1,7 +1,18 @@
 // dynalite in its own thread: its request parsing and LevelDB work then use the second core, not the handlers'.
 // Plain JavaScript on purpose: worker threads do not inherit the TypeScript loader in every way Node is started.
+import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import dynalite from 'dynalite';
+
+// patches/dynalite+4.0.0.patch (applied by `npm install`) stops index entries of big rooms from hiding each other.
+// Without it, room queries silently miss members, so refuse to start instead.
+const { createIndexKey } = createRequire(import.meta.url)('dynalite/db/index.js');
+if (!String(createIndexKey).includes('roomcast patch')) {
+  parentPort.postMessage({
+    error: 'dynalite is not patched (patches/dynalite+4.0.0.patch); run `npm install` or `npx patch-package`',
+  });
+  process.exit(1);
+}
 
 const { path } = workerData;
 const server = dynalite({ ...(path && { path }), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateTableCommand,
@@ -243,6 +243,28 @@ for (const backend of dynamoBackends()) {
       assert.deepEqual(pages.flat().sort(), [...ids].sort());
       assert.equal((await store.roomMembers(room)).length, ids.length);
       assert.equal((await store.userConnectionIds(userId)).length, ids.length);
+    });
+
+    test("two members whose ids share dynalite's 24-bit index digest both come back", async () => {
+      // Unpatched dynalite keys an index entry by the index key plus 6 hex digits of an MD5 of the table key, so
+      // these two ids overwrote each other in room_id-index; patches/dynalite+4.0.0.patch adds the table key.
+      const [first, second] = ['collide-2213', 'collide-2911'];
+      const digest = (id: string) =>
+        createHash('md5').update('Outliers').update(id).digest('hex').slice(0, 6);
+      assert.equal(digest(first), digest(second), 'the ids still collide in the unpatched scheme');
+
+      const roomId = unique('collide');
+      for (const connectionId of [first, second]) {
+        await store.put({ connectionId, roomId, userId: unique('u') });
+      }
+      try {
+        assert.deepEqual((await collect(store.roomConnectionIds(roomId))).sort(), [first, second]);
+        await store.remove(first);
+        assert.deepEqual(await collect(store.roomConnectionIds(roomId)), [second]);
+      } finally {
+        await store.remove(first);
+        await store.remove(second);
+      }
     });
 
     test('roomMembers and userConnectionIds', async () => {
