@@ -31,6 +31,9 @@ export async function buildBundles(outdir: string): Promise<BundleReport[]> {
       sourcemap: true,
       sourcesContent: false,
       legalComments: 'none',
+      // The SDK ships CommonJS (`main`) and ES modules (`module`); only ES modules can be tree-shaken, which takes
+      // a bundle from about 630 KB to about 400 KB.
+      mainFields: ['module', 'main'],
       alias: { '@aws-sdk/credential-provider-node': join(import.meta.dirname, 'lambda-credentials.ts') },
       logLevel: 'warning',
       // Some SDK dependencies are CommonJS and call require() for Node built-ins; give the ESM bundle one.

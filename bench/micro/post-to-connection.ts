@@ -117,7 +117,7 @@ function variants(gateway: object, endpoint: string): Array<[string, Post]> {
       sdk(new ApiGatewayManagementApiClient({ endpoint, region: REGION, requestHandler })),
     ]);
     list.push([
-      'SDK, in-process transport + cacheMiddleware (as the local stack builds it)',
+      'SDK, in-process transport + cacheMiddleware, signed',
       sdk(
         new ApiGatewayManagementApiClient({
           endpoint,
@@ -126,6 +126,10 @@ function variants(gateway: object, endpoint: string): Array<[string, Post]> {
           cacheMiddleware: true,
         }),
       ),
+    ]);
+    list.push([
+      'SDK, in-process transport, unsigned (as the local stack builds it)',
+      sdk(createManagementClient(endpoint, { region: REGION, transport: requestHandler, unsigned: true })),
     ]);
   }
   list.push(['node:http + hand-rolled SigV4', rawPost(endpoint, agent(), true)]);

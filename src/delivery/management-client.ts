@@ -25,7 +25,20 @@ export interface ManagementClientOptions {
    * answers must not hold its socket and the invocation until the Lambda timeout.
    */
   requestTimeoutMs?: number;
+  /**
+   * Another transport instead of Node's HTTP handler (then `maxSockets` and `requestTimeoutMs` do not apply): the
+   * local stack passes the gateway's in-process handler.
+   */
+  transport?: ApiGatewayManagementApiClientConfig['requestHandler'];
+  /**
+   * Send requests without SigV4 signatures. Only for a local gateway, which cannot verify them: on AWS the
+   * @connections API refuses unsigned requests.
+   */
+  unsigned?: boolean;
 }
+
+/** Leaves a request as it is; SDK's `signer` option takes any object with this method. */
+const noSignature = { sign: async <T>(request: T): Promise<T> => request };
 
 export const DEFAULT_POST_TIMEOUT_MS = 2_000;
 
@@ -61,7 +74,8 @@ export function createManagementClient(
     cacheMiddleware: true,
     ...(options.region && { region: options.region }),
     ...(options.credentials && { credentials: options.credentials }),
-    requestHandler: {
+    ...(options.unsigned && { signer: noSignature }),
+    requestHandler: options.transport ?? {
       httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
       requestTimeout: options.requestTimeoutMs ?? DEFAULT_POST_TIMEOUT_MS,

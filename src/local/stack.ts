@@ -1,7 +1,7 @@
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { type Config, loadConfig } from '../config.ts';
+import { createManagementClient } from '../delivery/management-client.ts';
 import { createGateway, type Gateway, type WebSocketLambda } from '../gateway/index.ts';
 import { createDeps, type HandlerDeps } from '../handlers/deps.ts';
 import type { WebSocketEvent, WebSocketHandler } from '../handlers/events.ts';
@@ -82,7 +82,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await createTables(config);
     const deps = createDeps(config, {
       ...(options.managementTransport !== 'http' && {
-        managementClient: inProcessClient(config, gateway.managementRequestHandler()),
+        managementClient: inProcessClient(
+          config.managementEndpoint ?? listening.managementEndpoint,
+          config.region,
+          gateway.managementRequestHandler(),
+        ),
       }),
       ...options.depsOverrides,
     });
@@ -110,17 +114,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 }
 
-/** One management client for every handler: the SDK (signing, errors, retries) without the TCP round trip. */
+/**
+ * One management client for every handler, configured as the Lambdas' (retries, no retry of timeouts) but without
+ * the TCP round trip, and unsigned: nothing on one machine can verify a SigV4 signature, and signing took a third
+ * of the CPU of each post (bench/micro/post-to-connection.ts). The bundles, tested against the HTTP endpoint in
+ * test/build, still sign.
+ */
 function inProcessClient(
-  config: Config,
-  requestHandler: ReturnType<Gateway['managementRequestHandler']>,
+  endpoint: string,
+  region: string,
+  transport: ReturnType<Gateway['managementRequestHandler']>,
 ): HandlerDeps['managementClient'] {
-  const client = new ApiGatewayManagementApiClient({
-    endpoint: config.managementEndpoint,
-    region: config.region,
-    requestHandler,
-    cacheMiddleware: true,
-  });
+  const client = createManagementClient(endpoint, { region, transport, unsigned: true });
   return () => client;
 }
 

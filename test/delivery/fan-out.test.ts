@@ -140,6 +140,26 @@ describe('fanOut through the @connections API', () => {
     }
   });
 
+  test('posts are signed with SigV4 unless the client is built unsigned (for a local gateway only)', async () => {
+    const unsigned = createManagementClient(stub.endpoint, {
+      region: 'us-east-1',
+      credentials,
+      unsigned: true,
+    });
+    try {
+      await fanOut(['signed'], 'x', { client, onGone: async () => {} });
+      await fanOut(['unsigned'], 'x', { client: unsigned, onGone: async () => {} });
+      const authorization = (id: string) => stub.posts.find((p) => p.connectionId === id)?.authorization;
+      assert.match(
+        authorization('signed') ?? '',
+        /^AWS4-HMAC-SHA256 Credential=local\/\d{8}\/us-east-1\/execute-api\//,
+      );
+      assert.equal(authorization('unsigned'), undefined);
+    } finally {
+      unsigned.destroy();
+    }
+  });
+
   test('a failing onGone is logged, not thrown', async () => {
     stub.script.set('gone', [GONE]);
     const { logger, entries } = recordingLogger();

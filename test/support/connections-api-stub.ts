@@ -33,7 +33,7 @@ export interface ConnectionsApiStub {
   /** Per connection id: responses in order, the last one repeating. Unscripted ids get 200. */
   script: Map<string, ScriptedResponse[]>;
   /** Every POST, in arrival order. */
-  posts: Array<{ connectionId: string; body: Buffer }>;
+  posts: Array<{ connectionId: string; body: Buffer; authorization: string | undefined }>;
   /** The most requests the stub held open at once. */
   readonly maxInFlight: number;
   readonly responded: number;
@@ -67,7 +67,7 @@ export async function startConnectionsApiStub(
         return;
       }
       const connectionId = decodeURIComponent(url.slice(prefix.length));
-      posts.push({ connectionId, body: Buffer.concat(chunks) });
+      posts.push({ connectionId, body: Buffer.concat(chunks), authorization: req.headers.authorization });
       const n = served.get(connectionId) ?? 0;
       served.set(connectionId, n + 1);
       const steps = script.get(connectionId) ?? [OK];
