@@ -1,39 +1,47 @@
-import * as z from 'zod';
+import * as z from './protocol/zod.ts';
 import { connectionsTable, messagesTable } from './store/tables.ts';
 
 /**
  * Environment → typed config, validated once per cold start. Every variable a function reads is named here, so
  * infra tests can hold each Lambda's environment to it.
  */
-const optionalText = z
-  .string()
-  .trim()
-  .transform((value) => value || undefined)
-  .optional();
-const optionalUrl = optionalText.pipe(z.url().optional());
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const optionalText = z.optional(
+  z.pipe(
+    z.string().check(z.trim()),
+    z.transform((value) => value || undefined),
+  ),
+);
+const optionalUrl = z.pipe(optionalText, z.optional(z.url()));
+const positiveInt = (fallback: number) =>
+  z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
 const flag = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0'])
-    .default(fallback ? 'true' : 'false')
-    .transform((value) => value === 'true' || value === '1');
-const list = optionalText.transform((value) =>
-  value
-    ?.split(',')
-    .map((item) => item.trim())
-    .filter(Boolean),
+  z.pipe(
+    z._default(z.enum(['true', 'false', '1', '0']), fallback ? 'true' : 'false'),
+    z.transform((value) => value === 'true' || value === '1'),
+  );
+const list = z.pipe(
+  optionalText,
+  z.transform((value) =>
+    value
+      ?.split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  ),
 );
 
 const envSchema = z.object({
-  AWS_REGION: z.string().default('us-east-1'),
-  [connectionsTable.envVar]: z.string().min(3).default(connectionsTable.defaultName),
-  [messagesTable.envVar]: z.string().min(3).default(messagesTable.defaultName),
-  MESSAGE_RETENTION_DAYS: positiveInt(7).pipe(z.number().max(3650)),
+  AWS_REGION: z._default(z.string(), 'us-east-1'),
+  [connectionsTable.envVar]: z._default(z.string().check(z.minLength(3)), connectionsTable.defaultName),
+  [messagesTable.envVar]: z._default(z.string().check(z.minLength(3)), messagesTable.defaultName),
+  MESSAGE_RETENTION_DAYS: z.pipe(positiveInt(7), z.number().check(z.maximum(3650))),
   PRESENCE_ENABLED: flag(true),
-  PRESENCE_MAX_ROOM_SIZE: positiveInt(100).pipe(z.number().max(10_000)),
+  PRESENCE_MAX_ROOM_SIZE: z.pipe(positiveInt(100), z.number().check(z.maximum(10_000))),
   DYNAMODB_ENDPOINT: optionalUrl,
   WEBSOCKET_MANAGEMENT_ENDPOINT: optionalUrl,
-  JWT_SECRET: optionalText.pipe(z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional()),
+  JWT_SECRET: z.pipe(
+    optionalText,
+    z.optional(z.string().check(z.minLength(32, 'JWT_SECRET must be at least 32 characters'))),
+  ),
   JWT_JWKS_URL: optionalUrl,
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
@@ -41,10 +49,10 @@ const envSchema = z.object({
   CONNECTION_MAX_SECONDS: positiveInt(7200),
   CONNECTION_TTL_MARGIN_SECONDS: positiveInt(600),
   MAX_MESSAGE_CHARS: positiveInt(4000),
-  FANOUT_CONCURRENCY: positiveInt(32).pipe(z.number().max(1000)),
-  LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT', 'CRITICAL']).default('INFO'),
-  POWERTOOLS_SERVICE_NAME: z.string().min(1).default('roomcast'),
-  POWERTOOLS_METRICS_NAMESPACE: z.string().min(1).max(255).default('roomcast'),
+  FANOUT_CONCURRENCY: z.pipe(positiveInt(32), z.number().check(z.maximum(1000))),
+  LOG_LEVEL: z._default(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT', 'CRITICAL']), 'INFO'),
+  POWERTOOLS_SERVICE_NAME: z._default(z.string().check(z.minLength(1)), 'roomcast'),
+  POWERTOOLS_METRICS_NAMESPACE: z._default(z.string().check(z.minLength(1), z.maxLength(255)), 'roomcast'),
   POWERTOOLS_METRICS_DISABLED: flag(false),
 });
 

@@ -1,8 +1,8 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { type DeliverySummary, fanOut } from '../delivery/fan-out.ts';
 import type { ServerFrame } from '../protocol/index.ts';
 import type { HandlerDeps } from './deps.ts';
 import type { WebSocketEvent } from './events.ts';
+import type { Log } from './invocation-log.ts';
 import { METRIC } from './metrics.ts';
 
 /**
@@ -17,7 +17,7 @@ type ConnectionIds = Iterable<string> | AsyncIterable<string[]>;
 export async function broadcast(
   deps: HandlerDeps,
   event: WebSocketEvent,
-  log: Logger,
+  log: Log,
   ids: ConnectionIds,
   frame: ServerFrame,
 ): Promise<DeliverySummary & { pruned: number }> {

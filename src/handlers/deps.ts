@@ -9,6 +9,7 @@ import { ConnectionStore } from '../store/connections.ts';
 import { createDocumentClient } from '../store/dynamo-client.ts';
 import { MessageStore } from '../store/messages.ts';
 import type { WebSocketEvent, WebSocketHandler } from './events.ts';
+import { invocationLog, type Log } from './invocation-log.ts';
 import { type ChatMetrics, createMetrics } from './metrics.ts';
 
 /** Everything a handler uses from the outside world, built once per cold start and injectable by tests. */
@@ -85,17 +86,15 @@ export function lambdaEntry(create: (deps: HandlerDeps) => WebSocketHandler): We
  */
 export function instrumented(
   deps: HandlerDeps,
-  body: (event: WebSocketEvent, log: Logger) => Promise<APIGatewayProxyResultV2>,
+  body: (event: WebSocketEvent, log: Log) => Promise<APIGatewayProxyResultV2>,
 ): WebSocketHandler {
   return async (event, context) => {
     const { connectionId, requestId, routeKey } = event.requestContext;
-    const log = deps.logger.createChild({
-      persistentKeys: {
-        route: routeKey,
-        connection_id: connectionId,
-        request_id: requestId,
-        aws_request_id: context.awsRequestId,
-      },
+    const log = invocationLog(deps.logger, {
+      route: routeKey,
+      connection_id: connectionId,
+      request_id: requestId,
+      aws_request_id: context.awsRequestId,
     });
     try {
       return await body(event, log);

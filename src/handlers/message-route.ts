@@ -1,14 +1,14 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ClientAction, ClientFrame, Correlation, ErrorCode } from '../protocol/index.ts';
 import { correlationOf, parseClientFrame } from '../protocol/index.ts';
 import { type HandlerDeps, instrumented } from './deps.ts';
 import { httpResult, type WebSocketEvent, type WebSocketHandler } from './events.ts';
+import type { Log } from './invocation-log.ts';
 import { METRIC } from './metrics.ts';
 import { replyError } from './reply.ts';
 
 export interface MessageContext {
   event: WebSocketEvent;
-  log: Logger;
+  log: Log;
   /** `client_msg_id` and `ref` of the frame, for the reply to echo. */
   correlation: Correlation;
   /** Answers the caller with an `error` frame that echoes the frame's correlation ids. */

@@ -1,6 +1,6 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Config } from '../config.ts';
+import type { Log } from './invocation-log.ts';
 
 /** Every metric roomcast publishes (CloudWatch Embedded Metric Format); alarms and dashboards name these. */
 export const METRIC = {
@@ -22,7 +22,7 @@ export interface ChatMetrics {
   count(name: MetricName, value?: number): void;
   milliseconds(name: MetricName, value: number): void;
   /** Publishes what the invocation recorded. Never throws: metrics must not break a handler. */
-  flush(log: Logger): void;
+  flush(log: Log): void;
 }
 
 export function createMetrics(config: Config): ChatMetrics {

@@ -1,8 +1,8 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { PresenceFrame } from '../protocol/index.ts';
 import { broadcast } from './broadcast.ts';
 import type { HandlerDeps } from './deps.ts';
 import type { WebSocketEvent } from './events.ts';
+import type { Log } from './invocation-log.ts';
 
 /**
  * Tells the rest of a room that a connection joined or left. The connection itself is skipped: during `$connect`
@@ -12,7 +12,7 @@ import type { WebSocketEvent } from './events.ts';
 export async function announcePresence(
   deps: HandlerDeps,
   event: WebSocketEvent,
-  log: Logger,
+  log: Log,
   who: { room_id: string; user_id: string },
   presence: PresenceFrame['event'],
 ): Promise<void> {

@@ -1,16 +1,16 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { Correlation, ErrorCode, ServerFrame } from '../protocol/index.ts';
 import { errorFrame } from '../protocol/index.ts';
 import type { HandlerDeps } from './deps.ts';
 import type { WebSocketEvent } from './events.ts';
+import type { Log } from './invocation-log.ts';
 
 /** Sends one frame to the connection that sent `event`. A caller that is already gone is not an error. */
 export async function reply(
   deps: HandlerDeps,
   event: WebSocketEvent,
   frame: ServerFrame,
-  log: Logger,
+  log: Log,
 ): Promise<void> {
   try {
     await deps.managementClient(event).send(
@@ -34,7 +34,7 @@ export function replyError(
   event: WebSocketEvent,
   code: ErrorCode,
   message: string,
-  log: Logger,
+  log: Log,
   correlation: Correlation = {},
 ): Promise<void> {
   return reply(

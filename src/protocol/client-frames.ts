@@ -1,14 +1,14 @@
-import * as z from 'zod';
 import type { ErrorCode } from './error-codes.ts';
 import { MESSAGE_ID_PATTERN } from './message-id.ts';
 import { ROOM_ID_PATTERN } from './room-id.ts';
+import * as z from './zod.ts';
 
 /** Frames a client sends. `action` selects the API Gateway route, so each action here is also a route key. */
-const clientMsgId = z.string().min(1).max(64);
+const clientMsgId = z.string().check(z.minLength(1), z.maxLength(64));
 /** A client-chosen id the server echoes on the reply (and on an error), to match replies to requests. */
-const ref = z.string().min(1).max(64);
-const messageText = z.string().min(1);
-const messageId = z.string().regex(MESSAGE_ID_PATTERN, 'must be a message_id');
+const ref = z.string().check(z.minLength(1), z.maxLength(64));
+const messageText = z.string().check(z.minLength(1));
+const messageId = z.string().check(z.regex(MESSAGE_ID_PATTERN, 'must be a message_id'));
 
 /** Most messages one getHistory frame returns. */
 export const MAX_HISTORY_LIMIT = 100;
@@ -17,32 +17,32 @@ export const DEFAULT_HISTORY_LIMIT = 50;
 export const sendMessageFrame = z.object({
   action: z.literal('sendMessage'),
   message: messageText,
-  room_id: z.string().regex(ROOM_ID_PATTERN).optional(),
-  client_msg_id: clientMsgId.optional(),
+  room_id: z.optional(z.string().check(z.regex(ROOM_ID_PATTERN))),
+  client_msg_id: z.optional(clientMsgId),
 });
 
 export const sendDirectFrame = z.object({
   action: z.literal('sendDirect'),
-  to_user_id: z.string().min(1).max(128),
+  to_user_id: z.string().check(z.minLength(1), z.maxLength(128)),
   message: messageText,
-  client_msg_id: clientMsgId.optional(),
+  client_msg_id: z.optional(clientMsgId),
 });
 
 export const getHistoryFrame = z.object({
   action: z.literal('getHistory'),
   /** Newest-first page of messages older than this id. */
-  before: messageId.optional(),
+  before: z.optional(messageId),
   /** Catch-up: messages newer than this id, oldest first. */
-  after: messageId.optional(),
-  limit: z.int().min(1).max(MAX_HISTORY_LIMIT).optional(),
+  after: z.optional(messageId),
+  limit: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_HISTORY_LIMIT))),
   /** Read the caller's direct messages instead of the room. */
-  direct: z.boolean().optional(),
-  ref: ref.optional(),
+  direct: z.optional(z.boolean()),
+  ref: z.optional(ref),
 });
 
-export const listMembersFrame = z.object({ action: z.literal('listMembers'), ref: ref.optional() });
+export const listMembersFrame = z.object({ action: z.literal('listMembers'), ref: z.optional(ref) });
 
-export const pingFrame = z.object({ action: z.literal('ping'), ref: ref.optional() });
+export const pingFrame = z.object({ action: z.literal('ping'), ref: z.optional(ref) });
 
 export const clientFrame = z.discriminatedUnion('action', [
   sendMessageFrame,
@@ -60,8 +60,8 @@ export type PingFrame = z.infer<typeof pingFrame>;
 export type ClientFrame = z.infer<typeof clientFrame>;
 export type ClientAction = ClientFrame['action'];
 
-export const CLIENT_ACTIONS = clientFrame.options.map(
-  (option) => option.shape.action.value,
+export const CLIENT_ACTIONS = clientFrame.def.options.map(
+  (option) => option.shape.action.def.values[0],
 ) as ClientAction[];
 
 export interface FrameLimits {
@@ -128,7 +128,7 @@ export function correlationOf(frame: { client_msg_id?: unknown; ref?: unknown })
   };
 }
 
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 3)
     .map((issue) => {

@@ -2,24 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { loadConfig } from '../../src/config.ts';
+import { invocationLog } from '../../src/handlers/invocation-log.ts';
 import { createMetrics, METRIC } from '../../src/handlers/metrics.ts';
+import { captureStdout } from '../support/capture-stdout.ts';
 
-const log = new Logger({ logLevel: 'SILENT' });
-
-function captureStdout(run: () => void): string {
-  const write = process.stdout.write;
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    run();
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
+const log = invocationLog(new Logger({ logLevel: 'SILENT' }), {});
 
 describe('metrics', () => {
   it('publish Embedded Metric Format lines in the configured namespace with a service dimension', () => {
