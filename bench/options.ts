@@ -11,6 +11,8 @@ export interface BenchOptions {
   sequential: number;
   burst: number;
   warmup: number;
+  /** Clients that connect and disconnect before each timed connect (steady state, not JIT); 0 = none. */
+  connectWarmup: number;
   connectConcurrency: number;
   messageBytes: number;
   stallMs: number;
@@ -39,6 +41,7 @@ const USAGE = `npm run bench -- [--quick | --full] [options]
   --n 100,1000          room sizes (overrides the mode's)
   --messages M          messages one at a time (and --burst M all at once)
   --churn K             connect + disconnect cycles per server
+  --connect-warmup K    clients that connect and leave before each timed connect (default 500; 0: cold server)
   --profile-n N         N of the profiled roomcast fan-out (0: none)
   --no-cold-start       skip the bundle cold-start measurement
   --post-latency-ms MS  delay every PostToConnection (roomcast, textbook) as an AWS round trip would
@@ -91,6 +94,7 @@ export function parseOptions(argv: string[], defaultOutDir: string): BenchOption
       'no-cold-start': { type: 'boolean' },
       'no-micro': { type: 'boolean' },
       'post-latency-ms': { type: 'string' },
+      'connect-warmup': { type: 'string' },
       strict: { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -118,6 +122,10 @@ export function parseOptions(argv: string[], defaultOutDir: string): BenchOption
     sequential: values.messages ? positiveInt('--messages', values.messages) : preset.sequential,
     burst: values.burst ? positiveInt('--burst', values.burst) : preset.burst,
     warmup: 3,
+    connectWarmup:
+      values['connect-warmup'] !== undefined
+        ? nonNegativeInt('--connect-warmup', values['connect-warmup'])
+        : DEFAULT_CONNECT_WARMUP,
     connectConcurrency: 50,
     messageBytes: 100,
     stallMs: 5_000,
@@ -135,6 +143,12 @@ export function parseOptions(argv: string[], defaultOutDir: string): BenchOption
     strict: values.strict ?? false,
     outDir: values.out ?? defaultOutDir,
   };
+}
+
+const DEFAULT_CONNECT_WARMUP = 500;
+
+function nonNegativeInt(flag: string, value: string): number {
+  return value === '0' ? 0 : positiveInt(flag, value);
 }
 
 function positiveInt(flag: string, value: string): number {

@@ -109,6 +109,7 @@ function settingsFor(options: BenchOptions, n: number): FanOutSettings {
     sequential: options.sequential,
     burst: options.burst,
     warmup: options.warmup,
+    connectWarmup: options.connectWarmup,
     connectConcurrency: options.connectConcurrency,
     messageBytes: options.messageBytes,
     stallMs: options.stallMs,

@@ -12,6 +12,11 @@ export interface FanOutSettings {
   burst: number;
   /** Unreported messages first, one at a time (JIT, keep-alive sockets); more for small N. */
   warmup: number;
+  /**
+   * Clients that connect and disconnect, in another room, before the timed connect: its number is then the
+   * server's steady state, not its JIT warming up (every server gets the same). 0 = none.
+   */
+  connectWarmup: number;
   connectConcurrency: number;
   messageBytes: number;
   /** A wait for deliveries gives up after this long without any delivery (lost deliveries are then counted). */
@@ -76,7 +81,9 @@ export async function runFanOut(
   room: string,
 ): Promise<FanOutResult> {
   const users = Array.from({ length: settings.n }, (_, i) => `user${i}`);
-  await factory.prepare(users);
+  const warmUsers = Array.from({ length: settings.connectWarmup }, (_, i) => `warm${i}`);
+  await factory.prepare([...users, ...warmUsers]);
+  await warmUpConnects(server, factory, warmUsers, `${room}-warm-up`, settings);
   const otherFrames: Record<string, number> = {};
   // At least ~2,000 warm-up deliveries, so small rooms are measured on a warm server too (JIT, sockets).
   const warmup = Math.max(settings.warmup, Math.ceil(2000 / settings.n));
@@ -169,6 +176,22 @@ export async function runFanOut(
     result.drainMs = round(drained.ms);
   }
   return result;
+}
+
+async function warmUpConnects(
+  server: ServerProcess,
+  factory: ClientFactory,
+  users: readonly string[],
+  room: string,
+  settings: FanOutSettings,
+): Promise<void> {
+  const ignore = { message() {}, other() {} };
+  const outcomes = await mapLimit(users, settings.connectConcurrency, (user) =>
+    factory.connect(user, room, ignore),
+  );
+  const clients = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+  await mapLimit(clients, settings.connectConcurrency, (client) => client.close());
+  await waitForEmptyRegistry(server, settings.drainTimeoutMs);
 }
 
 async function phase(

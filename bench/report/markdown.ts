@@ -25,7 +25,11 @@ export function resultsMarkdown(r: BenchResults): string {
     '',
     `Workload: N clients in one room, ${o.sequential} messages one at a time (each waits until all N have it) then ` +
       `${o.burst} sent at once, ${o.messageBytes}-byte texts, after warm-up messages (at least ${o.warmup} and ~2,000 deliveries); clients connect ` +
-      `${o.connectConcurrency} at a time. Every server runs in its own process on loopback; the load driver is the parent ` +
+      `${o.connectConcurrency} at a time, ` +
+      (o.connectWarmup > 0
+        ? `after ${o.connectWarmup} others connected and left (connect times are a warm server's)`
+        : 'on a cold server (no connect warm-up)') +
+      `. Every server runs in its own process on loopback; the load driver is the parent ` +
       'process. Ratios are to the bare `ws` server at the same N.' +
       (o.postLatencyMs > 0
         ? ` **Every PostToConnection (roomcast, textbook) waits ${o.postLatencyMs} ms first, like a round trip to AWS.**`

@@ -10,6 +10,7 @@ import { createDocumentClient } from '../store/dynamo-client.ts';
 import { MessageStore } from '../store/messages.ts';
 import type { WebSocketEvent, WebSocketHandler } from './events.ts';
 import { invocationLog, type Log } from './invocation-log.ts';
+import { LARGE_ROOM_MEMORY_MS, LargeRooms } from './large-rooms.ts';
 import { type ChatMetrics, createMetrics } from './metrics.ts';
 
 /** Everything a handler uses from the outside world, built once per cold start and injectable by tests. */
@@ -25,6 +26,8 @@ export interface HandlerDeps {
   managementClient(event: WebSocketEvent): ApiGatewayManagementApiClient;
   now(): Date;
   newMessageId(): string;
+  /** Rooms this container found too large for presence lately (see LargeRooms). */
+  largeRooms: LargeRooms;
 }
 
 export function createDeps(config: Config, overrides: Partial<HandlerDeps> = {}): HandlerDeps {
@@ -52,6 +55,7 @@ export function createDeps(config: Config, overrides: Partial<HandlerDeps> = {})
       managementClientFor(managementEndpoint(config, event), { region: config.region }),
     now,
     newMessageId: monotonicFactory(),
+    largeRooms: new LargeRooms({ ttlMs: LARGE_ROOM_MEMORY_MS, now: () => now().getTime() }),
     ...overrides,
   };
 }

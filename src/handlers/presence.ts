@@ -25,12 +25,17 @@ export async function announcePresence(
     timestamp: deps.now().toISOString(),
   };
   const { connectionId } = event.requestContext;
+  if (deps.largeRooms.has(who.room_id)) {
+    log.debug('presence skipped: large room (remembered)', { event: presence });
+    return;
+  }
   try {
     // The room's size counts this connection either way: its record is already written during $connect and
     // already removed during $disconnect. So a client never hears a leave whose join it was spared.
     const limit = deps.config.presenceMaxRoomSize - (presence === 'leave' ? 1 : 0);
     const room = await deps.store.roomConnectionIdsUpTo(who.room_id, limit);
     if (!room) {
+      deps.largeRooms.add(who.room_id);
       log.debug('presence skipped: large room', { event: presence });
       return;
     }

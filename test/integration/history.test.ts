@@ -233,6 +233,44 @@ describe('presence limits', () => {
   });
 });
 
+describe('presence in a room recently found large', () => {
+  it('is skipped without a query for 30 s, then announced again', async () => {
+    let offsetMs = 0;
+    const stack = await startTestStack({
+      env: { PRESENCE_MAX_ROOM_SIZE: '3' },
+      depsOverrides: { now: () => new Date(Date.now() + offsetMs) },
+    });
+    const members = (n: number) =>
+      eventually(
+        () => stack.deps.store.roomMembers('big'),
+        (list) => list.length === n,
+      );
+    try {
+      const ann = await ChatClient.connect(stack, 'ann', 'big', '', { keepPresence: true });
+      const ben = await ChatClient.connect(stack, 'ben', 'big', '', { keepPresence: true });
+      const cal = await ChatClient.connect(stack, 'cal', 'big', '', { keepPresence: true });
+      assert.deepEqual(
+        [(await ann.next(is('presence'))).user_id, (await ann.next(is('presence'))).user_id],
+        ['ben', 'cal'],
+      );
+      const dee = await ChatClient.connect(stack, 'dee', 'big', '', { keepPresence: true });
+      await dee.close(); // 4 > 3: no join, no leave, and the room is remembered as large
+      await members(3);
+      await cal.close(); // 2 would be announced, but the room is remembered
+      await members(2);
+      await ann.expectOnlyPong();
+
+      offsetMs = 31_000;
+      await ben.close();
+      const left = await ann.next(is('presence'));
+      assert.deepEqual([left.user_id, left.event], ['ben', 'leave']);
+      await ann.close();
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
 describe('presence switched off', () => {
   it('sends no presence frames when PRESENCE_ENABLED=false', async () => {
     const quiet = await startTestStack({ env: { PRESENCE_ENABLED: 'false' } });
