@@ -3,37 +3,20 @@
  * that then serves one event against a local stack, as test/build/bundles.test.ts does. Runnable alone:
  * `npx tsx bench/cold-start.ts [runs]`.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { buildBundles } from '../scripts/bundle.ts';
+import { bundleInvoker, type InvokeBundle, webSocketRequestContext } from '../scripts/bundle-invoker.ts';
 import { signDevToken } from '../src/auth/index.ts';
 import type { LocalStack } from '../src/local/stack.ts';
 import { startLocalStack } from '../src/local/stack.ts';
 import { type BundlePart, bundleContents } from './bundle-contents.ts';
 import { median, round } from './driver/stats.ts';
 
-const run = promisify(execFile);
 const SECRET = 'roomcast-bench-cold-start-secret-0123456789';
 const ROOM = 'cold';
-
-/** Times the import and the first invocation inside the fresh process (performance.now() is process-relative). */
-const INVOKER = `
-const t0 = performance.now();
-const { handler } = await import(process.argv[2]);
-const t1 = performance.now();
-const context = {
-  awsRequestId: 'cold-start', functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, functionVersion: '$LATEST',
-  memoryLimitInMB: '256', getRemainingTimeInMillis: () => 29000, callbackWaitsForEmptyEventLoop: true,
-};
-const result = await handler(JSON.parse(process.env.BENCH_EVENT), context);
-const t2 = performance.now();
-console.log('TIMING ' + JSON.stringify({ bootMs: t0, importMs: t1 - t0, firstEventMs: t2 - t1, result }));
-`;
 
 export interface ColdStartRow {
   functionName: string;
@@ -69,7 +52,7 @@ export async function runColdStart(runs: number): Promise<ColdStartResult> {
   let alice: WebSocket | undefined;
   try {
     const bundles = await buildBundles(join(dir, 'dist'));
-    await writeFile(join(dir, 'invoke.mjs'), INVOKER);
+    const invoker = await bundleInvoker(dir, stack);
     alice = await connect(`${stack.wsUrl}?token=${await signDevToken(SECRET, 'alice')}&room_id=${ROOM}`);
     const aliceId = (await stack.deps.store.roomMembers(ROOM))[0]?.connection_id;
     if (!aliceId) throw new Error('the cold-start client has no connection record');
@@ -82,7 +65,7 @@ export async function runColdStart(runs: number): Promise<ColdStartResult> {
           const event = await eventFor(stack, bundle.functionName, aliceId, r);
           timings
             .get(bundle.functionName)
-            ?.push(await invoke(dir, bundle.file, bundle.functionName, stack, event));
+            ?.push(await invoke(invoker, bundle.file, bundle.functionName, event));
           if (bundle.functionName === 'connect') await stack.deps.store.remove(fakeId('connect', r));
         } catch (error) {
           errors.set(bundle.functionName, error instanceof Error ? error.message : String(error));
@@ -116,32 +99,11 @@ export async function runColdStart(runs: number): Promise<ColdStartResult> {
   }
 }
 
-async function invoke(dir: string, file: string, functionName: string, stack: LocalStack, event: object) {
-  const started = performance.now();
-  const { stdout } = await run(process.execPath, [join(dir, 'invoke.mjs'), pathToFileURL(file).href], {
-    timeout: 30_000,
-    env: {
-      PATH: process.env.PATH,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_LAMBDA_FUNCTION_NAME: `roomcast-${functionName}`,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      DYNAMO_TABLE_NAME_CHAT_CONNECTIONS: stack.config.tables.connections,
-      DYNAMO_TABLE_NAME_CHAT_MESSAGES: stack.config.tables.messages,
-      DYNAMODB_ENDPOINT: stack.dynamodbEndpoint,
-      WEBSOCKET_MANAGEMENT_ENDPOINT: stack.managementEndpoint,
-      JWT_SECRET: SECRET,
-      BENCH_EVENT: JSON.stringify(event),
-    },
-  });
-  const processMs = performance.now() - started;
-  const line = stdout.split('\n').find((l) => l.startsWith('TIMING '));
-  if (!line) throw new Error(`${functionName}: no timing line in ${stdout.slice(0, 500)}`);
-  const timing = JSON.parse(line.slice('TIMING '.length)) as Omit<Timing, 'processMs'> & { result: unknown };
+async function invoke(invoker: InvokeBundle, file: string, functionName: string, event: object) {
+  const timing = await invoker(file, functionName, event, { JWT_SECRET: SECRET });
   const status = (timing.result as { statusCode?: number } | null)?.statusCode;
   if (status !== undefined && status !== 200) throw new Error(`${functionName}: status ${status}`);
-  return { bootMs: timing.bootMs, importMs: timing.importMs, firstEventMs: timing.firstEventMs, processMs };
+  return timing;
 }
 
 /** A connection id shaped like API Gateway's: 16 characters ending in `=`. */
@@ -179,20 +141,7 @@ async function eventFor(
   };
   const own =
     functionName === 'connect' || functionName === 'disconnect' ? fakeId(functionName, run) : aliceId;
-  const requestContext = {
-    routeKey: key,
-    eventType: key === '$connect' ? 'CONNECT' : key === '$disconnect' ? 'DISCONNECT' : 'MESSAGE',
-    connectionId: own,
-    requestId: `ColdRequest${String(run).padStart(4, '0')}=`,
-    extendedRequestId: `ColdRequest${String(run).padStart(4, '0')}=`,
-    domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
-    stage: 'dev',
-    apiId: 'abc123',
-    connectedAt: Date.now(),
-    requestTimeEpoch: Date.now(),
-    messageDirection: 'IN',
-    ...(key === '$disconnect' && { disconnectStatusCode: 1001, disconnectReason: 'Going away' }),
-  };
+  const requestContext = webSocketRequestContext(key, own, `ColdRequest${String(run).padStart(4, '0')}=`);
   if (functionName === 'connect') {
     const token = await signDevToken(SECRET, `cold${run}`);
     return { requestContext, queryStringParameters: { token, room_id: ROOM }, isBase64Encoded: false };

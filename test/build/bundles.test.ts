@@ -1,41 +1,27 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { type BundleReport, buildBundles } from '../../scripts/bundle.ts';
+import { bundleInvoker, type InvokeBundle, webSocketRequestContext } from '../../scripts/bundle-invoker.ts';
 import { signDevToken } from '../../src/auth/index.ts';
 import { ROUTES } from '../../src/handlers/routes.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { ChatClient, putOldRecord, startTestStack, TEST_SECRET } from '../integration/support.ts';
 
-const run = promisify(execFile);
-
-/** Imports a bundle in a fresh Node process, as the Lambda runtime would, and invokes its handler once. */
-const INVOKER = `
-const { handler } = await import(process.argv[2]);
-const context = {
-  awsRequestId: 'bundle-test', functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, functionVersion: '$LATEST',
-  memoryLimitInMB: '256', getRemainingTimeInMillis: () => 29000, callbackWaitsForEmptyEventLoop: true,
-};
-const result = await handler(JSON.parse(process.env.TEST_EVENT), context);
-console.log('RESULT ' + JSON.stringify(result ?? null));
-`;
-
 let dir: string;
 let bundles: BundleReport[];
 let stack: LocalStack;
+let invoker: InvokeBundle;
 let alice: ChatClient;
 let aliceId: string;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'roomcast-bundles-'));
   bundles = await buildBundles(join(dir, 'dist'));
-  await writeFile(join(dir, 'invoke.mjs'), INVOKER);
   stack = await startTestStack();
+  invoker = await bundleInvoker(dir, stack);
   alice = await ChatClient.connect(stack, 'alice', 'bundles');
   aliceId = (await stack.deps.store.roomMembers('bundles'))[0]?.connection_id as string;
 });
@@ -46,46 +32,14 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function requestContext(routeKey: string, connectionId: string) {
-  const eventType =
-    routeKey === '$connect' ? 'CONNECT' : routeKey === '$disconnect' ? 'DISCONNECT' : 'MESSAGE';
-  return {
-    routeKey,
-    eventType,
-    connectionId,
-    requestId: 'BundleRequest00=',
-    extendedRequestId: 'BundleRequest00=',
-    domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
-    stage: 'dev',
-    apiId: 'abc123',
-    connectedAt: Date.now(),
-    requestTimeEpoch: Date.now(),
-    messageDirection: 'IN',
-  };
-}
+const requestContext = (routeKey: string, connectionId: string) =>
+  webSocketRequestContext(routeKey, connectionId, 'BundleRequest00=');
 
+/** Imports a bundle in a fresh Node process, as the Lambda runtime would, and invokes its handler once. */
 async function invoke(functionName: string, event: object): Promise<{ result: unknown; stdout: string }> {
   const bundle = bundles.find((b) => b.functionName === functionName);
   assert.ok(bundle, `no bundle for ${functionName}`);
-  const { stdout } = await run(process.execPath, [join(dir, 'invoke.mjs'), pathToFileURL(bundle.file).href], {
-    env: {
-      PATH: process.env.PATH,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_LAMBDA_FUNCTION_NAME: `roomcast-${functionName}`,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      DYNAMO_TABLE_NAME_CHAT_CONNECTIONS: stack.config.tables.connections,
-      DYNAMODB_ENDPOINT: stack.dynamodbEndpoint,
-      WEBSOCKET_MANAGEMENT_ENDPOINT: stack.managementEndpoint,
-      JWT_SECRET: TEST_SECRET,
-      LOG_LEVEL: 'WARN',
-      TEST_EVENT: JSON.stringify(event),
-    },
-  });
-  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  assert.ok(line, `no result from ${functionName}: ${stdout}`);
-  return { result: JSON.parse(line.slice('RESULT '.length)), stdout };
+  return invoker(bundle.file, functionName, event, { JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'WARN' });
 }
 
 describe('Lambda bundles', () => {
