@@ -39,8 +39,8 @@ locals {
       }
       statements = [
         {
-          sid       = "RegisterConnectionPruneGone"
-          actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+          sid       = "RegisterConnection"
+          actions   = ["dynamodb:PutItem"]
           resources = [aws_dynamodb_table.connections.arn]
         },
         {

@@ -13,20 +13,24 @@ export const CONNECT_GRACE_SECONDS = 30;
 
 type ConnectionIds = Iterable<string> | AsyncIterable<string[]>;
 
-/** Posts one frame to many connections, pruning the gone ones, and records the delivery metrics. */
+/**
+ * Posts one frame to many connections, pruning the gone ones (unless `pruneGone` is false), and records the
+ * delivery metrics.
+ */
 export async function broadcast(
   deps: HandlerDeps,
   event: WebSocketEvent,
   log: Log,
   ids: ConnectionIds,
   frame: ServerFrame,
+  { pruneGone = true }: { pruneGone?: boolean } = {},
 ): Promise<DeliverySummary & { pruned: number }> {
   let pruned = 0;
   const summary = await fanOut(ids, JSON.stringify(frame), {
     client: deps.managementClient(event),
     concurrency: deps.config.fanOutConcurrency,
     onGone: async (connectionId) => {
-      if (await deps.store.removeGone(connectionId, CONNECT_GRACE_SECONDS)) pruned++;
+      if (pruneGone && (await deps.store.removeGone(connectionId, CONNECT_GRACE_SECONDS))) pruned++;
     },
     logger: log,
   });

@@ -7,7 +7,7 @@ import type { Log } from './invocation-log.ts';
 /**
  * Tells the rest of a room that a connection joined or left. The connection itself is skipped: during `$connect`
  * it is not open yet and during `$disconnect` it is closed, so a post would answer 410 and prune a live record.
- * Presence is best effort: a failure is logged and never fails the connect or disconnect.
+ * Presence is best effort: a failure is logged and never fails the connect or disconnect, and it prunes nothing.
  */
 export async function announcePresence(
   deps: HandlerDeps,
@@ -40,7 +40,10 @@ export async function announcePresence(
       return;
     }
     const others = room.filter((id) => id !== connectionId);
-    const summary = await broadcast(deps, event, log, others, frame);
+    // Joins come in bursts, and a connection still in its $connect answers 410 like a gone one: here most 410s
+    // are newcomers, whose records removeGone would keep anyway, at a failed conditional delete (1 WRU) each.
+    // Stale records are left to the next message broadcast and to TTL.
+    const summary = await broadcast(deps, event, log, others, frame, { pruneGone: false });
     log.debug('presence announced', { event: presence, ...summary });
   } catch (error) {
     log.warn('presence not announced', { event: presence, error: error as Error });

@@ -41,12 +41,13 @@ function grants(actions: readonly string[], resource: string): string[] {
 
 const WRITE_OWN_LOGS = grants(LOG_ACTIONS, OWN_LOG_STREAMS);
 const REPLY = grants(['execute-api:ManageConnections'], POST_TO_CONNECTIONS);
-/** src/handlers/broadcast.ts: page through the room's index entries, post to each, delete the records of gone ones. */
-const FAN_OUT_TO_ROOM = [
+/** src/handlers/presence.ts: read the room's index entries and post to each; it prunes nothing. */
+const ANNOUNCE_TO_ROOM = [
   ...grants(['dynamodb:Query'], ROOM_INDEX_ARN),
   ...grants(['execute-api:ManageConnections'], POST_TO_CONNECTIONS),
-  ...grants(['dynamodb:DeleteItem'], CONNECTIONS_ARN),
 ];
+/** src/handlers/broadcast.ts: page through the room's index entries, post to each, delete the records of gone ones. */
+const FAN_OUT_TO_ROOM = [...ANNOUNCE_TO_ROOM, ...grants(['dynamodb:DeleteItem'], CONNECTIONS_ARN)];
 
 /**
  * The whole IAM policy of each function, as "action on resource": what its code calls, and nothing else.
@@ -56,8 +57,8 @@ const FAN_OUT_TO_ROOM = [
  * its grants) instead of breaking the type-check of the whole project.
  */
 export const EXPECTED_GRANTS: Readonly<Partial<Record<string, readonly string[]>>> = {
-  connect: [...WRITE_OWN_LOGS, ...grants(['dynamodb:PutItem'], CONNECTIONS_ARN), ...FAN_OUT_TO_ROOM],
-  disconnect: [...WRITE_OWN_LOGS, ...grants(['dynamodb:DeleteItem'], CONNECTIONS_ARN), ...FAN_OUT_TO_ROOM],
+  connect: [...WRITE_OWN_LOGS, ...grants(['dynamodb:PutItem'], CONNECTIONS_ARN), ...ANNOUNCE_TO_ROOM],
+  disconnect: [...WRITE_OWN_LOGS, ...grants(['dynamodb:DeleteItem'], CONNECTIONS_ARN), ...ANNOUNCE_TO_ROOM],
   default: [...WRITE_OWN_LOGS, ...REPLY],
   'send-message': [
     ...WRITE_OWN_LOGS,

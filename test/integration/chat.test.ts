@@ -164,6 +164,27 @@ describe('stale and failing connections', () => {
     await store.remove(broken);
   });
 
+  it('presence posts do not prune (410 there is mostly a newcomer still in $connect); messages do', async () => {
+    const { store } = stack.deps;
+    const ghost = 'GhostConnBBBBBB=';
+    await putOldRecord(stack, { connectionId: ghost, roomId: 'r7b', userId: 'ghost' });
+    const before = { ...Object.fromEntries(metrics.totals) };
+    const delta = (name: string) => (metrics.totals.get(name as never) ?? 0) - (before[name] ?? 0);
+
+    // $connect announces her join before it returns, so the ghost has answered 410 by the time she is open.
+    const gina = await join('gina', 'r7b');
+    assert.equal((await store.get(ghost))?.user_id, 'ghost', 'kept after the presence post');
+    assert.equal(delta(METRIC.staleConnectionsPruned), 0);
+
+    gina.send({ action: 'sendMessage', message: 'anyone?' });
+    assert.equal((await gina.next()).message, 'anyone?');
+    await eventually(
+      () => store.get(ghost),
+      (record) => record === undefined,
+    );
+    assert.equal(delta(METRIC.staleConnectionsPruned), 1);
+  });
+
   it('reaches every member of a room whose index data spans several 1 MB pages, and skips expired records', async () => {
     const doc = createDocumentClient({ endpoint: stack.dynamodbEndpoint, region: 'us-east-1' });
     const table = stack.config.tables.connections;
