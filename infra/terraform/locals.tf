@@ -67,7 +67,7 @@ locals {
       }
       statements = [
         {
-          sid       = "RemoveConnectionPruneGone"
+          sid       = "RemoveConnection"
           actions   = ["dynamodb:DeleteItem"]
           resources = [aws_dynamodb_table.connections.arn]
         },
