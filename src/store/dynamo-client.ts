@@ -22,8 +22,8 @@ export function createDocumentClient(options: DocumentClientOptions = {}): Dynam
     ...(options.region && { region: options.region }),
     ...(options.maxAttempts && { maxAttempts: options.maxAttempts }),
     ...(options.credentials && { credentials: options.credentials }),
-    // No `cacheMiddleware` (the management client has it): lib-dynamodb's commands do not support it in this SDK
-    // (aws/aws-sdk-js-v3#7801, open), and a cached handler would send an earlier command's input.
+    // No `cacheMiddleware` (the management client has it): DynamoDBDocumentClient.from() refuses a client with it
+    // in this SDK (aws/aws-sdk-js-v3#7801 is open to lift that).
     requestHandler: {
       httpAgent: new http.Agent({ keepAlive: true }),
       httpsAgent: new https.Agent({ keepAlive: true }),
