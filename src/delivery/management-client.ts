@@ -21,8 +21,10 @@ export interface ManagementClientOptions {
   maxSockets?: number;
   /**
    * How long one PostToConnection attempt may take before it fails with a `TimeoutError`, which is not retried:
-   * the message may have been delivered. Default 2000 ms: a post normally takes milliseconds, and one that never
-   * answers must not hold its socket and the invocation until the Lambda timeout.
+   * the message may have been delivered. Default 10 s. A post normally takes milliseconds and API Gateway answers
+   * overload with 429 (retried), so only a network fault takes this long; and a post that never answers must not
+   * hold its invocation until the Lambda timeout. 2 s proved too short for an overloaded local emulator: a burst of
+   * 50 messages to 1,000 clients over HTTP timed out and lost 3,576 deliveries (bench/README.md).
    */
   requestTimeoutMs?: number;
   /**
@@ -40,7 +42,7 @@ export interface ManagementClientOptions {
 /** Leaves a request as it is; SDK's `signer` option takes any object with this method. */
 const noSignature = { sign: async <T>(request: T): Promise<T> => request };
 
-export const DEFAULT_POST_TIMEOUT_MS = 2_000;
+export const DEFAULT_POST_TIMEOUT_MS = 10_000;
 
 const clients = new Map<string, ApiGatewayManagementApiClient>();
 
