@@ -3,7 +3,11 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { type FanOutLogger, fanOut } from '../../src/delivery/fan-out.ts';
-import { createManagementClient, managementClientFor } from '../../src/delivery/management-client.ts';
+import {
+  createManagementClient,
+  type ManagementClientOptions,
+  managementClientFor,
+} from '../../src/delivery/management-client.ts';
 import {
   type ConnectionsApiStub,
   FORBIDDEN,
@@ -46,6 +50,19 @@ describe('fanOut through the @connections API', () => {
     await stub.close();
   });
 
+  /** A client of its own for one test, destroyed after it. */
+  async function withClient(
+    options: ManagementClientOptions,
+    use: (client: ApiGatewayManagementApiClient) => Promise<void>,
+  ): Promise<void> {
+    const own = createManagementClient(stub.endpoint, { region: 'us-east-1', credentials, ...options });
+    try {
+      await use(own);
+    } finally {
+      own.destroy();
+    }
+  }
+
   test('delivers, prunes only Gone, retries throttling, keeps other failures', async () => {
     stub.script.set('throttled', [THROTTLED, OK]);
     stub.script.set('broken', [INTERNAL]);
@@ -82,13 +99,7 @@ describe('fanOut through the @connections API', () => {
   });
 
   test('a post that times out is counted, logged and not sent again: it may have been delivered', async () => {
-    const impatient = createManagementClient(stub.endpoint, {
-      region: 'us-east-1',
-      credentials,
-      maxAttempts: 3,
-      requestTimeoutMs: 100,
-    });
-    try {
+    await withClient({ maxAttempts: 3, requestTimeoutMs: 100 }, async (impatient) => {
       stub.script.set('slow', [HANGS]);
       const { logger, entries } = recordingLogger();
       const summary = await fanOut(['slow', 'ok'], 'x', {
@@ -106,19 +117,11 @@ describe('fanOut through the @connections API', () => {
         entries.map((e) => [e.level, e.message, e.attributes.connection_id, e.attributes.error_name]),
         [['warn', 'post to connection timed out', 'slow', 'TimeoutError']],
       );
-    } finally {
-      impatient.destroy();
-    }
+    });
   });
 
   test('timeouts do not use up the retry budget that throttled posts need', async () => {
-    const impatient = createManagementClient(stub.endpoint, {
-      region: 'us-east-1',
-      credentials,
-      maxAttempts: 3,
-      requestTimeoutMs: 50,
-    });
-    try {
+    await withClient({ maxAttempts: 3, requestTimeoutMs: 50 }, async (impatient) => {
       // The SDK's standard budget is 500 tokens and a retried timeout costs at least 10: 60 would empty it.
       const slow = ids('slow', 60);
       for (const id of slow) stub.script.set(id, [HANGS]);
@@ -135,18 +138,11 @@ describe('fanOut through the @connections API', () => {
       const second = await fanOut(['throttled-later'], 'x', { client: impatient, onGone: async () => {} });
       assert.equal(second.delivered, 1);
       assert.equal(stub.posts.filter((p) => p.connectionId === 'throttled-later').length, 2);
-    } finally {
-      impatient.destroy();
-    }
+    });
   });
 
   test('posts are signed with SigV4 unless the client is built unsigned (for a local gateway only)', async () => {
-    const unsigned = createManagementClient(stub.endpoint, {
-      region: 'us-east-1',
-      credentials,
-      unsigned: true,
-    });
-    try {
+    await withClient({ unsigned: true }, async (unsigned) => {
       await fanOut(['signed'], 'x', { client, onGone: async () => {} });
       await fanOut(['unsigned'], 'x', { client: unsigned, onGone: async () => {} });
       const authorization = (id: string) => stub.posts.find((p) => p.connectionId === id)?.authorization;
@@ -155,9 +151,7 @@ describe('fanOut through the @connections API', () => {
         /^AWS4-HMAC-SHA256 Credential=local\/\d{8}\/us-east-1\/execute-api\//,
       );
       assert.equal(authorization('unsigned'), undefined);
-    } finally {
-      unsigned.destroy();
-    }
+    });
   });
 
   test('a failing onGone is logged, not thrown', async () => {
