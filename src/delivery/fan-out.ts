@@ -38,7 +38,8 @@ type Outcome = 'delivered' | 'gone' | 'failed' | 'timedOut';
 /**
  * Posts `data` to every connection in `ids` with bounded concurrency. Only a `GoneException` prunes a connection;
  * throttling and 5xx are retried by the client's retry strategy, and whatever still fails (or times out) is
- * counted and logged but kept. Per-connection failures never throw; a failing `ids` source does, once in-flight posts settle.
+ * counted and logged but kept. Per-connection failures never throw; a failing `ids` source does, once in-flight
+ * posts settle.
  */
 export async function fanOut(
   ids: Iterable<string> | AsyncIterable<string[] | string>,

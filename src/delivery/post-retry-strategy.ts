@@ -29,8 +29,10 @@ export class PostRetryStrategy implements RetryStrategyV2 {
   }
 }
 
-/** The request handler's `requestTimeout` error (`TimeoutError`, code `ETIMEDOUT`). */
+/**
+ * The request handler's `requestTimeout` error. Matched by name only: an OS-level `connect ETIMEDOUT` (code, not
+ * name) means the request never left, and is retried like any other network error.
+ */
 export function isTimeout(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return error.name === 'TimeoutError' || (error as { code?: unknown }).code === 'ETIMEDOUT';
+  return error instanceof Error && error.name === 'TimeoutError';
 }
