@@ -1,25 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { RoomcastClient } from '../../src/client/index.ts';
-import type { LocalStack } from '../../src/local/stack.ts';
+import { after, describe, it } from 'node:test';
 import { ChatClient } from '../integration/support.ts';
 import {
   type client,
+  clientTestStack,
   connectionIdOf,
   dropConnection,
   gate,
   instrumentedWebSocket,
-  joinOpen,
-  startTestStack,
   token,
 } from './support.ts';
 
-let stack: LocalStack;
-const clients: RoomcastClient[] = [];
-const raw: ChatClient[] = [];
+const env = clientTestStack();
+const { join } = env;
 
-const join = (user: string, room: string, options: Parameters<typeof client>[3] = {}) =>
-  joinOpen(clients, stack.wsUrl, user, room, options);
+const raw: ChatClient[] = [];
 
 /**
  * Joins with a getToken that can be held: `away()` drops the connection and keeps the client from reconnecting
@@ -39,7 +34,7 @@ async function joinHoldable(user: string, room: string, options: Parameters<type
     away: async () => {
       hold = gate();
       const from = joined.recorder.events.length;
-      await dropConnection(stack, await connectionIdOf(stack, room, user));
+      await dropConnection(env.stack, await connectionIdOf(env.stack, room, user));
       await joined.recorder.waitFor('state', (s) => s.state === 'connecting', { from });
     },
     back: () => hold?.open(),
@@ -48,12 +43,12 @@ async function joinHoldable(user: string, room: string, options: Parameters<type
 
 async function storeMessages(room: string, user: string, texts: string[]): Promise<void> {
   for (const message of texts) {
-    await stack.deps.messages.saveRoomMessage({
+    await env.stack.deps.messages.saveRoomMessage({
       kind: 'room',
       room_id: room,
       user_id: user,
       message,
-      message_id: stack.deps.newMessageId(),
+      message_id: env.stack.deps.newMessageId(),
       timestamp: new Date().toISOString(),
     });
   }
@@ -61,15 +56,7 @@ async function storeMessages(room: string, user: string, texts: string[]): Promi
 
 const isSorted = (ids: string[]) => ids.every((id, i) => i === 0 || (ids[i - 1] as string) < id);
 
-before(async () => {
-  stack = await startTestStack();
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await Promise.all(raw.map((c) => c.close()));
-  await stack.close();
-});
+after(() => Promise.all(raw.map((c) => c.close())));
 
 describe('catch-up', () => {
   it('hands over the messages missed while disconnected once each, in order, and no duplicate', async () => {
@@ -120,7 +107,7 @@ describe('catch-up', () => {
     const alice = await joinHoldable('alice', 'dm-room');
     const { client: bob } = await join('bob', 'dm-room');
     // Alice's other tab keeps her reachable (direct messages need a connected recipient) while this one is away.
-    raw.push(await ChatClient.connect(stack, 'alice', 'elsewhere'));
+    raw.push(await ChatClient.connect(env.stack, 'alice', 'elsewhere'));
     await bob.sendDirect('alice', 'dm 1');
     await alice.recorder.waitFor('direct', (frame) => frame.message === 'dm 1');
 

@@ -1,37 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { RoomcastClient } from '../../src/client/index.ts';
-import type { LocalStack } from '../../src/local/stack.ts';
-import { BlackholeProxy, type client, joinOpen, startTestStack } from './support.ts';
+import { describe, it } from 'node:test';
+import { clientTestStack } from './support.ts';
 
 const IDLE_TIMEOUT_MS = 400;
-let stack: LocalStack;
-let proxy: BlackholeProxy;
-const clients: RoomcastClient[] = [];
-
-const join = (user: string, room: string, options: Parameters<typeof client>[3] = {}) =>
-  joinOpen(clients, stack.wsUrl, user, room, options);
-
-before(async () => {
-  stack = await startTestStack({ idleTimeoutMs: IDLE_TIMEOUT_MS });
-  proxy = await BlackholeProxy.start(stack);
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await proxy.close();
-  await stack.close();
-});
+const env = clientTestStack({ idleTimeoutMs: IDLE_TIMEOUT_MS });
+const { join } = env;
 
 describe('heartbeat', () => {
   it('treats a connection whose pings go unanswered as dead, and reconnects', async () => {
     const { client: alice, recorder } = await join('alice', 'dead', {
-      url: proxy.url,
+      url: env.proxy.url,
       heartbeatMs: 50,
       heartbeatTimeoutMs: 100,
     });
     const from = recorder.events.length;
-    proxy.blackhole('both');
+    env.proxy.blackhole('both');
     const lost = await recorder.waitFor('state', (s) => s.state === 'reconnecting', { from });
     assert.equal(lost.state === 'reconnecting' && lost.reason, 'no pong within 100 ms');
     await recorder.waitForState('open', from);

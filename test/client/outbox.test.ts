@@ -1,44 +1,25 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { RoomcastClient } from '../../src/client/index.ts';
-import type { LocalStack } from '../../src/local/stack.ts';
 import { eventually } from '../integration/support.ts';
 import {
-  BlackholeProxy,
-  type client,
+  clientTestStack,
   connectionIdOf,
   dropConnection,
   gate,
   instrumentedWebSocket,
-  joinOpen,
   type Recorder,
-  startTestStack,
   token,
 } from './support.ts';
 
-let stack: LocalStack;
-let proxy: BlackholeProxy;
-const clients: RoomcastClient[] = [];
-
-const join = (user: string, room: string, options: Parameters<typeof client>[3] = {}) =>
-  joinOpen(clients, stack.wsUrl, user, room, options);
+const env = clientTestStack();
+const { join } = env;
 
 /** A message sent last: once the recorders have it, they have had the chance to see everything before it. */
 async function sentinel(sender: RoomcastClient, text: string, ...recorders: Recorder[]): Promise<void> {
   await sender.send(text);
   for (const recorder of recorders) await recorder.waitFor('message', (frame) => frame.message === text);
 }
-
-before(async () => {
-  stack = await startTestStack();
-  proxy = await BlackholeProxy.start(stack);
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await proxy.close();
-  await stack.close();
-});
 
 describe('outbox', () => {
   it('holds a send made while reconnecting and delivers it once when the connection is back', async () => {
@@ -54,7 +35,7 @@ describe('outbox', () => {
     const { client: bob, recorder: bobSees } = await join('bob', 'outbox-held');
 
     const from = aliceSees.events.length;
-    await dropConnection(stack, await connectionIdOf(stack, 'outbox-held', 'alice'));
+    await dropConnection(env.stack, await connectionIdOf(env.stack, 'outbox-held', 'alice'));
     await aliceSees.waitFor('state', (s) => s.state === 'connecting', { from });
     const sent = alice.send('written while away', { clientMsgId: 'away-1' });
     hold.open();
@@ -70,16 +51,16 @@ describe('outbox', () => {
   it('re-sends a send whose acknowledgement was lost with the same client_msg_id: stored and delivered once', async () => {
     const { WebSocket, seen } = instrumentedWebSocket();
     const { client: alice, recorder: aliceSees } = await join('alice', 'outbox-lost', {
-      url: proxy.url,
+      url: env.proxy.url,
       WebSocket,
     });
     const { client: bob, recorder: bobSees } = await join('bob', 'outbox-lost');
 
-    proxy.blackhole('to-client');
+    env.proxy.blackhole('to-client');
     const sent = alice.send('ack lost');
     const delivered = await bobSees.waitFor('message', (frame) => frame.message === 'ack lost');
     const from = aliceSees.events.length;
-    proxy.cut();
+    env.proxy.cut();
     await aliceSees.waitForState('open', from);
 
     const stored = await sent;
@@ -101,7 +82,7 @@ describe('outbox', () => {
     const { client: alice, recorder: aliceSees } = await join('alice', 'outbox-errors');
     const { recorder: bobSees } = await join('bob', 'outbox-errors');
 
-    await assert.rejects(alice.send('x'.repeat(stack.config.maxMessageChars + 1)), (error: Error) => {
+    await assert.rejects(alice.send('x'.repeat(env.stack.config.maxMessageChars + 1)), (error: Error) => {
       assert.equal(error.name, 'RoomcastError');
       assert.equal((error as { code?: string }).code, 'TOO_LARGE');
       return true;
@@ -117,11 +98,11 @@ describe('outbox', () => {
 
   it('times out a send that gets no answer', async () => {
     const { client: alice } = await join('alice', 'outbox-timeout', {
-      url: proxy.url,
+      url: env.proxy.url,
       sendTimeoutMs: 150,
       heartbeatMs: 0,
     });
-    proxy.blackhole('both');
+    env.proxy.blackhole('both');
     await assert.rejects(alice.send('into the void'), { code: 'TIMEOUT' });
   });
 });

@@ -1,36 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { RoomcastClient } from '../../src/client/index.ts';
-import type { LocalStack } from '../../src/local/stack.ts';
+import { describe, it } from 'node:test';
 import { eventually } from '../integration/support.ts';
 import {
   BrowserLikeWebSocket,
-  client,
+  clientTestStack,
   connectionIdOf,
   dropConnection,
   instrumentedWebSocket,
-  Recorder,
-  startTestStack,
   token,
 } from './support.ts';
 
-let stack: LocalStack;
-const clients: RoomcastClient[] = [];
-
-function open(user: string, room: string, options: Parameters<typeof client>[3] = {}) {
-  const c = client(stack.wsUrl, user, room, options);
-  clients.push(c);
-  return { client: c, recorder: new Recorder(c) };
-}
-
-before(async () => {
-  stack = await startTestStack();
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await stack.close();
-});
+const env = clientTestStack();
+const { open } = env;
 
 describe('reconnect', () => {
   it('reconnects after the server drops the connection, with a fresh token for each attempt', async () => {
@@ -45,14 +26,14 @@ describe('reconnect', () => {
     assert.equal(tokens, 1);
     assert.equal(alice.userId, 'alice');
 
-    const first = await connectionIdOf(stack, 'reconnect', 'alice');
+    const first = await connectionIdOf(env.stack, 'reconnect', 'alice');
     const from = recorder.events.length;
-    await dropConnection(stack, first);
+    await dropConnection(env.stack, first);
     const reconnecting = await recorder.waitFor('state', (s) => s.state === 'reconnecting', { from });
     assert.equal(reconnecting.state === 'reconnecting' && reconnecting.reason, 'connection closed (1000)');
     await recorder.waitForState('open', from);
     assert.equal(tokens, 2);
-    assert.notEqual(await connectionIdOf(stack, 'reconnect', 'alice'), first);
+    assert.notEqual(await connectionIdOf(env.stack, 'reconnect', 'alice'), first);
     assert.equal((await alice.send('still here')).message, 'still here');
   });
 
@@ -67,7 +48,7 @@ describe('reconnect', () => {
       },
     });
     await recorder.waitForState('open', 0);
-    await dropConnection(stack, await connectionIdOf(stack, 'reconnect', 'expiring'));
+    await dropConnection(env.stack, await connectionIdOf(env.stack, 'reconnect', 'expiring'));
     const closed = await recorder.waitForState('closed', 0);
     assert.deepEqual(closed, { state: 'closed', reason: 'unauthorized', detail: 'the token has expired' });
     assert.equal(seen.handshakes, 1);
@@ -143,7 +124,7 @@ describe('reconnect', () => {
     });
     await assert.rejects(erin.history(), { code: 'CLOSED' });
     await eventually(
-      () => stack.deps.store.roomMembers('closing'),
+      () => env.stack.deps.store.roomMembers('closing'),
       (members) => members.length === 0,
     );
   });

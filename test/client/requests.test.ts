@@ -1,36 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { RoomcastClient } from '../../src/client/index.ts';
-import type { LocalStack } from '../../src/local/stack.ts';
+import { describe, it } from 'node:test';
 import {
-  BlackholeProxy,
-  type client,
+  clientTestStack,
   connectionIdOf,
   dropConnection,
   gate,
   instrumentedWebSocket,
-  joinOpen,
-  startTestStack,
   token,
 } from './support.ts';
 
-let stack: LocalStack;
-let proxy: BlackholeProxy;
-const clients: RoomcastClient[] = [];
-
-const join = (user: string, room: string, options: Parameters<typeof client>[3] = {}) =>
-  joinOpen(clients, stack.wsUrl, user, room, options);
-
-before(async () => {
-  stack = await startTestStack();
-  proxy = await BlackholeProxy.start(stack);
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await proxy.close();
-  await stack.close();
-});
+const env = clientTestStack();
+const { join } = env;
 
 describe('requests', () => {
   it('matches concurrent history and members replies by ref, whatever order they arrive in', async (t) => {
@@ -79,7 +59,7 @@ describe('requests', () => {
       },
     });
     const from = recorder.events.length;
-    await dropConnection(stack, await connectionIdOf(stack, 'waiting', 'alice'));
+    await dropConnection(env.stack, await connectionIdOf(env.stack, 'waiting', 'alice'));
     await recorder.waitFor('state', (s) => s.state === 'connecting', { from });
     const members = alice.members();
     hold.open();
@@ -88,11 +68,11 @@ describe('requests', () => {
 
   it('times out a request that gets no answer', async () => {
     const { client: alice } = await join('alice', 'silent', {
-      url: proxy.url,
+      url: env.proxy.url,
       requestTimeoutMs: 150,
       heartbeatMs: 0,
     });
-    proxy.blackhole('both');
+    env.proxy.blackhole('both');
     await assert.rejects(alice.members(), { name: 'RoomcastError', code: 'TIMEOUT' });
   });
 });

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createConnection, createServer, type Socket as NetSocket, type Server } from 'node:net';
+import { after, before } from 'node:test';
 import WebSocket from 'ws';
 import { signDevToken } from '../../src/auth/index.ts';
 import {
@@ -8,10 +9,8 @@ import {
   connect,
   type RoomcastClient,
 } from '../../src/client/index.ts';
-import type { LocalStack } from '../../src/local/stack.ts';
-import { TEST_SECRET } from '../integration/support.ts';
-
-export { startTestStack } from '../integration/support.ts';
+import type { LocalStack, LocalStackOptions } from '../../src/local/stack.ts';
+import { startTestStack, TEST_SECRET } from '../integration/support.ts';
 
 export function token(
   user: string,
@@ -231,16 +230,48 @@ export function gate(): { promise: Promise<void>; open: () => void } {
 }
 
 /** Connects a client (tracked in `clients` for teardown) and waits until it is open. */
-export async function joinOpen(
-  clients: RoomcastClient[],
-  url: string,
-  user: string,
-  room: string,
-  options: Parameters<typeof client>[3] = {},
-): Promise<{ client: RoomcastClient; recorder: Recorder }> {
-  const c = client(url, user, room, options);
-  clients.push(c);
-  const recorder = new Recorder(c);
-  await recorder.waitForState('open', 0);
-  return { client: c, recorder };
+type ClientOptions = Parameters<typeof client>[3];
+
+/**
+ * The local stack of one test file, with a black-hole proxy in front of it; every client the file opens is
+ * closed after it. Registers the file's `before` and `after` hooks.
+ */
+export function clientTestStack(options: LocalStackOptions = {}) {
+  let stack: LocalStack | undefined;
+  let proxy: BlackholeProxy | undefined;
+  const clients: RoomcastClient[] = [];
+  before(async () => {
+    stack = await startTestStack(options);
+    proxy = await BlackholeProxy.start(stack);
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await proxy?.close();
+    await stack?.close();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the test stack is not started yet');
+    return value;
+  };
+  const fixture = {
+    get stack(): LocalStack {
+      return ready(stack);
+    },
+    get proxy(): BlackholeProxy {
+      return ready(proxy);
+    },
+    /** A client connecting to `room`, not waited for. */
+    open(user: string, room: string, clientOptions: ClientOptions = {}) {
+      const c = client(fixture.stack.wsUrl, user, room, clientOptions);
+      clients.push(c);
+      return { client: c, recorder: new Recorder(c) };
+    },
+    /** A client whose first connection is open. */
+    async join(user: string, room: string, clientOptions: ClientOptions = {}) {
+      const opened = fixture.open(user, room, clientOptions);
+      await opened.recorder.waitForState('open', 0);
+      return opened;
+    },
+  };
+  return fixture;
 }
