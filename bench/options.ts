@@ -1,23 +1,14 @@
 import { parseArgs } from 'node:util';
+import type { FanOutWorkload } from './driver/fan-out.ts';
 import { SERIES } from './series.ts';
 
 export type Mode = 'quick' | 'default' | 'full';
 
-export interface BenchOptions {
+export interface BenchOptions extends FanOutWorkload {
   mode: Mode;
   /** Series names (bench/series.ts). */
   servers: string[];
   ns: number[];
-  sequential: number;
-  burst: number;
-  warmup: number;
-  /** Clients that connect and disconnect before each timed connect (steady state, not JIT); 0 = none. */
-  connectWarmup: number;
-  connectConcurrency: number;
-  messageBytes: number;
-  stallMs: number;
-  burstTimeoutMs: number;
-  drainTimeoutMs: number;
   churnCycles: number;
   churnConcurrency: number;
   coldStart: boolean;

@@ -7,7 +7,7 @@ import { runColdStart } from './cold-start.ts';
 import { costRows } from './cost.ts';
 import { runChurn } from './driver/churn.ts';
 import { clientFactory } from './driver/clients.ts';
-import { type FanOutResult, type FanOutSettings, runFanOut } from './driver/fan-out.ts';
+import { type FanOutResult, runFanOut } from './driver/fan-out.ts';
 import { ServerProcess } from './driver/server-process.ts';
 import { round } from './driver/stats.ts';
 import type { PostPathRow } from './micro/post-to-connection.ts';
@@ -103,21 +103,6 @@ function serverEnv(series: Series, options: BenchOptions): Record<string, string
   };
 }
 
-function settingsFor(options: BenchOptions, n: number): FanOutSettings {
-  return {
-    n,
-    sequential: options.sequential,
-    burst: options.burst,
-    warmup: options.warmup,
-    connectWarmup: options.connectWarmup,
-    connectConcurrency: options.connectConcurrency,
-    messageBytes: options.messageBytes,
-    stallMs: options.stallMs,
-    burstTimeoutMs: options.burstTimeoutMs,
-    drainTimeoutMs: options.drainTimeoutMs,
-  };
-}
-
 async function fanOutEntry(series: Series, n: number, options: BenchOptions, log: Log): Promise<FanOutEntry> {
   let server: ServerProcess | undefined;
   try {
@@ -125,7 +110,7 @@ async function fanOutEntry(series: Series, n: number, options: BenchOptions, log
     const result = await runFanOut(
       server,
       clientFactory(series.kind, server.info),
-      settingsFor(options, n),
+      { ...options, n },
       `room-${n}`,
     );
     log(`fan-out ${series.name} N=${n}: ${describeFanOut(result)}`);
@@ -192,7 +177,7 @@ async function profileEntry(options: BenchOptions, log: Log): Promise<ProfileEnt
     const result = await runFanOut(
       server,
       clientFactory('roomcast', server.info),
-      settingsFor(options, n),
+      { ...options, n },
       'profiled',
     );
     await server.stop();

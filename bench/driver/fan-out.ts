@@ -4,8 +4,8 @@ import type { ServerProcess } from './server-process.ts';
 import { mapLimit, percentile, round } from './stats.ts';
 import { DeliveryTracker } from './tracker.ts';
 
-export interface FanOutSettings {
-  n: number;
+/** What every fan-out run does; BenchOptions carries it for all of them. */
+export interface FanOutWorkload {
   /** Messages sent one at a time (each waits until all N got the previous one). */
   sequential: number;
   /** Messages sent all at once. */
@@ -25,6 +25,10 @@ export interface FanOutSettings {
   burstTimeoutMs: number;
   /** How long to wait for the server's registry to empty after every client closed. */
   drainTimeoutMs: number;
+}
+
+export interface FanOutSettings extends FanOutWorkload {
+  n: number;
 }
 
 export interface PhaseResult {
