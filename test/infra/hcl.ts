@@ -23,6 +23,10 @@ export interface TerraformConfig {
   locals: JsonObject;
   variables: Record<string, JsonObject>;
   outputs: Record<string, JsonObject>;
+  /** `provider` blocks by local name; several when aliased. Always set by loadTerraform. */
+  providers?: Record<string, JsonObject[]>;
+  /** Every `terraform` block (required_version, required_providers, …), in file order. Always set by loadTerraform. */
+  terraform?: JsonObject[];
   /** Anything declared twice (Terraform refuses it). */
   duplicates: string[];
 }
@@ -37,13 +41,15 @@ const hcl2json = createRequire(import.meta.url)('@cdktf/hcl2json') as Hcl2Json;
 
 export async function loadTerraform(dir: string): Promise<TerraformConfig> {
   const files = (await readdir(dir)).filter((name) => name.endsWith('.tf')).sort();
-  const config: TerraformConfig = {
+  const config: Required<TerraformConfig> = {
     files,
     resources: {},
     data: {},
     locals: {},
     variables: {},
     outputs: {},
+    providers: {},
+    terraform: [],
     duplicates: [],
   };
   for (const file of files) {
@@ -52,6 +58,10 @@ export async function loadTerraform(dir: string): Promise<TerraformConfig> {
     mergeTyped(config.data, parsed.data, 'data', config.duplicates);
     mergeNamed(config.variables, parsed.variable, 'variable', config.duplicates);
     mergeNamed(config.outputs, parsed.output, 'output', config.duplicates);
+    for (const [localName, providers] of Object.entries(obj(parsed.provider))) {
+      config.providers[localName] = [...(config.providers[localName] ?? []), ...blocks(providers)];
+    }
+    config.terraform.push(...blocks(parsed.terraform));
     for (const locals of list(parsed.locals)) {
       for (const [name, value] of Object.entries(obj(locals))) {
         if (name in config.locals) config.duplicates.push(`local.${name}`);
