@@ -60,12 +60,21 @@ export function createDeps(config: Config, overrides: Partial<HandlerDeps> = {})
   };
 }
 
-/** `https://{domainName}/{stage}` as AWS documents, unless WEBSOCKET_MANAGEMENT_ENDPOINT says otherwise. */
+/**
+ * Where this function posts to connections: WEBSOCKET_MANAGEMENT_ENDPOINT when set (Terraform always sets it);
+ * otherwise `https://{domainName}/{stage}` as AWS documents, when the event came through the execute-api host.
+ * Behind a custom domain `domainName` is that domain and `stage` is not its base path, so that URL would miss the
+ * API; the stage's own execute-api host, built from the event's apiId, is right in both cases.
+ */
 export function managementEndpoint(config: Config, event: WebSocketEvent): string {
-  return (
-    config.managementEndpoint ?? `https://${event.requestContext.domainName}/${event.requestContext.stage}`
-  );
+  if (config.managementEndpoint) return config.managementEndpoint;
+  const { domainName, stage, apiId } = event.requestContext;
+  if (EXECUTE_API_HOST.test(domainName)) return `https://${domainName}/${stage}`;
+  const suffix = config.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+  return `https://${apiId}.execute-api.${config.region}.${suffix}/${stage}`;
 }
+
+const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
 
 export function requireVerifier(deps: HandlerDeps): TokenVerifier {
   if (!deps.verifyToken) throw new ConfigError('set JWT_SECRET or JWT_JWKS_URL for the $connect function');

@@ -5,7 +5,11 @@ import { managementEndpoint } from '../../src/handlers/deps.ts';
 import type { WebSocketEvent } from '../../src/handlers/events.ts';
 
 const event = {
-  requestContext: { domainName: 'abc123.execute-api.eu-west-1.amazonaws.com', stage: 'prod' },
+  requestContext: {
+    domainName: 'abc123.execute-api.eu-west-1.amazonaws.com',
+    stage: 'prod',
+    apiId: 'abc123',
+  },
 } as WebSocketEvent;
 
 describe('managementEndpoint', () => {
@@ -13,6 +17,20 @@ describe('managementEndpoint', () => {
     assert.equal(
       managementEndpoint(loadConfig({}), event),
       'https://abc123.execute-api.eu-west-1.amazonaws.com/prod',
+    );
+  });
+
+  it("is the stage's execute-api host behind a custom domain, whose base path is not the stage", () => {
+    const custom = {
+      requestContext: { domainName: 'chat.example.com', stage: 'prod', apiId: 'abc123' },
+    } as WebSocketEvent;
+    assert.equal(
+      managementEndpoint(loadConfig({ AWS_REGION: 'eu-west-1' }), custom),
+      'https://abc123.execute-api.eu-west-1.amazonaws.com/prod',
+    );
+    assert.equal(
+      managementEndpoint(loadConfig({ AWS_REGION: 'cn-north-1' }), custom),
+      'https://abc123.execute-api.cn-north-1.amazonaws.com.cn/prod',
     );
   });
 
