@@ -99,7 +99,7 @@ describe('fanOut through the @connections API', () => {
   });
 
   test('a post that times out is counted, logged and not sent again: it may have been delivered', async () => {
-    await withClient({ maxAttempts: 3, requestTimeoutMs: 100 }, async (impatient) => {
+    await withClient({ maxAttempts: 3, requestTimeoutMs: 1000 }, async (impatient) => {
       stub.script.set('slow', [HANGS]);
       const { logger, entries } = recordingLogger();
       const summary = await fanOut(['slow', 'ok'], 'x', {
@@ -121,7 +121,9 @@ describe('fanOut through the @connections API', () => {
   });
 
   test('timeouts do not use up the retry budget that throttled posts need', async () => {
-    await withClient({ maxAttempts: 3, requestTimeoutMs: 50 }, async (impatient) => {
+    // 1 s: long enough for 60 connections to open on a loaded machine (a post whose connection did not open in time
+    // was never sent, so it is retried, not counted as timed out).
+    await withClient({ maxAttempts: 3, requestTimeoutMs: 1000 }, async (impatient) => {
       // The SDK's standard budget is 500 tokens and a retried timeout costs at least 10: 60 would empty it.
       const slow = ids('slow', 60);
       for (const id of slow) stub.script.set(id, [HANGS]);
