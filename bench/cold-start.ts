@@ -7,9 +7,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { buildBundles } from '../scripts/bundle.ts';
-import { bundleInvoker, type InvokeBundle, webSocketRequestContext } from '../scripts/bundle-invoker.ts';
+import { type BundleReport, buildBundles } from '../scripts/bundle.ts';
+import {
+  bundleInvoker,
+  connectEventFor,
+  deployedConnection,
+  disconnectEventFor,
+  type InvokeBundle,
+  messageEventFor,
+} from '../scripts/bundle-invoker.ts';
 import { signDevToken } from '../src/auth/index.ts';
+import { ROUTES } from '../src/handlers/routes.ts';
 import type { LocalStack } from '../src/local/stack.ts';
 import { startLocalStack } from '../src/local/stack.ts';
 import { type BundlePart, bundleContents } from './bundle-contents.ts';
@@ -46,23 +54,53 @@ export interface ColdStartResult {
   contents: BundlePart[];
 }
 
-export async function runColdStart(runs: number): Promise<ColdStartResult> {
+/**
+ * What a cold-start measurement needs: the bundles, a local stack with one connected client (alice, whose
+ * connection the message routes act for) and the invoker. `close()` ends it all. bench/micro/source-maps.ts uses
+ * it too.
+ */
+export interface ColdStartFixture {
+  bundles: BundleReport[];
+  stack: LocalStack;
+  invoker: InvokeBundle;
+  aliceId: string;
+  /** The secret of the stack's tokens; `$connect` needs it in its environment. */
+  secret: string;
+  close(): Promise<void>;
+}
+
+export async function startColdStartFixture(): Promise<ColdStartFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'roomcast-bench-bundles-'));
   const stack = await startLocalStack({ port: 0, env: { JWT_SECRET: SECRET, LOG_LEVEL: 'SILENT' } });
   let alice: WebSocket | undefined;
+  const close = async () => {
+    alice?.terminate();
+    await stack.close();
+    await rm(dir, { recursive: true, force: true });
+  };
   try {
     const bundles = await buildBundles(join(dir, 'dist'));
     const invoker = await bundleInvoker(dir, stack);
     alice = await connect(`${stack.wsUrl}?token=${await signDevToken(SECRET, 'alice')}&room_id=${ROOM}`);
     const aliceId = (await stack.deps.store.roomMembers(ROOM))[0]?.connection_id;
     if (!aliceId) throw new Error('the cold-start client has no connection record');
+    return { bundles, stack, invoker, aliceId, secret: SECRET, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
 
+export async function runColdStart(runs: number): Promise<ColdStartResult> {
+  const fixture = await startColdStartFixture();
+  const { bundles, stack, invoker, aliceId } = fixture;
+  try {
     const timings = new Map<string, Timing[]>(bundles.map((b) => [b.functionName, []]));
     const errors = new Map<string, string>();
     for (let r = 0; r < runs; r++) {
       for (const bundle of bundles) {
         try {
-          const event = await eventFor(stack, bundle.functionName, aliceId, r);
+          const event = await coldStartEvent(stack, bundle.functionName, aliceId, r);
           timings
             .get(bundle.functionName)
             ?.push(await invoke(invoker, bundle.file, bundle.functionName, event));
@@ -93,9 +131,7 @@ export async function runColdStart(runs: number): Promise<ColdStartResult> {
     });
     return { rows, contents };
   } finally {
-    alice?.terminate();
-    await stack.close();
-    await rm(dir, { recursive: true, force: true });
+    await fixture.close();
   }
 }
 
@@ -107,50 +143,45 @@ async function invoke(invoker: InvokeBundle, file: string, functionName: string,
 }
 
 /** A connection id shaped like API Gateway's: 16 characters ending in `=`. */
-function fakeId(kind: string, run: number): string {
+export function fakeId(kind: string, run: number): string {
   return `${kind
     .replace(/[^A-Za-z]/g, '')
     .slice(0, 9)
     .padEnd(9, 'X')}${String(run).padStart(6, '0')}=`;
 }
 
-async function eventFor(
+const FRAME_BODIES: Record<string, string> = {
+  default: 'not json',
+  'send-message': '{"action":"sendMessage","message":"cold start"}',
+  'send-direct': '{"action":"sendDirect","to_user_id":"alice","message":"cold start"}',
+  'get-history': '{"action":"getHistory"}',
+  'list-members': '{"action":"listMembers"}',
+  ping: '{"action":"ping"}',
+};
+
+/**
+ * The event run `run` of `functionName` serves, as a deployed stage would send it. `$connect` and `$disconnect`
+ * act for a connection of their own (the `$disconnect` one is stored first; the caller removes the `$connect` one
+ * afterwards); the message routes act for alice.
+ */
+export async function coldStartEvent(
   stack: LocalStack,
   functionName: string,
   aliceId: string,
   run: number,
 ): Promise<object> {
-  const routeKey: Record<string, string> = {
-    connect: '$connect',
-    disconnect: '$disconnect',
-    default: '$default',
-    'send-message': 'sendMessage',
-    'send-direct': 'sendDirect',
-    'get-history': 'getHistory',
-    'list-members': 'listMembers',
-    ping: 'ping',
-  };
-  const key = routeKey[functionName] ?? functionName;
-  const body: Record<string, string> = {
-    default: 'not json',
-    'send-message': '{"action":"sendMessage","message":"cold start"}',
-    'send-direct': '{"action":"sendDirect","to_user_id":"alice","message":"cold start"}',
-    'get-history': '{"action":"getHistory"}',
-    'list-members': '{"action":"listMembers"}',
-    ping: '{"action":"ping"}',
-  };
-  const own =
-    functionName === 'connect' || functionName === 'disconnect' ? fakeId(functionName, run) : aliceId;
-  const requestContext = webSocketRequestContext(key, own, `ColdRequest${String(run).padStart(4, '0')}=`);
   if (functionName === 'connect') {
     const token = await signDevToken(SECRET, `cold${run}`);
-    return { requestContext, queryStringParameters: { token, room_id: ROOM }, isBase64Encoded: false };
+    return connectEventFor(deployedConnection(fakeId(functionName, run)), { token, room_id: ROOM });
   }
   if (functionName === 'disconnect') {
+    const own = fakeId(functionName, run);
     await stack.deps.store.put({ connectionId: own, roomId: ROOM, userId: `gone${run}` });
-    return { requestContext, isBase64Encoded: false };
+    return disconnectEventFor(deployedConnection(own));
   }
-  return { requestContext, body: body[functionName] ?? '{}', isBase64Encoded: false };
+  const route = ROUTES.find((r) => r.functionName === functionName);
+  if (!route) throw new Error(`${functionName} serves no route`);
+  return messageEventFor(deployedConnection(aliceId), route.routeKey, FRAME_BODIES[functionName] ?? '{}');
 }
 
 function connect(url: string): Promise<WebSocket> {

@@ -1,24 +1,52 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import type http from 'node:http';
 import { join } from 'node:path';
+import { TLSSocket } from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { CLOSE_GOING_AWAY, disconnectReasonFor } from '../src/gateway/close-codes.ts';
+import {
+  type ConnectEvent,
+  type ConnectionFacts,
+  connectEvent,
+  type DisconnectEvent,
+  disconnectEvent,
+  type MessageEvent,
+  messageEvent,
+} from '../src/gateway/events.ts';
+import {
+  disconnectHeaderMaps,
+  handshakeHeaderMaps,
+  identityOf,
+  queryMaps,
+} from '../src/gateway/handshake-request.ts';
 import type { LocalStack } from '../src/local/stack.ts';
 import { connectionsTable, messagesTable } from '../src/store/tables.ts';
 
 /**
  * Runs a built Lambda bundle (scripts/bundle.ts) as the Lambda runtime would: imported in a fresh Node process,
  * its handler invoked once with an event, against a local stack. test/build checks what it does; bench/cold-start
- * times it.
+ * times it. The events (connectEventFor, messageEventFor, disconnectEventFor) come from the local API Gateway's own
+ * builders, as a deployed stage would send them.
  */
 export interface BundleInvocation {
   /** What the handler returned. */
   result: unknown;
   stdout: string;
+  /** Powertools writes WARN and ERROR lines here (console.warn / console.error). */
+  stderr: string;
   /** Node's own start before the import, the import, and the first event, inside the process (ms). */
   bootMs: number;
   importMs: number;
   firstEventMs: number;
+  /**
+   * CPU time (user + system, all threads) of the process until the handler returned (ms): steadier than wall
+   * times when other processes share the cores.
+   */
+  cpuMs: number;
   /** From spawn to exit, as seen from outside (ms). */
   processMs: number;
 }
@@ -37,11 +65,14 @@ const { handler } = await import(process.argv[2]);
 const t1 = performance.now();
 const context = {
   awsRequestId: 'bundle-invocation', functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, functionVersion: '$LATEST',
-  memoryLimitInMB: '256', getRemainingTimeInMillis: () => 29000, callbackWaitsForEmptyEventLoop: true,
+  memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE, getRemainingTimeInMillis: () => 29000,
+  callbackWaitsForEmptyEventLoop: true,
 };
 const result = await handler(JSON.parse(process.env.INVOKE_EVENT), context);
 const t2 = performance.now();
-console.log('INVOCATION ' + JSON.stringify({ bootMs: t0, importMs: t1 - t0, firstEventMs: t2 - t1, result: result ?? null }));
+const cpu = process.cpuUsage();
+const cpuMs = (cpu.user + cpu.system) / 1000;
+console.log('INVOCATION ' + JSON.stringify({ bootMs: t0, importMs: t1 - t0, firstEventMs: t2 - t1, cpuMs, result: result ?? null }));
 `;
 
 /** Writes the invoker script into `dir` and returns a function that runs one bundle with it. */
@@ -50,49 +81,145 @@ export async function bundleInvoker(dir: string, stack: LocalStack): Promise<Inv
   await writeFile(script, INVOKER);
   return async (file, functionName, event, env = {}) => {
     const started = performance.now();
-    const { stdout } = await promisify(execFile)(process.execPath, [script, pathToFileURL(file).href], {
-      timeout: 30_000,
-      env: { ...lambdaEnvironment(stack, functionName), ...env, INVOKE_EVENT: JSON.stringify(event) },
-    });
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [script, pathToFileURL(file).href],
+      {
+        timeout: 30_000,
+        env: { ...lambdaEnvironment(stack, functionName), ...env, INVOKE_EVENT: JSON.stringify(event) },
+      },
+    );
     const processMs = performance.now() - started;
     const line = stdout.split('\n').find((l) => l.startsWith('INVOCATION '));
     if (!line) throw new Error(`${functionName}: no result in ${stdout.slice(0, 500)}`);
-    return { ...JSON.parse(line.slice('INVOCATION '.length)), stdout, processMs };
+    return { ...JSON.parse(line.slice('INVOCATION '.length)), stdout, stderr, processMs };
   };
 }
 
-/** What Lambda and roomcast's Terraform give a function, pointed at the local stack. */
+/**
+ * What infra/terraform gives each function (name, memory, environment), as `terraform` evaluates it for
+ * `-var region=us-east-1` and the READMEs' token source; test/infra keeps this file equal to that evaluation.
+ */
+export const TERRAFORM_FUNCTIONS_FILE = join(import.meta.dirname, 'lambda-environment.json');
+
+export interface TerraformFunction {
+  function_name: string;
+  memory_size: number;
+  timeout: number;
+  environment: Record<string, string>;
+}
+
+const terraformFunctions = (
+  JSON.parse(readFileSync(TERRAFORM_FUNCTIONS_FILE, 'utf8')) as {
+    functions: Record<string, TerraformFunction>;
+  }
+).functions;
+
+/**
+ * What Lambda's Node.js 22 runtime and roomcast's Terraform give a function, with the tables and the management
+ * API pointed at the local stack instead of AWS.
+ */
 function lambdaEnvironment(stack: LocalStack, functionName: string): Record<string, string> {
+  const deployed = terraformFunctions[functionName];
+  if (!deployed) throw new Error(`${functionName} is not in ${TERRAFORM_FUNCTIONS_FILE}`);
+  const env = deployed.environment;
   return {
     PATH: process.env.PATH ?? '',
+    TZ: ':UTC',
     AWS_REGION: stack.config.region,
+    AWS_DEFAULT_REGION: stack.config.region,
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    AWS_LAMBDA_FUNCTION_NAME: deployed.function_name,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(deployed.memory_size),
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_LAMBDA_FUNCTION_NAME: `roomcast-${functionName}`,
+    AWS_SESSION_TOKEN: 'local',
+    // Lambda runs Node.js 22; this process is the local Node 20, whose SDK notice is noise.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    [connectionsTable.envVar]: stack.config.tables.connections,
-    [messagesTable.envVar]: stack.config.tables.messages,
+    ...env,
+    ...(connectionsTable.envVar in env && { [connectionsTable.envVar]: stack.config.tables.connections }),
+    ...(messagesTable.envVar in env && { [messagesTable.envVar]: stack.config.tables.messages }),
+    ...('WEBSOCKET_MANAGEMENT_ENDPOINT' in env && {
+      WEBSOCKET_MANAGEMENT_ENDPOINT: stack.managementEndpoint,
+    }),
     DYNAMODB_ENDPOINT: stack.dynamodbEndpoint,
-    WEBSOCKET_MANAGEMENT_ENDPOINT: stack.managementEndpoint,
   };
 }
 
-/** The `requestContext` API Gateway sends with a WebSocket event. */
-export function webSocketRequestContext(routeKey: string, connectionId: string, requestId: string) {
-  const eventType =
-    routeKey === '$connect' ? 'CONNECT' : routeKey === '$disconnect' ? 'DISCONNECT' : 'MESSAGE';
-  return {
-    routeKey,
-    eventType,
-    connectionId,
-    requestId,
-    extendedRequestId: requestId,
-    domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
-    stage: 'dev',
-    apiId: 'abc123',
-    connectedAt: Date.now(),
-    requestTimeEpoch: Date.now(),
-    messageDirection: 'IN',
-    ...(routeKey === '$disconnect' && { disconnectStatusCode: 1001, disconnectReason: 'Going away' }),
+/**
+ * The stage the events come from: the one Terraform deploys (its management endpoint is the stage's execute-api
+ * URL). The functions reach the local stack through WEBSOCKET_MANAGEMENT_ENDPOINT, so these names are never dialled.
+ */
+export const DEPLOYED_STAGE = deployedStage();
+
+function deployedStage(): { apiId: string; stage: string; domainName: string } {
+  const endpoint = Object.values(terraformFunctions)[0]?.environment.WEBSOCKET_MANAGEMENT_ENDPOINT;
+  if (!endpoint) throw new Error(`no WEBSOCKET_MANAGEMENT_ENDPOINT in ${TERRAFORM_FUNCTIONS_FILE}`);
+  const url = new URL(endpoint);
+  return { apiId: url.hostname.split('.')[0] ?? '', stage: url.pathname.slice(1), domainName: url.hostname };
+}
+
+/** A browser on a documentation address (TEST-NET-2). */
+const CLIENT_ADDRESS = '198.51.100.23';
+const CLIENT_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
+
+/**
+ * The browser's WebSocket handshake as it reaches the deployed stage: TLS on port 443 from CLIENT_ADDRESS. The
+ * emulator derives the `$connect` headers and `identity` from an `http.IncomingMessage`; this stand-in holds only
+ * what those builders read (src/gateway/handshake-request.ts), so the events keep following the emulator.
+ */
+function browserHandshake(url: string): http.IncomingMessage {
+  const sent: [string, string][] = [
+    ['Host', DEPLOYED_STAGE.domainName],
+    ['User-Agent', CLIENT_USER_AGENT],
+    ['Sec-WebSocket-Version', '13'],
+    ['Sec-WebSocket-Extensions', 'permessage-deflate; client_max_window_bits'],
+    ['Sec-WebSocket-Key', randomBytes(16).toString('base64')],
+    ['Connection', 'Upgrade'],
+    ['Upgrade', 'websocket'],
+  ];
+  // X-Forwarded-Proto comes from the socket's class and X-Forwarded-Port from its local port.
+  const socket: TLSSocket = Object.create(TLSSocket.prototype, {
+    remoteAddress: { value: CLIENT_ADDRESS },
+    localPort: { value: 443 },
+  });
+  const request: Pick<http.IncomingMessage, 'method' | 'url' | 'rawHeaders' | 'headers' | 'socket'> = {
+    method: 'GET',
+    url,
+    rawHeaders: sent.flat(),
+    headers: Object.fromEntries(sent.map(([name, value]) => [name.toLowerCase(), value])),
+    socket,
   };
+  return request as http.IncomingMessage;
+}
+
+/** A connection of that browser to the deployed stage: what every event of `connectionId` shares. */
+export function deployedConnection(connectionId: string, connectedAt = Date.now()): ConnectionFacts {
+  return {
+    ...DEPLOYED_STAGE,
+    connectionId,
+    connectedAt,
+    identity: identityOf(browserHandshake(`/${DEPLOYED_STAGE.stage}`)),
+  };
+}
+
+/** The `$connect` event of a handshake to `/prod?{query}`, built by the emulator's builders. */
+export function connectEventFor(connection: ConnectionFacts, query: Record<string, string>): ConnectEvent {
+  const handshake = browserHandshake(`/${connection.stage}?${new URLSearchParams(query)}`);
+  const headers = handshakeHeaderMaps(handshake, connection.connectedAt).integration;
+  return connectEvent(connection, headers, queryMaps(handshake.url));
+}
+
+/** A frame on `routeKey` (`$default` or an action). */
+export function messageEventFor(connection: ConnectionFacts, routeKey: string, body: string): MessageEvent {
+  return messageEvent(connection, routeKey, body);
+}
+
+/** `$disconnect` after the browser closed the tab: 1001 without a reason, unless `status` says otherwise. */
+export function disconnectEventFor(
+  connection: ConnectionFacts,
+  status = { code: CLOSE_GOING_AWAY, reason: disconnectReasonFor(CLOSE_GOING_AWAY, '') },
+): DisconnectEvent {
+  return disconnectEvent(connection, disconnectHeaderMaps(connection.domainName), status);
 }

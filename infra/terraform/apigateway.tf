@@ -11,6 +11,16 @@ resource "aws_apigatewayv2_api" "this" {
       condition     = length(local.jwt_sources) == 1
       error_message = "Set exactly one of jwt_secret, jwt_secret_ssm_parameter or jwt_jwks_url."
     }
+
+    precondition {
+      condition     = (var.custom_domain_name == null) == (var.custom_domain_certificate_arn == null)
+      error_message = "Set custom_domain_name and custom_domain_certificate_arn together, or neither."
+    }
+
+    precondition {
+      condition     = var.custom_domain_name != null || (var.custom_domain_base_path == null && var.custom_domain_route53_zone_id == null)
+      error_message = "custom_domain_base_path and custom_domain_route53_zone_id need custom_domain_name."
+    }
   }
 }
 
@@ -60,30 +70,14 @@ resource "aws_apigatewayv2_stage" "this" {
     detailed_metrics_enabled = var.detailed_metrics_enabled
   }
 
-  # One JSON line per connect, message and disconnect. The query string (which carries the token) is not logged.
-  access_log_settings {
-    destination_arn = aws_cloudwatch_log_group.api_access.arn
-    format = jsonencode({
-      requestId          = "$context.requestId"
-      extendedRequestId  = "$context.extendedRequestId"
-      apiId              = "$context.apiId"
-      stage              = "$context.stage"
-      connectionId       = "$context.connectionId"
-      connectedAt        = "$context.connectedAt"
-      eventType          = "$context.eventType"
-      routeKey           = "$context.routeKey"
-      messageId          = "$context.messageId"
-      status             = "$context.status"
-      integrationStatus  = "$context.integration.status"
-      integrationError   = "$context.integration.error"
-      integrationLatency = "$context.integration.latency"
-      error              = "$context.error.message"
-      errorType          = "$context.error.responseType"
-      ip                 = "$context.identity.sourceIp"
-      userAgent          = "$context.identity.userAgent"
-      requestTime        = "$context.requestTime"
-      requestTimeEpoch   = "$context.requestTimeEpoch"
-    })
+  # One JSON line per connect, message and disconnect (local.access_log_format), when access logs are on.
+  dynamic "access_log_settings" {
+    for_each = var.access_logs_enabled ? [aws_cloudwatch_log_group.api_access[0].arn] : []
+
+    content {
+      destination_arn = access_log_settings.value
+      format          = local.access_log_format
+    }
   }
 
   # Auto-deploy picks up route changes; waiting for the routes makes the first deployment complete. Logging settings
@@ -95,6 +89,8 @@ resource "aws_apigatewayv2_stage" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {
+  count = var.access_logs_enabled ? 1 : 0
+
   name              = "/aws/apigateway/${var.name_prefix}-websocket/${var.stage_name}/access"
   retention_in_days = var.log_retention_days
 }

@@ -39,6 +39,23 @@ data "aws_iam_policy_document" "function" {
       resources = statement.value.resources
     }
   }
+
+  # With a customer managed table key: the key, only through DynamoDB in this region (local.table_key_actions).
+  dynamic "statement" {
+    for_each = var.table_kms_key_arn != null && length(local.table_key_actions[each.key]) > 0 ? [local.table_key_actions[each.key]] : []
+
+    content {
+      sid       = "UseTableKey"
+      actions   = statement.value
+      resources = [var.table_kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.${data.aws_region.current.region}.amazonaws.com"]
+      }
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "function" {

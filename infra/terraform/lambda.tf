@@ -5,6 +5,8 @@ data "archive_file" "function" {
   type        = "zip"
   source_dir  = "${path.module}/../../dist/${each.key}"
   output_path = "${path.module}/.build/${each.key}.zip"
+  # The runtime never reads the source map (no --enable-source-maps), so it stays in dist/ and out of the upload.
+  excludes = ["index.mjs.map"]
 }
 
 # Created here, not by Lambda on first use, so that it has a retention and each role can be limited to it.

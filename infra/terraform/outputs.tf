@@ -1,6 +1,22 @@
 output "websocket_url" {
-  description = "Client URL: wss://{api_id}.execute-api.{region}.amazonaws.com/{stage}; add ?token=<JWT>&room_id=<room>."
+  description = "Client URL: wss://{custom_domain_name}[/{custom_domain_base_path}] with a custom domain, else wss://{api_id}.execute-api.{region}.amazonaws.com/{stage}; add ?token=<JWT>&room_id=<room>."
+  value = (
+    var.custom_domain_name == null ? aws_apigatewayv2_stage.this.invoke_url :
+    var.custom_domain_base_path == null ? "wss://${var.custom_domain_name}" : "wss://${var.custom_domain_name}/${var.custom_domain_base_path}"
+  )
+}
+
+output "execute_api_url" {
+  description = "The stage's own URL, wss://{api_id}.execute-api.{region}.amazonaws.com/{stage}, which works with or without a custom domain."
   value       = aws_apigatewayv2_stage.this.invoke_url
+}
+
+output "custom_domain_target" {
+  description = "With a custom domain: the regional API Gateway host and hosted zone its DNS record must point at (CNAME, or a Route 53 alias). Null without one."
+  value = var.custom_domain_name == null ? null : {
+    target_domain_name = aws_apigatewayv2_domain_name.this[0].domain_name_configuration[0].target_domain_name
+    hosted_zone_id     = aws_apigatewayv2_domain_name.this[0].domain_name_configuration[0].hosted_zone_id
+  }
 }
 
 output "management_endpoint" {
@@ -24,13 +40,13 @@ output "messages_table_name" {
 }
 
 output "function_names" {
-  description = "Lambda function name by roomcast function (connect, disconnect, default, send-message, ping)."
+  description = "Lambda function name by roomcast function (connect, disconnect, default, send-message, send-direct, get-history, list-members, ping)."
   value       = { for name, fn in aws_lambda_function.this : name => fn.function_name }
 }
 
 output "access_log_group" {
-  description = "CloudWatch log group of the stage's access logs."
-  value       = aws_cloudwatch_log_group.api_access.name
+  description = "CloudWatch log group of the stage's access logs; null while access_logs_enabled is false."
+  value       = one(aws_cloudwatch_log_group.api_access[*].name)
 }
 
 output "alarm_topic_arn" {

@@ -62,10 +62,16 @@ variable "throttling_rate_limit" {
   }
 }
 
+variable "access_logs_enabled" {
+  description = "API Gateway access logs of the stage (one JSON line per connect, message and disconnect) in a log group created here. Off by default because it needs the region's API Gateway CloudWatch role (see manage_api_gateway_account): without one, creating the stage fails."
+  type        = bool
+  default     = false
+}
+
 variable "execution_logging_level" {
-  description = "API Gateway execution logging (OFF, ERROR or INFO). Like access logging, it needs the account-level CloudWatch role (see manage_api_gateway_account)."
+  description = "API Gateway execution logging: OFF, ERROR or INFO. Like access logs, anything but OFF needs the region's API Gateway CloudWatch role (see manage_api_gateway_account), so it is OFF by default."
   type        = string
-  default     = "ERROR"
+  default     = "OFF"
 
   validation {
     condition     = contains(["OFF", "ERROR", "INFO"], var.execution_logging_level)
@@ -97,6 +103,54 @@ variable "log_retention_days" {
 }
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Custom domain (optional): wss://chat.example.com instead of wss://{api_id}.execute-api.{region}.amazonaws.com/{stage}
+# ---------------------------------------------------------------------------------------------------------------------
+
+variable "custom_domain_name" {
+  description = "Domain clients connect to, e.g. chat.example.com (a regional API Gateway custom domain). Null: only the execute-api URL. Needs custom_domain_certificate_arn."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.custom_domain_name == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.custom_domain_name))
+    error_message = "The custom_domain_name must be a lower-case DNS name such as chat.example.com (no scheme, no path)."
+  }
+}
+
+variable "custom_domain_certificate_arn" {
+  description = "ACM certificate for custom_domain_name, issued (validated) in the same region as the API: regional custom domains use a certificate of their own region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.custom_domain_certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$", var.custom_domain_certificate_arn))
+    error_message = "The custom_domain_certificate_arn must be an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<id>."
+  }
+}
+
+variable "custom_domain_base_path" {
+  description = "API mapping key: the path under custom_domain_name that serves this stage, e.g. \"chat\" for wss://example.com/chat. Null maps the stage to the domain's root."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.custom_domain_base_path == null || can(regex("^[A-Za-z0-9._~-]{1,128}$", var.custom_domain_base_path))
+    error_message = "The custom_domain_base_path must be one path segment of letters, digits, '.', '_', '~' or '-' (no slashes)."
+  }
+}
+
+variable "custom_domain_route53_zone_id" {
+  description = "Route 53 hosted zone in which to create the domain's alias record. Null: create the DNS record yourself (a CNAME to the custom_domain_target output)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.custom_domain_route53_zone_id == null || can(regex("^Z[A-Z0-9]{1,31}$", var.custom_domain_route53_zone_id))
+    error_message = "The custom_domain_route53_zone_id must be a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
 # DynamoDB
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -107,13 +161,13 @@ variable "point_in_time_recovery" {
 }
 
 variable "table_kms_key_arn" {
-  description = "Customer managed KMS key for the tables' encryption at rest. Null uses the AWS managed key (aws/dynamodb)."
+  description = "Customer managed KMS key for the tables' encryption at rest, as a key ARN (not an alias: IAM grants the functions use of the key by its ARN). Null uses the AWS managed key (aws/dynamodb)."
   type        = string
   default     = null
 
   validation {
-    condition     = var.table_kms_key_arn == null || can(regex("^arn:[a-z-]+:kms:", var.table_kms_key_arn))
-    error_message = "The table_kms_key_arn must be a KMS key ARN."
+    condition     = var.table_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.table_kms_key_arn))
+    error_message = "The table_kms_key_arn must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id> (an alias ARN cannot be granted in IAM)."
   }
 }
 
@@ -284,13 +338,24 @@ variable "jwt_secret" {
 }
 
 variable "jwt_secret_ssm_parameter" {
-  description = "Name of an SSM Parameter Store SecureString holding the HS256 secret; read at plan time and passed to the $connect function as JWT_SECRET."
+  description = "Name (or ARN) of an SSM Parameter Store SecureString holding the HS256 secret; read at plan time and passed to the $connect function as JWT_SECRET."
   type        = string
   default     = null
 
+  # SSM's rules for a parameter name: up to 2048 characters of letters, digits and _ . - /, not starting with
+  # "aws" or "ssm" (any case), and a hierarchy starts with "/". Terraform's regex engine refuses repeat counts over
+  # 1000, so the length is checked with length(), not {1,2048}.
   validation {
-    condition     = var.jwt_secret_ssm_parameter == null || can(regex("^[A-Za-z0-9_./-]{1,2048}$", var.jwt_secret_ssm_parameter))
-    error_message = "The jwt_secret_ssm_parameter must be an SSM parameter name (letters, digits, '_', '.', '-', '/')."
+    condition = var.jwt_secret_ssm_parameter == null || (
+      length(coalesce(var.jwt_secret_ssm_parameter, "-")) <= 2048 && (
+        can(regex("^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_./-]+$", var.jwt_secret_ssm_parameter)) || (
+          can(regex("^[A-Za-z0-9_./-]+$", var.jwt_secret_ssm_parameter)) &&
+          !can(regex("(?i)^/?(aws|ssm)", var.jwt_secret_ssm_parameter)) &&
+          (startswith(coalesce(var.jwt_secret_ssm_parameter, "-"), "/") || !strcontains(coalesce(var.jwt_secret_ssm_parameter, "-"), "/"))
+        )
+      )
+    )
+    error_message = "The jwt_secret_ssm_parameter must be an SSM parameter name (up to 2048 letters, digits, '_', '.', '-' or '/'; a path starts with '/'; not beginning with \"aws\" or \"ssm\"), e.g. /roomcast/jwt-secret, or a parameter ARN."
   }
 }
 

@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BundleReport, buildBundles } from '../../scripts/bundle.ts';
-import { bundleInvoker, type InvokeBundle, webSocketRequestContext } from '../../scripts/bundle-invoker.ts';
+import {
+  bundleInvoker,
+  connectEventFor,
+  DEPLOYED_STAGE,
+  deployedConnection,
+  disconnectEventFor,
+  type InvokeBundle,
+  messageEventFor,
+} from '../../scripts/bundle-invoker.ts';
 import { signDevToken } from '../../src/auth/index.ts';
 import { ROUTES } from '../../src/handlers/routes.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
@@ -32,9 +40,6 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const requestContext = (routeKey: string, connectionId: string) =>
-  webSocketRequestContext(routeKey, connectionId, 'BundleRequest00=');
-
 /** Imports a bundle in a fresh Node process, as the Lambda runtime would, and invokes its handler once. */
 async function invoke(functionName: string, event: object): Promise<{ result: unknown; stdout: string }> {
   const bundle = bundles.find((b) => b.functionName === functionName);
@@ -52,31 +57,68 @@ describe('Lambda bundles', () => {
       assert.ok(bundle.bytes > 10_000 && bundle.bytes < 3_000_000, `${bundle.bytes}`);
   });
 
+  it('are invoked with events shaped as a deployed stage sends them', () => {
+    const connection = deployedConnection('BundleShape0000=');
+    const connect = connectEventFor(connection, { token: 't', room_id: 'bundles' });
+    assert.deepEqual(Object.keys(connect.headers), [
+      'Host',
+      'Sec-WebSocket-Extensions',
+      'Sec-WebSocket-Key',
+      'Sec-WebSocket-Version',
+      'User-Agent',
+      'X-Amzn-Trace-Id',
+      'X-Forwarded-For',
+      'X-Forwarded-Port',
+      'X-Forwarded-Proto',
+    ]);
+    assert.equal(connect.headers.Host, DEPLOYED_STAGE.domainName);
+    assert.equal(connect.headers['X-Forwarded-Proto'], 'https');
+    assert.equal(connect.headers['X-Forwarded-Port'], '443');
+    assert.deepEqual(connect.multiValueHeaders['X-Forwarded-For'], [connect.headers['X-Forwarded-For']]);
+    assert.deepEqual(connect.multiValueQueryStringParameters, { token: ['t'], room_id: ['bundles'] });
+    const message = messageEventFor(connection, 'ping', '{"action":"ping"}');
+    const disconnect = disconnectEventFor(connection);
+    for (const { requestContext: rc } of [connect, message, disconnect]) {
+      assert.deepEqual(
+        { stage: rc.stage, apiId: rc.apiId, domainName: rc.domainName },
+        { stage: 'prod', apiId: DEPLOYED_STAGE.apiId, domainName: DEPLOYED_STAGE.domainName },
+      );
+      assert.match(rc.requestTime, /^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
+      assert.equal(rc.identity.sourceIp, connect.headers['X-Forwarded-For']);
+      assert.equal(rc.identity.userAgent, connect.headers['User-Agent']);
+      assert.equal('messageId' in rc, rc.eventType === 'MESSAGE');
+    }
+    assert.deepEqual(
+      [disconnect.requestContext.disconnectStatusCode, disconnect.requestContext.disconnectReason],
+      [1001, 'Going away'],
+    );
+  });
+
   it('connect: verifies the token and stores the connection', async () => {
     const token = await signDevToken(TEST_SECRET, 'bob');
-    const { result } = await invoke('connect', {
-      requestContext: requestContext('$connect', 'BundleConnect00='),
-      queryStringParameters: { token, room_id: 'bundles' },
-      headers: { Host: 'abc123.execute-api.us-east-1.amazonaws.com' },
-      isBase64Encoded: false,
-    });
+    const { result } = await invoke(
+      'connect',
+      connectEventFor(deployedConnection('BundleConnect00='), { token, room_id: 'bundles' }),
+    );
     assert.deepEqual(result, { statusCode: 200 });
     assert.equal((await stack.deps.store.get('BundleConnect00='))?.user_id, 'bob');
-    const refused = await invoke('connect', {
-      requestContext: requestContext('$connect', 'BundleConnect01='),
-      queryStringParameters: { token: 'garbage', room_id: 'bundles' },
-      isBase64Encoded: false,
-    });
+    const refused = await invoke(
+      'connect',
+      connectEventFor(deployedConnection('BundleConnect01='), { token: 'garbage', room_id: 'bundles' }),
+    );
     assert.equal((refused.result as { statusCode: number }).statusCode, 401);
   });
 
   it('send-message: fans out through the management API, prunes the gone connection, emits metrics', async () => {
     await putOldRecord(stack, { connectionId: 'BundleGhost0000=', roomId: 'bundles', userId: 'ghost' });
-    const { stdout } = await invoke('send-message', {
-      requestContext: requestContext('sendMessage', aliceId),
-      body: JSON.stringify({ action: 'sendMessage', message: 'from a bundle' }),
-      isBase64Encoded: false,
-    });
+    const { stdout } = await invoke(
+      'send-message',
+      messageEventFor(
+        deployedConnection(aliceId),
+        'sendMessage',
+        JSON.stringify({ action: 'sendMessage', message: 'from a bundle' }),
+      ),
+    );
     const frame = await alice.next((f) => f.action === 'message');
     assert.equal(frame.message, 'from a bundle');
     assert.equal(frame.user_id, 'alice');
@@ -96,35 +138,14 @@ describe('Lambda bundles', () => {
   });
 
   it('ping and default: answer the caller', async () => {
-    await invoke('ping', {
-      requestContext: requestContext('ping', aliceId),
-      body: '{"action":"ping"}',
-      isBase64Encoded: false,
-    });
+    await invoke('ping', messageEventFor(deployedConnection(aliceId), 'ping', '{"action":"ping"}'));
     assert.equal((await alice.next()).action, 'pong');
-    await invoke('default', {
-      requestContext: requestContext('$default', aliceId),
-      body: 'not json',
-      isBase64Encoded: false,
-    });
+    await invoke('default', messageEventFor(deployedConnection(aliceId), '$default', 'not json'));
     assert.equal((await alice.next()).code, 'BAD_REQUEST');
   });
 
   it('disconnect: removes the record', async () => {
-    await invoke('disconnect', {
-      requestContext: {
-        ...requestContext('$disconnect', aliceId),
-        disconnectStatusCode: 1001,
-        disconnectReason: 'Going away',
-      },
-      headers: {
-        Host: 'abc123.execute-api.us-east-1.amazonaws.com',
-        'x-api-key': '',
-        'X-Forwarded-For': '',
-        'x-restapi': '',
-      },
-      isBase64Encoded: false,
-    });
+    await invoke('disconnect', disconnectEventFor(deployedConnection(aliceId)));
     assert.equal(await stack.deps.store.get(aliceId), undefined);
   });
 });

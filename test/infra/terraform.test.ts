@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ROUTES } from '../../src/handlers/routes.ts';
-import { connectionsTable } from '../../src/store/tables.ts';
-import { blocks, type Json, type JsonObject, loadTerraform, obj, ref, type TerraformConfig } from './hcl.ts';
+import { TERRAFORM_FUNCTIONS_FILE } from '../../scripts/bundle-invoker.ts';
+import { loadConfig } from '../../src/config.ts';
+import { loadTerraform } from './hcl.ts';
 import {
   ALL_CHECKS,
   type Check,
@@ -13,40 +14,46 @@ import {
   checkEnvironment,
   checkFunctions,
   checkIam,
-  checkReferences,
+  checkOutputs,
   checkRoutes,
   checkStage,
   checkTables,
+  environmentOf,
+  instances,
+  single,
 } from './terraform-checks.ts';
+import { type Evaluated, StandInTerraform, terraformSkipReason, varArgs } from './terraform-cli.ts';
 
 const TERRAFORM_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../infra/terraform');
+const TERRAFORM_FUNCTIONS_ABOUT =
+  'What infra/terraform gives each function, as terraform evaluates it with -var region=us-east-1 -var jwt_secret_ssm_parameter=/roomcast/jwt-secret (JWT_SECRET is the stand-in for the SSM value). Written by test/infra/terraform.test.ts with ROOMCAST_UPDATE_SNAPSHOTS=1; read by scripts/bundle-invoker.ts.';
 
-describe('infra/terraform', () => {
-  let tf: TerraformConfig;
+/** The token source the READMEs deploy with. */
+const README_VARS = { jwt_secret_ssm_parameter: '/roomcast/jwt-secret' };
+const TABLE_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const CERTIFICATE = 'arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+/** Every optional feature on at once. */
+const EVERYTHING_VARS = {
+  ...README_VARS,
+  table_kms_key_arn: TABLE_KEY,
+  access_logs_enabled: 'true',
+  execution_logging_level: 'ERROR',
+  manage_api_gateway_account: 'true',
+  alarm_email: 'ops@example.com',
+  custom_domain_name: 'chat.example.com',
+  custom_domain_certificate_arn: CERTIFICATE,
+  custom_domain_base_path: 'v1',
+  custom_domain_route53_zone_id: 'Z0123456789ABCDEFGHIJ',
+};
 
-  before(async () => {
-    tf = await loadTerraform(TERRAFORM_DIR);
-  });
-
-  /** Runs a check over a mutated copy of the configuration. */
-  function afterMutation(check: Check, mutate: (copy: TerraformConfig) => void): string[] {
-    const copy = structuredClone(tf);
-    mutate(copy);
-    return check(copy);
-  }
-
-  function assertCaught(problems: string[], pattern: RegExp): void {
-    assert.ok(
-      problems.some((problem) => pattern.test(problem)),
-      `expected a problem matching ${pattern}, got ${JSON.stringify(problems, null, 2)}`,
-    );
-  }
-
-  it('is split by concern, one file each', () => {
+describe('infra/terraform as files', () => {
+  it('is split by concern, one file each', async () => {
+    const tf = await loadTerraform(TERRAFORM_DIR);
     assert.deepEqual(tf.files, [
       'alarms.tf',
       'apigateway.tf',
       'dashboard.tf',
+      'domain.tf',
       'dynamodb.tf',
       'iam.tf',
       'lambda.tf',
@@ -57,283 +64,619 @@ describe('infra/terraform', () => {
     ]);
   });
 
-  it('has one local.functions entry per route of src/handlers/routes.ts', () => {
-    const functions = obj(tf.locals.functions);
-    assert.deepEqual(
-      Object.entries(functions)
-        .map(([name, fn]) => [obj(fn).route_key, name])
-        .sort(),
-      ROUTES.map((route) => [route.routeKey, route.functionName]).sort(),
-    );
-  });
-
-  it('documents every variable in its README', async () => {
+  it('documents every variable and output in its README', async () => {
+    const tf = await loadTerraform(TERRAFORM_DIR);
     const readme = await readFile(join(TERRAFORM_DIR, 'README.md'), 'utf8');
     const rows = new Set([...readme.matchAll(/^\| `([\w-]+)` +\|/gm)].map(([, name]) => name));
-    const undocumented = Object.keys(tf.variables).filter((name) => !rows.has(name));
-    assert.deepEqual(undocumented, []);
+    assert.deepEqual(
+      Object.keys(tf.variables).filter((name) => !rows.has(name)),
+      [],
+    );
+    assert.deepEqual(
+      Object.keys(tf.outputs).filter((name) => !readme.includes(`\`${name}\``)),
+      [],
+    );
+  });
+});
+
+describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason() }, () => {
+  let terraform: StandInTerraform;
+  let deployed: Evaluated;
+  let everything: Evaluated;
+
+  before(async () => {
+    terraform = await StandInTerraform.create(TERRAFORM_DIR);
+    [deployed, everything] = await Promise.all([
+      terraform.evaluate(README_VARS),
+      terraform.evaluate(EVERYTHING_VARS),
+    ]);
   });
 
-  describe('matches the code', () => {
+  after(() => terraform?.dispose());
+
+  /** Plans with these variables and returns Terraform's error text ('' when the plan succeeds). */
+  async function refusal(vars: Record<string, string>): Promise<string> {
+    const result = await terraform.plan(varArgs(vars));
+    return result.code === 0 ? '' : `${result.stderr}${result.stdout}`.replace(/\s+/g, ' ');
+  }
+
+  it('is formatted as terraform fmt writes it', async () => {
+    const result = await terraform.run(['fmt', '-check', '-diff', TERRAFORM_DIR]);
+    assert.equal(result.code, 0, `terraform fmt would change:\n${result.stdout}`);
+  });
+
+  describe('matches the code, as deployed by the README', () => {
     for (const [name, check] of Object.entries(ALL_CHECKS)) {
-      it(name, () => {
-        assert.deepEqual(check(tf), []);
-      });
+      it(name, () => assert.deepEqual(check(deployed), []));
     }
   });
 
+  describe('matches the code with every option on (KMS key, logs, custom domain, alarm email)', () => {
+    for (const [name, check] of Object.entries(ALL_CHECKS)) {
+      it(name, () =>
+        assert.deepEqual(name === 'iam' ? checkIam(everything, TABLE_KEY) : check(everything), []),
+      );
+    }
+  });
+
+  describe('variables', () => {
+    const accepted: [string, Record<string, string>][] = [
+      ['an SSM parameter path', { jwt_secret_ssm_parameter: '/roomcast/jwt-secret' }],
+      ['an SSM parameter name without a path', { jwt_secret_ssm_parameter: 'roomcast_jwt.secret-2' }],
+      ['an SSM parameter of 2048 characters', { jwt_secret_ssm_parameter: `/${'a'.repeat(2047)}` }],
+      [
+        'an SSM parameter ARN',
+        { jwt_secret_ssm_parameter: 'arn:aws:ssm:eu-west-1:123456789012:parameter/roomcast/jwt-secret' },
+      ],
+      ['a JWT secret of 32 characters', { jwt_secret: 'x'.repeat(32) }],
+      [
+        'a JWKS URL with issuer, audience and algorithms',
+        {
+          jwt_jwks_url: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json',
+          jwt_issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc',
+          jwt_audience: 'roomcast',
+          jwt_algorithms: '["RS256"]',
+        },
+      ],
+    ];
+    for (const [what, vars] of accepted) {
+      it(`accepts ${what}`, async () => assert.equal(await refusal(vars), ''));
+    }
+
+    const refused: [string, Record<string, string>, RegExp][] = [
+      ['no token source', {}, /Set exactly one of jwt_secret, jwt_secret_ssm_parameter or jwt_jwks_url/],
+      ['two token sources', { ...README_VARS, jwt_secret: 'x'.repeat(32) }, /Set exactly one of/],
+      [
+        'an SSM parameter under "aws"',
+        { jwt_secret_ssm_parameter: '/aws/reference' },
+        /must be an SSM parameter name/,
+      ],
+      [
+        'an SSM parameter starting "ssm"',
+        { jwt_secret_ssm_parameter: 'SSM-secret' },
+        /must be an SSM parameter name/,
+      ],
+      [
+        'an SSM path without a leading slash',
+        { jwt_secret_ssm_parameter: 'roomcast/jwt' },
+        /must be an SSM parameter name/,
+      ],
+      [
+        'an SSM parameter with a space',
+        { jwt_secret_ssm_parameter: '/room cast' },
+        /must be an SSM parameter name/,
+      ],
+      [
+        'an SSM parameter of 2049 characters',
+        { jwt_secret_ssm_parameter: `/${'a'.repeat(2048)}` },
+        /must be an SSM parameter name/,
+      ],
+      ['an empty SSM parameter', { jwt_secret_ssm_parameter: '' }, /must be an SSM parameter name/],
+      ['a short JWT secret', { jwt_secret: 'short' }, /at least 32 characters/],
+      ['a JWKS URL over http', { jwt_jwks_url: 'http://idp.example.com/jwks.json' }, /https:\/\/ URL/],
+      ['the "none" algorithm', { ...README_VARS, jwt_algorithms: '["none"]' }, /never "none"/],
+      [
+        'a KMS alias instead of a key',
+        { ...README_VARS, table_kms_key_arn: 'arn:aws:kms:eu-west-1:123456789012:alias/chat' },
+        /must be a KMS key ARN/,
+      ],
+      [
+        'an unknown execution logging level',
+        { ...README_VARS, execution_logging_level: 'DEBUG' },
+        /OFF, ERROR or INFO/,
+      ],
+      [
+        'a custom domain with a scheme',
+        {
+          ...README_VARS,
+          custom_domain_name: 'https://chat.example.com',
+          custom_domain_certificate_arn: CERTIFICATE,
+        },
+        /lower-case DNS name/,
+      ],
+      [
+        'a custom domain without a certificate',
+        { ...README_VARS, custom_domain_name: 'chat.example.com' },
+        /custom_domain_name and custom_domain_certificate_arn together/,
+      ],
+      [
+        'a base path without a custom domain',
+        { ...README_VARS, custom_domain_base_path: 'v1' },
+        /need custom_domain_name/,
+      ],
+      [
+        'a base path with a slash',
+        {
+          ...README_VARS,
+          custom_domain_name: 'chat.example.com',
+          custom_domain_certificate_arn: CERTIFICATE,
+          custom_domain_base_path: 'a/b',
+        },
+        /one path segment/,
+      ],
+      [
+        'a certificate that is not ACM',
+        {
+          ...README_VARS,
+          custom_domain_name: 'chat.example.com',
+          custom_domain_certificate_arn: 'arn:aws:iam::123456789012:server-certificate/x',
+        },
+        /ACM certificate ARN/,
+      ],
+      [
+        'a function that does not exist',
+        { ...README_VARS, function_memory_mb: '{ chat = 512 }' },
+        /function names/,
+      ],
+      ['a stage name with a slash', { ...README_VARS, stage_name: 'prod/v1' }, /stage_name must be/],
+    ];
+    for (const [what, vars, message] of refused) {
+      it(`refuses ${what}`, async () => assert.match(await refusal(vars), message));
+    }
+  });
+
+  describe('a first deploy', () => {
+    it('needs no account-wide API Gateway setting: logging is off and no account role is created', () => {
+      const stage = single(deployed, 'aws_apigatewayv2_stage.this');
+      assert.deepEqual(stage?.access_log_settings, []);
+      assert.equal(
+        (stage?.default_route_settings as { logging_level: string }[] | undefined)?.[0]?.logging_level,
+        'OFF',
+      );
+      assert.deepEqual(instances(deployed, 'aws_api_gateway_account.this'), {});
+      assert.deepEqual(instances(deployed, 'aws_cloudwatch_log_group.api_access'), {});
+      assert.deepEqual(instances(deployed, 'aws_cloudwatch_log_group.api_execution'), {});
+      assert.equal(deployed.outputs.access_log_group, null);
+    });
+
+    it('gives $connect the secret from SSM and nothing else a JWT setting', () => {
+      const env = environmentOf(deployed, 'connect');
+      assert.equal(env.JWT_SECRET, single(deployed, 'data.aws_ssm_parameter.jwt_secret')?.value);
+      assert.ok(loadConfig({ ...env, AWS_REGION: 'eu-west-1' }).auth);
+      assert.equal(environmentOf(deployed, 'send-message').JWT_SECRET, undefined);
+    });
+
+    it('serves clients on the execute-api URL of the stage', () => {
+      const api = single(deployed, 'aws_apigatewayv2_api.this');
+      assert.equal(
+        deployed.outputs.websocket_url,
+        `wss://${api?.id}.execute-api.eu-west-1.amazonaws.com/prod`,
+      );
+      assert.equal(deployed.outputs.websocket_url, deployed.outputs.execute_api_url);
+      assert.equal(deployed.outputs.custom_domain_target, null);
+    });
+  });
+
+  it('scripts/lambda-environment.json, which the bundle tests and the cold-start bench run with, is what it evaluates', async () => {
+    const evaluated = await terraform.evaluate({ ...README_VARS, region: 'us-east-1' });
+    const functions = Object.fromEntries(
+      Object.entries(instances(evaluated, 'aws_lambda_function.this')).map(([fn, lambda]) => [
+        fn,
+        {
+          function_name: lambda.function_name,
+          memory_size: lambda.memory_size,
+          timeout: lambda.timeout,
+          environment: environmentOf(evaluated, fn),
+        },
+      ]),
+    );
+    const expected = `${JSON.stringify({ about: TERRAFORM_FUNCTIONS_ABOUT, functions }, null, 2)}\n`;
+    if (process.env.ROOMCAST_UPDATE_SNAPSHOTS) await writeFile(TERRAFORM_FUNCTIONS_FILE, expected);
+    assert.equal(
+      await readFile(TERRAFORM_FUNCTIONS_FILE, 'utf8'),
+      expected,
+      `Terraform gives the functions something else now: ROOMCAST_UPDATE_SNAPSHOTS=1 node --import tsx --test ${relative(process.cwd(), fileURLToPath(import.meta.url))}`,
+    );
+  });
+
+  describe('options', () => {
+    it('access and execution logs go to log groups with a retention once turned on', () => {
+      const stage = single(everything, 'aws_apigatewayv2_stage.this');
+      const group = single(everything, 'aws_cloudwatch_log_group.api_access');
+      assert.deepEqual(stage?.access_log_settings, [
+        { destination_arn: group?.arn, format: everything.locals.access_log_format },
+      ]);
+      assert.equal(everything.outputs.access_log_group, group?.name);
+      assert.equal(
+        single(everything, 'aws_cloudwatch_log_group.api_execution')?.name,
+        `API-Gateway-Execution-Logs_${single(everything, 'aws_apigatewayv2_api.this')?.id}/prod`,
+      );
+      assert.equal(
+        single(everything, 'aws_api_gateway_account.this')?.cloudwatch_role_arn,
+        single(everything, 'aws_iam_role.api_gateway_cloudwatch')?.arn,
+      );
+    });
+
+    it('a customer managed key is usable through DynamoDB by exactly the functions that touch a table', () => {
+      const document = (fn: string) =>
+        JSON.parse(String(instances(everything, 'data.aws_iam_policy_document.function')[fn]?.json)) as {
+          Statement: { Sid: string; Action: string[]; Condition?: unknown }[];
+        };
+      const keyStatement = (fn: string) => document(fn).Statement.find((s) => s.Sid === 'UseTableKey');
+      assert.deepEqual(keyStatement('get-history')?.Action, ['kms:Decrypt', 'kms:DescribeKey']);
+      assert.ok(keyStatement('send-message')?.Action.includes('kms:GenerateDataKey'));
+      assert.deepEqual(keyStatement('send-message')?.Condition, {
+        StringEquals: { 'kms:ViaService': ['dynamodb.eu-west-1.amazonaws.com'] },
+      });
+      assert.equal(keyStatement('ping'), undefined);
+      assert.equal(keyStatement('default'), undefined);
+      for (const key of ['connections', 'messages']) {
+        const sse = single(everything, `aws_dynamodb_table.${key}`)?.server_side_encryption as {
+          kms_key_arn: string;
+        }[];
+        assert.equal(sse[0]?.kms_key_arn, TABLE_KEY);
+      }
+    });
+
+    it('a custom domain serves the stage at its base path; the functions still post to execute-api', () => {
+      const domain = single(everything, 'aws_apigatewayv2_domain_name.this');
+      const mapping = single(everything, 'aws_apigatewayv2_api_mapping.this');
+      const record = single(everything, 'aws_route53_record.custom_domain');
+      const target = (domain?.domain_name_configuration as Record<string, string>[] | undefined)?.[0];
+      assert.equal(everything.outputs.websocket_url, 'wss://chat.example.com/v1');
+      assert.equal(target?.endpoint_type, 'REGIONAL');
+      assert.equal(target?.certificate_arn, CERTIFICATE);
+      assert.equal(mapping?.domain_name, domain?.id);
+      assert.equal(mapping?.api_id, single(everything, 'aws_apigatewayv2_api.this')?.id);
+      assert.equal(mapping?.stage, single(everything, 'aws_apigatewayv2_stage.this')?.id);
+      assert.equal(mapping?.api_mapping_key, 'v1');
+      assert.deepEqual(record?.alias, [
+        { name: target?.target_domain_name, zone_id: target?.hosted_zone_id, evaluate_target_health: false },
+      ]);
+      assert.deepEqual(everything.outputs.custom_domain_target, {
+        target_domain_name: target?.target_domain_name,
+        hosted_zone_id: target?.hosted_zone_id,
+      });
+      assert.equal(
+        environmentOf(everything, 'send-message').WEBSOCKET_MANAGEMENT_ENDPOINT,
+        everything.outputs.management_endpoint,
+      );
+      assert.match(
+        String(everything.outputs.management_endpoint),
+        /^https:\/\/\w+\.execute-api\.eu-west-1\.amazonaws\.com\/prod$/,
+      );
+    });
+
+    it('a custom domain without a base path maps the stage to the root', async () => {
+      const evaluated = await terraform.evaluate({
+        ...README_VARS,
+        custom_domain_name: 'chat.example.com',
+        custom_domain_certificate_arn: CERTIFICATE,
+      });
+      assert.equal(evaluated.outputs.websocket_url, 'wss://chat.example.com');
+      assert.equal(single(evaluated, 'aws_apigatewayv2_api_mapping.this')?.api_mapping_key, null);
+      assert.deepEqual(instances(evaluated, 'aws_route53_record.custom_domain'), {});
+    });
+
+    it('a JWKS URL reaches $connect, which then verifies RS256/ES256 tokens', async () => {
+      const evaluated = await terraform.evaluate({
+        jwt_jwks_url: 'https://idp.example.com/.well-known/jwks.json',
+        jwt_issuer: 'https://idp.example.com/',
+      });
+      const env = environmentOf(evaluated, 'connect');
+      assert.equal(env.JWT_SECRET, undefined);
+      assert.deepEqual(loadConfig({ ...env, AWS_REGION: 'eu-west-1' }).auth?.kind, 'jwks');
+      assert.deepEqual(checkEnvironment(evaluated), []);
+    });
+  });
+
   describe('the checks catch mistakes', () => {
-    it('none passes an empty configuration', () => {
-      const empty: TerraformConfig = {
-        files: [],
-        resources: {},
-        data: {},
-        locals: {},
-        variables: {},
-        outputs: {},
-        duplicates: [],
+    function afterMutation(check: Check, mutate: (copy: Evaluated) => void): string[] {
+      const copy = structuredClone(deployed);
+      mutate(copy);
+      return check(copy);
+    }
+    function assertCaught(problems: string[], pattern: RegExp): void {
+      assert.ok(
+        problems.some((problem) => pattern.test(problem)),
+        `expected a problem matching ${pattern}, got ${JSON.stringify(problems, null, 2)}`,
+      );
+    }
+    const lambda = (copy: Evaluated, fn: string) => instances(copy, 'aws_lambda_function.this')[fn] ?? {};
+    const variables = (copy: Evaluated, fn: string) =>
+      (lambda(copy, fn).environment as { variables: Record<string, string> }[])[0]?.variables ?? {};
+    const policy = (copy: Evaluated, fn: string) => {
+      const document = instances(copy, 'aws_iam_role_policy.function')[fn];
+      assert.ok(document);
+      return {
+        read: () => JSON.parse(String(document.policy)) as { Statement: Record<string, unknown>[] },
+        write: (value: unknown) => {
+          document.policy = JSON.stringify(value);
+        },
       };
+    };
+
+    it('none passes an empty configuration', () => {
+      const empty: Evaluated = { resources: {}, data: {}, locals: {}, outputs: {}, shapes: {} };
       for (const [name, check] of Object.entries(ALL_CHECKS)) {
-        if (name === 'references') continue; // nothing to reference, nothing wrong
         assert.notDeepEqual(check(empty), [], `${name} passed an empty configuration`);
       }
     });
 
-    it('an attribute definition for the non-key ttl attribute', () => {
-      const problems = afterMutation(checkTables, (copy) => {
-        attributes(copy).push({ name: connectionsTable.ttlAttribute, type: 'S' });
-      });
-      assertCaught(problems, /attribute definitions .*"ttl".* must be exactly the key attributes/);
-    });
-
-    it('a table the store defines and Terraform lacks', () => {
-      const problems = afterMutation(checkTables, (copy) => {
-        delete copy.resources.aws_dynamodb_table?.messages;
-      });
-      assertCaught(
-        problems,
-        /aws_dynamodb_table\.messages is missing \(src\/store\/tables\.ts defines chat_messages\)/,
-      );
-    });
-
-    it('an index that projects everything, or forgets an attribute its read needs', () => {
+    it('an attribute definition for the non-key ttl attribute, or an index that projects everything', () => {
+      const table = (copy: Evaluated) => single(copy, 'aws_dynamodb_table.connections') ?? {};
       assertCaught(
         afterMutation(checkTables, (copy) => {
-          roomIndex(copy).projection_type = 'ALL';
+          (table(copy).attribute as unknown[]).push({ name: 'ttl', type: 'N' });
         }),
-        /index room_id-index: projection_type "ALL"/,
+        /attribute definitions .*"ttl".* must be exactly the key attributes/,
       );
       assertCaught(
         afterMutation(checkTables, (copy) => {
-          roomIndex(copy).non_key_attributes = ['ttl'];
+          must((table(copy).global_secondary_index as Record<string, unknown>[])[0]).projection_type = 'ALL';
         }),
-        /index room_id-index: non_key_attributes/,
+        /projection_type "ALL"/,
       );
     });
 
-    it('a route that loses its permission', () => {
-      const problems = afterMutation(checkRoutes, (copy) => {
-        resource(copy, 'aws_lambda_permission', 'api_gateway').for_each = ref(
-          '{ for name, fn in local.functions : name => fn if name != "ping" }',
-        );
-      });
+    it('a route wired to another function, or a permission for every route', () => {
       assertCaught(
-        problems,
-        /aws_lambda_permission\.api_gateway: for_each .* some routes' functions get no permission/,
+        afterMutation(checkRoutes, (copy) => {
+          const integrations = instances(copy, 'aws_apigatewayv2_integration.this');
+          must(integrations.ping).integration_uri = integrations.default?.integration_uri ?? null;
+        }),
+        /route ping: its integration invokes .*default.*not ping/,
       );
       assertCaught(
         afterMutation(checkRoutes, (copy) => {
-          delete copy.resources.aws_lambda_permission;
+          const permission = must(instances(copy, 'aws_lambda_permission.api_gateway').ping);
+          permission.source_arn = String(permission.source_arn).replace(/ping$/, '*');
         }),
-        /route ping: no aws_lambda_permission lets API Gateway invoke ping/,
+        /route ping: permission source_arn .* is not scoped to the route/,
       );
     });
 
-    it('a permission for every route of the API', () => {
-      const problems = afterMutation(checkRoutes, (copy) => {
-        resource(copy, 'aws_lambda_permission', 'api_gateway').source_arn =
-          `${ref('aws_apigatewayv2_api.this.execution_arn')}/*/*`;
-      });
-      assertCaught(problems, /source_arn .* is not scoped to the route key/);
-    });
-
-    it('a route missing from the function map, or another selection expression', () => {
+    it('an access log format with a variable WebSocket APIs do not have, or without the status', () => {
       assertCaught(
-        afterMutation(checkRoutes, (copy) => {
-          delete functions(copy).ping;
+        afterMutation(checkStage, (copy) => {
+          copy.locals.access_log_format = JSON.stringify({
+            requestId: '$context.requestId',
+            path: '$context.path',
+          });
         }),
-        /route ping: local\.functions has no "ping"/,
+        /\$context\.path is not a WebSocket access log variable/,
       );
       assertCaught(
-        afterMutation(checkRoutes, (copy) => {
-          resource(copy, 'aws_apigatewayv2_api', 'this').route_selection_expression = '$request.body.type';
+        afterMutation(checkStage, (copy) => {
+          const format = JSON.parse(String(copy.locals.access_log_format)) as Record<string, string>;
+          delete format.status;
+          copy.locals.access_log_format = JSON.stringify(format);
         }),
-        /route_selection_expression "\$request\.body\.type"/,
+        /access log format lacks \$context\.status/,
       );
     });
 
-    it('another runtime, or a bundle from elsewhere', () => {
+    it('another runtime, a bundle from elsewhere, a source hash that does not follow the bundle', () => {
       assertCaught(
         afterMutation(checkFunctions, (copy) => {
-          resource(copy, 'aws_lambda_function', 'this').runtime = 'nodejs20.x';
+          lambda(copy, 'ping').runtime = 'nodejs20.x';
         }),
         /runtime "nodejs20\.x"/,
       );
       assertCaught(
         afterMutation(checkFunctions, (copy) => {
-          must(copy.data.archive_file?.function).source_dir =
-            `${ref('path.module')}/../../build/${ref('each.key')}`;
+          const bundle = must(instances(copy, 'data.archive_file.function')['send-message']);
+          bundle.source_dir = `${bundle.source_dir}/../../build/send-message`;
         }),
-        /function send-message is bundled from .*build\/send-message, not dist\/send-message/,
+        /is bundled from .*build\/send-message, not dist\/send-message/,
+      );
+      assertCaught(
+        afterMutation(checkFunctions, (copy) => {
+          lambda(copy, 'ping').source_code_hash = 'fixed';
+        }),
+        /source_code_hash does not follow its bundle/,
       );
     });
 
-    it('JWT settings outside $connect, a reserved or unknown variable', () => {
+    it('JWT settings outside $connect, a reserved or unknown variable, a value the code refuses', () => {
       assertCaught(
         afterMutation(checkEnvironment, (copy) => {
-          obj(copy.locals.function_secret_env).ping = { JWT_SECRET: ref('local.jwt_secret') };
+          variables(copy, 'ping').JWT_SECRET = 'x'.repeat(40);
         }),
         /ping: gets JWT_SECRET; only connect verifies tokens/,
       );
       assertCaught(
         afterMutation(checkEnvironment, (copy) => {
-          obj(copy.locals.common_env).AWS_REGION = 'us-east-1';
+          variables(copy, 'ping').AWS_REGION = 'us-east-1';
         }),
-        /sets AWS_REGION, which Lambda reserves/,
+        /ping: sets AWS_REGION, which Lambda reserves/,
       );
       assertCaught(
         afterMutation(checkEnvironment, (copy) => {
-          obj(functionEntry(copy, 'send-message').env).REDIS_URL = 'redis://cache';
+          variables(copy, 'send-message').REDIS_URL = 'redis://cache';
         }),
         /send-message: sets REDIS_URL, which src\/config\.ts does not read/,
       );
+      assertCaught(
+        afterMutation(checkEnvironment, (copy) => {
+          variables(copy, 'send-message').FANOUT_CONCURRENCY = '0';
+        }),
+        /send-message: src\/config\.ts refuses its environment: .*FANOUT_CONCURRENCY/,
+      );
+      assertCaught(
+        afterMutation(checkEnvironment, (copy) => {
+          variables(copy, 'get-history').DYNAMO_TABLE_NAME_CHAT_MESSAGES = 'chat_messages';
+        }),
+        /get-history: DYNAMO_TABLE_NAME_CHAT_MESSAGES is "chat_messages", not "roomcast-chat_messages"/,
+      );
+      assertCaught(
+        afterMutation(checkEnvironment, (copy) => {
+          variables(copy, 'ping').WEBSOCKET_MANAGEMENT_ENDPOINT = 'https://chat.example.com/prod';
+        }),
+        /ping: WEBSOCKET_MANAGEMENT_ENDPOINT is "https:\/\/chat\.example\.com\/prod", not the stage's/,
+      );
     });
 
-    it('Scan, wildcards, a whole-table Query, a managed policy', () => {
+    it('Scan, wildcards, a grant the code never uses, a grant it needs missing, a managed policy', () => {
       assertCaught(
         afterMutation(checkIam, (copy) => {
-          statement(copy, 'send-message', 0).actions = [
-            'dynamodb:GetItem',
-            'dynamodb:DeleteItem',
-            'dynamodb:Scan',
-          ];
+          const document = policy(copy, 'send-message');
+          const value = document.read();
+          value.Statement.push({ Effect: 'Allow', Action: ['dynamodb:Scan'], Resource: ['*'] });
+          document.write(value);
         }),
         /send-message: dynamodb:Scan is never needed/,
       );
       assertCaught(
         afterMutation(checkIam, (copy) => {
-          statement(copy, 'ping', 0).actions = ['execute-api:*'];
+          const document = policy(copy, 'ping');
+          const value = document.read();
+          value.Statement.push({ Effect: 'Allow', Action: ['execute-api:*'], Resource: ['*'] });
+          document.write(value);
         }),
         /ping: action execute-api:\* has a wildcard/,
       );
       assertCaught(
         afterMutation(checkIam, (copy) => {
-          statement(copy, 'send-message', 1).resources = [ref('aws_dynamodb_table.connections.arn')];
+          const document = policy(copy, 'send-message');
+          const value = document.read();
+          document.write({ ...value, Statement: value.Statement.filter((s) => s.Sid !== 'StoreMessage') });
         }),
-        /send-message: allows dynamodb:Query on \$\{aws_dynamodb_table\.connections\.arn\}, which its code never needs/,
+        /send-message: lacks dynamodb:PutItem on arn:aws:dynamodb:eu-west-1:123456789012:table\/roomcast-chat_messages, which its code needs/,
       );
       assertCaught(
         afterMutation(checkIam, (copy) => {
-          const entry = functionEntry(copy, 'send-message');
-          entry.statements = blocks(entry.statements).filter((statement) => statement.sid !== 'StoreMessage');
-        }),
-        /send-message: lacks dynamodb:PutItem on \$\{aws_dynamodb_table\.messages\.arn\}, which its code needs/,
-      );
-      assertCaught(
-        afterMutation(checkIam, (copy) => {
-          copy.resources.aws_iam_role_policy_attachment = {
-            basic: {
-              for_each: ref('local.functions'),
-              role: ref('aws_iam_role.function[each.key].name'),
+          copy.resources['aws_iam_role_policy_attachment.basic'] = {
+            ping: {
+              role: must(instances(copy, 'aws_iam_role.function').ping).name ?? null,
               policy_arn: 'arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
             },
           };
+          copy.shapes['aws_iam_role_policy_attachment.basic'] = 'for_each';
         }),
-        /aws_iam_role_policy_attachment\.basic grants the function roles more/,
+        /aws_iam_role_policy_attachment\.basic\["ping"\] grants a function role more/,
+      );
+      assertCaught(
+        checkIam(deployed, TABLE_KEY),
+        /send-message: lacks kms:Decrypt on arn:aws:kms:.* via dynamodb\.eu-west-1\.amazonaws\.com/,
       );
     });
 
-    it('an alarm on something that does not exist, or a missing alarm', () => {
-      const broken = (copy: TerraformConfig): void => {
-        resource(copy, 'aws_cloudwatch_metric_alarm', 'lambda_errors').dimensions = {
-          FunctionName: ref('aws_lambda_function.missing[each.key].function_name'),
-        };
-      };
-      assertCaught(afterMutation(checkReferences, broken), /aws_lambda_function\.missing is not declared/);
+    it('an alarm on something that does not exist, a missing alarm, a metric the dashboard does not show', () => {
       assertCaught(
-        afterMutation(checkAlarms, broken),
-        /dimension FunctionName=.*missing.* names nothing declared/,
+        afterMutation(checkAlarms, (copy) => {
+          must(instances(copy, 'aws_cloudwatch_metric_alarm.lambda_errors').ping).dimensions = {
+            FunctionName: 'roomcast-pong',
+          };
+        }),
+        /dimension FunctionName=roomcast-pong names nothing declared here/,
       );
       assertCaught(
         afterMutation(checkAlarms, (copy) => {
-          delete obj(copy.locals.dynamodb_table_throttle_alarms)['connections-reads'];
+          delete instances(copy, 'aws_cloudwatch_metric_alarm.dynamodb_table_throttles')['connections-reads'];
         }),
-        /no alarm on AWS\/DynamoDB ReadThrottleEvents TableName=/,
+        /no alarm on AWS\/DynamoDB ReadThrottleEvents TableName=roomcast-chat_connections/,
       );
       assertCaught(
         afterMutation(checkAlarms, (copy) => {
-          resource(copy, 'aws_cloudwatch_metric_alarm', 'delivery_failures').metric_name = 'DeliveryFailures';
+          must(single(copy, 'aws_cloudwatch_metric_alarm.delivery_failures')).metric_name =
+            'DeliveryFailures';
         }),
-        /DeliveryFailures is not a metric anything here publishes/,
+        /roomcast DeliveryFailures is not a metric anything here publishes/,
+      );
+      assertCaught(
+        afterMutation(checkAlarms, (copy) => {
+          const dashboard = must(single(copy, 'aws_cloudwatch_dashboard.this'));
+          const body = JSON.parse(String(dashboard.dashboard_body)) as { widgets: unknown[] };
+          dashboard.dashboard_body = JSON.stringify({ widgets: body.widgets.slice(1) });
+        }),
+        /the dashboard does not show AWS\/ApiGateway ConnectCount/,
       );
     });
 
-    it('an undeclared variable, or each.key on a resource keyed differently', () => {
+    it('outputs that point somewhere else', () => {
       assertCaught(
-        afterMutation(checkReferences, (copy) => {
-          must(copy.outputs.api_id).value = ref('var.api_name');
+        afterMutation(checkOutputs, (copy) => {
+          copy.outputs.management_endpoint = 'https://chat.example.com/prod';
         }),
-        /output api_id: var\.api_name is not declared/,
-      );
-      assertCaught(
-        afterMutation(checkReferences, (copy) => {
-          resource(copy, 'aws_cloudwatch_log_group', 'function').for_each = ref('local.function_names');
-        }),
-        /aws_cloudwatch_log_group\.function\[each\.key\], but that is not for_each over \$\{local\.functions\}/,
+        /output management_endpoint is "https:\/\/chat\.example\.com\/prod"/,
       );
     });
+  });
 
-    it('a stage that does not deploy itself', () => {
-      assertCaught(
-        afterMutation(checkStage, (copy) => {
-          resource(copy, 'aws_apigatewayv2_stage', 'this').auto_deploy = false;
-        }),
-        /auto_deploy is not true/,
-      );
+  describe('mistakes in the HCL fail as terraform plan would fail them', () => {
+    let copyDir: string;
+
+    before(async () => {
+      copyDir = await mkdtemp(join(tmpdir(), 'roomcast-infra-copy-'));
+    });
+    after(() => rm(copyDir, { recursive: true, force: true }));
+
+    async function planCopy(
+      edit: (files: Record<string, string>) => void,
+      vars = README_VARS,
+    ): Promise<string> {
+      const dir = await mkdtemp(join(copyDir, 'case-'));
+      await cp(TERRAFORM_DIR, dir, { recursive: true, filter: (source) => !source.includes('.terraform') });
+      const files: Record<string, string> = {};
+      for (const name of ['variables.tf', 'apigateway.tf', 'locals.tf', 'outputs.tf']) {
+        files[name] = await readFile(join(dir, name), 'utf8');
+      }
+      edit(files);
+      for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+      const copy = await StandInTerraform.create(dir);
+      try {
+        const result = await copy.plan(varArgs(vars));
+        return result.code === 0 ? '' : `${result.stderr}${result.stdout}`.replace(/\s+/g, ' ');
+      } finally {
+        await copy.dispose();
+      }
+    }
+
+    it("the {1,2048} repeat count refused every SSM parameter name, the READMEs' included", async () => {
+      const message = await planCopy((files) => {
+        files['variables.tf'] = String(files['variables.tf']).replace(
+          /(variable "jwt_secret_ssm_parameter" \{[\s\S]*?validation \{\n)\s+condition = [\s\S]*?\n {4}\)\n/,
+          '$1    condition = var.jwt_secret_ssm_parameter == null || can(regex("^[A-Za-z0-9_./-]{1,2048}$", var.jwt_secret_ssm_parameter))\n',
+        );
+        assert.match(String(files['variables.tf']), /\{1,2048\}/, 'the edit did not apply');
+      });
+      assert.match(message, /Invalid value for variable .* jwt_secret_ssm_parameter/);
+    });
+
+    it('an attribute the resource type does not have', async () => {
+      const message = await planCopy((files) => {
+        files['apigateway.tf'] = String(files['apigateway.tf']).replace(
+          'aws_lambda_function.this[each.key].invoke_arn',
+          'aws_lambda_function.this[each.key].invokearn',
+        );
+      });
+      assert.match(message, /Unsupported attribute.*invokearn/);
+    });
+
+    it('a reference to a resource that is not declared', async () => {
+      const message = await planCopy((files) => {
+        files['outputs.tf'] = String(files['outputs.tf']).replace(
+          'aws_apigatewayv2_api.this.id',
+          'aws_apigatewayv2_api.chat.id',
+        );
+      });
+      assert.match(message, /Reference to undeclared resource .*aws_apigatewayv2_api/);
     });
   });
 });
 
-// Navigating a copy of the configuration to mutate it.
-
 function must<T>(value: T | undefined): T {
-  assert.ok(value !== undefined, 'not in the configuration');
+  assert.ok(value !== undefined, 'not in the evaluated configuration');
   return value;
-}
-
-function resource(tf: TerraformConfig, type: string, name: string): JsonObject {
-  return must(tf.resources[type]?.[name]);
-}
-
-function attributes(tf: TerraformConfig): Json[] {
-  const attribute = resource(tf, 'aws_dynamodb_table', 'connections').attribute;
-  assert.ok(Array.isArray(attribute));
-  return attribute;
-}
-
-function roomIndex(tf: TerraformConfig): JsonObject {
-  const indexes = blocks(resource(tf, 'aws_dynamodb_table', 'connections').global_secondary_index);
-  return must(indexes.find((index) => index.name === connectionsTable.indexes.byRoom.name));
-}
-
-function functions(tf: TerraformConfig): JsonObject {
-  return obj(tf.locals.functions);
-}
-
-function functionEntry(tf: TerraformConfig, name: string): JsonObject {
-  return obj(functions(tf)[name]);
-}
-
-function statement(tf: TerraformConfig, fn: string, index: number): JsonObject {
-  return must(blocks(functionEntry(tf, fn).statements)[index]);
 }
