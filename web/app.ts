@@ -26,6 +26,9 @@ const ui = {
 };
 const stagePath =
   document.querySelector<HTMLMetaElement>('meta[name="roomcast-stage-path"]')?.content || '/dev';
+const serverField = ui.join.elements.namedItem('server') as HTMLInputElement;
+// `?server=wss://…` points the page at a deployed API (the deploy walkthrough in infra/terraform/README.md).
+serverField.value = new URLSearchParams(location.search).get('server') ?? '';
 
 let client: RoomcastClient | undefined;
 let me = '';
@@ -37,7 +40,20 @@ ui.join.addEventListener('submit', async (event) => {
   const user = String(form.get('user'));
   const room = String(form.get('room'));
   const pasted = String(form.get('token') ?? '').trim();
+  const server = String(form.get('server') ?? '').trim();
   showError('');
+  if (server && !/^wss?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(server)) {
+    showError(
+      'The server is a ws:// or wss:// URL without a query string, e.g. wss://abc123.execute-api.eu-west-1.amazonaws.com/prod.',
+    );
+    return;
+  }
+  if (server && !pasted) {
+    showError(
+      'Another server needs a token signed with its secret: `npm run token -- <user>` with that JWT_SECRET.',
+    );
+    return;
+  }
   const getToken = () => devToken(user);
   if (!pasted) {
     try {
@@ -51,7 +67,7 @@ ui.join.addEventListener('submit', async (event) => {
   delete ui.status.dataset.opened;
   me = user;
   const joined = connect({
-    url: `${location.origin.replace(/^http/, 'ws')}${stagePath}`,
+    url: server || `${location.origin.replace(/^http/, 'ws')}${stagePath}`,
     room,
     // The default; passed explicitly so that type-checking this page proves the browser's WebSocket fits the SDK.
     WebSocket,
@@ -125,6 +141,8 @@ function renderState(change: StateChange, room: string): void {
         : 'Connecting…';
       return;
     case 'open':
+      // Who the server says we are: the token's `sub`, which a pasted token decides, not the Name field.
+      me = client?.userId ?? me;
       ui.status.dataset.opened = 'yes';
       ui.status.textContent = `Connected as ${me} in ${room}`;
       showError('');

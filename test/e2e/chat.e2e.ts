@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
+import { signDevToken } from '../../src/auth/index.ts';
 import { type LocalStack, startLocalStack } from '../../src/local/stack.ts';
 
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
@@ -156,5 +157,55 @@ describe('demo page in Chromium', () => {
 
     await alice.screenshot({ path: join(ARTIFACTS, 'chat-alice.png') });
     await bob.screenshot({ path: join(ARTIFACTS, 'chat-bob.png') });
+  });
+});
+
+describe('demo page pointed at another server, as the deploy walkthrough does', () => {
+  const secret = 'walkthrough-deployed-secret-0123456789abcdef';
+  let deployed: LocalStack;
+
+  before(async () => {
+    // A second stack with its own secret stands in for the deployed API: the page is served by the first one.
+    deployed = await startLocalStack({
+      port: 0,
+      stage: 'prod',
+      env: { LOG_LEVEL: 'SILENT', JWT_SECRET: secret },
+    });
+  });
+  after(() => deployed?.close());
+
+  /** Opens the page with `?server=`, pastes a token for `user` signed with the other server's secret, joins. */
+  async function joinDeployed(user: string, room: string): Promise<Page> {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${stack.httpUrl}?server=${encodeURIComponent(deployed.wsUrl)}`);
+    assert.equal(await page.getByRole('textbox', { name: 'Server' }).inputValue(), deployed.wsUrl);
+    await page.getByRole('textbox', { name: 'Room' }).fill(room);
+    await page.getByRole('textbox', { name: 'Token' }).fill(await signDevToken(secret, user));
+    await page.getByRole('button', { name: 'Join' }).click();
+    // The name comes from the token, whatever the Name field says.
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Connected as ${user} in ${room}` })
+      .waitFor();
+    return page;
+  }
+
+  it('joins with pasted tokens and chats; without a token it says what to do', async () => {
+    const lonely = await browser.newPage();
+    await lonely.goto(`${stack.httpUrl}?server=${encodeURIComponent(deployed.wsUrl)}`);
+    await lonely.getByRole('button', { name: 'Join' }).click();
+    await lonely.getByRole('alert').filter({ hasText: 'needs a token signed with its secret' }).waitFor();
+    await lonely.close();
+
+    const alice = await joinDeployed('alice', 'walkthrough');
+    const bob = await joinDeployed('bob', 'walkthrough');
+    await say(alice, 'hello from the deployed stack');
+    await sees(bob, 'hello from the deployed stack');
+    assert.equal(await bob.locator('#messages li.mine').count(), 0);
+    assert.equal(await alice.locator('#messages li.mine').count(), 1);
+    assert.equal((await deployed.deps.store.roomMembers('walkthrough')).length, 2);
+    assert.equal((await stack.deps.store.roomMembers('walkthrough')).length, 0);
+    await alice.screenshot({ path: join(ARTIFACTS, 'chat-deployed-server.png') });
   });
 });
