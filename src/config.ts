@@ -48,7 +48,8 @@ const envSchema = z.object({
   JWT_ALGORITHMS: list,
   CONNECTION_MAX_SECONDS: positiveInt(7200),
   CONNECTION_TTL_MARGIN_SECONDS: positiveInt(600),
-  MAX_MESSAGE_CHARS: positiveInt(4000),
+  // A sendMessage frame must fit API Gateway's 32 KB frame: 5,000 characters at up to 6 bytes each, JSON-escaped.
+  MAX_MESSAGE_CHARS: z.pipe(positiveInt(4000), z.number().check(z.maximum(5000))),
   FANOUT_CONCURRENCY: z.pipe(positiveInt(32), z.number().check(z.maximum(1000))),
   LOG_LEVEL: z._default(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT', 'CRITICAL']), 'INFO'),
   POWERTOOLS_SERVICE_NAME: z._default(z.string().check(z.minLength(1)), 'roomcast'),

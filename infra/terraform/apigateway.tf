@@ -21,6 +21,12 @@ resource "aws_apigatewayv2_api" "this" {
       condition     = var.custom_domain_name != null || (var.custom_domain_base_path == null && var.custom_domain_route53_zone_id == null)
       error_message = "custom_domain_base_path and custom_domain_route53_zone_id need custom_domain_name."
     }
+
+    # HS* verify a shared secret, the others a JWKS key; src/config.ts refuses any other pairing at every cold start.
+    precondition {
+      condition     = var.jwt_algorithms == null || alltrue([for alg in coalesce(var.jwt_algorithms, []) : startswith(alg, "HS") == (var.jwt_jwks_url == null)])
+      error_message = "The jwt_algorithms must be HS256/HS384/HS512 with jwt_secret or jwt_secret_ssm_parameter, and asymmetric ones (RS*, PS*, ES*, EdDSA) with jwt_jwks_url."
+    }
   }
 }
 
@@ -81,10 +87,12 @@ resource "aws_apigatewayv2_stage" "this" {
   }
 
   # Auto-deploy picks up route changes; waiting for the routes makes the first deployment complete. Logging settings
-  # need the account's CloudWatch role first when this configuration sets it.
+  # need the account's CloudWatch role first when this configuration sets it, and the execution log group must exist
+  # before API Gateway writes to it (else API Gateway creates it, without a retention, and this one fails).
   depends_on = [
     aws_apigatewayv2_route.this,
     aws_api_gateway_account.this,
+    aws_cloudwatch_log_group.api_execution,
   ]
 }
 

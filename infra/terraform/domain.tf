@@ -12,6 +12,14 @@ resource "aws_apigatewayv2_domain_name" "this" {
     endpoint_type   = "REGIONAL"
     security_policy = "TLS_1_2"
   }
+
+  lifecycle {
+    # A regional custom domain takes a certificate of its own region only; CreateDomainName refuses others.
+    precondition {
+      condition     = split(":", coalesce(var.custom_domain_certificate_arn, "::::"))[3] == data.aws_region.current.region
+      error_message = "The custom_domain_certificate_arn must be an ACM certificate in the API's region (${data.aws_region.current.region})."
+    }
+  }
 }
 
 resource "aws_apigatewayv2_api_mapping" "this" {

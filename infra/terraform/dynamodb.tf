@@ -56,6 +56,13 @@ resource "aws_dynamodb_table" "connections" {
   }
 
   deletion_protection_enabled = var.deletion_protection
+
+  lifecycle {
+    precondition {
+      condition     = var.table_kms_key_arn == null || split(":", coalesce(var.table_kms_key_arn, "::::"))[3] == data.aws_region.current.region
+      error_message = "The table_kms_key_arn must be a key in the tables' region (${data.aws_region.current.region})."
+    }
+  }
 }
 
 # Chat history, exactly as src/store/tables.ts defines it. Messages are stored before they are delivered, so a
@@ -94,4 +101,11 @@ resource "aws_dynamodb_table" "messages" {
   }
 
   deletion_protection_enabled = var.deletion_protection
+
+  lifecycle {
+    precondition {
+      condition     = var.table_kms_key_arn == null || split(":", coalesce(var.table_kms_key_arn, "::::"))[3] == data.aws_region.current.region
+      error_message = "The table_kms_key_arn must be a key in the tables' region (${data.aws_region.current.region})."
+    }
+  }
 }

@@ -32,10 +32,12 @@ resource "aws_lambda_function" "this" {
   timeout          = local.function_timeout_seconds[each.key]
 
   environment {
-    variables = {
-      for name, value in merge(local.common_env, each.value.env, lookup(local.function_secret_env, each.key, {})) :
-      name => tostring(value) if value != null
-    }
+    # The secret is merged in last, unfiltered: filtering a map that holds a sensitive value would mark the whole
+    # environment sensitive and hide every change to it in plans.
+    variables = merge(
+      { for name, value in merge(local.common_env, each.value.env) : name => tostring(value) if value != null },
+      lookup(local.function_secret_env, each.key, {}),
+    )
   }
 
   # Plain text: Powertools already writes JSON lines, and metrics are Embedded Metric Format lines that CloudWatch

@@ -46,7 +46,7 @@ locals {
   # dropped); `statements` is the function's whole IAM policy besides writing to its own log group.
   functions = {
     # Verifies the token, registers the connection, then announces the join to the rest of the room (presence):
-    # a room query, a post to each connection, and the deletion of those that answer 410 Gone.
+    # a room query and a post to each connection. It prunes nothing: a 410 there is a newcomer still in $connect.
     connect = {
       route_key = "$connect"
       env = {
@@ -266,7 +266,8 @@ locals {
   # Secret environment, kept out of local.functions because that map drives for_each, which must not hold
   # sensitive values. Only $connect verifies tokens.
   function_secret_env = {
-    connect = {
+    # Decided by the JWKS URL, not by the secret itself: a condition on a sensitive value is sensitive as a whole.
+    connect = var.jwt_jwks_url != null ? {} : {
       JWT_SECRET = local.jwt_secret
     }
   }
@@ -285,7 +286,11 @@ locals {
 
   function_names           = { for name in keys(local.functions) : name => "${var.name_prefix}-${name}" }
   function_memory_mb       = { for name in keys(local.functions) : name => lookup(var.function_memory_mb, name, var.lambda_memory_mb) }
-  function_timeout_seconds = { for name in keys(local.functions) : name => lookup(var.function_timeout_seconds, name, var.lambda_timeout_seconds) }
+  function_timeout_seconds = { for name in keys(local.functions) : name => lookup(merge(local.default_function_timeout_seconds, var.function_timeout_seconds), name, var.lambda_timeout_seconds) }
+
+  # send-message fans out to a whole room, so it gets API Gateway's whole 29 s unless var.function_timeout_seconds
+  # says otherwise (an override of another function keeps this one).
+  default_function_timeout_seconds = { "send-message" = 29 }
 
   # The HS256 secret from the variable or from SSM; null with a JWKS URL.
   jwt_secret = var.jwt_secret != null ? var.jwt_secret : one(data.aws_ssm_parameter.jwt_secret[*].value)
@@ -306,6 +311,14 @@ data "aws_ssm_parameter" "jwt_secret" {
 
   name            = var.jwt_secret_ssm_parameter
   with_decryption = true
+
+  lifecycle {
+    # src/config.ts refuses a shorter JWT_SECRET, which would fail every $connect.
+    postcondition {
+      condition     = length(self.value) >= 32
+      error_message = "The SSM parameter ${var.jwt_secret_ssm_parameter} holds fewer than 32 characters: connect tokens need a secret of at least 32."
+    }
+  }
 }
 
 data "aws_region" "current" {}

@@ -129,13 +129,13 @@ variable "custom_domain_certificate_arn" {
 }
 
 variable "custom_domain_base_path" {
-  description = "API mapping key: the path under custom_domain_name that serves this stage, e.g. \"chat\" for wss://example.com/chat. Null maps the stage to the domain's root."
+  description = "API mapping key: the path under custom_domain_name that serves this stage, e.g. \"chat\" for wss://example.com/chat (one segment: WebSocket APIs take no multi-level mappings). Null maps the stage to the domain's root."
   type        = string
   default     = null
 
   validation {
-    condition     = var.custom_domain_base_path == null || can(regex("^[A-Za-z0-9._~-]{1,128}$", var.custom_domain_base_path))
-    error_message = "The custom_domain_base_path must be one path segment of letters, digits, '.', '_', '~' or '-' (no slashes)."
+    condition     = var.custom_domain_base_path == null || can(regex("^[A-Za-z0-9$_.+!*'()-]{1,300}$", var.custom_domain_base_path))
+    error_message = "The custom_domain_base_path must be one path segment of up to 300 letters, digits or $ - _ . + ! * ' ( ) (API Gateway's rule for API mappings; no slashes)."
   }
 }
 
@@ -198,8 +198,8 @@ variable "function_memory_mb" {
   default     = {}
 
   validation {
-    condition     = alltrue([for name, mb in var.function_memory_mb : contains(["connect", "disconnect", "default", "send-message", "send-direct", "get-history", "list-members", "ping"], name) && mb >= 128 && mb <= 10240])
-    error_message = "The function_memory_mb keys must be function names (connect, disconnect, default, send-message, send-direct, get-history, list-members, ping) and the values between 128 and 10240."
+    condition     = alltrue([for name, mb in var.function_memory_mb : contains(["connect", "disconnect", "default", "send-message", "send-direct", "get-history", "list-members", "ping"], name) && mb >= 128 && mb <= 10240 && floor(mb) == mb])
+    error_message = "The function_memory_mb keys must be function names (connect, disconnect, default, send-message, send-direct, get-history, list-members, ping) and the values whole numbers between 128 and 10240."
   }
 }
 
@@ -215,15 +215,13 @@ variable "lambda_timeout_seconds" {
 }
 
 variable "function_timeout_seconds" {
-  description = "Per-function timeout overrides, by function name. send-message fans out to a whole room, so it gets API Gateway's 29 s by default."
+  description = "Per-function timeout overrides, by function name. send-message fans out to a whole room, so it gets API Gateway's 29 s unless this map names it."
   type        = map(number)
-  default = {
-    "send-message" = 29
-  }
+  default     = {}
 
   validation {
-    condition     = alltrue([for name, seconds in var.function_timeout_seconds : contains(["connect", "disconnect", "default", "send-message", "send-direct", "get-history", "list-members", "ping"], name) && seconds >= 1 && seconds <= 900])
-    error_message = "The function_timeout_seconds keys must be function names (connect, disconnect, default, send-message, send-direct, get-history, list-members, ping) and the values between 1 and 900."
+    condition     = alltrue([for name, seconds in var.function_timeout_seconds : contains(["connect", "disconnect", "default", "send-message", "send-direct", "get-history", "list-members", "ping"], name) && seconds >= 1 && seconds <= 900 && floor(seconds) == seconds])
+    error_message = "The function_timeout_seconds keys must be function names (connect, disconnect, default, send-message, send-direct, get-history, list-members, ping) and the values whole numbers between 1 and 900."
   }
 }
 
@@ -289,13 +287,13 @@ variable "presence_max_room_size" {
 }
 
 variable "max_message_chars" {
-  description = "MAX_MESSAGE_CHARS: longest chat message accepted. 32,000 characters stay under API Gateway's 128 KB frame limit even at 4 bytes per character."
+  description = "MAX_MESSAGE_CHARS: longest chat message accepted, in UTF-16 code units. A sendMessage frame must fit API Gateway's 32 KB WebSocket frame (a bigger one closes the connection with 1009); at up to 6 bytes per character once JSON-escaped, 5,000 is the most that always fits."
   type        = number
   default     = 4000
 
   validation {
-    condition     = var.max_message_chars >= 1 && var.max_message_chars <= 32000 && floor(var.max_message_chars) == var.max_message_chars
-    error_message = "The max_message_chars must be a whole number between 1 and 32000."
+    condition     = var.max_message_chars >= 1 && var.max_message_chars <= 5000 && floor(var.max_message_chars) == var.max_message_chars
+    error_message = "The max_message_chars must be a whole number between 1 and 5000 (a longer message may not fit API Gateway's 32 KB frame)."
   }
 }
 
@@ -316,8 +314,8 @@ variable "metrics_namespace" {
   default     = "roomcast"
 
   validation {
-    condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && !startswith(var.metrics_namespace, "AWS/")
-    error_message = "The metrics_namespace must be 1-255 characters and must not start with \"AWS/\"."
+    condition     = can(regex("^[A-Za-z0-9 .\\-_/#:]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "The metrics_namespace must be 1-255 letters, digits, spaces or . - _ / # : (CloudWatch's rule) and must not start with \"AWS/\"."
   }
 }
 
@@ -343,19 +341,21 @@ variable "jwt_secret_ssm_parameter" {
   default     = null
 
   # SSM's rules for a parameter name: up to 2048 characters of letters, digits and _ . - /, not starting with
-  # "aws" or "ssm" (any case), and a hierarchy starts with "/". Terraform's regex engine refuses repeat counts over
-  # 1000, so the length is checked with length(), not {1,2048}.
+  # "aws" or "ssm" (any case), and a hierarchy starts with "/"; or a Secrets Manager secret read through Parameter
+  # Store (/aws/reference/secretsmanager/<secret>). Terraform's regex engine refuses repeat counts over 1000, so the
+  # length is checked with length(), not {1,2048}.
   validation {
     condition = var.jwt_secret_ssm_parameter == null || (
       length(coalesce(var.jwt_secret_ssm_parameter, "-")) <= 2048 && (
-        can(regex("^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_./-]+$", var.jwt_secret_ssm_parameter)) || (
+        can(regex("^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_./-]+$", var.jwt_secret_ssm_parameter)) ||
+        can(regex("^/aws/reference/secretsmanager/[A-Za-z0-9/_+=.@-]+$", var.jwt_secret_ssm_parameter)) || (
           can(regex("^[A-Za-z0-9_./-]+$", var.jwt_secret_ssm_parameter)) &&
           !can(regex("(?i)^/?(aws|ssm)", var.jwt_secret_ssm_parameter)) &&
           (startswith(coalesce(var.jwt_secret_ssm_parameter, "-"), "/") || !strcontains(coalesce(var.jwt_secret_ssm_parameter, "-"), "/"))
         )
       )
     )
-    error_message = "The jwt_secret_ssm_parameter must be an SSM parameter name (up to 2048 letters, digits, '_', '.', '-' or '/'; a path starts with '/'; not beginning with \"aws\" or \"ssm\"), e.g. /roomcast/jwt-secret, or a parameter ARN."
+    error_message = "The jwt_secret_ssm_parameter must be an SSM parameter name (up to 2048 letters, digits, '_', '.', '-' or '/'; a path starts with '/'; not beginning with \"aws\" or \"ssm\"), e.g. /roomcast/jwt-secret, a parameter ARN, or /aws/reference/secretsmanager/<secret>."
   }
 }
 
@@ -365,8 +365,8 @@ variable "jwt_jwks_url" {
   default     = null
 
   validation {
-    condition     = var.jwt_jwks_url == null || can(regex("^https://", var.jwt_jwks_url))
-    error_message = "The jwt_jwks_url must be an https:// URL."
+    condition     = var.jwt_jwks_url == null || can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s]*)?$", var.jwt_jwks_url))
+    error_message = "The jwt_jwks_url must be an https:// URL with a host, e.g. https://idp.example.com/.well-known/jwks.json."
   }
 }
 

@@ -126,10 +126,13 @@ class StandIn {
       }
       for (const item of this.declared.filter((declared) => declared.file === file.name)) {
         out.push(`locals {\n  ${localName(item)} = ${indent(this.instances(item))}\n}`);
+        // Preconditions, and postconditions over the stand-in's values, as checks Terraform makes at plan time.
         for (const lifecycle of blockList(item.body.lifecycle)) {
-          for (const precondition of blockList(lifecycle.precondition)) {
-            preconditions += 1;
-            out.push(this.precondition(item, precondition, preconditions));
+          for (const kind of ['precondition', 'postcondition'] as const) {
+            for (const condition of blockList(lifecycle[kind])) {
+              preconditions += 1;
+              out.push(this.precondition(item, kind, condition, preconditions));
+            }
           }
         }
       }
@@ -176,10 +179,17 @@ class StandIn {
   }
 
   private constants(): string {
+    const overrides = `variable "standin__computed" {
+  description = "Computed values to use instead of the stand-ins', by \\"<address>.<attribute>\\"."
+  type        = map(string)
+  default     = {}
+}`;
     const providerRegion = this.files.some((file) => file.provider?.aws)
       ? 'try(local.p__aws.region, null)'
       : 'null';
-    return `locals {
+    return `${overrides}
+
+locals {
   standin__region    = coalesce(${providerRegion}, "${STAND_IN_DEFAULT_REGION}")
   standin__account   = "${STAND_IN_ACCOUNT}"
   standin__partition = "aws"
@@ -226,8 +236,13 @@ class StandIn {
     return `${kind} {\n  condition     = ${indent(hclExpression(this.rewrite(body.condition ?? null)))}\n  error_message = ${indent(hclExpression(this.rewrite(body.error_message ?? null)))}\n}`;
   }
 
-  /** A resource precondition as an output precondition, checked for every instance. */
-  private precondition(item: Declared, body: JsonObject, index: number): string {
+  /** A resource's precondition or postcondition as an output precondition, checked for every instance. */
+  private precondition(
+    item: Declared,
+    kind: 'precondition' | 'postcondition',
+    body: JsonObject,
+    index: number,
+  ): string {
     const self = `local.${localName(item)}`;
     const instance = {
       each: item.body.for_each !== undefined,
@@ -239,15 +254,21 @@ class StandIn {
             ? `${self}[count_index]`
             : self,
     };
+    const address = `${item.kind === 'data' ? 'data.' : ''}${item.type}.${item.name}`;
     let condition = hclExpression(this.rewrite(body.condition ?? null, instance));
-    if (instance.each) {
-      condition = `alltrue([for each_key, each_value in ${hclExpression(this.rewrite(item.body.for_each ?? null))} : ${condition}])`;
-    } else if (instance.count) {
-      condition = `alltrue([for count_index in range(${hclExpression(this.rewrite(item.body.count ?? null))}) : ${condition}])`;
+    let message = hclExpression(this.rewrite(body.error_message ?? null, instance));
+    // Per instance: the message of each instance that fails, so an instance that does not exist is never read.
+    const loop = instance.each
+      ? `for each_key, each_value in ${hclExpression(this.rewrite(item.body.for_each ?? null))}`
+      : instance.count
+        ? `for count_index in range(${hclExpression(this.rewrite(item.body.count ?? null))})`
+        : undefined;
+    if (loop) {
+      message = `coalesce(join("; ", [${loop} : ${message} if !(${condition})]), "${kind} of ${address} failed")`;
+      condition = `alltrue([${loop} : ${condition}])`;
     }
-    const message = hclExpression(this.rewrite(body.error_message ?? null, instance));
     return `output "standin__precondition_${index}" {
-  description = "precondition of ${item.kind === 'data' ? 'data.' : ''}${item.type}.${item.name}"
+  description = "${kind} of ${address}"
   value       = null
   precondition {
     condition     = ${indent(indent(condition))}
@@ -280,7 +301,13 @@ class StandIn {
   ): string {
     const args = this.argsObject(item.body, block, context);
     const computed = standInAttributes(item, block, `substr(md5(${address}), 0, 10)`);
-    return `[for args in [${args}] : merge(args, ${hclObject(Object.entries(computed).map(([key, value]) => [key, `\${${value}}`]))})][0]`;
+    // `-var 'standin__computed={"data.aws_x.y.attr" = "…"}'` replaces a computed value, e.g. to test a postcondition.
+    const prefix = `${item.kind === 'data' ? 'data.' : ''}${item.type}.${item.name}`;
+    const overridable = Object.entries(computed).map(([key, value]): [string, Json] => [
+      key,
+      `\${try(var.standin__computed["${prefix}.${key}"], ${value})}`,
+    ]);
+    return `[for args in [${args}] : merge(args, ${hclObject(overridable)})][0]`;
   }
 
   /** A block body as an object: every schema attribute (null when unset), nested blocks as lists. */

@@ -228,7 +228,8 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
     ],
     ping: reply,
   };
-  const viaService = `dynamodb.${regionOf(evaluated)}.amazonaws.com`;
+  const dnsSuffix = text(single(evaluated, 'data.aws_partition.current')?.dns_suffix);
+  const viaService = `dynamodb.${regionOf(evaluated)}.${dnsSuffix}`;
   const result: Record<string, string[]> = {};
   for (const [fn, grants] of Object.entries(code)) {
     const all: Grant[] = [...on(['logs:CreateLogStream', 'logs:PutLogEvents'], logStreams(fn)), ...grants];

@@ -84,9 +84,9 @@ export class StandInTerraform {
   }
 
   /** Runs terraform in the stand-in directory: no color, no prompts, no network (no version check). */
-  run(args: readonly string[]): Promise<CommandResult> {
+  run(args: readonly string[], stdin?: string): Promise<CommandResult> {
     return new Promise((resolve) => {
-      execFile(
+      const child = execFile(
         this.binary,
         [`-chdir=${this.dir}`, ...args, ...(args[0] === 'init' || args[0] === 'output' ? [] : ['-no-color'])],
         {
@@ -107,7 +107,18 @@ export class StandInTerraform {
           resolve({ code, stdout, stderr });
         },
       );
+      child.stdin?.end(stdin ?? '');
     });
+  }
+
+  /**
+   * Evaluates one expression over the stand-ins with `terraform console` (which can see locals, and so the stand-in
+   * of a resource: `local.r__<type>__<name>`) and returns what it printed.
+   */
+  async console(expression: string, vars: Readonly<Record<string, string>> = {}): Promise<string> {
+    const result = await this.run(['console', ...varArgs(vars)], `${expression}\n`);
+    if (result.code !== 0) throw new Error(`terraform console failed:\n${result.stderr}${result.stdout}`);
+    return result.stdout.trim();
   }
 
   /** `terraform plan` with these arguments (e.g. `-var name=value`); on success, what it evaluated. */

@@ -130,6 +130,20 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       ],
       ['a JWT secret of 32 characters', { jwt_secret: 'x'.repeat(32) }],
       [
+        'a Secrets Manager secret read through Parameter Store',
+        { jwt_secret_ssm_parameter: '/aws/reference/secretsmanager/roomcast/jwt' },
+      ],
+      [
+        "a base path with API Gateway's mapping characters",
+        {
+          ...README_VARS,
+          custom_domain_name: 'chat.example.com',
+          custom_domain_certificate_arn: CERTIFICATE,
+          custom_domain_base_path: "v1+beta_(x)!*'$",
+        },
+      ],
+      ['the longest message that fits a 32 KB frame', { ...README_VARS, max_message_chars: '5000' }],
+      [
         'a JWKS URL with issuer, audience and algorithms',
         {
           jwt_jwks_url: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json',
@@ -229,6 +243,64 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
         /function names/,
       ],
       ['a stage name with a slash', { ...README_VARS, stage_name: 'prod/v1' }, /stage_name must be/],
+      [
+        'algorithms of a JWKS key with a shared secret',
+        { ...README_VARS, jwt_algorithms: '["RS256"]' },
+        /HS256\/HS384\/HS512 with jwt_secret or jwt_secret_ssm_parameter/,
+      ],
+      [
+        'a shared-secret algorithm with a JWKS URL',
+        { jwt_jwks_url: 'https://idp.example.com/jwks.json', jwt_algorithms: '["HS256"]' },
+        /asymmetric ones .* with jwt_jwks_url/,
+      ],
+      [
+        'a secret in SSM shorter than 32 characters',
+        {
+          ...README_VARS,
+          standin__computed: '{ "data.aws_ssm_parameter.jwt_secret.value" = "too short" }',
+        },
+        /holds fewer than 32 characters/,
+      ],
+      [
+        'a certificate from another region',
+        {
+          ...README_VARS,
+          custom_domain_name: 'chat.example.com',
+          custom_domain_certificate_arn: CERTIFICATE.replace('eu-west-1', 'us-east-1'),
+        },
+        /ACM certificate in the API's region \(eu-west-1\)/,
+      ],
+      [
+        'a table key from another region',
+        { ...README_VARS, table_kms_key_arn: TABLE_KEY.replace('eu-west-1', 'us-east-1') },
+        /a key in the tables' region \(eu-west-1\)/,
+      ],
+      [
+        'a base path API Gateway refuses',
+        {
+          ...README_VARS,
+          custom_domain_name: 'chat.example.com',
+          custom_domain_certificate_arn: CERTIFICATE,
+          custom_domain_base_path: 'v1~x',
+        },
+        /one path segment/,
+      ],
+      [
+        'messages too long for a 32 KB frame',
+        { ...README_VARS, max_message_chars: '5001' },
+        /between 1 and 5000/,
+      ],
+      [
+        'a metrics namespace CloudWatch refuses',
+        { ...README_VARS, metrics_namespace: 'chat {prod}' },
+        /CloudWatch's rule/,
+      ],
+      ['a JWKS URL without a host', { jwt_jwks_url: 'https://' }, /with a host/],
+      [
+        'a fractional memory size',
+        { ...README_VARS, function_memory_mb: '{ ping = 200.5 }' },
+        /whole numbers/,
+      ],
     ];
     for (const [what, vars, message] of refused) {
       it(`refuses ${what}`, async () => assert.match(await refusal(vars), message));
@@ -287,6 +359,25 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       expected,
       `Terraform gives the functions something else now: ROOMCAST_UPDATE_SNAPSHOTS=1 node --import tsx --test ${relative(process.cwd(), fileURLToPath(import.meta.url))}`,
     );
+  });
+
+  it("an override of one function's timeout keeps send-message's 29 s", async () => {
+    const evaluated = await terraform.evaluate({
+      ...README_VARS,
+      function_timeout_seconds: '{ connect = 5 }',
+    });
+    const functions = instances(evaluated, 'aws_lambda_function.this');
+    assert.equal(functions.connect?.timeout, 5);
+    assert.equal(functions['send-message']?.timeout, 29);
+    assert.equal(functions.ping?.timeout, 10);
+  });
+
+  it('only JWT_SECRET is sensitive in the environment, so plans show changes to the rest', async () => {
+    const variables = 'local.r__aws_lambda_function__this["connect"].environment[0].variables';
+    const vars = { jwt_secret: 'x'.repeat(40) };
+    assert.equal(await terraform.console(`issensitive(${variables})`, vars), 'false');
+    assert.equal(await terraform.console(`issensitive(${variables}["JWT_SECRET"])`, vars), 'true');
+    assert.equal(await terraform.console(`issensitive(${variables}["LOG_LEVEL"])`, vars), 'false');
   });
 
   describe('options', () => {

@@ -1,20 +1,21 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { jwtVerify } from 'jose';
 import { type LocalStack, startLocalStack } from '../../src/local/stack.ts';
+import { single } from './terraform-checks.ts';
 import { StandInTerraform, terraformSkipReason } from './terraform-cli.ts';
 
 /**
  * Every command of the deploy walkthrough (infra/terraform/README.md, and the root README's "Deploy to AWS"), run or
  * checked as a reader would run it: terraform commands by the `terraform` binary over the stand-in module, in the
  * walkthrough's order (init, apply, output, destroy) against a local state; `npm run token` and `npm run smoke` for
- * real, against a local stack standing in for the deployed API; npm scripts must exist; AWS CLI commands, which
- * cannot run here, must be ones this test knows (service, subcommand, options) and name the SSM parameter that
- * Terraform is given.
+ * real, against a local stack standing in for the deployed API; the `terraform.tfvars` lines it writes, in order,
+ * into the stand-in's directory; npm scripts must exist; AWS CLI commands, which cannot run here, must be ones this
+ * test knows (service, subcommand, options) and name the SSM parameter that Terraform is given.
  */
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -103,6 +104,19 @@ function splitAnd(line: string): string[] {
   return line.split(/\s+&&\s+/);
 }
 
+const TFVARS = 'infra/terraform/terraform.tfvars';
+const INFRA_README = 'infra/terraform/README.md';
+const ROOT_README = 'README.md, Deploy to AWS';
+
+/** `echo 'name = value' > (or >>) infra/terraform/terraform.tfvars`, as the walkthrough writes its settings. */
+function tfvarsLine(command: Command): { name: string; value: string; redirect: '>' | '>>' } | undefined {
+  const [program, text = '', redirect, file, ...rest] = command.argv;
+  const assignment = /^([a-z_][a-z0-9_]*) = (.+)$/.exec(text);
+  if (program !== 'echo' || rest.length > 0 || file !== TFVARS || !assignment) return undefined;
+  if (redirect !== '>' && redirect !== '>>') return undefined;
+  return { name: assignment[1] ?? '', value: assignment[2] ?? '', redirect };
+}
+
 /** The commands a `$(…)` in a word runs. */
 function substitutions(word: string): string[] {
   return [...word.matchAll(/\$\(([^)]*)\)/g)].map(([, inner = '']) => inner.trim());
@@ -112,10 +126,7 @@ async function walkthroughCommands(): Promise<Command[]> {
   const infra = await readFile(join(TERRAFORM_DIR, 'README.md'), 'utf8');
   const root = await readFile(join(ROOT, 'README.md'), 'utf8');
   const deploy = /^## Deploy to AWS\n([\s\S]*?)^## /m.exec(root)?.[1] ?? '';
-  return [
-    ...shellCommands(infra, 'infra/terraform/README.md'),
-    ...shellCommands(deploy, 'README.md, Deploy to AWS'),
-  ];
+  return [...shellCommands(infra, INFRA_README), ...shellCommands(deploy, ROOT_README)];
 }
 
 describe('the deploy walkthrough', () => {
@@ -124,15 +135,18 @@ describe('the deploy walkthrough', () => {
 
   before(async () => {
     commands = await walkthroughCommands();
-    // The SSM parameter the walkthrough deploys with (its -var), which every aws ssm command must name.
-    const deploy = commands.find(
-      (command) => command.argv[0] === 'terraform' && command.argv.includes('apply'),
-    );
-    const assignment = deploy?.argv.find((word) => word.startsWith('jwt_secret_ssm_parameter='));
-    ssmParameter = assignment?.split('=')[1] ?? '';
+    // The SSM parameter the walkthrough deploys with (its terraform.tfvars line), which every aws ssm command names.
+    const line = commands
+      .flatMap((command) => tfvarsLine(command) ?? [])
+      .find((candidate) => candidate.name === 'jwt_secret_ssm_parameter');
+    ssmParameter = line ? (JSON.parse(line.value) as string) : '';
   });
 
   it('is found: a build, an SSM secret, init, apply, a smoke test, the demo page, a tear-down', () => {
+    assert.ok(
+      commands.some((command) => tfvarsLine(command)?.redirect === '>'),
+      'the walkthrough starts terraform.tfvars with >',
+    );
     const texts = commands.map((command) =>
       command.argv
         .filter((word) => word !== '-s')
@@ -183,6 +197,9 @@ describe('the deploy walkthrough', () => {
         if (name === 'ssm put-parameter' && args[args.indexOf('--type') + 1] !== 'SecureString') {
           problems.push(`${where}: the secret must be a SecureString`);
         }
+      } else if (program === 'echo') {
+        if (!tfvarsLine(command))
+          problems.push(`${where}: echo writes only "name = value" lines to ${TFVARS}`);
       } else if (program === 'openssl') {
         if (args.join(' ') !== 'rand -base64 48') problems.push(`${where}: unexpected openssl use`);
       } else if (program !== 'terraform' && !(program === 'npx' && args[0] === 'tsx')) {
@@ -212,11 +229,20 @@ describe('the deploy walkthrough', () => {
     });
     after(() => terraform?.dispose());
 
-    it('each succeeds: init, apply (every variant), output, destroy', async () => {
-      const terraformCommands = commands.filter((command) => command.argv[0] === 'terraform');
-      assert.ok(terraformCommands.length >= 5);
+    /** Runs one document's terraform commands and terraform.tfvars lines in order; returns the -raw outputs. */
+    async function runInOrder(source: string): Promise<string[]> {
+      const steps = commands.filter(
+        (command) => command.source === source && (command.argv[0] === 'terraform' || tfvarsLine(command)),
+      );
       const outputs: string[] = [];
-      for (const command of terraformCommands) {
+      let tfvars = '';
+      for (const command of steps) {
+        const line = tfvarsLine(command);
+        if (line) {
+          tfvars = `${line.redirect === '>' ? '' : tfvars}${line.name} = ${line.value}\n`;
+          await writeFile(join(terraform.dir, 'terraform.tfvars'), tfvars);
+          continue;
+        }
         const [, chdir, subcommand = '', ...args] = command.argv;
         assert.equal(chdir, '-chdir=infra/terraform', `${command.source}: ${command.text}`);
         const extra =
@@ -225,8 +251,23 @@ describe('the deploy walkthrough', () => {
         assert.equal(result.code, 0, `${command.source}: ${command.text}\n${result.stderr}${result.stdout}`);
         if (subcommand === 'output') outputs.push(result.stdout);
       }
+      return outputs;
+    }
+
+    it('infra/terraform/README.md: each succeeds in order, and no later apply undoes an earlier choice', async () => {
+      const outputs = await runInOrder(INFRA_README);
+      assert.ok(outputs.length > 0);
       // A -raw output is a bare URL, ready to paste into ?server= or give to npm run smoke.
       for (const output of outputs) assert.match(output, /^wss:\/\/[^\s]+$/);
+      const final = await terraform.evaluate();
+      const stage = single(final, 'aws_apigatewayv2_stage.this');
+      assert.equal((stage?.access_log_settings as unknown[] | undefined)?.length, 1, 'access logs still on');
+      assert.ok(single(final, 'aws_api_gateway_account.this'), 'the account role still registered');
+      assert.equal(final.outputs.websocket_url, 'wss://chat.example.com');
+    });
+
+    it("the root README's Deploy to AWS: each succeeds in order", async () => {
+      await runInOrder(ROOT_README);
     });
   });
 

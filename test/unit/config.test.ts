@@ -55,6 +55,7 @@ describe('loadConfig', () => {
     ['alg none', { JWT_SECRET: secret, JWT_ALGORITHMS: 'none' }],
     ['a JWKS URL that is not a URL', { JWT_JWKS_URL: 'not a url' }],
     ['a non-numeric limit', { MAX_MESSAGE_CHARS: 'lots' }],
+    ['messages too long for a 32 KB frame', { MAX_MESSAGE_CHARS: '5001' }],
     ['a negative TTL', { CONNECTION_MAX_SECONDS: '-5' }],
     ['an unknown log level', { LOG_LEVEL: 'LOUD' }],
   ] as const) {
