@@ -8,14 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { type BundleReport, buildBundles } from '../scripts/bundle.ts';
-import {
-  bundleInvoker,
-  connectEventFor,
-  deployedConnection,
-  disconnectEventFor,
-  type InvokeBundle,
-  messageEventFor,
-} from '../scripts/bundle-invoker.ts';
+import { bundleInvoker, deployedConnection, type InvokeBundle } from '../scripts/bundle-invoker.ts';
 import { signDevToken } from '../src/auth/index.ts';
 import { ROUTES } from '../src/handlers/routes.ts';
 import type { LocalStack } from '../src/local/stack.ts';
@@ -172,16 +165,16 @@ export async function coldStartEvent(
 ): Promise<object> {
   if (functionName === 'connect') {
     const token = await signDevToken(SECRET, `cold${run}`);
-    return connectEventFor(deployedConnection(fakeId(functionName, run)), { token, room_id: ROOM });
+    return deployedConnection(fakeId(functionName, run)).connect({ token, room_id: ROOM });
   }
   if (functionName === 'disconnect') {
     const own = fakeId(functionName, run);
     await stack.deps.store.put({ connectionId: own, roomId: ROOM, userId: `gone${run}` });
-    return disconnectEventFor(deployedConnection(own));
+    return deployedConnection(own).disconnect();
   }
   const route = ROUTES.find((r) => r.functionName === functionName);
   if (!route) throw new Error(`${functionName} serves no route`);
-  return messageEventFor(deployedConnection(aliceId), route.routeKey, FRAME_BODIES[functionName] ?? '{}');
+  return deployedConnection(aliceId).message(route.routeKey, FRAME_BODIES[functionName] ?? '{}');
 }
 
 function connect(url: string): Promise<WebSocket> {

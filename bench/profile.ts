@@ -51,7 +51,7 @@ const CATEGORIES: Array<[RegExp, string]> = [
   [/\/zod\//, 'zod'],
   [/\/jose\//, 'jose'],
   [/\/ulid\//, 'ulid'],
-  [/\/src\/gateway\//, 'roomcast: gateway emulator'],
+  [/\/packages\/gateway\/src\//, 'roomcast: gateway emulator'],
   [/\/src\/delivery\//, 'roomcast: delivery (fan-out)'],
   [/\/src\/store\//, 'roomcast: store'],
   [/\/src\//, 'roomcast: handlers & other src'],
@@ -76,7 +76,7 @@ const CATEGORIES: Array<[RegExp, string]> = [
 const MARKERS: Array<[string, RegExp]> = [
   [
     'gateway: management API request (server side of every post)',
-    /^handleManagementRequest |^postToConnection .*src\/gateway/,
+    /^handleManagementRequest |^postToConnection .*packages\/gateway/,
   ],
   ['SDK: SigV4 signing', /^(sign|signRequest|presign|getSignature|createCanonicalRequest) .*signature-v4/],
   ['SDK: endpoint resolution', /\/submodules\/endpoints\/|endpoint-cache|util-endpoints/],

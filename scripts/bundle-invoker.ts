@@ -2,35 +2,18 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import type http from 'node:http';
 import { join } from 'node:path';
-import { TLSSocket } from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { CLOSE_GOING_AWAY, disconnectReasonFor } from '../src/gateway/close-codes.ts';
-import {
-  type ConnectEvent,
-  type ConnectionFacts,
-  connectEvent,
-  type DisconnectEvent,
-  disconnectEvent,
-  type MessageEvent,
-  messageEvent,
-} from '../src/gateway/events.ts';
-import {
-  disconnectHeaderMaps,
-  handshakeHeaderMaps,
-  identityOf,
-  queryMaps,
-} from '../src/gateway/handshake-request.ts';
+import { type SimulatedConnection, simulatedConnection } from '@roomcast/gateway';
 import type { LocalStack } from '../src/local/stack.ts';
 import { connectionsTable, messagesTable } from '../src/store/tables.ts';
 
 /**
  * Runs a built Lambda bundle (scripts/bundle.ts) as the Lambda runtime would: imported in a fresh Node process,
  * its handler invoked once with an event, against a local stack. test/build checks what it does; bench/cold-start
- * times it. The events (connectEventFor, messageEventFor, disconnectEventFor) come from the local API Gateway's own
- * builders, as a deployed stage would send them.
+ * times it. The events (deployedConnection) come from the local API Gateway's own builders, as a deployed stage
+ * would send them.
  */
 export interface BundleInvocation {
   /** What the handler returned. */
@@ -160,66 +143,34 @@ function deployedStage(): { apiId: string; stage: string; domainName: string } {
   return { apiId: url.hostname.split('.')[0] ?? '', stage: url.pathname.slice(1), domainName: url.hostname };
 }
 
-/** A browser on a documentation address (TEST-NET-2). */
-const CLIENT_ADDRESS = '198.51.100.23';
-const CLIENT_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
+/** A browser on a documentation address (TEST-NET-2), over TLS to port 443 of the deployed stage. */
+const BROWSER_HANDSHAKE = {
+  remoteAddress: '198.51.100.23',
+  localPort: 443,
+  secure: true,
+} as const;
+const BROWSER_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
 
 /**
- * The browser's WebSocket handshake as it reaches the deployed stage: TLS on port 443 from CLIENT_ADDRESS. The
- * emulator derives the `$connect` headers and `identity` from an `http.IncomingMessage`; this stand-in holds only
- * what those builders read (src/gateway/handshake-request.ts), so the events keep following the emulator.
+ * A browser's connection to the deployed stage, whose events (`connect(query)`, `message(route, body)`,
+ * `disconnect()`) the local API Gateway's own builders make, as a deployed stage would send them.
  */
-function browserHandshake(url: string): http.IncomingMessage {
-  const sent: [string, string][] = [
-    ['Host', DEPLOYED_STAGE.domainName],
-    ['User-Agent', CLIENT_USER_AGENT],
-    ['Sec-WebSocket-Version', '13'],
-    ['Sec-WebSocket-Extensions', 'permessage-deflate; client_max_window_bits'],
-    ['Sec-WebSocket-Key', randomBytes(16).toString('base64')],
-    ['Connection', 'Upgrade'],
-    ['Upgrade', 'websocket'],
-  ];
-  // X-Forwarded-Proto comes from the socket's class and X-Forwarded-Port from its local port.
-  const socket: TLSSocket = Object.create(TLSSocket.prototype, {
-    remoteAddress: { value: CLIENT_ADDRESS },
-    localPort: { value: 443 },
-  });
-  const request: Pick<http.IncomingMessage, 'method' | 'url' | 'rawHeaders' | 'headers' | 'socket'> = {
-    method: 'GET',
-    url,
-    rawHeaders: sent.flat(),
-    headers: Object.fromEntries(sent.map(([name, value]) => [name.toLowerCase(), value])),
-    socket,
-  };
-  return request as http.IncomingMessage;
-}
-
-/** A connection of that browser to the deployed stage: what every event of `connectionId` shares. */
-export function deployedConnection(connectionId: string, connectedAt = Date.now()): ConnectionFacts {
-  return {
+export function deployedConnection(connectionId: string, connectedAt = Date.now()): SimulatedConnection {
+  return simulatedConnection({
     ...DEPLOYED_STAGE,
     connectionId,
     connectedAt,
-    identity: identityOf(browserHandshake(`/${DEPLOYED_STAGE.stage}`)),
-  };
-}
-
-/** The `$connect` event of a handshake to `/prod?{query}`, built by the emulator's builders. */
-export function connectEventFor(connection: ConnectionFacts, query: Record<string, string>): ConnectEvent {
-  const handshake = browserHandshake(`/${connection.stage}?${new URLSearchParams(query)}`);
-  const headers = handshakeHeaderMaps(handshake, connection.connectedAt).integration;
-  return connectEvent(connection, headers, queryMaps(handshake.url));
-}
-
-/** A frame on `routeKey` (`$default` or an action). */
-export function messageEventFor(connection: ConnectionFacts, routeKey: string, body: string): MessageEvent {
-  return messageEvent(connection, routeKey, body);
-}
-
-/** `$disconnect` after the browser closed the tab: 1001 without a reason, unless `status` says otherwise. */
-export function disconnectEventFor(
-  connection: ConnectionFacts,
-  status = { code: CLOSE_GOING_AWAY, reason: disconnectReasonFor(CLOSE_GOING_AWAY, '') },
-): DisconnectEvent {
-  return disconnectEvent(connection, disconnectHeaderMaps(connection.domainName), status);
+    handshake: {
+      ...BROWSER_HANDSHAKE,
+      rawHeaders: [
+        ['Host', DEPLOYED_STAGE.domainName],
+        ['User-Agent', BROWSER_USER_AGENT],
+        ['Sec-WebSocket-Version', '13'],
+        ['Sec-WebSocket-Extensions', 'permessage-deflate; client_max_window_bits'],
+        ['Sec-WebSocket-Key', randomBytes(16).toString('base64')],
+        ['Connection', 'Upgrade'],
+        ['Upgrade', 'websocket'],
+      ].flat(),
+    },
+  });
 }

@@ -1,5 +1,5 @@
-import * as z from './protocol/zod.ts';
 import { connectionsTable, messagesTable } from './store/tables.ts';
+import * as z from './zod.ts';
 
 /**
  * Environment → typed config, validated once per cold start. Every variable a function reads is named here, so

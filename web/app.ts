@@ -5,7 +5,7 @@ import {
   type MessageFrame,
   type RoomcastClient,
   type StateChange,
-} from '../src/client/index.ts';
+} from '@roomcast/client';
 
 /** The demo chat page: the client SDK and a few DOM helpers, no framework. */
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

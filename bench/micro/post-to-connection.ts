@@ -9,9 +9,9 @@ import {
   ApiGatewayManagementApiClient,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import { createGateway } from '@roomcast/gateway';
 import WebSocket from 'ws';
 import { createManagementClient } from '../../src/delivery/management-client.ts';
-import { createGateway } from '../../src/gateway/index.ts';
 import { mapLimit, median, round } from '../driver/stats.ts';
 import { sigV4Signer } from './sigv4.ts';
 

@@ -23,7 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { bundleOptions } from '../../scripts/bundle.ts';
 import type { BundleInvocation } from '../../scripts/bundle-invoker.ts';
-import { deployedConnection, messageEventFor } from '../../scripts/bundle-invoker.ts';
+import { deployedConnection } from '../../scripts/bundle-invoker.ts';
 import { connectionsTable } from '../../src/store/tables.ts';
 import { type ColdStartFixture, coldStartEvent, fakeId, startColdStartFixture } from '../cold-start.ts';
 import { median, percentile } from '../driver/stats.ts';
@@ -276,8 +276,7 @@ export async function measureSourceMaps(runs: number): Promise<string> {
     if (!sendMessage) throw new Error('no send-message bundle');
     const aliceFrame = () =>
       Promise.resolve(
-        messageEventFor(
-          deployedConnection(fixture.aliceId),
+        deployedConnection(fixture.aliceId).message(
           'sendMessage',
           '{"action":"sendMessage","message":"source maps"}',
         ),

@@ -1,7 +1,7 @@
 /** The textbook handlers (bench/textbook) behind roomcast's own gateway, on the same embedded dynalite tables. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createGateway } from '../../src/gateway/index.ts';
+import { createGateway } from '@roomcast/gateway';
 import { ensureTables, startEmbeddedDynamo } from '../../src/local/dynamo.ts';
 import { connectionsTable, messagesTable, tables } from '../../src/store/tables.ts';
 import { textbookHandlers } from '../textbook/handlers.ts';

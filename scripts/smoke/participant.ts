@@ -1,5 +1,5 @@
+import { type ClientEvents, connect, type RoomcastClient, type StateChange } from '@roomcast/client';
 import WebSocket from 'ws';
-import { type ClientEvents, connect, type RoomcastClient, type StateChange } from '../../src/client/index.ts';
 import type { Identity, SmokeOptions, TokenSource } from './options.ts';
 
 type RecordedEvent = { [K in keyof ClientEvents]: { name: K; value: ClientEvents[K] } }[keyof ClientEvents];

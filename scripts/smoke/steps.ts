@@ -1,5 +1,6 @@
-import { rewind } from '../../src/client/cursor.ts';
-import { type MessageFrame, RoomcastError } from '../../src/client/index.ts';
+import { type MessageFrame, RoomcastError } from '@roomcast/client';
+import { MESSAGE_ID_CHARS, MESSAGE_ID_TIME_CHARS } from '@roomcast/client/protocol';
+import { decodeTime, encodeTime } from 'ulid';
 import type { SmokeOptions } from './options.ts';
 import { ClientClosed, Participant } from './participant.ts';
 
@@ -188,7 +189,7 @@ function defineSteps(options: SmokeOptions, participants: Participant[]): StepDe
         const sent = [session.aliceMessage.message_id, session.bobMessage.message_id];
         // Forward from just before alice's message (`after` pages oldest first): without a cursor history pages
         // newest first, and in a busy room the two need not be on the newest page.
-        const from = rewind(session.aliceMessage.message_id, 1);
+        const from = justBefore(session.aliceMessage.message_id);
         const read: string[] = [];
         for (let page = 1, after = from; ; page += 1) {
           const frame = await step.wait(
@@ -326,4 +327,9 @@ function sideNotes(participants: Participant[]): string {
     ...participant.strayErrors().map((error) => `${participant.role} got an error frame (${error})`),
   ]);
   return notes.length > 0 ? `; ${notes.join('; ')}` : '';
+}
+
+/** The smallest message id of the millisecond before `id`'s: a cursor that sorts before it. */
+function justBefore(id: string): string {
+  return encodeTime(decodeTime(id) - 1, MESSAGE_ID_TIME_CHARS).padEnd(MESSAGE_ID_CHARS, '0');
 }

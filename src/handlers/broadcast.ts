@@ -1,5 +1,5 @@
 import { type DeliverySummary, fanOut } from '../delivery/fan-out.ts';
-import type { ServerFrame } from '../protocol/index.ts';
+import type { ServerFrame } from '../protocol.ts';
 import type { HandlerDeps } from './deps.ts';
 import type { WebSocketEvent } from './events.ts';
 import type { Log } from './invocation-log.ts';

@@ -1,5 +1,5 @@
 import { AuthError } from '../auth/index.ts';
-import { isRoomId } from '../protocol/index.ts';
+import { isRoomId } from '../protocol.ts';
 import { type HandlerDeps, instrumented, lambdaEntry, requireVerifier } from './deps.ts';
 import { httpResult, type WebSocketHandler } from './events.ts';
 import { METRIC } from './metrics.ts';

@@ -1,4 +1,4 @@
-import { correlationOf, parseClientFrame } from '../protocol/index.ts';
+import { correlationOf, parseClientFrame } from '../protocol.ts';
 import { type HandlerDeps, instrumented, lambdaEntry } from './deps.ts';
 import { httpResult, type WebSocketHandler } from './events.ts';
 import { METRIC } from './metrics.ts';

@@ -1,4 +1,4 @@
-import type { DirectFrame, MessageFrame } from '../protocol/index.ts';
+import type { DirectFrame, MessageFrame } from '../protocol.ts';
 import type { DirectMessage, RoomMessage, StoredMessage } from '../store/messages.ts';
 
 /** Stored messages as the frames clients receive. */

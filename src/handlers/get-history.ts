@@ -1,4 +1,4 @@
-import { DEFAULT_HISTORY_LIMIT, type HistoryFrame } from '../protocol/index.ts';
+import { DEFAULT_HISTORY_LIMIT, type HistoryFrame } from '../protocol.ts';
 import { callerRecord } from './caller.ts';
 import { type HandlerDeps, lambdaEntry } from './deps.ts';
 import type { WebSocketHandler } from './events.ts';

@@ -1,4 +1,4 @@
-import type { MembersFrame } from '../protocol/index.ts';
+import type { MembersFrame } from '../protocol.ts';
 import { callerRecord } from './caller.ts';
 import { type HandlerDeps, lambdaEntry } from './deps.ts';
 import type { WebSocketHandler } from './events.ts';

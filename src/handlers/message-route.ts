@@ -1,5 +1,5 @@
-import type { ClientAction, ClientFrame, Correlation, ErrorCode } from '../protocol/index.ts';
-import { correlationOf, parseClientFrame } from '../protocol/index.ts';
+import type { ClientAction, ClientFrame, Correlation, ErrorCode } from '../protocol.ts';
+import { correlationOf, parseClientFrame } from '../protocol.ts';
 import { type HandlerDeps, instrumented } from './deps.ts';
 import { httpResult, type WebSocketEvent, type WebSocketHandler } from './events.ts';
 import type { Log } from './invocation-log.ts';

@@ -1,4 +1,4 @@
-import { pongFrame } from '../protocol/index.ts';
+import { pongFrame } from '../protocol.ts';
 import { type HandlerDeps, lambdaEntry } from './deps.ts';
 import type { WebSocketHandler } from './events.ts';
 import { messageRoute } from './message-route.ts';

@@ -1,4 +1,4 @@
-import type { PresenceFrame } from '../protocol/index.ts';
+import type { PresenceFrame } from '../protocol.ts';
 import { broadcast } from './broadcast.ts';
 import type { HandlerDeps } from './deps.ts';
 import type { WebSocketEvent } from './events.ts';

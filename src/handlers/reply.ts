@@ -1,6 +1,6 @@
 import { GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { Correlation, ErrorCode, ServerFrame } from '../protocol/index.ts';
-import { errorFrame } from '../protocol/index.ts';
+import type { Correlation, ErrorCode, ServerFrame } from '../protocol.ts';
+import { errorFrame } from '../protocol.ts';
 import type { HandlerDeps } from './deps.ts';
 import type { WebSocketEvent } from './events.ts';
 import type { Log } from './invocation-log.ts';

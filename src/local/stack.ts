@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createGateway, type Gateway, type WebSocketLambda } from '@roomcast/gateway';
 import type { Context } from 'aws-lambda';
 import { type Config, loadConfig } from '../config.ts';
 import { createManagementClient } from '../delivery/management-client.ts';
-import { createGateway, type Gateway, type WebSocketLambda } from '../gateway/index.ts';
 import { createDeps, type HandlerDeps } from '../handlers/deps.ts';
 import type { WebSocketEvent, WebSocketHandler } from '../handlers/events.ts';
 import { ROUTE_SELECTION_EXPRESSION, ROUTES } from '../handlers/routes.ts';

@@ -1,5 +1,5 @@
 /**
- * Partitions of the messages table. Room ids cannot contain `#` (see src/protocol/room-id.ts), so the prefixed
+ * Partitions of the messages table. Room ids cannot contain `#` (ROOM_ID_PATTERN, @roomcast/client/protocol), so the prefixed
  * partitions below can never collide with a room, and everything after a prefix is one whole user id.
  *
  * - `<room_id>`          the room's messages, sorted by message_id (a ULID, so by time);

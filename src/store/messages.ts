@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { DirectFrame, MessageFrame } from '../protocol/index.ts';
+import type { DirectFrame, MessageFrame } from '../protocol.ts';
 import { idempotencyPartition, idempotencySortKey, inboxPartition, roomPartition } from './message-keys.ts';
 import { messagesTable } from './tables.ts';
 

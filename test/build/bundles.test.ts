@@ -6,12 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { type BundleReport, buildBundles } from '../../scripts/bundle.ts';
 import {
   bundleInvoker,
-  connectEventFor,
   DEPLOYED_STAGE,
   deployedConnection,
-  disconnectEventFor,
   type InvokeBundle,
-  messageEventFor,
 } from '../../scripts/bundle-invoker.ts';
 import { signDevToken } from '../../src/auth/index.ts';
 import { ROUTES } from '../../src/handlers/routes.ts';
@@ -59,7 +56,7 @@ describe('Lambda bundles', () => {
 
   it('are invoked with events shaped as a deployed stage sends them', () => {
     const connection = deployedConnection('BundleShape0000=');
-    const connect = connectEventFor(connection, { token: 't', room_id: 'bundles' });
+    const connect = connection.connect({ token: 't', room_id: 'bundles' });
     assert.deepEqual(Object.keys(connect.headers), [
       'Host',
       'Sec-WebSocket-Extensions',
@@ -76,8 +73,8 @@ describe('Lambda bundles', () => {
     assert.equal(connect.headers['X-Forwarded-Port'], '443');
     assert.deepEqual(connect.multiValueHeaders['X-Forwarded-For'], [connect.headers['X-Forwarded-For']]);
     assert.deepEqual(connect.multiValueQueryStringParameters, { token: ['t'], room_id: ['bundles'] });
-    const message = messageEventFor(connection, 'ping', '{"action":"ping"}');
-    const disconnect = disconnectEventFor(connection);
+    const message = connection.message('ping', '{"action":"ping"}');
+    const disconnect = connection.disconnect();
     for (const { requestContext: rc } of [connect, message, disconnect]) {
       assert.deepEqual(
         { stage: rc.stage, apiId: rc.apiId, domainName: rc.domainName },
@@ -98,13 +95,13 @@ describe('Lambda bundles', () => {
     const token = await signDevToken(TEST_SECRET, 'bob');
     const { result } = await invoke(
       'connect',
-      connectEventFor(deployedConnection('BundleConnect00='), { token, room_id: 'bundles' }),
+      deployedConnection('BundleConnect00=').connect({ token, room_id: 'bundles' }),
     );
     assert.deepEqual(result, { statusCode: 200 });
     assert.equal((await stack.deps.store.get('BundleConnect00='))?.user_id, 'bob');
     const refused = await invoke(
       'connect',
-      connectEventFor(deployedConnection('BundleConnect01='), { token: 'garbage', room_id: 'bundles' }),
+      deployedConnection('BundleConnect01=').connect({ token: 'garbage', room_id: 'bundles' }),
     );
     assert.equal((refused.result as { statusCode: number }).statusCode, 401);
   });
@@ -113,8 +110,7 @@ describe('Lambda bundles', () => {
     await putOldRecord(stack, { connectionId: 'BundleGhost0000=', roomId: 'bundles', userId: 'ghost' });
     const { stdout } = await invoke(
       'send-message',
-      messageEventFor(
-        deployedConnection(aliceId),
+      deployedConnection(aliceId).message(
         'sendMessage',
         JSON.stringify({ action: 'sendMessage', message: 'from a bundle' }),
       ),
@@ -138,14 +134,14 @@ describe('Lambda bundles', () => {
   });
 
   it('ping and default: answer the caller', async () => {
-    await invoke('ping', messageEventFor(deployedConnection(aliceId), 'ping', '{"action":"ping"}'));
+    await invoke('ping', deployedConnection(aliceId).message('ping', '{"action":"ping"}'));
     assert.equal((await alice.next()).action, 'pong');
-    await invoke('default', messageEventFor(deployedConnection(aliceId), '$default', 'not json'));
+    await invoke('default', deployedConnection(aliceId).message('$default', 'not json'));
     assert.equal((await alice.next()).code, 'BAD_REQUEST');
   });
 
   it('disconnect: removes the record', async () => {
-    await invoke('disconnect', disconnectEventFor(deployedConnection(aliceId)));
+    await invoke('disconnect', deployedConnection(aliceId).disconnect());
     assert.equal(await stack.deps.store.get(aliceId), undefined);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RoomcastClient } from '../../src/client/index.ts';
+import type { RoomcastClient } from '@roomcast/client';
 import { eventually } from '../integration/support.ts';
 import {
   clientTestStack,

@@ -1,14 +1,9 @@
 import { once } from 'node:events';
 import { createConnection, createServer, type Socket as NetSocket, type Server } from 'node:net';
 import { after, before } from 'node:test';
+import { type ClientEvents, type ConnectOptions, connect, type RoomcastClient } from '@roomcast/client';
 import WebSocket from 'ws';
 import { signDevToken } from '../../src/auth/index.ts';
-import {
-  type ClientEvents,
-  type ConnectOptions,
-  connect,
-  type RoomcastClient,
-} from '../../src/client/index.ts';
 import type { LocalStack, LocalStackOptions } from '../../src/local/stack.ts';
 import { startTestStack, TEST_SECRET } from '../integration/support.ts';
 

@@ -11,7 +11,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 describe('browser build', () => {
   it('bundles the client SDK for browsers without zod or Node built-ins, small', async (t) => {
     const result = await build({
-      entryPoints: [join(ROOT, 'src', 'client', 'index.ts')],
+      entryPoints: [join(ROOT, 'packages', 'client', 'src', 'index.ts')],
       bundle: true,
       minify: true,
       format: 'esm',

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { fitToFrame, MAX_FRAME_BYTES } from '../../src/handlers/frame-size.ts';
 import { METRIC } from '../../src/handlers/metrics.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
-import { CLIENT_ACTIONS, ERROR_CODES, parseClientFrame } from '../../src/protocol/index.ts';
+import { CLIENT_ACTIONS, ERROR_CODES, parseClientFrame } from '../../src/protocol.ts';
 import { wholeHistory } from '../faults/support.ts';
 import {
   ChatClient,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CLIENT_ACTIONS, isRoomId, parseClientFrame } from '../../src/protocol/index.ts';
+import { CLIENT_ACTIONS, isRoomId, parseClientFrame } from '../../src/protocol.ts';
 
 const limits = { maxMessageChars: 10 };
 

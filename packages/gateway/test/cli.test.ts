@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+import { parseCliArgs } from '../src/cli-args.js';
+import { deferredHandler } from '../src/deferred-handler.js';
+import { invokeLambda } from '../src/invoke.js';
+import { injectLambdaEnvironment } from '../src/lambda-environment.js';
+import { parseRoutesFile } from '../src/routes-file.js';
+import { closeOf, nextMessage, opened, refusedStatus, waitUntil } from './helpers.js';
+
+const PACKAGE = fileURLToPath(new URL('../', import.meta.url));
+const REPO = path.join(PACKAGE, '../..');
+/** The command as published: bin/ over the build in dist/ (npm test builds the packages first). */
+const BIN = path.join(PACKAGE, 'bin/roomcast-gateway.js');
+
+test('CLI arguments: defaults, numbers, stage variables, the rate limit, errors', () => {
+  const defaults = parseCliArgs(['--routes', 'r.ts']);
+  assert.deepEqual(defaults, {
+    help: false,
+    routesFile: 'r.ts',
+    port: 8080,
+    host: '127.0.0.1',
+    verbose: false,
+    gateway: {},
+  });
+  const full = parseCliArgs([
+    '--routes=r.ts',
+    '--port=0',
+    '--stage=prod',
+    '--idle-timeout-ms=1000',
+    '--max-frame-bytes=1024',
+    '--connection-rate=5',
+    '--connection-burst=10',
+    '--stage-variable',
+    'a=b=c',
+    '--region=eu-west-1',
+  ]);
+  assert.equal(full.port, 0);
+  assert.deepEqual(full.gateway, {
+    stage: 'prod',
+    region: 'eu-west-1',
+    stageVariables: { a: 'b=c' },
+    idleTimeoutMs: 1000,
+    maxFrameBytes: 1024,
+    connectionRateLimit: { perSecond: 5, burst: 10 },
+  });
+  assert.equal(parseCliArgs(['--help']).help, true);
+  assert.throws(() => parseCliArgs([]), /--routes/);
+  assert.throws(() => parseCliArgs(['--routes', 'r', '--port', 'x']), /--port must be a number/);
+  assert.throws(() => parseCliArgs(['--routes', 'r', '--port', '70000']), /--port/);
+  assert.throws(() => parseCliArgs(['--routes', 'r', '--nope']), /Unknown option/);
+  assert.throws(() => parseCliArgs(['--routes', 'r', '--connection-burst', '3']), /--connection-rate/);
+  assert.throws(() => parseCliArgs(['--routes', 'r', '--stage-variable', 'x']), /name=value/);
+});
+
+test('routes file: paths, #exports, two-way routes and the authorizer key', () => {
+  const parsed = parseRoutesFile(
+    {
+      $connect: './connect.ts',
+      send: { handler: '../send.ts#send', twoWay: true },
+      authorizer: { handler: '/abs/auth.js#authorize', identitySources: ['route.request.header.Auth'] },
+    },
+    '/base/dir',
+  );
+  assert.deepEqual(Object.fromEntries(parsed.routes), {
+    $connect: {
+      ref: { label: './connect.ts', file: '/base/dir/connect.ts', exportName: undefined },
+      twoWay: false,
+    },
+    send: { ref: { label: '../send.ts#send', file: '/base/send.ts', exportName: 'send' }, twoWay: true },
+  });
+  assert.deepEqual(parsed.authorizer, {
+    ref: { label: '/abs/auth.js#authorize', file: '/abs/auth.js', exportName: 'authorize' },
+    identitySources: ['route.request.header.Auth'],
+  });
+  assert.throws(() => parseRoutesFile([], '/'), /default export/);
+  assert.throws(() => parseRoutesFile({ a: 1 }, '/'), /route a/);
+  assert.throws(() => parseRoutesFile({ a: './x.ts#' }, '/'), /Invalid handler/);
+  assert.throws(() => parseRoutesFile({ authorizer: './a.ts' }, '/'), /authorizer must be/);
+});
+
+test('deferred handlers keep the callback and context.succeed styles', async () => {
+  const settings = { routeKey: 'r', region: 'us-east-1', timeoutMs: 1000 };
+  const callbackStyle = (_e: unknown, _c: unknown, callback: (e: unknown, r: unknown) => void) =>
+    setImmediate(() => callback(null, 'cb'));
+  const legacy = (_e: unknown, context: { succeed(r: unknown): void }) => {
+    context.succeed('legacy');
+  };
+  const failing = async () => {
+    throw new Error('x');
+  };
+  assert.deepEqual(
+    await invokeLambda(deferredHandler(Promise.resolve(callbackStyle as never)), {}, settings),
+    {
+      ok: true,
+      result: 'cb',
+    },
+  );
+  assert.deepEqual(await invokeLambda(deferredHandler(Promise.resolve(legacy as never)), {}, settings), {
+    ok: true,
+    result: 'legacy',
+  });
+  const failed = await invokeLambda(deferredHandler(Promise.resolve(failing)), {}, settings);
+  assert.equal(failed.ok, false);
+  const notLoaded = await invokeLambda(deferredHandler(Promise.reject(new Error('no module'))), {}, settings);
+  assert.equal(
+    notLoaded.ok === false && notLoaded.reason === 'error' && String(notLoaded.error),
+    'Error: no module',
+  );
+});
+
+test('Lambda environment: region and dummy credentials only when unset, the endpoint always', () => {
+  const empty: NodeJS.ProcessEnv = {};
+  injectLambdaEnvironment(empty, { region: 'eu-west-1', managementEndpoint: 'http://h:1/dev' });
+  assert.equal(empty.AWS_REGION, 'eu-west-1');
+  assert.equal(empty.AWS_DEFAULT_REGION, 'eu-west-1');
+  assert.ok(empty.AWS_ACCESS_KEY_ID && empty.AWS_SECRET_ACCESS_KEY && empty.AWS_SESSION_TOKEN);
+  assert.equal(empty.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, 'http://h:1/dev');
+
+  const configured: NodeJS.ProcessEnv = {
+    AWS_REGION: 'us-west-2',
+    AWS_PROFILE: 'dev',
+    AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: 'http://stale',
+  };
+  const set = injectLambdaEnvironment(configured, {
+    region: 'us-west-2',
+    managementEndpoint: 'http://h:2/dev',
+  });
+  assert.deepEqual(set, ['AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI']);
+  assert.equal(configured.AWS_ACCESS_KEY_ID, undefined);
+  assert.equal(configured.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, 'http://h:2/dev');
+});
+
+const FILES: Record<string, string> = {
+  // A .ts file outside a "type": "module" package is CommonJS for Node; the CLI must load it anyway.
+  'routes.ts': `export default {
+  $connect: './connect.ts',
+  $disconnect: './disconnect.mjs#onDisconnect',
+  env: { handler: './env.ts#env', twoWay: true },
+  post: './post.ts',
+  authorizer: { handler: './auth.mjs#authorize', identitySources: ['route.request.querystring.token'] },
+};
+`,
+  'connect.ts': `export const handler = async (event: { requestContext: { authorizer?: { principalId: string } } }) =>
+  ({ statusCode: event.requestContext.authorizer?.principalId === 'user-abc' ? 200 : 403 });
+`,
+  'disconnect.mjs': `export const onDisconnect = async (event) => {
+  console.log('disconnect ' + event.requestContext.disconnectStatusCode);
+};
+`,
+  'env.ts': `export async function env() {
+  const { AWS_REGION, AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI } = process.env;
+  return { statusCode: 200, body: JSON.stringify({ AWS_REGION, AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI }) };
+}
+`,
+  // Built at import time without an endpoint: it must already see AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI.
+  'post.ts': `import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+const client = new ApiGatewayManagementApiClient({});
+export const handler = async (event: { requestContext: { connectionId: string } }) => {
+  await client.send(new PostToConnectionCommand({ ConnectionId: event.requestContext.connectionId, Data: 'posted' }));
+};
+`,
+  'auth.mjs': `export const authorize = async (event) => ({
+  principalId: 'user-' + event.queryStringParameters.token,
+  policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }] },
+});
+`,
+};
+
+// Reference §10, row 9 (§5.3, §5.4): handlers reach the management API and can sign requests without any setup.
+test('§10.9 the roomcast-gateway CLI: plain node, TS routes, Lambda environment, Ctrl-C', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'roomcast-gateway-cli-'));
+  let child: ChildProcess | undefined;
+  t.after(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+  await symlink(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  for (const [name, text] of Object.entries(FILES)) await writeFile(path.join(dir, name), text);
+
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_') && name !== 'NODE_OPTIONS'),
+  );
+  child = spawn(process.execPath, [BIN, '--routes', 'routes.ts', '--port', '0', '--stage', 'local'], {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk) => (stdout += chunk));
+  child.stderr?.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
+  await waitUntil(() => /^ready$/m.test(stdout) || child?.exitCode !== null, 'the ready line', 15_000);
+  assert.match(stdout, /^ready$/m, stderr);
+  const url = /WebSocket URL:\s+(\S+)/.exec(stdout)?.[1] ?? '';
+  const endpoint = /Management endpoint:\s+(\S+)/.exec(stdout)?.[1] ?? '';
+  assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/local$/);
+  assert.equal(endpoint, url.replace('ws:', 'http:'));
+
+  assert.equal(await refusedStatus(url), 401, 'identity source missing');
+  const client = new WebSocket(`${url}?token=abc`);
+  await opened(client);
+  const envReply = nextMessage(client);
+  client.send('{"action":"env"}');
+  assert.deepEqual(JSON.parse((await envReply).text), {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'ASIALOCALGATEWAY0000',
+    AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: endpoint,
+  });
+  const posted = nextMessage(client);
+  client.send('{"action":"post"}');
+  assert.equal((await posted).text, 'posted');
+
+  const closed = closeOf(client);
+  child.kill('SIGINT');
+  assert.deepEqual(await closed, { code: 1001, reason: 'Going away' });
+  assert.equal(await exited, 0);
+  assert.match(stdout, /^disconnect 1001$/m);
+});

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { framesDuring, GATEWAY_ID, nextMessage, Recorder, startGateway, waitUntil } from './helpers.js';
+
+// Reference §10, row 5 (§2): route selection, the Forbidden and Internal server error frames, and concurrent
+// invocations for one connection.
+test('§10.5 routing, error frames, no per-connection serialization', async (t) => {
+  await t.test('$request.body.action selects the route; $default catches the rest', async (t) => {
+    const recorder = new Recorder();
+    const gw = await startGateway(t, {
+      routes: {
+        $connect: recorder.handler(),
+        sendmessage: recorder.handler(),
+        '1': recorder.handler(),
+        true: recorder.handler(),
+        $default: recorder.handler(),
+      },
+    });
+    const client = await gw.connect();
+    client.send('{"action":"sendmessage"}');
+    client.send('{"action":1}');
+    client.send('{"action":true}');
+    await recorder.next('sendmessage');
+    await recorder.next('1');
+    await recorder.next('true');
+    const fallbacks = [
+      '{"action":"unknown"}',
+      'not json',
+      '{"action":"$connect"}',
+      '{"action":"$default"}',
+      '[1]',
+      '"sendmessage"',
+      '{"action":null}',
+      '{"action":"SendMessage"}',
+    ];
+    for (const body of fallbacks) client.send(body);
+    await waitUntil(() => recorder.of('$default').length === fallbacks.length, 'the $default events');
+    assert.deepEqual(
+      recorder.of('$default').map((e) => e.body),
+      fallbacks,
+    );
+    assert.equal(recorder.of('$connect').length, 1, '$connect is never chosen by a message');
+  });
+
+  await t.test('templates with literals and nested paths', async (t) => {
+    const recorder = new Recorder();
+    const gw = await startGateway(t, {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: API Gateway's template syntax
+      routeSelectionExpression: '${request.body.service}/${request.body.op.name}',
+      routes: { 'chat/join': recorder.handler(), $default: recorder.handler() },
+    });
+    const client = await gw.connect();
+    client.send('{"service":"chat","op":{"name":"join"}}');
+    assert.equal((await recorder.next('chat/join')).requestContext.routeKey, 'chat/join');
+  });
+
+  await t.test('no route and no $default: the Forbidden frame; $-keys are never selected', async (t) => {
+    const recorder = new Recorder();
+    const gw = await startGateway(t, {
+      routes: { $disconnect: recorder.handler(), ping: recorder.handler() },
+    });
+    const client = await gw.connect();
+    client.send('{"action":"nope"}');
+    const { text, isBinary } = await nextMessage(client);
+    assert.equal(isBinary, false);
+    assert.match(
+      text,
+      /^\{"message": "Forbidden", "connectionId":"[A-Za-z0-9_-]{15}=", "requestId":"[A-Za-z0-9_-]{15}="\}$/,
+    );
+    const frame = JSON.parse(text);
+    assert.match(frame.requestId, GATEWAY_ID);
+
+    client.send('{"action":"$disconnect"}');
+    assert.equal(JSON.parse((await nextMessage(client)).text).message, 'Forbidden');
+    assert.equal(recorder.of('$disconnect').length, 0);
+    client.send('{"action":"ping"}');
+    assert.equal((await recorder.next('ping')).requestContext.connectionId, frame.connectionId);
+  });
+
+  await t.test(
+    'a throw or the integration timeout: Internal server error; a result is dropped',
+    async (t) => {
+      const recorder = new Recorder();
+      const gw = await startGateway(t, {
+        integrationTimeoutMs: 100,
+        routes: {
+          fail: recorder.handler(() => {
+            throw new Error('secret detail');
+          }),
+          slow: recorder.handler(() => new Promise((resolve) => setTimeout(resolve, 400))),
+          ok: recorder.handler(() => ({ statusCode: 500, body: 'route responses are off' })),
+        },
+      });
+      const client = await gw.connect();
+      client.send('{"action":"fail"}');
+      const { text } = await nextMessage(client);
+      const failed = (await recorder.next('fail')).requestContext;
+      assert.equal(
+        text,
+        `{"message": "Internal server error", "connectionId":"${failed.connectionId}", "requestId":"${failed.requestId}"}`,
+      );
+      client.send('{"action":"slow"}');
+      const timedOut = JSON.parse((await nextMessage(client)).text);
+      assert.equal(timedOut.message, 'Internal server error');
+      assert.equal(timedOut.requestId, (await recorder.next('slow')).requestContext.requestId);
+
+      client.send('{"action":"ok"}');
+      await recorder.next('ok');
+      assert.deepEqual(await framesDuring(client, 50), [], 'a one-way route sends nothing back');
+    },
+  );
+
+  await t.test('invocations of one connection run concurrently', async (t) => {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const recorder = new Recorder();
+    const gw = await startGateway(t, {
+      routes: { wait: recorder.handler(() => released), go: recorder.handler(() => release()) },
+    });
+    const client = await gw.connect();
+    client.send('{"action":"wait"}');
+    client.send('{"action":"go"}');
+    await recorder.next('go');
+    await released;
+  });
+});
+
+// Reference §6: a two-way route (a `$default` route response) sends the handler's `body` back as one frame.
+test('§6 two-way routes send the returned body back to the caller', async (t) => {
+  const results: Record<string, unknown> = {
+    json: { statusCode: 500, body: '{"reply":true}' },
+    empty: { statusCode: 200, body: '' },
+    none: { statusCode: 200 },
+    plain: 'a plain string',
+    base64: { body: Buffer.from('decoded').toString('base64'), isBase64Encoded: true },
+    bytes: { body: Buffer.from([0xff, 0x00]).toString('base64'), isBase64Encoded: true },
+    object: { body: { not: 'a string' } },
+  };
+  const recorder = new Recorder();
+  const gw = await startGateway(t, {
+    routes: {
+      reply: { handler: recorder.handler((event) => results[JSON.parse(event.body).kind]), twoWay: true },
+      oneWay: { handler: recorder.handler(() => results.json), twoWay: false },
+      fail: {
+        handler: () => {
+          throw new Error('x');
+        },
+        twoWay: true,
+      },
+    },
+    routeSelectionExpression: '$request.body.action',
+  });
+  const client = await gw.connect();
+  const replyTo = async (action: string, kind = '') => {
+    const frames = framesDuring(client, 60);
+    client.send(JSON.stringify({ action, kind }));
+    return frames;
+  };
+  assert.deepEqual(await replyTo('reply', 'json'), ['{"reply":true}'], 'statusCode is ignored');
+  assert.deepEqual(await replyTo('reply', 'empty'), []);
+  assert.deepEqual(await replyTo('reply', 'none'), []);
+  assert.deepEqual(await replyTo('reply', 'plain'), ['a plain string']);
+  assert.deepEqual(await replyTo('reply', 'base64'), ['decoded']);
+  const binary = new Promise<{ data: Buffer; isBinary: boolean }>((resolve) =>
+    client.once('message', (data, isBinary) => resolve({ data: data as Buffer, isBinary })),
+  );
+  client.send('{"action":"reply","kind":"bytes"}');
+  assert.deepEqual(await binary, { data: Buffer.from([0xff, 0x00]), isBinary: true });
+  const [malformed] = await replyTo('reply', 'object');
+  assert.equal(JSON.parse(malformed ?? '{}').message, 'Internal server error');
+  assert.deepEqual(await replyTo('oneWay'), []);
+  const [failed] = await replyTo('fail');
+  assert.equal(JSON.parse(failed ?? '{}').message, 'Internal server error');
+});

@@ -1,0 +1,158 @@
+import {
+  type ClientAction,
+  type ClientFrame,
+  type ErrorCode,
+  type ErrorFrame,
+  MAX_CORRELATION_ID_CHARS,
+  MAX_HISTORY_LIMIT,
+  MESSAGE_ID_PATTERN,
+  type PongFrame,
+  ROOM_ID_PATTERN,
+} from '@roomcast/client/protocol';
+import * as z from './zod.ts';
+
+/**
+ * The wire protocol as the server sees it: the frame types, ids, limits and codes of `@roomcast/client/protocol`
+ * (their one definition, dependency-free, which the SDK shares), the zod schemas that validate what clients send
+ * (held to those types below), and the builders of the frames every route answers with.
+ */
+export * from '@roomcast/client/protocol';
+
+const clientMsgId = z.string().check(z.minLength(1), z.maxLength(MAX_CORRELATION_ID_CHARS));
+/** A client-chosen id the server echoes on the reply (and on an error), to match replies to requests. */
+const ref = z.string().check(z.minLength(1), z.maxLength(MAX_CORRELATION_ID_CHARS));
+const messageText = z.string().check(z.minLength(1));
+const messageId = z.string().check(z.regex(MESSAGE_ID_PATTERN, 'must be a message_id'));
+
+export const sendMessageFrame = z.object({
+  action: z.literal('sendMessage'),
+  message: messageText,
+  room_id: z.optional(z.string().check(z.regex(ROOM_ID_PATTERN))),
+  client_msg_id: z.optional(clientMsgId),
+});
+
+export const sendDirectFrame = z.object({
+  action: z.literal('sendDirect'),
+  to_user_id: z.string().check(z.minLength(1), z.maxLength(128)),
+  message: messageText,
+  client_msg_id: z.optional(clientMsgId),
+});
+
+export const getHistoryFrame = z.object({
+  action: z.literal('getHistory'),
+  /** Newest-first page of messages older than this id. */
+  before: z.optional(messageId),
+  /** Catch-up: messages newer than this id, oldest first. */
+  after: z.optional(messageId),
+  limit: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_HISTORY_LIMIT))),
+  /** Read the caller's direct messages instead of the room. */
+  direct: z.optional(z.boolean()),
+  ref: z.optional(ref),
+});
+
+export const listMembersFrame = z.object({ action: z.literal('listMembers'), ref: z.optional(ref) });
+
+export const pingFrame = z.object({ action: z.literal('ping'), ref: z.optional(ref) });
+
+export const clientFrame = z.discriminatedUnion('action', [
+  sendMessageFrame,
+  sendDirectFrame,
+  getHistoryFrame,
+  listMembersFrame,
+  pingFrame,
+]);
+
+/** The schemas accept exactly the frames `@roomcast/client/protocol` declares: a type error here otherwise. */
+export const schemasMatchTheWireTypes: Same<z.infer<typeof clientFrame>, ClientFrame> = true;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+export const CLIENT_ACTIONS = clientFrame.def.options.map(
+  (option) => option.shape.action.def.values[0],
+) as ClientAction[];
+
+export interface FrameLimits {
+  /** Longest `message` accepted, in characters (code points). */
+  readonly maxMessageChars: number;
+}
+
+/** What an answer to a frame echoes back so the client can tell which request it answers. */
+export interface Correlation {
+  client_msg_id?: string;
+  ref?: string;
+}
+
+export type ParseResult<T> =
+  | { ok: true; frame: T }
+  | { ok: false; code: ErrorCode; message: string; correlation: Correlation };
+
+/** Parses one client text frame. Never throws: every failure becomes a stable error code and a safe message. */
+export function parseClientFrame(body: string | undefined, limits: FrameLimits): ParseResult<ClientFrame> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body ?? '');
+  } catch {
+    return { ok: false, code: 'BAD_REQUEST', message: 'frame is not valid JSON', correlation: {} };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { ok: false, code: 'BAD_REQUEST', message: 'frame must be a JSON object', correlation: {} };
+  }
+  const correlation = correlationOf(json as Record<string, unknown>);
+  const action = (json as { action?: unknown }).action;
+  if (typeof action !== 'string') {
+    return { ok: false, code: 'BAD_REQUEST', message: 'frame needs a string "action"', correlation };
+  }
+  if (!(CLIENT_ACTIONS as string[]).includes(action)) {
+    return {
+      ok: false,
+      code: 'UNKNOWN_ACTION',
+      message: `unknown action "${truncate(action, 40)}"`,
+      correlation,
+    };
+  }
+  const parsed = clientFrame.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, code: 'BAD_REQUEST', message: describeIssues(parsed.error), correlation };
+  }
+  const frame = parsed.data;
+  if ('message' in frame && [...frame.message].length > limits.maxMessageChars) {
+    return {
+      ok: false,
+      code: 'TOO_LARGE',
+      message: `message is longer than ${limits.maxMessageChars} characters`,
+      correlation,
+    };
+  }
+  return { ok: true, frame };
+}
+
+/** The correlation fields of a frame, kept only when they are valid: they are echoed back verbatim. */
+export function correlationOf(frame: { client_msg_id?: unknown; ref?: unknown }): Correlation {
+  const valid = (value: unknown): value is string => clientMsgId.safeParse(value).success;
+  return {
+    ...(valid(frame.client_msg_id) && { client_msg_id: frame.client_msg_id }),
+    ...(valid(frame.ref) && { ref: frame.ref }),
+  };
+}
+
+function describeIssues(error: z.core.$ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => {
+      const path = issue.path.join('.');
+      if (issue.code === 'unrecognized_keys') return `unknown field(s): ${issue.keys.join(', ')}`;
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+export function errorFrame(code: ErrorCode, message: string, requestId?: string): ErrorFrame {
+  return { action: 'error', code, message, ...(requestId && { request_id: requestId }) };
+}
+
+export function pongFrame(now: Date, ref?: string): PongFrame {
+  return { action: 'pong', timestamp: now.toISOString(), ...(ref !== undefined && { ref }) };
+}
