@@ -9,10 +9,9 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { type BundleReport, buildBundles } from '../scripts/bundle.ts';
 import { bundleInvoker, deployedConnection, type InvokeBundle } from '../scripts/bundle-invoker.ts';
-import { signDevToken } from '../src/auth/index.ts';
+import { signDevToken } from '../src/auth.ts';
 import { ROUTES } from '../src/handlers/routes.ts';
-import type { LocalStack } from '../src/local/stack.ts';
-import { startLocalStack } from '../src/local/stack.ts';
+import { type LocalStack, startLocalStack } from '../src/local/stack.ts';
 import { type BundlePart, bundleContents } from './bundle-contents.ts';
 import { median, round } from './driver/stats.ts';
 
@@ -75,7 +74,7 @@ export async function startColdStartFixture(): Promise<ColdStartFixture> {
     const bundles = await buildBundles(join(dir, 'dist'));
     const invoker = await bundleInvoker(dir, stack);
     alice = await connect(`${stack.wsUrl}?token=${await signDevToken(SECRET, 'alice')}&room_id=${ROOM}`);
-    const aliceId = (await stack.deps.store.roomMembers(ROOM))[0]?.connection_id;
+    const aliceId = (await stack.deps.connections.roomMembers(ROOM))[0]?.connection_id;
     if (!aliceId) throw new Error('the cold-start client has no connection record');
     return { bundles, stack, invoker, aliceId, secret: SECRET, close };
   } catch (error) {
@@ -97,7 +96,7 @@ export async function runColdStart(runs: number): Promise<ColdStartResult> {
           timings
             .get(bundle.functionName)
             ?.push(await invoke(invoker, bundle.file, bundle.functionName, event));
-          if (bundle.functionName === 'connect') await stack.deps.store.remove(fakeId('connect', r));
+          if (bundle.functionName === 'connect') await stack.deps.connections.remove(fakeId('connect', r));
         } catch (error) {
           errors.set(bundle.functionName, error instanceof Error ? error.message : String(error));
         }
@@ -169,7 +168,7 @@ export async function coldStartEvent(
   }
   if (functionName === 'disconnect') {
     const own = fakeId(functionName, run);
-    await stack.deps.store.put({ connectionId: own, roomId: ROOM, userId: `gone${run}` });
+    await stack.deps.connections.put({ connectionId: own, roomId: ROOM, userId: `gone${run}` });
     return deployedConnection(own).disconnect();
   }
   const route = ROUTES.find((r) => r.functionName === functionName);

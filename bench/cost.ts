@@ -1,6 +1,6 @@
 /**
  * Cost per broadcast from the operations counted during a fan-out (bench/servers/sdk-meter.ts), priced with the
- * US East figures of shared/reference/apigw-websocket.md §8.
+ * US East prices from AWS's pricing pages (infra/terraform/README.md, "Cost model", lists them with their links).
  */
 import type { FanOutResult } from './driver/fan-out.ts';
 import type { SdkCounters } from './servers/ipc.ts';

@@ -29,6 +29,12 @@ const list = z.pipe(
   ),
 );
 
+/**
+ * PostToConnection calls one fan-out keeps in flight. API Gateway's 10,000 requests/s account throttle is shared by
+ * every API in the account and region, so much more lets one broadcast throttle everything else (bench/README.md).
+ */
+export const DEFAULT_FAN_OUT_CONCURRENCY = 32;
+
 const envSchema = z.object({
   AWS_REGION: z._default(z.string(), 'us-east-1'),
   [connectionsTable.envVar]: z._default(z.string().check(z.minLength(3)), connectionsTable.defaultName),
@@ -50,7 +56,7 @@ const envSchema = z.object({
   CONNECTION_TTL_MARGIN_SECONDS: positiveInt(600),
   // A sendMessage frame must fit API Gateway's 32 KB frame: 5,000 characters at up to 6 bytes each, JSON-escaped.
   MAX_MESSAGE_CHARS: z.pipe(positiveInt(4000), z.number().check(z.maximum(5000))),
-  FANOUT_CONCURRENCY: z.pipe(positiveInt(32), z.number().check(z.maximum(1000))),
+  FANOUT_CONCURRENCY: z.pipe(positiveInt(DEFAULT_FAN_OUT_CONCURRENCY), z.number().check(z.maximum(1000))),
   LOG_LEVEL: z._default(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT', 'CRITICAL']), 'INFO'),
   POWERTOOLS_SERVICE_NAME: z._default(z.string().check(z.minLength(1)), 'roomcast'),
   POWERTOOLS_METRICS_NAMESPACE: z._default(z.string().check(z.minLength(1), z.maxLength(255)), 'roomcast'),

@@ -1,6 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
-import { signDevToken } from '../../src/auth/index.ts';
+import { signDevToken } from '../../src/auth.ts';
 import type { ReadyInfo, ServerKind } from '../servers/ipc.ts';
 
 /** What the load driver does with frames a client receives. */

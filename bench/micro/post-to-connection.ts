@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { createGateway } from '@roomcast/gateway';
 import WebSocket from 'ws';
-import { createManagementClient } from '../../src/delivery/management-client.ts';
+import { createManagementClient } from '../../src/delivery.ts';
 import { mapLimit, median, round } from '../driver/stats.ts';
 import { sigV4Signer } from './sigv4.ts';
 

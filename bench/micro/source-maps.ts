@@ -22,8 +22,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { bundleOptions } from '../../scripts/bundle.ts';
-import type { BundleInvocation } from '../../scripts/bundle-invoker.ts';
-import { deployedConnection } from '../../scripts/bundle-invoker.ts';
+import { type BundleInvocation, deployedConnection } from '../../scripts/bundle-invoker.ts';
 import { connectionsTable } from '../../src/store/tables.ts';
 import { type ColdStartFixture, coldStartEvent, fakeId, startColdStartFixture } from '../cold-start.ts';
 import { median, percentile } from '../driver/stats.ts';
@@ -118,7 +117,8 @@ async function interleaved(
         ...variant.env,
       });
       checkStatus(outcome, functionName, variant.name, expectedStatus);
-      if (functionName === 'connect') await fixture.stack.deps.store.remove(fakeId('connect', invocation));
+      if (functionName === 'connect')
+        await fixture.stack.deps.connections.remove(fakeId('connect', invocation));
       samples.get(variant.name)?.push(outcome);
       if (stacks && !stacks.has(variant.name)) stacks.set(variant.name, loggedStack(outcome));
     }
@@ -191,7 +191,6 @@ async function remapOnErrorLines(dir: string, bundle: string): Promise<string> {
     file,
     `import { readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import * as bundle from ${bundleUrl};
 let map;
 const remapFrame = (frame, line, column) => {

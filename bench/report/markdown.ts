@@ -182,7 +182,7 @@ function costSection(r: BenchResults): string[] {
     '',
     'Counted during the one-at-a-time phase: DynamoDB units from `ReturnConsumedCapacity` (dynalite, base table) plus ' +
       "GSI write amplification by DynamoDB's rules; API Gateway messages = the inbound frame + PostToConnection calls " +
-      `in 32 KB units. Prices (§8 of the reference): $${PRICES.apiGatewayMessagePerMillion}/M messages, ` +
+      `in 32 KB units. Prices (AWS US East, as in infra/terraform/README.md): $${PRICES.apiGatewayMessagePerMillion}/M messages, ` +
       `$${PRICES.dynamoWruPerMillion}/M WRU, $${PRICES.dynamoRruPerMillion}/M RRU, $${PRICES.lambdaRequestPerMillion}/M ` +
       'Lambda requests; the Lambda duration column is indicative only (256 MB arm64 for as long as the local p50). ' +
       '`model` rows scale the largest measured N linearly.',

@@ -4,7 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SdkCounters } from './ipc.ts';
 
-/** API Gateway meters messages in 32 KB units (reference §8). */
+/** API Gateway meters messages in 32 KB units (https://aws.amazon.com/api-gateway/pricing/). */
 const MESSAGE_UNIT_BYTES = 32 * 1024;
 const READS = new Set([
   'GetCommand',
@@ -145,7 +145,10 @@ function capacityOf(output: unknown): number {
   return list.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
 }
 
-/** One index write per GSI the item is in: a put adds the entry, a delete removes it (reference §8). */
+/**
+ * One index write per GSI the item is in: a put adds the entry, a delete removes it (DynamoDB's capacity rules for
+ * global secondary indexes).
+ */
 function indexWrites(
   name: string,
   input: Record<string, unknown>,

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import type { WebSocketEvent } from '../../src/handlers/events.ts';
+import type { WebSocketEvent } from '../../src/invocation.ts';
 
 export interface TextbookOptions {
   doc: DynamoDBDocumentClient;

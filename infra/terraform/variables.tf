@@ -287,7 +287,7 @@ variable "presence_max_room_size" {
 }
 
 variable "max_message_chars" {
-  description = "MAX_MESSAGE_CHARS: longest chat message accepted, in UTF-16 code units. A sendMessage frame must fit API Gateway's 32 KB WebSocket frame (a bigger one closes the connection with 1009); at up to 6 bytes per character once JSON-escaped, 5,000 is the most that always fits."
+  description = "MAX_MESSAGE_CHARS: longest chat message accepted, in characters (Unicode code points). A sendMessage frame must fit API Gateway's 32 KB WebSocket frame (a bigger one closes the connection with 1009); at up to 6 bytes per character once JSON-escaped, 5,000 is the most that always fits."
   type        = number
   default     = 4000
 

@@ -3,9 +3,8 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { isRoomId } from '@roomcast/client/protocol';
 import { decodeJwt, type JWTPayload } from 'jose';
-import { signDevToken } from '../../src/auth/index.ts';
 // Not part of the SDK's public surface, but the very decoding its token check applies.
-import { DEV_JWT_SECRET } from '../../src/local/dev-secret.ts';
+import { DEV_JWT_SECRET, signDevToken } from '../../src/auth.ts';
 
 export const USAGE = `usage: npm run smoke -- <ws-url> [options]
 

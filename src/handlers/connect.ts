@@ -1,9 +1,9 @@
-import { AuthError } from '../auth/index.ts';
+import { AuthError } from '../auth.ts';
+import { httpResult, type WebSocketHandler } from '../invocation.ts';
+import { METRIC } from '../metrics.ts';
 import { isRoomId } from '../protocol.ts';
-import { type HandlerDeps, instrumented, lambdaEntry, requireVerifier } from './deps.ts';
-import { httpResult, type WebSocketHandler } from './events.ts';
-import { METRIC } from './metrics.ts';
-import { announcePresence } from './presence.ts';
+import { announcePresence } from '../rooms.ts';
+import { type HandlerDeps, instrumented, lambdaEntry, requireVerifier } from '../route.ts';
 
 /**
  * `$connect`: identity from the verified token only, the room from `?room_id=`. Refusals are handshake statuses
@@ -44,7 +44,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       return refuse(403);
     }
 
-    const record = await deps.store.put({
+    const record = await deps.connections.put({
       connectionId: event.requestContext.connectionId,
       roomId,
       userId: identity.userId,

@@ -1,8 +1,7 @@
+import { httpResult, type WebSocketHandler } from '../invocation.ts';
+import { METRIC } from '../metrics.ts';
 import { correlationOf, parseClientFrame } from '../protocol.ts';
-import { type HandlerDeps, instrumented, lambdaEntry } from './deps.ts';
-import { httpResult, type WebSocketHandler } from './events.ts';
-import { METRIC } from './metrics.ts';
-import { replyError } from './reply.ts';
+import { type HandlerDeps, instrumented, lambdaEntry, replyError } from '../route.ts';
 
 /**
  * `$default`: API Gateway routes here what matches no route: frames that are not JSON, have no `action`, or name

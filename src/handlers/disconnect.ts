@@ -1,12 +1,12 @@
-import { type HandlerDeps, instrumented, lambdaEntry } from './deps.ts';
-import { httpResult, type WebSocketHandler } from './events.ts';
-import { METRIC } from './metrics.ts';
-import { announcePresence } from './presence.ts';
+import { httpResult, type WebSocketHandler } from '../invocation.ts';
+import { METRIC } from '../metrics.ts';
+import { announcePresence } from '../rooms.ts';
+import { type HandlerDeps, instrumented, lambdaEntry } from '../route.ts';
 
 /** `$disconnect` (best effort on AWS): removes the connection record. TTL and Gone pruning cover the misses. */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   return instrumented(deps, async (event, log) => {
-    const removed = await deps.store.remove(event.requestContext.connectionId);
+    const removed = await deps.connections.remove(event.requestContext.connectionId);
     const { disconnectStatusCode, disconnectReason } = event.requestContext as {
       disconnectStatusCode?: number;
       disconnectReason?: string;

@@ -1,11 +1,7 @@
-import { DEFAULT_HISTORY_LIMIT, type HistoryFrame } from '../protocol.ts';
-import { callerRecord } from './caller.ts';
-import { type HandlerDeps, lambdaEntry } from './deps.ts';
-import type { WebSocketHandler } from './events.ts';
-import { fitToFrame } from './frame-size.ts';
-import { storedFrame } from './frames.ts';
-import { messageRoute } from './message-route.ts';
-import { reply } from './reply.ts';
+import type { WebSocketHandler } from '../invocation.ts';
+import { DEFAULT_HISTORY_LIMIT, fitToMessage, type HistoryFrame } from '../protocol.ts';
+import { callerRecord, type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
+import { storedFrame } from '../store/messages.ts';
 
 /**
  * `getHistory`: a page of the caller's own room (the room comes from its connection record, so no other room can
@@ -33,7 +29,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
     };
     // A page of long messages can exceed one frame: the far end of the page is dropped and has_more set, so the
     // client asks again from the last message it got.
-    const { frame: fitted, trimmed } = fitToFrame(history, 'messages');
+    const { frame: fitted, trimmed } = fitToMessage(history, 'messages');
     await reply(deps, event, trimmed ? { ...fitted, has_more: true } : fitted, log);
   });
 }

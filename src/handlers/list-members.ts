@@ -1,10 +1,6 @@
-import type { MembersFrame } from '../protocol.ts';
-import { callerRecord } from './caller.ts';
-import { type HandlerDeps, lambdaEntry } from './deps.ts';
-import type { WebSocketHandler } from './events.ts';
-import { fitToFrame } from './frame-size.ts';
-import { messageRoute } from './message-route.ts';
-import { reply } from './reply.ts';
+import type { WebSocketHandler } from '../invocation.ts';
+import { fitToMessage, type MembersFrame } from '../protocol.ts';
+import { callerRecord, type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
 
 /** `listMembers`: each user in the caller's room once, with how many connections they have there. */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
@@ -13,7 +9,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
     const caller = await callerRecord(deps, ctx);
     if (!caller) return;
     const connections = new Map<string, number>();
-    for (const { user_id } of await deps.store.roomMembers(caller.room_id)) {
+    for (const { user_id } of await deps.connections.roomMembers(caller.room_id)) {
       connections.set(user_id, (connections.get(user_id) ?? 0) + 1);
     }
     const members: MembersFrame = {
@@ -24,7 +20,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
         .map(([user_id, count]) => ({ user_id, connections: count })),
       ...(frame.ref !== undefined && { ref: frame.ref }),
     };
-    const { frame: fitted, trimmed } = fitToFrame(members, 'users');
+    const { frame: fitted, trimmed } = fitToMessage(members, 'users');
     if (trimmed)
       log.warn('members list trimmed to one frame', { room_id: caller.room_id, users: connections.size });
     await reply(deps, event, trimmed ? { ...fitted, truncated: true } : fitted, log);

@@ -1,8 +1,6 @@
+import type { WebSocketHandler } from '../invocation.ts';
 import { pongFrame } from '../protocol.ts';
-import { type HandlerDeps, lambdaEntry } from './deps.ts';
-import type { WebSocketHandler } from './events.ts';
-import { messageRoute } from './message-route.ts';
-import { reply } from './reply.ts';
+import { type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
 
 /** `ping`: answers `pong`, so clients can keep the connection inside API Gateway's 10-minute idle timeout. */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {

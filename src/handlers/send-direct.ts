@@ -1,12 +1,8 @@
-import type { DirectMessage } from '../store/messages.ts';
-import { broadcast } from './broadcast.ts';
-import { callerRecord } from './caller.ts';
-import { type HandlerDeps, lambdaEntry } from './deps.ts';
-import type { WebSocketHandler } from './events.ts';
-import { directFrame } from './frames.ts';
-import { messageRoute } from './message-route.ts';
-import { METRIC } from './metrics.ts';
-import { reply } from './reply.ts';
+import type { WebSocketHandler } from '../invocation.ts';
+import { METRIC } from '../metrics.ts';
+import { broadcast } from '../rooms.ts';
+import { callerRecord, type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
+import { type DirectMessage, directFrame } from '../store/messages.ts';
 
 /**
  * `sendDirect`: a message to one user, delivered to every connection of the recipient (found through
@@ -19,7 +15,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
     deps.metrics.count(METRIC.messagesReceived);
     const sender = await callerRecord(deps, ctx);
     if (!sender) return;
-    const recipientConnections = await deps.store.userConnectionIds(frame.to_user_id);
+    const recipientConnections = await deps.connections.userConnectionIds(frame.to_user_id);
     if (recipientConnections.length === 0) {
       log.info('direct message to a user who is not connected', { to_user_id: frame.to_user_id });
       await ctx.fail('NOT_CONNECTED', 'that user is not connected');
@@ -41,7 +37,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       return;
     }
     const senderConnections =
-      sender.user_id === frame.to_user_id ? [] : await deps.store.userConnectionIds(sender.user_id);
+      sender.user_id === frame.to_user_id ? [] : await deps.connections.userConnectionIds(sender.user_id);
     const recipients = new Set([
       ...recipientConnections,
       ...senderConnections,

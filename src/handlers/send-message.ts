@@ -1,12 +1,8 @@
-import type { RoomMessage } from '../store/messages.ts';
-import { broadcast } from './broadcast.ts';
-import { callerRecord } from './caller.ts';
-import { type HandlerDeps, lambdaEntry } from './deps.ts';
-import type { WebSocketHandler } from './events.ts';
-import { messageFrame } from './frames.ts';
-import { messageRoute } from './message-route.ts';
-import { METRIC } from './metrics.ts';
-import { reply } from './reply.ts';
+import type { WebSocketHandler } from '../invocation.ts';
+import { METRIC } from '../metrics.ts';
+import { broadcast } from '../rooms.ts';
+import { callerRecord, type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
+import { messageFrame, type RoomMessage } from '../store/messages.ts';
 
 /**
  * `sendMessage`: the room comes from the sender's connection record, never from the frame. The message is stored
@@ -43,7 +39,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       deps,
       event,
       log,
-      deps.store.roomConnectionIds(sender.room_id),
+      deps.connections.roomConnectionIds(sender.room_id),
       messageFrame(message),
     );
     log.info('message delivered', { room_id: sender.room_id, message_id: message.message_id, ...summary });

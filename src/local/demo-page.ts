@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { signDevToken } from '../auth/index.ts';
+import { signDevToken } from '../auth.ts';
 import { isRoomId } from '../protocol.ts';
 
 const WEB = new URL('../../web/', import.meta.url);

@@ -1,14 +1,14 @@
 import * as connect from '../handlers/connect.ts';
 import * as defaultRoute from '../handlers/default.ts';
-import type { HandlerDeps } from '../handlers/deps.ts';
 import * as disconnect from '../handlers/disconnect.ts';
-import type { WebSocketHandler } from '../handlers/events.ts';
 import * as getHistory from '../handlers/get-history.ts';
 import * as listMembers from '../handlers/list-members.ts';
 import * as ping from '../handlers/ping.ts';
 import type { FunctionName } from '../handlers/routes.ts';
 import * as sendDirect from '../handlers/send-direct.ts';
 import * as sendMessage from '../handlers/send-message.ts';
+import type { WebSocketHandler } from '../invocation.ts';
+import type { HandlerDeps } from '../route.ts';
 
 /** Each function of the route list, as the factory its Lambda entry point uses. */
 export const handlerFactories: Record<FunctionName, (deps: HandlerDeps) => WebSocketHandler> = {

@@ -1,13 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createGateway, type Gateway, type WebSocketLambda } from '@roomcast/gateway';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import type { Context } from 'aws-lambda';
+import { DEV_JWT_SECRET } from '../auth.ts';
 import { type Config, loadConfig } from '../config.ts';
-import { createManagementClient } from '../delivery/management-client.ts';
-import { createDeps, type HandlerDeps } from '../handlers/deps.ts';
-import type { WebSocketEvent, WebSocketHandler } from '../handlers/events.ts';
+import { createManagementClient } from '../delivery.ts';
 import { ROUTE_SELECTION_EXPRESSION, ROUTES } from '../handlers/routes.ts';
+import type { WebSocketEvent, WebSocketHandler } from '../invocation.ts';
+import { createDeps, type HandlerDeps } from '../route.ts';
 import { demoPageHandler } from './demo-page.ts';
-import { DEV_JWT_SECRET } from './dev-secret.ts';
 import { ensureTables, startEmbeddedDynamo } from './dynamo.ts';
 import { handlerFactories } from './handlers.ts';
 
@@ -46,7 +47,9 @@ export interface LocalStack {
 /** The whole backend on one machine: embedded store + local API Gateway + the Lambda handlers, unchanged. */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const env = { ...(options.env ?? process.env) };
-  injectLambdaCredentials();
+  // Lambda gives every function credentials; locally the clients get static ones (no store checks them), unless
+  // the developer brought their own (say, to use a real DynamoDB table through DYNAMODB_ENDPOINT).
+  const credentials = env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE ? undefined : LOCAL_CREDENTIALS;
 
   const embedded = env.DYNAMODB_ENDPOINT ? undefined : await startEmbeddedDynamo({ path: options.dataDir });
   if (embedded) env.DYNAMODB_ENDPOINT = embedded.endpoint;
@@ -79,17 +82,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const listening = await gateway.listen(options.port ?? 8080, options.host ?? '127.0.0.1');
     env.WEBSOCKET_MANAGEMENT_ENDPOINT ??= listening.managementEndpoint;
     const config = loadConfig(env);
-    await createTables(config);
-    const deps = createDeps(config, {
-      ...(options.managementTransport !== 'http' && {
-        managementClient: inProcessClient(
-          config.managementEndpoint ?? listening.managementEndpoint,
-          config.region,
-          gateway.managementRequestHandler(),
-        ),
-      }),
-      ...options.depsOverrides,
-    });
+    await createTables(config, credentials);
+    const deps = createDeps(
+      config,
+      {
+        ...(options.managementTransport !== 'http' && {
+          managementClient: inProcessClient(
+            config.managementEndpoint ?? listening.managementEndpoint,
+            config.region,
+            gateway.managementRequestHandler(),
+            credentials,
+          ),
+        }),
+        ...options.depsOverrides,
+      },
+      { ...(credentials && { credentials }) },
+    );
     handlers = Object.fromEntries(
       ROUTES.map(({ routeKey, functionName }) => [routeKey, handlerFactories[functionName](deps)]),
     );
@@ -124,15 +132,22 @@ function inProcessClient(
   endpoint: string,
   region: string,
   transport: ReturnType<Gateway['managementRequestHandler']>,
+  credentials: AwsCredentialIdentity | undefined,
 ): HandlerDeps['managementClient'] {
-  const client = createManagementClient(endpoint, { region, transport, unsigned: true });
+  const client = createManagementClient(endpoint, {
+    region,
+    transport,
+    unsigned: true,
+    ...(credentials && { credentials }),
+  });
   return () => client;
 }
 
-async function createTables(config: Config): Promise<void> {
+async function createTables(config: Config, credentials: AwsCredentialIdentity | undefined): Promise<void> {
   const client = new DynamoDBClient({
     region: config.region,
     ...(config.dynamodbEndpoint && { endpoint: config.dynamodbEndpoint }),
+    ...(credentials && { credentials }),
   });
   try {
     await ensureTables(client, config.tables);
@@ -142,12 +157,7 @@ async function createTables(config: Config): Promise<void> {
 }
 
 /**
- * Lambda gives every function credentials and a region in its environment; so does the local stack, unless the
- * developer brought their own (say, to use a real DynamoDB table through DYNAMODB_ENDPOINT).
+ * What the local clients sign with: dynalite and DynamoDB Local accept any key pair (DynamoDB Local keeps one
+ * database per key and region, so every client of one store must use the same pair).
  */
-function injectLambdaCredentials(): void {
-  process.env.AWS_REGION ??= 'us-east-1';
-  if (process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE) return;
-  process.env.AWS_ACCESS_KEY_ID = 'local';
-  process.env.AWS_SECRET_ACCESS_KEY = 'local';
-}
+export const LOCAL_CREDENTIALS: AwsCredentialIdentity = { accessKeyId: 'local', secretAccessKey: 'local' };

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
-import { signDevToken } from '../auth/index.ts';
+import { DEV_JWT_SECRET, signDevToken } from '../auth.ts';
 import { isRoomId } from '../protocol.ts';
-import { DEV_JWT_SECRET } from './dev-secret.ts';
 
 /** `npm run token -- <user> [--room <room>]… [--ttl <seconds>]`: prints an HS256 connect token. */
 const usage = 'usage: npm run token -- <user> [--room <room>]... [--ttl <seconds>]';

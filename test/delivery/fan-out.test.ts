@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { type FanOutLogger, fanOut } from '../../src/delivery/fan-out.ts';
 import {
   createManagementClient,
+  type FanOutLogger,
+  fanOut,
   type ManagementClientOptions,
   managementClientFor,
-} from '../../src/delivery/management-client.ts';
+} from '../../src/delivery.ts';
 import {
   type ConnectionsApiStub,
   FORBIDDEN,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
-import { signDevToken } from '../../src/auth/index.ts';
+import { signDevToken } from '../../src/auth.ts';
 import { type LocalStack, startLocalStack } from '../../src/local/stack.ts';
 
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
@@ -121,7 +121,7 @@ describe('demo page in Chromium', () => {
   });
 
   it('a page whose connection the server drops reconnects and shows what it missed, once each', async () => {
-    const [record, ...others] = (await stack.deps.store.roomMembers('lobby')).filter(
+    const [record, ...others] = (await stack.deps.connections.roomMembers('lobby')).filter(
       (m) => m.user_id === 'alice',
     );
     assert.ok(record && others.length === 0, 'alice has one connection');
@@ -151,7 +151,7 @@ describe('demo page in Chromium', () => {
     assert.deepEqual(texts, ['hello bob', 'hi alice', 'psst, bob', ...missed, 'welcome back']);
     assert.equal(new Set(ids).size, ids.length, 'no message is listed twice');
     assert.notEqual(
-      (await stack.deps.store.roomMembers('lobby')).find((m) => m.user_id === 'alice')?.connection_id,
+      (await stack.deps.connections.roomMembers('lobby')).find((m) => m.user_id === 'alice')?.connection_id,
       record.connection_id,
     );
 
@@ -204,8 +204,8 @@ describe('demo page pointed at another server, as the deploy walkthrough does', 
     await sees(bob, 'hello from the deployed stack');
     assert.equal(await bob.locator('#messages li.mine').count(), 0);
     assert.equal(await alice.locator('#messages li.mine').count(), 1);
-    assert.equal((await deployed.deps.store.roomMembers('walkthrough')).length, 2);
-    assert.equal((await stack.deps.store.roomMembers('walkthrough')).length, 0);
+    assert.equal((await deployed.deps.connections.roomMembers('walkthrough')).length, 2);
+    assert.equal((await stack.deps.connections.roomMembers('walkthrough')).length, 0);
     await alice.screenshot({ path: join(ARTIFACTS, 'chat-deployed-server.png') });
   });
 });

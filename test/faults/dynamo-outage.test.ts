@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { signDevToken } from '../../src/auth/index.ts';
+import { signDevToken } from '../../src/auth.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../src/local/dynamo.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { ChatClient, type Frame, startTestStack, TEST_SECRET } from '../integration/support.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { METRIC, type MetricName } from '../../src/handlers/metrics.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
+import { METRIC, type MetricName } from '../../src/metrics.ts';
 import {
   ChatClient,
   eventually,
@@ -55,7 +55,7 @@ async function join(user: string, room: string): Promise<ChatClient> {
 }
 
 async function connectionIdOfUser(user: string): Promise<string> {
-  const [id] = await stack.deps.store.userConnectionIds(user);
+  const [id] = await stack.deps.connections.userConnectionIds(user);
   assert.ok(id, `no connection for ${user}`);
   return id;
 }
@@ -139,10 +139,10 @@ describe('@connections answering 429 and 500', () => {
 
     // Nothing was pruned for it: only 410 Gone removes a record.
     for (const id of [carolId, ...throttledIds, ...failingIds]) {
-      assert.ok(await stack.deps.store.get(id), `record ${id} was removed`);
+      assert.ok(await stack.deps.connections.get(id), `record ${id} was removed`);
     }
     await carol.expectOnlyPong();
-    for (const id of [...throttledIds, ...failingIds]) await stack.deps.store.remove(id);
+    for (const id of [...throttledIds, ...failingIds]) await stack.deps.connections.remove(id);
   });
 
   it('recovers when the storm passes: every connection is served again and nothing was pruned', async () => {
@@ -163,7 +163,7 @@ describe('@connections answering 429 and 500', () => {
     assert.equal(own.message, 'after the storm');
     for (const member of [bob, carol]) assert.deepEqual(await member.next(), own);
     assert.equal(total(METRIC.staleConnectionsPruned), prunedBefore);
-    assert.equal((await stack.deps.store.roomMembers('r')).length, 3);
+    assert.equal((await stack.deps.connections.roomMembers('r')).length, 3);
 
     // The message sent during the storm was stored: the sender's retry gets it, the room reads it from history.
     alice.send({ action: 'sendMessage', message: 'lost in the storm?', client_msg_id: 'storm-1' });
@@ -201,8 +201,8 @@ describe('@connections answering 429 and 500', () => {
       (failed) => failed >= 1,
       15_000,
     );
-    assert.ok(await stack.deps.store.get(lost), 'a connection that does not answer is not pruned');
+    assert.ok(await stack.deps.connections.get(lost), 'a connection that does not answer is not pruned');
     unanswered.clear();
-    await stack.deps.store.remove(lost);
+    await stack.deps.connections.remove(lost);
   });
 });

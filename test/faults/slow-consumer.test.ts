@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { METRIC } from '../../src/handlers/metrics.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
+import { METRIC } from '../../src/metrics.ts';
+import { MAX_MESSAGE_BYTES } from '../../src/protocol.ts';
 import { ChatClient, eventually, recordingMetrics, startTestStack } from '../integration/support.ts';
 
 /**
@@ -13,7 +14,7 @@ import { ChatClient, eventually, recordingMetrics, startTestStack } from '../int
  */
 
 const MESSAGES = 100;
-const POST_BYTES = 128 * 1024;
+const POST_BYTES = MAX_MESSAGE_BYTES;
 
 /** Milliseconds from each send until the listener has the message, one message at a time. */
 async function deliveryTimes(sender: ChatClient, listener: ChatClient, label: string): Promise<number[]> {
@@ -83,7 +84,7 @@ for (const transport of ['in-process', 'http'] as const) {
 
       const stalled = await join('stalled', 'room');
       (stalled.socket as unknown as { _socket: Socket })._socket.pause();
-      const [stalledId] = await stack.deps.store.userConnectionIds('stalled');
+      const [stalledId] = await stack.deps.connections.userConnectionIds('stalled');
       assert.ok(stalledId);
       const megabytes = await backUp(stack, stalledId);
       const failedBefore = metrics.totals.get(METRIC.deliveriesFailed) ?? 0;
@@ -105,13 +106,13 @@ for (const transport of ['in-process', 'http'] as const) {
         (failed) => failed >= 1,
         15_000,
       );
-      assert.ok(await stack.deps.store.get(stalledId), 'a slow client is not pruned');
+      assert.ok(await stack.deps.connections.get(stalledId), 'a slow client is not pruned');
       assert.equal(metrics.totals.get(METRIC.staleConnectionsPruned) ?? 0, 0);
 
       // Once it is dropped, its `$disconnect` runs like anyone's.
       stalled.socket.terminate();
       await eventually(
-        () => stack.deps.store.get(stalledId),
+        () => stack.deps.connections.get(stalledId),
         (record) => record === undefined,
         10_000,
       );

@@ -2,9 +2,10 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../../src/local/stack.ts';
+import { LOCAL_CREDENTIALS } from '../../src/local/stack.ts';
 import type { ConnectionRecord } from '../../src/store/connections.ts';
-import { createDocumentClient } from '../../src/store/dynamo-client.ts';
 import type { MessageStore, StoredMessage } from '../../src/store/messages.ts';
+import { createDocumentClient } from '../../src/store/tables.ts';
 
 /** One request the fault proxy saw, body included, so a decision can depend on what the client asked for. */
 export interface ProxiedRequest {
@@ -174,7 +175,11 @@ export type StoreLocation = Pick<LocalStack, 'dynamodbEndpoint'> & {
 
 /** Every record of the connections table: the registry as DynamoDB holds it, expired or not. */
 export async function scanRegistry(stack: StoreLocation): Promise<ConnectionRecord[]> {
-  const doc = createDocumentClient({ endpoint: stack.dynamodbEndpoint, region: stack.config.region });
+  const doc = createDocumentClient({
+    endpoint: stack.dynamodbEndpoint,
+    region: stack.config.region,
+    credentials: LOCAL_CREDENTIALS,
+  });
   try {
     const records: ConnectionRecord[] = [];
     let startKey: Record<string, unknown> | undefined;

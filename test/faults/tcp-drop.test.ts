@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { METRIC } from '../../src/handlers/metrics.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
+import { METRIC } from '../../src/metrics.ts';
 import { ChatClient, eventually, recordingMetrics, startTestStack } from '../integration/support.ts';
 import { startTcpProxy, type TcpProxy } from './support.ts';
 
@@ -57,7 +57,7 @@ describe('abrupt TCP drops', () => {
       const watcher = await join('watcher', room);
       const dropped = await join('dropped', room);
       await watcher.next((frame) => frame.action === 'presence' && frame.event === 'join');
-      const [droppedId] = await stack.deps.store.userConnectionIds('dropped');
+      const [droppedId] = await stack.deps.connections.userConnectionIds('dropped');
       assert.ok(droppedId);
       const closedBefore = metrics.totals.get(METRIC.connectionsClosed) ?? 0;
       const started = performance.now();
@@ -65,7 +65,7 @@ describe('abrupt TCP drops', () => {
       drop((dropped.socket as unknown as { _socket: Socket })._socket);
 
       await watcher.next(leaveOf('dropped'), IDLE_MS);
-      assert.equal(await stack.deps.store.get(droppedId), undefined, '$disconnect removed the record');
+      assert.equal(await stack.deps.connections.get(droppedId), undefined, '$disconnect removed the record');
       assert.equal((metrics.totals.get(METRIC.connectionsClosed) ?? 0) - closedBefore, 1);
       assert.ok(performance.now() - started < IDLE_MS, 'found without waiting for the idle timeout');
       await watcher.expectOnlyPong();
@@ -76,7 +76,7 @@ describe('abrupt TCP drops', () => {
     const watcher = await join('watcher', 'silent');
     const silent = await join('silent', 'silent', proxy);
     await watcher.next((frame) => frame.action === 'presence' && frame.user_id === 'silent');
-    const [silentId] = await stack.deps.store.userConnectionIds('silent');
+    const [silentId] = await stack.deps.connections.userConnectionIds('silent');
     assert.ok(silentId);
     const stop = keepAlive(watcher);
     try {
@@ -87,7 +87,7 @@ describe('abrupt TCP drops', () => {
 
       // Idle timeout, then the unanswered close handshake times out: `$disconnect` runs.
       await watcher.next(leaveOf('silent'), IDLE_MS + 10_000);
-      assert.equal(await stack.deps.store.get(silentId), undefined);
+      assert.equal(await stack.deps.connections.get(silentId), undefined);
       assert.equal(silent.closeCode, undefined, 'the silent client never heard of it (no FIN, no RST)');
     } finally {
       stop();
@@ -96,7 +96,7 @@ describe('abrupt TCP drops', () => {
 
   it('closes a connection that is merely idle with 1001 and runs its $disconnect', async () => {
     const idle = await join('idle', 'idle');
-    const [idleId] = await stack.deps.store.userConnectionIds('idle');
+    const [idleId] = await stack.deps.connections.userConnectionIds('idle');
     assert.ok(idleId);
     await eventually(
       async () => idle.closeCode,
@@ -105,7 +105,7 @@ describe('abrupt TCP drops', () => {
     );
     assert.equal(idle.closeCode, 1001);
     await eventually(
-      () => stack.deps.store.get(idleId),
+      () => stack.deps.connections.get(idleId),
       (record) => record === undefined,
     );
   });

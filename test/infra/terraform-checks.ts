@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { CONFIG_ENV_VARS, loadConfig } from '../../src/config.ts';
-import { METRIC } from '../../src/handlers/metrics.ts';
 import { type FunctionName, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../src/handlers/routes.ts';
+import { METRIC } from '../../src/metrics.ts';
 import { connectionsTable, keyAttributes, type TableDefinition, tables } from '../../src/store/tables.ts';
 import { isObject, type Json, type JsonObject } from './hcl.ts';
 import type { Evaluated } from './terraform-cli.ts';

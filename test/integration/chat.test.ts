@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { signDevToken } from '../../src/auth/index.ts';
-import { METRIC } from '../../src/handlers/metrics.ts';
+import { signDevToken } from '../../src/auth.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
-import { createDocumentClient } from '../../src/store/dynamo-client.ts';
+import { LOCAL_CREDENTIALS } from '../../src/local/stack.ts';
+import { METRIC } from '../../src/metrics.ts';
+import { createDocumentClient } from '../../src/store/tables.ts';
 import {
   ChatClient,
   eventually,
@@ -133,28 +134,27 @@ describe('handshake refusals', () => {
   it('stores nothing for a refused handshake', async () => {
     const token = await signDevToken(TEST_SECRET, 'zed', { rooms: ['r1'] });
     await handshakeStatus(url(`token=${token}&room_id=r-refused`));
-    assert.deepEqual(await stack.deps.store.roomMembers('r-refused'), []);
+    assert.deepEqual(await stack.deps.connections.roomMembers('r-refused'), []);
   });
 });
 
 describe('stale and failing connections', () => {
   it('prunes a record whose connection is gone, and keeps one whose post fails otherwise', async () => {
-    const { store } = stack.deps;
+    const { connections: store } = stack.deps;
     const frank = await join('frank', 'r7');
     const ghost = 'GhostConnAAAAAA=';
     const broken = 'not-a-connection-id';
     await putOldRecord(stack, { connectionId: ghost, roomId: 'r7', userId: 'ghost' });
     await putOldRecord(stack, { connectionId: broken, roomId: 'r7', userId: 'broken' });
     const before = { ...Object.fromEntries(metrics.totals) };
+    const ended = metrics.invocationsEnded();
 
     frank.send({ action: 'sendMessage', message: 'who is here?' });
     assert.equal((await frank.next()).message, 'who is here?');
-    await eventually(
-      () => store.get(ghost),
-      (record) => record === undefined,
-    );
-    // The Gone prune and the failed post run in the same fan-out; give a wrong delete time to happen.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The Gone prune and the failed post run in the same fan-out: once that invocation has ended, a wrong delete
+    // would have happened.
+    await eventually(metrics.invocationsEnded, (count) => count > ended);
+    assert.equal(await store.get(ghost), undefined);
     assert.equal((await store.get(broken))?.user_id, 'broken');
     const delta = (name: string) => (metrics.totals.get(name as never) ?? 0) - (before[name] ?? 0);
     assert.equal(delta(METRIC.messagesReceived), 1);
@@ -165,7 +165,7 @@ describe('stale and failing connections', () => {
   });
 
   it('presence posts do not prune (410 there is mostly a newcomer still in $connect); messages do', async () => {
-    const { store } = stack.deps;
+    const { connections: store } = stack.deps;
     const ghost = 'GhostConnBBBBBB=';
     await putOldRecord(stack, { connectionId: ghost, roomId: 'r7b', userId: 'ghost' });
     const before = { ...Object.fromEntries(metrics.totals) };
@@ -186,7 +186,11 @@ describe('stale and failing connections', () => {
   });
 
   it('reaches every member of a room whose index data spans several 1 MB pages, and skips expired records', async () => {
-    const doc = createDocumentClient({ endpoint: stack.dynamodbEndpoint, region: 'us-east-1' });
+    const doc = createDocumentClient({
+      endpoint: stack.dynamodbEndpoint,
+      region: 'us-east-1',
+      credentials: LOCAL_CREDENTIALS,
+    });
     const table = stack.config.tables.connections;
     const nowSeconds = Math.floor(Date.now() / 1000);
     const padding = 'p'.repeat(1900);
@@ -215,7 +219,7 @@ describe('stale and failing connections', () => {
     const expired = await join('expired-user', 'big');
     const expiredId = (
       await eventually(
-        () => stack.deps.store.roomMembers('big'),
+        () => stack.deps.connections.roomMembers('big'),
         (list) => list.some((m) => m.user_id === 'expired-user'),
       )
     ).find((m) => m.user_id === 'expired-user')?.connection_id as string;
@@ -237,7 +241,7 @@ describe('stale and failing connections', () => {
     await expired.expectOnlyPong();
     // Every stale record answered 410 and was pruned.
     const left = await eventually(
-      () => stack.deps.store.roomMembers('big'),
+      () => stack.deps.connections.roomMembers('big'),
       (list) => list.length === 4,
       15_000,
     );
@@ -250,15 +254,15 @@ describe('disconnect', () => {
   it('removes the record; a room everyone left has no records', async () => {
     const a = await ChatClient.connect(stack, 'gina', 'r8');
     const b = await ChatClient.connect(stack, 'hank', 'r8');
-    assert.equal((await stack.deps.store.roomMembers('r8')).length, 2);
+    assert.equal((await stack.deps.connections.roomMembers('r8')).length, 2);
     await a.close();
     await eventually(
-      () => stack.deps.store.roomMembers('r8'),
+      () => stack.deps.connections.roomMembers('r8'),
       (list) => list.length === 1,
     );
     await b.close();
     await eventually(
-      () => stack.deps.store.roomMembers('r8'),
+      () => stack.deps.connections.roomMembers('r8'),
       (list) => list.length === 0,
     );
   });

@@ -31,14 +31,14 @@ describe('local stack on DynamoDB Local through DYNAMODB_ENDPOINT', {
     alice.send({ action: 'sendMessage', message: 'on DynamoDB Local' });
     assert.equal((await bob.next((frame) => frame.action === 'message')).user_id, 'alice');
     await eventually(
-      () => stack.deps.store.get('GhostOnDdbLocal='),
+      () => stack.deps.connections.get('GhostOnDdbLocal='),
       (record) => record === undefined,
     );
 
     await alice.close();
     await bob.close();
     await eventually(
-      () => stack.deps.store.roomMembers('lobby'),
+      () => stack.deps.connections.roomMembers('lobby'),
       (members) => members.length === 0,
     );
   });

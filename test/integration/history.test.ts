@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LocalStack } from '../../src/local/stack.ts';
-import { ChatClient, eventually, type Frame, startTestStack } from './support.ts';
+import { ChatClient, eventually, type Frame, recordingMetrics, startTestStack } from './support.ts';
 
 let stack: LocalStack;
 const clients: ChatClient[] = [];
+const metrics = recordingMetrics();
 
 async function join(
   user: string,
@@ -17,7 +18,7 @@ async function join(
 }
 
 before(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({ depsOverrides: { metrics } });
 });
 
 after(async () => {
@@ -38,7 +39,7 @@ describe('history and resume', () => {
 
     await bob.close();
     await eventually(
-      () => stack.deps.store.roomMembers('resume'),
+      () => stack.deps.connections.roomMembers('resume'),
       (members) => members.length === 1,
     );
     for (const text of ['missed 1', 'missed 2', 'missed 3']) {
@@ -138,12 +139,14 @@ describe('idempotent sends', () => {
   it('concurrent retries of one client_msg_id yield one stored message and one delivery each', async () => {
     const senders = await Promise.all([join('hank', 'race'), join('hank', 'race'), join('hank', 'race')]);
     const peer = await join('ivy', 'race');
+    const ended = metrics.invocationsEnded();
     for (const sender of senders)
       sender.send({ action: 'sendMessage', message: 'race', client_msg_id: 'same' });
     const frames = await Promise.all(senders.map((s) => s.next(is('message'))));
     assert.equal(new Set(frames.map((f) => f.message_id)).size, 1);
     await peer.next(is('message'));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Once all three invocations have ended, a second delivery to the peer would have been posted already.
+    await eventually(metrics.invocationsEnded, (count) => count >= ended + 3);
     await peer.expectOnlyPong();
     peer.send({ action: 'getHistory' });
     assert.equal(((await peer.next(is('history'))).messages as Message[]).length, 1);
@@ -223,7 +226,7 @@ describe('presence limits', () => {
       const c = await ChatClient.connect(capped, 'cal', 'capped', '', { keepPresence: true });
       await c.close();
       await eventually(
-        () => capped.deps.store.roomMembers('capped'),
+        () => capped.deps.connections.roomMembers('capped'),
         (members) => members.length === 2,
       );
       await a.expectOnlyPong();
@@ -236,13 +239,20 @@ describe('presence limits', () => {
 describe('presence in a room recently found large', () => {
   it('is skipped without a query for 30 s, then announced again', async () => {
     let offsetMs = 0;
+    const ended = recordingMetrics();
     const stack = await startTestStack({
       env: { PRESENCE_MAX_ROOM_SIZE: '3' },
-      depsOverrides: { now: () => new Date(Date.now() + offsetMs) },
+      depsOverrides: { now: () => new Date(Date.now() + offsetMs), metrics: ended },
     });
+    // A disconnect's record is removed before it decides on presence: wait for the invocation itself to end.
+    const disconnected = async (client: ChatClient) => {
+      const before = ended.invocationsEnded();
+      await client.close();
+      await eventually(ended.invocationsEnded, (count) => count > before);
+    };
     const members = (n: number) =>
       eventually(
-        () => stack.deps.store.roomMembers('big'),
+        () => stack.deps.connections.roomMembers('big'),
         (list) => list.length === n,
       );
     try {
@@ -254,12 +264,13 @@ describe('presence in a room recently found large', () => {
         ['ben', 'cal'],
       );
       const dee = await ChatClient.connect(stack, 'dee', 'big', '', { keepPresence: true });
-      await dee.close(); // 4 > 3: no join, no leave, and the room is remembered as large
+      await disconnected(dee); // 4 > 3: no join, no leave, and the room is remembered as large
       await members(3);
-      await cal.close(); // 2 would be announced, but the room is remembered
+      await disconnected(cal); // 2 would be announced, but the room is remembered
       await members(2);
       await ann.expectOnlyPong();
 
+      // Only now, with no invocation in flight, may the clock pass the memory's 30 s.
       offsetMs = 31_000;
       await ben.close();
       const left = await ann.next(is('presence'));
@@ -279,7 +290,7 @@ describe('presence switched off', () => {
       const b = await ChatClient.connect(quiet, 'sam', 'quiet', '', { keepPresence: true });
       await b.close();
       await eventually(
-        () => quiet.deps.store.roomMembers('quiet'),
+        () => quiet.deps.connections.roomMembers('quiet'),
         (members) => members.length === 1,
       );
       await a.expectOnlyPong();

@@ -3,8 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createTokenVerifier } from '../../src/auth/index.ts';
-import { DEV_JWT_SECRET } from '../../src/local/dev-secret.ts';
+import { createTokenVerifier, DEV_JWT_SECRET } from '../../src/auth.ts';
 import { startLocalStack } from '../../src/local/stack.ts';
 import { ChatClient, eventually, putOldRecord, startTestStack } from './support.ts';
 
@@ -38,12 +37,12 @@ describe('local stack', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'roomcast-data-'));
     try {
       const first = await startTestStack({ dataDir });
-      await first.deps.store.put({ connectionId: 'KeptAcrossRuns0=', roomId: 'kept', userId: 'u1' });
+      await first.deps.connections.put({ connectionId: 'KeptAcrossRuns0=', roomId: 'kept', userId: 'u1' });
       await first.close();
 
       const second = await startTestStack({ dataDir });
       try {
-        assert.equal((await second.deps.store.get('KeptAcrossRuns0='))?.user_id, 'u1');
+        assert.equal((await second.deps.connections.get('KeptAcrossRuns0='))?.user_id, 'u1');
       } finally {
         await second.close();
       }
@@ -57,14 +56,14 @@ describe('local stack', () => {
     try {
       const stack = await startTestStack({ dataDir });
       const client = await ChatClient.connect(stack, 'ivy', 'closing');
-      assert.equal((await stack.deps.store.roomMembers('closing')).length, 1);
+      assert.equal((await stack.deps.connections.roomMembers('closing')).length, 1);
       const closed = new Promise<number>((resolve) => client.socket.once('close', resolve));
       await stack.close();
       assert.equal(await closed, 1001);
 
       const after = await startTestStack({ dataDir });
       try {
-        assert.deepEqual(await after.deps.store.roomMembers('closing'), []);
+        assert.deepEqual(await after.deps.connections.roomMembers('closing'), []);
       } finally {
         await after.close();
       }
@@ -85,7 +84,7 @@ describe('management transport', () => {
         a.send({ action: 'sendMessage', message: `via ${transport}` });
         assert.equal((await b.next((f) => f.action === 'message')).message, `via ${transport}`);
         await eventually(
-          () => stack.deps.store.get('TransportGhost0='),
+          () => stack.deps.connections.get('TransportGhost0='),
           (record) => record === undefined,
         );
         await Promise.all([a.close(), b.close()]);

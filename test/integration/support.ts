@@ -1,10 +1,15 @@
 import WebSocket from 'ws';
-import { signDevToken } from '../../src/auth/index.ts';
-import { CONNECT_GRACE_SECONDS } from '../../src/handlers/broadcast.ts';
-import type { ChatMetrics, MetricName } from '../../src/handlers/metrics.ts';
-import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../src/local/stack.ts';
+import { signDevToken } from '../../src/auth.ts';
+import {
+  LOCAL_CREDENTIALS,
+  type LocalStack,
+  type LocalStackOptions,
+  startLocalStack,
+} from '../../src/local/stack.ts';
+import type { ChatMetrics, MetricName } from '../../src/metrics.ts';
+import { CONNECT_GRACE_SECONDS } from '../../src/rooms.ts';
 import { ConnectionStore } from '../../src/store/connections.ts';
-import { createDocumentClient } from '../../src/store/dynamo-client.ts';
+import { createDocumentClient } from '../../src/store/tables.ts';
 
 export const TEST_SECRET = 'integration-test-secret-0123456789abcdef';
 
@@ -128,7 +133,7 @@ export async function handshakeStatus(url: string): Promise<number> {
 }
 
 export async function eventually<T>(
-  probe: () => Promise<T>,
+  probe: () => T | Promise<T>,
   accept: (value: T) => boolean,
   timeoutMs = 3000,
 ): Promise<T> {
@@ -142,11 +147,27 @@ export async function eventually<T>(
   }
 }
 
-/** Metrics that add up what handlers record, so tests can read the totals. */
-export function recordingMetrics(): ChatMetrics & { totals: Map<MetricName, number> } {
+/**
+ * Metrics that add up what handlers record, so tests can read the totals. Every invocation flushes its metrics when
+ * it ends, whatever the outcome, so `invocationsEnded` tells a test that the invocations it caused have finished
+ * everything they would do: the sentinel that proves something did not happen, instead of a sleep.
+ */
+export function recordingMetrics(): ChatMetrics & {
+  totals: Map<MetricName, number>;
+  invocationsEnded: () => number;
+} {
   const totals = new Map<MetricName, number>();
+  let ended = 0;
   const add = (name: MetricName, value = 1) => totals.set(name, (totals.get(name) ?? 0) + value);
-  return { totals, count: add, milliseconds: add, flush() {} };
+  return {
+    totals,
+    count: add,
+    milliseconds: add,
+    flush() {
+      ended += 1;
+    },
+    invocationsEnded: () => ended,
+  };
 }
 
 /**
@@ -157,7 +178,11 @@ export async function putOldRecord(
   stack: LocalStack,
   record: { connectionId: string; roomId: string; userId: string },
 ): Promise<void> {
-  const doc = createDocumentClient({ endpoint: stack.dynamodbEndpoint, region: stack.config.region });
+  const doc = createDocumentClient({
+    endpoint: stack.dynamodbEndpoint,
+    region: stack.config.region,
+    credentials: LOCAL_CREDENTIALS,
+  });
   const past = Date.now() - (CONNECT_GRACE_SECONDS + 60) * 1000;
   const store = new ConnectionStore(doc, {
     tableName: stack.config.tables.connections,

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { fitToFrame, MAX_FRAME_BYTES } from '../../src/handlers/frame-size.ts';
-import { METRIC } from '../../src/handlers/metrics.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
-import { CLIENT_ACTIONS, ERROR_CODES, parseClientFrame } from '../../src/protocol.ts';
+import { METRIC } from '../../src/metrics.ts';
+import {
+  CLIENT_ACTIONS,
+  ERROR_CODES,
+  fitToMessage,
+  MAX_MESSAGE_BYTES,
+  parseClientFrame,
+} from '../../src/protocol.ts';
 import { wholeHistory } from '../faults/support.ts';
 import {
   ChatClient,
@@ -327,7 +332,7 @@ describe('frames the gateway refuses', () => {
     assert.equal(client.closeCode, code);
     // `$disconnect` ran: the record is gone.
     await eventually(
-      () => stack.deps.store.userConnectionIds(user),
+      () => stack.deps.connections.userConnectionIds(user),
       (ids) => ids.length === 0,
     );
   }
@@ -456,7 +461,7 @@ describe('fitting a page into one frame', () => {
     const encoder = new TextEncoder();
     while (
       list.length > 0 &&
-      encoder.encode(JSON.stringify({ action: 'history', messages: list })).length > MAX_FRAME_BYTES
+      encoder.encode(JSON.stringify({ action: 'history', messages: list })).length > MAX_MESSAGE_BYTES
     )
       list.pop();
     return list.length;
@@ -468,7 +473,7 @@ describe('fitting a page into one frame', () => {
     let trimmedRuns = 0;
     fc.assert(
       fc.property(fc.array(item, { maxLength: 100, size: 'max' }), (items) => {
-        const { frame, trimmed } = fitToFrame({ action: 'history', messages: items }, 'messages');
+        const { frame, trimmed } = fitToMessage({ action: 'history', messages: items }, 'messages');
         assert.equal(frame.messages.length, naiveFit(items));
         assert.equal(trimmed, frame.messages.length < items.length);
         if (trimmed) trimmedRuns++;
@@ -489,7 +494,7 @@ describe('fitting a page into one frame', () => {
       return out;
     }) as typeof stringify;
     try {
-      const { frame, trimmed } = fitToFrame({ action: 'history', messages }, 'messages');
+      const { frame, trimmed } = fitToMessage({ action: 'history', messages }, 'messages');
       assert.ok(trimmed);
       assert.ok(frame.messages.length > 0);
     } finally {

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { KeyObject } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT } from 'jose';
-import { METRIC } from '../../src/handlers/metrics.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
+import { METRIC } from '../../src/metrics.ts';
 import { scanRegistry } from '../faults/support.ts';
 import { eventually, recordingMetrics, startTestStack, TEST_SECRET } from '../integration/support.ts';
 import { type HandshakeOptions, handshake, hmacJwt, nowSeconds, rawJwt, serveJson } from './support.ts';
 
 /**
  * Token attacks on `$connect`, through the real gateway: each row is a handshake and the HTTP status it must get
- * (README: 401 token, 400 room, 403 user or room not allowed), and a refused one must leave no record.
+ * (docs/protocol.md: 401 token, 400 room, 403 user or room not allowed), and a refused one must leave no record.
  */
 
 const ISSUER = 'https://issuer.roomcast.test/';
@@ -38,11 +38,15 @@ function handshakeRows(rows: Row[], context: () => { stack: LocalStack; validTok
       if (row.status === 0) {
         // Accepted, then closed by the client: `$disconnect` removes the record.
         await eventually(
-          () => stack.deps.store.roomMembers(room),
+          () => stack.deps.connections.roomMembers(room),
           (members) => members.length === 0,
         );
       } else {
-        assert.deepEqual(await stack.deps.store.roomMembers(room), [], 'a refused handshake stored a record');
+        assert.deepEqual(
+          await stack.deps.connections.roomMembers(room),
+          [],
+          'a refused handshake stored a record',
+        );
       }
     });
   });
@@ -191,7 +195,7 @@ describe('HS256 tokens (JWT_SECRET, issuer and audience configured)', () => {
     // Node's 16 KB header limit answers 431; a gateway enforcing API Gateway's URL limit would answer 414.
     assert.ok(status === 431 || status === 414, `status ${status}`);
     assert.equal(metrics.totals.get(METRIC.connectionsRefused) ?? 0, refusedBefore, '$connect never ran');
-    assert.deepEqual(await stack.deps.store.roomMembers('huge'), []);
+    assert.deepEqual(await stack.deps.connections.roomMembers('huge'), []);
     // The server is unharmed.
     assert.equal(await handshake(`${stack.wsUrl}?token=${signed()}&room_id=after-huge`), 0);
   });

@@ -7,12 +7,17 @@ import {
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
+  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ensureTables } from '../../src/local/dynamo.ts';
 import { ConnectionStore, type ConnectionStoreOptions } from '../../src/store/connections.ts';
-import { createDocumentClient } from '../../src/store/dynamo-client.ts';
-import { connectionsTable, createTableInput, keyAttributes } from '../../src/store/tables.ts';
+import {
+  connectionsTable,
+  createDocumentClient,
+  createTableInput,
+  keyAttributes,
+} from '../../src/store/tables.ts';
 import {
   type DynamoBackend,
   dynamoBackends,
@@ -90,6 +95,8 @@ for (const backend of dynamoBackends()) {
         await assert.rejects(create, { name: 'ValidationException' });
       } else {
         await create; // dynalite's known gap: it accepts a table real DynamoDB refuses
+        // A table still CREATING cannot be deleted (ResourceInUseException), and on a loaded machine it may be.
+        await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: input.TableName });
         await client.send(new DeleteTableCommand({ TableName: input.TableName }));
       }
     });

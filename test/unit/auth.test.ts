@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { AuthError, createTokenVerifier, signDevToken } from '../../src/auth/index.ts';
+import { AuthError, createTokenVerifier, signDevToken } from '../../src/auth.ts';
 
 const secret = 'k'.repeat(40);
 const hs = createTokenVerifier({ kind: 'secret', secret, algorithms: ['HS256'] });

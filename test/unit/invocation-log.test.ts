@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { invocationLog } from '../../src/handlers/invocation-log.ts';
+import { invocationLog } from '../../src/invocation.ts';
 import { captureOutput } from '../support/capture-stdout.ts';
 
 const keys = { route: 'sendMessage', connection_id: 'c1', request_id: 'r1', aws_request_id: 'a1' };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LargeRooms } from '../../src/handlers/large-rooms.ts';
+import { LargeRooms } from '../../src/rooms.ts';
 
 describe('LargeRooms', () => {
   it('remembers a room until its time is up', () => {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { loadConfig } from '../../src/config.ts';
-import { invocationLog } from '../../src/handlers/invocation-log.ts';
-import { createMetrics, METRIC } from '../../src/handlers/metrics.ts';
+import { invocationLog } from '../../src/invocation.ts';
+import { createMetrics, METRIC } from '../../src/metrics.ts';
 import { captureStdout } from '../support/capture-stdout.ts';
 
 const log = invocationLog(new Logger({ logLevel: 'SILENT' }), {});

@@ -1,6 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Config } from '../config.ts';
-import type { Log } from './invocation-log.ts';
+import type { Config } from './config.ts';
+import type { Log } from './invocation.ts';
 
 /** Every metric roomcast publishes (CloudWatch Embedded Metric Format); alarms and dashboards name these. */
 export const METRIC = {

@@ -1,7 +1,31 @@
 import { webcrypto } from 'node:crypto';
-import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import type { AuthConfig } from '../config.ts';
-import { AuthError, type Identity } from './identity.ts';
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
+import type { AuthConfig } from './config.ts';
+
+/**
+ * Connect tokens: the one place identity comes from. `$connect` verifies a token (HS* with a shared secret, or a
+ * JWKS) and gets an Identity; `signDevToken` and the public DEV_JWT_SECRET serve the local stack, `npm run token`
+ * and tests, never AWS.
+ */
+
+/** Who a verified connect token says the caller is. Nothing else in roomcast decides identity. */
+export interface Identity {
+  userId: string;
+  /** Rooms the token may join; undefined means any room. */
+  rooms?: string[];
+}
+
+export type AuthFailure = 'missing' | 'invalid' | 'expired';
+
+export class AuthError extends Error {
+  override name = 'AuthError';
+  constructor(
+    readonly reason: AuthFailure,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
 
 export type TokenVerifier = (token: string | undefined) => Promise<Identity>;
 
@@ -61,3 +85,33 @@ function identityFrom(payload: JWTPayload): Identity {
   }
   return { userId: sub, rooms };
 }
+
+export interface DevTokenOptions {
+  rooms?: string[];
+  /** Lifetime in seconds; default 12 hours. */
+  expiresInSeconds?: number;
+  issuer?: string;
+  audience?: string;
+}
+
+/** Signs an HS256 connect token, for `npm run token`, the local stack and tests. Not used on AWS. */
+export async function signDevToken(
+  secret: string,
+  userId: string,
+  options: DevTokenOptions = {},
+): Promise<string> {
+  const jwt = new SignJWT(options.rooms ? { rooms: options.rooms } : {})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (options.expiresInSeconds ?? 12 * 3600));
+  if (options.issuer) jwt.setIssuer(options.issuer);
+  if (options.audience) jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
+
+/**
+ * The HS256 secret `npm start` and `npm run token` use when JWT_SECRET is unset. It is public (it is in this
+ * file), so a server using it must never face the internet.
+ */
+export const DEV_JWT_SECRET = 'roomcast-local-development-secret-do-not-deploy';

@@ -1,4 +1,25 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
+
+/**
+ * One invocation of a route: the event API Gateway sends, what a handler returns, and the log that puts the
+ * invocation's keys on every line. The modules every route builds on (route.ts, rooms.ts, metrics.ts) share these.
+ */
+
+/**
+ * API Gateway WebSocket proxy event. `@types/aws-lambda` omits fields API Gateway really sends on `$connect`
+ * (query string, headers), so they are added here.
+ */
+export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
+  queryStringParameters?: Record<string, string | undefined>;
+  headers?: Record<string, string | undefined>;
+};
+
+export type WebSocketHandler = (event: WebSocketEvent, context: Context) => Promise<APIGatewayProxyResultV2>;
+
+export function httpResult(statusCode: number, body?: string): APIGatewayProxyResultV2 {
+  return { statusCode, ...(body !== undefined && { body }) };
+}
 
 type Attributes = Record<string, unknown>;
 

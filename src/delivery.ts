@@ -1,0 +1,271 @@
+import http from 'node:http';
+import https from 'node:https';
+import {
+  ApiGatewayManagementApiClient,
+  type ApiGatewayManagementApiClientConfig,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { StandardRetryStrategy } from '@smithy/core/retry';
+import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from '@smithy/types';
+import { DEFAULT_FAN_OUT_CONCURRENCY } from './config.ts';
+
+/**
+ * Delivery through API Gateway's `@connections` API: the management client (built once per cold start, with the
+ * retry rules below), `postOne` for a reply to one connection, and `fanOut` for one frame to many. Only a 410 Gone
+ * prunes a connection; a post that timed out is never sent again, since the client may have it already.
+ */
+
+export interface ManagementClientOptions {
+  /**
+   * Attempts per PostToConnection, first try included. The SDK's standard retry backs off on throttling
+   * (429 `LimitExceededException`) and 5xx; a post that timed out is not retried (see PostRetryStrategy). Default 3.
+   */
+  maxAttempts?: number;
+  region?: string;
+  credentials?: ApiGatewayManagementApiClientConfig['credentials'];
+  /**
+   * Sockets per host. Default: no limit, so a post that hangs (a client that stopped reading) never makes posts to
+   * other connections queue behind it; the fan-out concurrency bounds the posts in flight anyway.
+   */
+  maxSockets?: number;
+  /**
+   * How long one PostToConnection attempt may take before it fails with a `TimeoutError`, which is not retried:
+   * the message may have been delivered. Default 10 s. A post normally takes milliseconds and API Gateway answers
+   * overload with 429 (retried), so only a network fault takes this long; and a post that never answers must not
+   * hold its invocation until the Lambda timeout. 2 s proved too short for an overloaded local emulator: a burst of
+   * 50 messages to 1,000 clients over HTTP timed out and lost 3,576 deliveries (bench/README.md).
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Another transport instead of Node's HTTP handler (then `maxSockets` and `requestTimeoutMs` do not apply): the
+   * local stack passes the gateway's in-process handler.
+   */
+  transport?: ApiGatewayManagementApiClientConfig['requestHandler'];
+  /**
+   * Send requests without SigV4 signatures. Only for a local gateway, which cannot verify them: on AWS the
+   * @connections API refuses unsigned requests.
+   */
+  unsigned?: boolean;
+}
+
+/** Leaves a request as it is; SDK's `signer` option takes any object with this method. */
+const noSignature = { sign: async <T>(request: T): Promise<T> => request };
+
+export const DEFAULT_POST_TIMEOUT_MS = 10_000;
+
+const clients = new Map<string, ApiGatewayManagementApiClient>();
+
+/**
+ * The @connections client for one API endpoint (`https://{domain}/{stage}`), built on first use and kept for the
+ * life of the process (a Lambda cold start). Options apply only when the client is first built.
+ */
+export function managementClientFor(
+  endpoint: string,
+  options: ManagementClientOptions = {},
+): ApiGatewayManagementApiClient {
+  let client = clients.get(endpoint);
+  if (!client) {
+    client = createManagementClient(endpoint, options);
+    clients.set(endpoint, client);
+  }
+  return client;
+}
+
+/** An uncached client; tests and tools that need their own options use this. */
+export function createManagementClient(
+  endpoint: string,
+  options: ManagementClientOptions = {},
+): ApiGatewayManagementApiClient {
+  const maxSockets = options.maxSockets ?? Number.POSITIVE_INFINITY;
+  return new ApiGatewayManagementApiClient({
+    endpoint,
+    retryStrategy: new PostRetryStrategy(options.maxAttempts ?? 3),
+    // The middleware stack is resolved once instead of on every PostToConnection: about a quarter less CPU per
+    // post in bench/micro/post-to-connection.ts.
+    cacheMiddleware: true,
+    ...(options.region && { region: options.region }),
+    ...(options.credentials && { credentials: options.credentials }),
+    ...(options.unsigned && { signer: noSignature }),
+    requestHandler: options.transport ?? {
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
+      httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
+      requestTimeout: options.requestTimeoutMs ?? DEFAULT_POST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    },
+  });
+}
+
+/**
+ * The SDK's standard retry (backoff on throttling and 5xx, a shared retry budget), except that a post that timed
+ * out is never retried. A timed-out PostToConnection may already have reached the client, so sending it again
+ * could deliver the message twice; and each retried timeout would also spend the shared retry budget (500 tokens
+ * per client) that throttled posts need.
+ */
+export class PostRetryStrategy implements RetryStrategyV2 {
+  readonly #standard: StandardRetryStrategy;
+
+  constructor(maxAttempts: number) {
+    this.#standard = new StandardRetryStrategy(maxAttempts);
+  }
+
+  acquireInitialRetryToken(scope: string): Promise<StandardRetryToken> {
+    return this.#standard.acquireInitialRetryToken(scope);
+  }
+
+  refreshRetryTokenForRetry(token: StandardRetryToken, info: RetryErrorInfo): Promise<StandardRetryToken> {
+    // The retry middleware rethrows the post's own error when this rejects.
+    if (isTimeout(info.error)) return Promise.reject(info.error);
+    return this.#standard.refreshRetryTokenForRetry(token, info);
+  }
+
+  recordSuccess(token: StandardRetryToken): void {
+    this.#standard.recordSuccess(token);
+  }
+}
+
+/**
+ * The request handler's `requestTimeout` error. Matched by name only: an OS-level `connect ETIMEDOUT` (code, not
+ * name) means the request never left, and is retried like any other network error.
+ */
+export function isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.name === 'TimeoutError';
+}
+
+export interface DeliverySummary {
+  attempted: number;
+  delivered: number;
+  gone: number;
+  /** Posts that did not succeed after retries, timeouts included. */
+  failed: number;
+  /** Of `failed`, the posts that timed out: not retried, because the client may have received them. */
+  timedOut: number;
+  durationMs: number;
+}
+
+/** The part of a logger fan-out uses; Powertools' Logger fits. */
+export interface FanOutLogger {
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
+export interface FanOutOptions {
+  client: ApiGatewayManagementApiClient;
+  /** Most PostToConnection calls in flight at once. Default 32. */
+  concurrency?: number;
+  /** Called for a connection that answered 410 Gone; its errors are logged, never thrown. */
+  onGone: (connectionId: string) => Promise<unknown>;
+  logger?: FanOutLogger;
+}
+
+type Outcome = 'delivered' | 'gone' | 'failed' | 'timedOut';
+
+/**
+ * Posts `data` to every connection in `ids` with bounded concurrency. Only a `GoneException` prunes a connection;
+ * throttling and 5xx are retried by the client's retry strategy, and whatever still fails (or times out) is
+ * counted and logged but kept. Per-connection failures never throw; a failing `ids` source does, once in-flight
+ * posts settle.
+ */
+export async function fanOut(
+  ids: Iterable<string> | AsyncIterable<string[] | string>,
+  data: string | Uint8Array,
+  options: FanOutOptions,
+): Promise<DeliverySummary> {
+  const started = performance.now();
+  const concurrency = options.concurrency ?? DEFAULT_FAN_OUT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`fanOut: concurrency must be a positive integer, got ${concurrency}`);
+  }
+  const logger = options.logger ?? consoleLogger;
+  const body = typeof data === 'string' ? encoder.encode(data) : data;
+  const summary: DeliverySummary = {
+    attempted: 0,
+    delivered: 0,
+    gone: 0,
+    failed: 0,
+    timedOut: 0,
+    durationMs: 0,
+  };
+
+  const deliver = async (connectionId: string): Promise<Outcome> => {
+    try {
+      await postOne(options.client, connectionId, body);
+      return 'delivered';
+    } catch (error) {
+      if (error instanceof GoneException) {
+        await prune(connectionId, options.onGone, logger);
+        return 'gone';
+      }
+      const timedOut = isTimeout(error);
+      logger.warn(timedOut ? 'post to connection timed out' : 'post to connection failed', {
+        connection_id: connectionId,
+        ...describeError(error),
+      });
+      return timedOut ? 'timedOut' : 'failed';
+    }
+  };
+
+  // Workers share one iterator, so pages are pulled only as fast as posts complete.
+  const source = flatten(ids);
+  const worker = async (): Promise<void> => {
+    for (let next = await source.next(); !next.done; next = await source.next()) {
+      summary.attempted++;
+      const outcome = await deliver(next.value);
+      summary[outcome]++;
+      if (outcome === 'timedOut') summary.failed++;
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: concurrency }, worker));
+  summary.durationMs = Math.round(performance.now() - started);
+  const sourceFailure = results.find((result) => result.status === 'rejected');
+  if (sourceFailure) throw sourceFailure.reason;
+  return summary;
+}
+
+/**
+ * Posts one frame to one connection: where every PostToConnection is built. It throws what the SDK throws, e.g.
+ * `GoneException` for a connection that has left.
+ */
+export async function postOne(
+  client: ApiGatewayManagementApiClient,
+  connectionId: string,
+  data: string | Uint8Array,
+): Promise<void> {
+  const body = typeof data === 'string' ? encoder.encode(data) : data;
+  await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: body }));
+}
+
+const encoder = new TextEncoder();
+
+async function* flatten(ids: Iterable<string> | AsyncIterable<string[] | string>): AsyncGenerator<string> {
+  for await (const item of ids) {
+    if (typeof item === 'string') yield item;
+    else yield* item;
+  }
+}
+
+async function prune(
+  connectionId: string,
+  onGone: FanOutOptions['onGone'],
+  logger: FanOutLogger,
+): Promise<void> {
+  try {
+    await onGone(connectionId);
+  } catch (error) {
+    logger.error('removing a gone connection failed', {
+      connection_id: connectionId,
+      ...describeError(error),
+    });
+  }
+}
+
+function describeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { error: String(error) };
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return { error_name: error.name, error_message: error.message, ...(status !== undefined && { status }) };
+}
+
+const consoleLogger: FanOutLogger = {
+  warn: (message, attributes) => console.warn(JSON.stringify({ level: 'WARN', message, ...attributes })),
+  error: (message, attributes) => console.error(JSON.stringify({ level: 'ERROR', message, ...attributes })),
+};

@@ -1,2 +1,0 @@
-export * from './fan-out.ts';
-export * from './management-client.ts';

@@ -1,0 +1,148 @@
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { Config } from './config.ts';
+import { type DeliverySummary, fanOut } from './delivery.ts';
+import type { Log, WebSocketEvent } from './invocation.ts';
+import type { ChatMetrics } from './metrics.ts';
+import { METRIC } from './metrics.ts';
+import type { PresenceFrame, ServerFrame } from './protocol.ts';
+import type { ConnectionStore } from './store/connections.ts';
+
+/**
+ * Frames to a whole room: `broadcast` (a message, with the delivery metrics and the pruning of gone connections),
+ * presence announcements (join and leave, only in rooms small enough that they do not cost O(N²) posts), and the
+ * per-container memory of the rooms found too large for presence.
+ */
+
+/**
+ * A connection answers 410 Gone while its `$connect` runs (API Gateway opens it only after), which takes at most
+ * the 29 s integration timeout. Records younger than this are never pruned; TTL removes them if they are stale.
+ */
+export const CONNECT_GRACE_SECONDS = 30;
+
+type ConnectionIds = Iterable<string> | AsyncIterable<string[]>;
+
+/** What room-wide posting uses of the handlers' dependencies (route.ts's HandlerDeps has all of it). */
+export interface RoomDeps {
+  config: Pick<Config, 'fanOutConcurrency' | 'presenceEnabled' | 'presenceMaxRoomSize'>;
+  connections: ConnectionStore;
+  metrics: ChatMetrics;
+  /** The @connections client for the API that sent `event`. */
+  managementClient(event: WebSocketEvent): ApiGatewayManagementApiClient;
+  now(): Date;
+  /** Rooms this container found too large for presence lately (see LargeRooms). */
+  largeRooms: LargeRooms;
+}
+
+/**
+ * Posts one frame to many connections, pruning the gone ones (unless `pruneGone` is false), and records the
+ * delivery metrics.
+ */
+export async function broadcast(
+  deps: RoomDeps,
+  event: WebSocketEvent,
+  log: Log,
+  ids: ConnectionIds,
+  frame: ServerFrame,
+  { pruneGone = true }: { pruneGone?: boolean } = {},
+): Promise<DeliverySummary & { pruned: number }> {
+  let pruned = 0;
+  const summary = await fanOut(ids, JSON.stringify(frame), {
+    client: deps.managementClient(event),
+    concurrency: deps.config.fanOutConcurrency,
+    onGone: async (connectionId) => {
+      if (pruneGone && (await deps.connections.removeGone(connectionId, CONNECT_GRACE_SECONDS))) pruned++;
+    },
+    logger: log,
+  });
+  deps.metrics.count(METRIC.deliveriesSucceeded, summary.delivered);
+  deps.metrics.count(METRIC.staleConnectionsPruned, pruned);
+  deps.metrics.count(METRIC.deliveriesFailed, summary.failed);
+  deps.metrics.count(METRIC.deliveriesTimedOut, summary.timedOut);
+  deps.metrics.milliseconds(METRIC.fanOutDuration, summary.durationMs);
+  return { ...summary, pruned };
+}
+
+/**
+ * Tells the rest of a room that a connection joined or left. The connection itself is skipped: during `$connect`
+ * it is not open yet and during `$disconnect` it is closed, so a post would answer 410 and prune a live record.
+ * Presence is best effort: a failure is logged and never fails the connect or disconnect, and it prunes nothing.
+ */
+export async function announcePresence(
+  deps: RoomDeps,
+  event: WebSocketEvent,
+  log: Log,
+  who: { room_id: string; user_id: string },
+  presence: PresenceFrame['event'],
+): Promise<void> {
+  if (!deps.config.presenceEnabled) return;
+  const frame: PresenceFrame = {
+    action: 'presence',
+    room_id: who.room_id,
+    user_id: who.user_id,
+    event: presence,
+    timestamp: deps.now().toISOString(),
+  };
+  const { connectionId } = event.requestContext;
+  if (deps.largeRooms.has(who.room_id)) {
+    log.debug('presence skipped: large room (remembered)', { event: presence });
+    return;
+  }
+  try {
+    // The room's size counts this connection either way: its record is already written during $connect and
+    // already removed during $disconnect. So a client never hears a leave whose join it was spared.
+    const limit = deps.config.presenceMaxRoomSize - (presence === 'leave' ? 1 : 0);
+    const room = await deps.connections.roomConnectionIdsUpTo(who.room_id, limit);
+    if (!room) {
+      deps.largeRooms.add(who.room_id);
+      log.debug('presence skipped: large room', { event: presence });
+      return;
+    }
+    const others = room.filter((id) => id !== connectionId);
+    // Joins come in bursts, and a connection still in its $connect answers 410 like a gone one: here most 410s
+    // are newcomers, whose records removeGone would keep anyway, at a failed conditional delete (1 WRU) each.
+    // Stale records are left to the next message broadcast and to TTL.
+    const summary = await broadcast(deps, event, log, others, frame, { pruneGone: false });
+    log.debug('presence announced', { event: presence, ...summary });
+  } catch (error) {
+    log.warn('presence not announced', { event: presence, error: error as Error });
+  }
+}
+
+/**
+ * Rooms this container recently found over PRESENCE_MAX_ROOM_SIZE. Presence is skipped in them without asking
+ * DynamoDB again, so connecting to a big room does not cost a query of a hundred-odd index entries each time.
+ * A room that shrinks gets presence again once its entry expires.
+ */
+export class LargeRooms {
+  readonly #until = new Map<string, number>();
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #maxRooms: number;
+
+  constructor(options: { ttlMs: number; now?: () => number; maxRooms?: number }) {
+    this.#ttlMs = options.ttlMs;
+    this.#now = options.now ?? Date.now;
+    this.#maxRooms = options.maxRooms ?? 10_000;
+  }
+
+  has(roomId: string): boolean {
+    const until = this.#until.get(roomId);
+    if (until === undefined) return false;
+    if (until > this.#now()) return true;
+    this.#until.delete(roomId);
+    return false;
+  }
+
+  add(roomId: string): void {
+    // Bounded: a container that sees very many big rooms forgets the oldest (Map keeps insertion order).
+    this.#until.delete(roomId);
+    if (this.#until.size >= this.#maxRooms) {
+      const oldest = this.#until.keys().next().value;
+      if (oldest !== undefined) this.#until.delete(oldest);
+    }
+    this.#until.set(roomId, this.#now() + this.#ttlMs);
+  }
+}
+
+/** How long a container remembers that a room is too large for presence. */
+export const LARGE_ROOM_MEMORY_MS = 30_000;

@@ -1,0 +1,251 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import { monotonicFactory } from 'ulid';
+import { createTokenVerifier, type TokenVerifier } from './auth.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { managementClientFor, postOne } from './delivery.ts';
+import {
+  httpResult,
+  invocationLog,
+  type Log,
+  type WebSocketEvent,
+  type WebSocketHandler,
+} from './invocation.ts';
+import { createMetrics, METRIC } from './metrics.ts';
+import {
+  type ClientAction,
+  type ClientFrame,
+  type Correlation,
+  correlationOf,
+  type ErrorCode,
+  errorFrame,
+  parseClientFrame,
+  type ServerFrame,
+} from './protocol.ts';
+import { LARGE_ROOM_MEMORY_MS, LargeRooms, type RoomDeps } from './rooms.ts';
+import { type ConnectionRecord, ConnectionStore } from './store/connections.ts';
+import { MessageStore } from './store/messages.ts';
+import { createDocumentClient } from './store/tables.ts';
+
+/**
+ * What every route does around its own logic: the dependencies built once per cold start (`createDeps`,
+ * `lambdaEntry`), the invocation wrapper that logs with the invocation's keys and publishes its metrics
+ * (`instrumented`), the contract of a client action's route (`messageRoute`: parse, run, answer failures with error
+ * codes), the caller's record, and replies to the caller. The files in handlers/ are the Lambda entry points only.
+ */
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dependencies, once per cold start
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Everything a handler uses from the outside world, built once per cold start and injectable by tests. */
+export interface HandlerDeps extends RoomDeps {
+  config: Config;
+  messages: MessageStore;
+  logger: Logger;
+  /** Present only when JWT_SECRET or JWT_JWKS_URL is configured. */
+  verifyToken?: TokenVerifier;
+  newMessageId(): string;
+}
+
+/**
+ * The handlers' dependencies for `config`. On Lambda the AWS clients take their credentials from the environment
+ * (the role's); the local stack passes `credentials` instead of putting any in `process.env`.
+ */
+export function createDeps(
+  config: Config,
+  overrides: Partial<HandlerDeps> = {},
+  { credentials }: { credentials?: AwsCredentialIdentity } = {},
+): HandlerDeps {
+  const doc = createDocumentClient({
+    region: config.region,
+    ...(config.dynamodbEndpoint && { endpoint: config.dynamodbEndpoint }),
+    ...(credentials && { credentials }),
+  });
+  const now = overrides.now ?? (() => new Date());
+  return {
+    config,
+    connections: new ConnectionStore(doc, {
+      tableName: config.tables.connections,
+      ttlSeconds: config.connectionTtlSeconds,
+      now: () => now().getTime(),
+    }),
+    messages: new MessageStore(doc, {
+      tableName: config.tables.messages,
+      retentionSeconds: config.messageRetentionSeconds,
+      now: () => now().getTime(),
+    }),
+    logger: new Logger({ serviceName: config.serviceName, logLevel: config.logLevel }),
+    metrics: createMetrics(config),
+    ...(config.auth && { verifyToken: createTokenVerifier(config.auth) }),
+    managementClient: (event) =>
+      managementClientFor(managementEndpoint(config, event), {
+        region: config.region,
+        ...(credentials && { credentials }),
+      }),
+    now,
+    newMessageId: monotonicFactory(),
+    largeRooms: new LargeRooms({ ttlMs: LARGE_ROOM_MEMORY_MS, now: () => now().getTime() }),
+    ...overrides,
+  };
+}
+
+/**
+ * Where this function posts to connections: WEBSOCKET_MANAGEMENT_ENDPOINT when set (Terraform always sets it);
+ * otherwise `https://{domainName}/{stage}` as AWS documents, when the event came through the execute-api host.
+ * Behind a custom domain `domainName` is that domain and `stage` is not its base path, so that URL would miss the
+ * API; the stage's own execute-api host, built from the event's apiId, is right in both cases.
+ */
+export function managementEndpoint(config: Config, event: WebSocketEvent): string {
+  if (config.managementEndpoint) return config.managementEndpoint;
+  const { domainName, stage, apiId } = event.requestContext;
+  if (EXECUTE_API_HOST.test(domainName)) return `https://${domainName}/${stage}`;
+  const suffix = config.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+  return `https://${apiId}.execute-api.${config.region}.${suffix}/${stage}`;
+}
+
+const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
+
+export function requireVerifier(deps: HandlerDeps): TokenVerifier {
+  if (!deps.verifyToken) throw new ConfigError('set JWT_SECRET or JWT_JWKS_URL for the $connect function');
+  return deps.verifyToken;
+}
+
+/**
+ * Wraps a handler factory as a Lambda entry point: config and clients are built on the first invocation of a
+ * cold start (so importing the module never fails or does I/O) and reused after.
+ */
+export function lambdaEntry(create: (deps: HandlerDeps) => WebSocketHandler): WebSocketHandler {
+  let handler: WebSocketHandler | undefined;
+  return (event, context) => {
+    handler ??= create(createDeps(loadConfig(process.env)));
+    return handler(event, context);
+  };
+}
+
+/**
+ * Runs one invocation with a logger carrying its connection, request and Lambda request ids, and publishes the
+ * metrics it recorded when it ends, whatever the outcome.
+ */
+export function instrumented(
+  deps: HandlerDeps,
+  body: (event: WebSocketEvent, log: Log) => Promise<APIGatewayProxyResultV2>,
+): WebSocketHandler {
+  return async (event, context) => {
+    const { connectionId, requestId, routeKey } = event.requestContext;
+    const log = invocationLog(deps.logger, {
+      route: routeKey,
+      connection_id: connectionId,
+      request_id: requestId,
+      aws_request_id: context.awsRequestId,
+    });
+    try {
+      return await body(event, log);
+    } finally {
+      deps.metrics.flush(log);
+    }
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client actions: parse, run, answer
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface MessageContext {
+  event: WebSocketEvent;
+  log: Log;
+  /** `client_msg_id` and `ref` of the frame, for the reply to echo. */
+  correlation: Correlation;
+  /** Answers the caller with an `error` frame that echoes the frame's correlation ids. */
+  fail(code: ErrorCode, message: string): Promise<void>;
+}
+
+/**
+ * A route for one client action: validates the frame, runs `handle`, and turns every failure into an `error`
+ * frame with a stable code. Internals go to the log only.
+ */
+export function messageRoute<A extends ClientAction>(
+  deps: HandlerDeps,
+  action: A,
+  handle: (frame: Extract<ClientFrame, { action: A }>, ctx: MessageContext) => Promise<void>,
+): WebSocketHandler {
+  return instrumented(deps, async (event, log) => {
+    const parsed = parseClientFrame(event.body, { maxMessageChars: deps.config.maxMessageChars });
+    const correlation = parsed.ok ? correlationOf(parsed.frame) : parsed.correlation;
+    const fail = (code: ErrorCode, message: string) =>
+      replyError(deps, event, code, message, log, correlation);
+    if (!parsed.ok) {
+      deps.metrics.count(METRIC.framesRejected);
+      log.info('frame refused', { code: parsed.code, detail: parsed.message });
+      await fail(parsed.code, parsed.message);
+      return httpResult(200);
+    }
+    if (parsed.frame.action !== action) {
+      await fail('UNKNOWN_ACTION', `this route serves "${action}" only`);
+      return httpResult(200);
+    }
+    try {
+      await handle(parsed.frame as Extract<ClientFrame, { action: A }>, { event, log, correlation, fail });
+    } catch (error) {
+      log.error('route failed', { error: error as Error });
+      await fail('INTERNAL', 'internal error').catch((replyFailure: unknown) =>
+        log.error('error frame not sent', { error: replyFailure as Error }),
+      );
+      return httpResult(500);
+    }
+    return httpResult(200);
+  });
+}
+
+/**
+ * The calling connection's record: its room and user, as `$connect` verified them. Without one (expired, or
+ * pruned) the caller gets FORBIDDEN and undefined comes back.
+ */
+export async function callerRecord(
+  deps: HandlerDeps,
+  { event, log, fail }: MessageContext,
+): Promise<ConnectionRecord | undefined> {
+  const record = await deps.connections.get(event.requestContext.connectionId);
+  if (!record) {
+    log.warn('frame from an unregistered connection');
+    await fail('FORBIDDEN', 'connection is not registered; reconnect');
+  }
+  return record;
+}
+
+/** Sends one frame to the connection that sent `event`. A caller that is already gone is not an error. */
+export async function reply(
+  deps: HandlerDeps,
+  event: WebSocketEvent,
+  frame: ServerFrame,
+  log: Log,
+): Promise<void> {
+  try {
+    await postOne(deps.managementClient(event), event.requestContext.connectionId, JSON.stringify(frame));
+  } catch (error) {
+    if (error instanceof GoneException) {
+      log.info('caller left before the reply', { frame_action: frame.action });
+      return;
+    }
+    throw error;
+  }
+}
+
+/** Sends an `error` frame with a stable code; the request id lets support find the detailed log line. */
+export function replyError(
+  deps: HandlerDeps,
+  event: WebSocketEvent,
+  code: ErrorCode,
+  message: string,
+  log: Log,
+  correlation: Correlation = {},
+): Promise<void> {
+  return reply(
+    deps,
+    event,
+    { ...errorFrame(code, message, event.requestContext.requestId), ...correlation },
+    log,
+  );
+}

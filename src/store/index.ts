@@ -1,3 +1,0 @@
-export * from './connections.ts';
-export * from './dynamo-client.ts';
-export * from './tables.ts';
