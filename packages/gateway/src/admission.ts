@@ -20,7 +20,7 @@ export interface AdmissionRequest {
 }
 
 /**
- * The steps before `$connect` (reference §3.1, §3.4): identity sources must all be present and non-empty (401
+ * The steps before `$connect` (SPEC.md §3.2, §3.5): identity sources must all be present and non-empty (401
  * otherwise, without invoking anything), then the Lambda REQUEST authorizer decides. Without an authorizer every
  * handshake is admitted.
  */

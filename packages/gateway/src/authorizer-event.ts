@@ -23,7 +23,7 @@ export function connectMethodArn({ region, accountId, apiId, stage }: MethodArnP
 }
 
 /**
- * The REQUEST authorizer event, as in the documented example (reference §3.4): the handshake headers including
+ * The REQUEST authorizer event, as in the documented example (SPEC.md §3.6): the handshake headers including
  * `Connection`/`Upgrade` and `content-length: "0"`, both query maps (empty without a query string, unverified),
  * `stageVariables` (`{}` when the stage has none) and the CONNECT request context.
  */

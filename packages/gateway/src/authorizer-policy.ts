@@ -1,5 +1,5 @@
 /**
- * IAM policy evaluation for an authorizer's `policyDocument` against the `$connect` method ARN (reference §3.4,
+ * IAM policy evaluation for an authorizer's `policyDocument` against the `$connect` method ARN (SPEC.md §3.7,
  * inferred): `*` matches any run of characters including `/`, `?` matches one character, an explicit Deny wins,
  * and no matching Allow means deny. Actions match case-insensitively, resources case-sensitively. Statements with
  * `NotAction`/`NotResource` or without Action/Resource are not understood and are ignored.

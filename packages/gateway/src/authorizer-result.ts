@@ -8,11 +8,11 @@ export type AuthorizerVerdict =
   | { allow: true; authorizer: AuthorizerContext }
   | { allow: false; status: 401 | 403 | 500; why: string };
 
-/** The authorizer result size limit (reference §7). */
+/** The authorizer result size limit (SPEC.md §3.7, §7.1). */
 const MAX_RESULT_BYTES = 8_192;
 
 /**
- * Maps the authorizer's outcome to the handshake (reference §3.4): an error whose message is `Unauthorized` → 401,
+ * Maps the authorizer's outcome to the handshake (SPEC.md §3.7): an error whose message is `Unauthorized` → 401,
  * a policy that does not allow `execute-api:Invoke` on the method ARN → 403, any other failure → 500. A result
  * that is not a usable authorizer response (no `principalId`, no policy, object-valued context, over 8 KB) is
  * also 500, as API Gateway reports a misconfigured authorizer.

@@ -10,7 +10,7 @@ export const CLOSE_MESSAGE_TOO_BIG = 1009;
 
 /**
  * `disconnectReason` when the close frame carried no reason. 1000, 1001 and 1005 are texts seen from AWS
- * (reference §4.2); the others are unverified and chosen to read alike.
+ * (SPEC.md §4.3); the others are unverified and chosen to read alike.
  */
 const REASONS: Record<number, string> = {
   [CLOSE_NORMAL]: 'Connection Closed Normally',

@@ -5,7 +5,7 @@ export type ConnectDecision =
   | { accept: false; status: number };
 
 /**
- * What the `$connect` outcome means for the handshake (reference §3.2): 2xx accepts, another status refuses the
+ * What the `$connect` outcome means for the handshake (SPEC.md §3.3): 2xx accepts, another status refuses the
  * handshake with that status, a throw, a timeout or an unusable status gives 502. A result without `statusCode`
  * (undefined, a string, an object without it) is taken as 200; what AWS does there is unverified.
  */

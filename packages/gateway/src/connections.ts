@@ -54,7 +54,7 @@ export class Connection {
   }
 
   /**
-   * Queues one message, cut into frames of at most 32 KB as API Gateway does (reference §5.5); the client sees one
+   * Queues one message, cut into frames of at most 32 KB as API Gateway does (SPEC.md §5.4); the client sees one
    * message either way. Returns false when the connection is no longer open. Does not wait for the client: a
    * slow reader is reported through `bufferedAmount`.
    */

@@ -67,7 +67,7 @@ interface EventSpecifics {
   disconnectReason?: string;
 }
 
-// Keys are listed in the order of real captures (reference §1.3); optional ones are absent, never null.
+// Keys are listed in the order of real captures (SPEC.md §1.2); optional ones are absent, never null.
 function requestContext(
   facts: ConnectionFacts,
   routeKey: string,
@@ -129,7 +129,7 @@ export function connectEvent(
   };
 }
 
-/** `stageVariables` is present only when the stage defines some (reference §1.1, unverified). */
+/** `stageVariables` is present only when the stage defines some (SPEC.md §1.4, unverified). */
 function stageVariablesOf(facts: ConnectionFacts): StageVariables {
   return facts.stageVariables === undefined ? {} : { stageVariables: { ...facts.stageVariables } };
 }

@@ -1,7 +1,7 @@
 /**
  * Watches the raw bytes a client sends and reports the first data frame whose payload is longer than the limit.
  * API Gateway limits frames to 32 KB (larger messages must be fragmented) and closes with 1009 otherwise
- * (reference §7); `ws` only limits whole messages. Client frames are always masked, but the parser does not rely
+ * (SPEC.md §7.2); `ws` only limits whole messages. Client frames are always masked, but the parser does not rely
  * on it.
  */
 export class FrameSizeGuard {

@@ -70,7 +70,7 @@ function headerOf(req: HandshakeRequest, lowerCaseName: string): string | undefi
 export interface HandshakeHeaderMaps {
   /** For the `$connect` integration: hop-by-hop headers removed. */
   integration: HeaderMaps;
-  /** For the authorizer: `Connection` and `Upgrade` kept, plus `content-length: "0"` (reference §1.4). */
+  /** For the authorizer: `Connection` and `Upgrade` kept, plus `content-length: "0"` (SPEC.md §1.3). */
   authorizer: HeaderMaps;
 }
 
@@ -101,7 +101,7 @@ export function handshakeHeaderMaps(req: HandshakeRequest, nowMs: number): Hands
   };
 }
 
-/** `$disconnect` always carries this fixed quartet, never the handshake headers (reference §1.4). */
+/** `$disconnect` always carries this fixed quartet, never the handshake headers (SPEC.md §1.3). */
 export function disconnectHeaderMaps(host: string): HeaderMaps {
   return headerMaps([
     ['Host', host],

@@ -18,7 +18,7 @@ export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: B
 const CLOSE_HANDSHAKE_TIMEOUT_MS = 3_000;
 
 /**
- * Handles `Upgrade: websocket` requests (reference §3): path, handshake validity and the new-connection rate are
+ * Handles `Upgrade: websocket` requests (SPEC.md §3.2): path, handshake validity and the new-connection rate are
  * checked first; then identity sources and the authorizer, then `$connect`. The handshake stays pending meanwhile,
  * and only their results decide between 101 and an HTTP error.
  */
@@ -94,7 +94,7 @@ export function createUpgradeHandler(runtime: GatewayRuntime): UpgradeHandler {
     if (!isStagePath(pathnameOf(req.url), runtime.options.stage)) return rejectUpgrade(socket, 404);
     const problem = handshakeProblem(req);
     if (problem !== undefined) return rejectUpgrade(socket, problem);
-    // The new-connection quota is an account-wide token bucket on AWS (reference §7).
+    // The new-connection quota is an account-wide token bucket on AWS (SPEC.md §7.5).
     if (runtime.connectionRate && !runtime.connectionRate.tryTake()) return rejectUpgrade(socket, 429);
     const handshake = connect(req, socket, head).catch((error: unknown) => {
       runtime.options.logger.error('handshake failed', { error: String(error) });

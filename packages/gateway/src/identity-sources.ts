@@ -1,5 +1,5 @@
 /**
- * Authorizer identity sources in WebSocket syntax (reference §3.4). API Gateway checks them before it invokes the
+ * Authorizer identity sources in WebSocket syntax (SPEC.md §3.5). API Gateway checks them before it invokes the
  * authorizer: each must be present and non-empty, otherwise the handshake gets 401.
  */
 

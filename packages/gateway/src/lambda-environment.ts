@@ -1,5 +1,5 @@
 /**
- * What Lambda gives every function and local handlers need too (reference §5.3, §5.4): a region, credentials so
+ * What Lambda gives every function and local handlers need too (SPEC.md §8.3, §5.6): a region, credentials so
  * SDK v3 can sign, and the management endpoint for clients built without an explicit `endpoint`.
  * Credentials are only invented when none are configured (no key and no profile). Returns the names it set.
  */

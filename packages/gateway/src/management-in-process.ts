@@ -19,6 +19,7 @@ export interface ManagementRequestHandler {
 
 type Body = string | ArrayBuffer | ArrayBufferView | AsyncIterable<Uint8Array | string> | null | undefined;
 
+/** @internal The gateway builds it; `gateway.managementRequestHandler()` hands it out. */
 export function createManagementRequestHandler(runtime: GatewayRuntime): ManagementRequestHandler {
   return {
     metadata: { handlerProtocol: 'http/1.1' },

@@ -18,7 +18,7 @@ export interface ManagementResponse {
 
 /**
  * An error as the @connections API sends it: the SDK picks the exception class from `x-amzn-ErrorType`, and a
- * non-empty body must be JSON or the SDK fails to parse it (reference §5.2).
+ * non-empty body must be JSON or the SDK fails to parse it (SPEC.md §5.2).
  */
 export function awsError(statusCode: number, errorType: string, message?: string): ManagementResponse {
   const body = Buffer.from(message === undefined ? '' : JSON.stringify({ message }));
@@ -41,7 +41,7 @@ export function awsSuccess(statusCode: number, json?: unknown): ManagementRespon
     headers: {
       'x-amzn-RequestId': newUuid(),
       ...(json !== undefined && { 'Content-Type': 'application/json' }),
-      // 204 must not carry Content-Length (RFC 9110 §8.6).
+      // 204 must not carry Content-Length (RFC 9110, section 8.6).
       ...(statusCode !== 204 && { 'Content-Length': String(body.length) }),
     },
     body,

@@ -70,7 +70,7 @@ async function postToConnection(
   if (connection.bufferedAmount >= runtime.options.sendBufferLimitBytes) {
     return awsError(429, 'LimitExceededException', 'Rate exceeded');
   }
-  // Text when the bytes are UTF-8, binary otherwise (reference §5.5, inferred).
+  // Text when the bytes are UTF-8, binary otherwise (SPEC.md §5.4, unverified).
   if (!connection.send(data, !isUtf8(data))) return gone();
   return awsSuccess(200);
 }

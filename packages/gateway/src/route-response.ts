@@ -7,7 +7,7 @@ export type RouteResponse =
 const NOTHING: RouteResponse = { send: false, malformed: false };
 
 /**
- * What a two-way route sends back to its caller (reference §6): the proxy result's `body`, as one frame, whatever
+ * What a two-way route sends back to its caller (SPEC.md §6): the proxy result's `body`, as one frame, whatever
  * the `statusCode`. An absent or empty body sends nothing. A plain string result is sent as is (unverified). A
  * base64 body (`isBase64Encoded: true`) is decoded and sent as text when it is UTF-8, binary otherwise
  * (unverified). A body that is not a string is a malformed proxy response: the caller gets the

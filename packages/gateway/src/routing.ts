@@ -1,5 +1,5 @@
 /**
- * Route selection (reference §2.1). The expression is compiled once into literal text and `request.body` paths;
+ * Route selection (SPEC.md §2.1). The expression is compiled once into literal text and `request.body` paths;
  * both the bare form `$request.body.a.b` and the template form `${request.body.a.b}` are accepted, and `\$default`
  * is the literal text `$default`. Evaluation is single-pass.
  */

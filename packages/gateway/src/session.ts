@@ -85,7 +85,7 @@ async function onMessage(
     sendErrorFrame(connection, 'Internal server error', requestId);
     return;
   }
-  // A one-way route's return value is dropped; a two-way route sends its body back (reference §2.3, §6).
+  // A one-way route's return value is dropped; a two-way route sends its body back (SPEC.md §2.3, §6).
   if (!runtime.options.routes.get(routeKey)?.twoWay) return;
   const response = routeResponseOf(outcome.result);
   if (response.send) connection.send(response.data, response.binary);
@@ -98,7 +98,7 @@ async function onMessage(
   }
 }
 
-/** Byte layout as API Gateway sends it (reference §2.2). */
+/** Byte layout as API Gateway sends it (SPEC.md §2.2). */
 function sendErrorFrame(connection: Connection, message: string, requestId: string): void {
   const frame = `{"message": ${JSON.stringify(message)}, "connectionId":${JSON.stringify(connection.id)}, "requestId":${JSON.stringify(requestId)}}`;
   connection.send(frame, false);

@@ -172,8 +172,8 @@ export const handler = async (event: { requestContext: { connectionId: string } 
 `,
 };
 
-// Reference §10, row 9 (§5.3, §5.4): handlers reach the management API and can sign requests without any setup.
-test('§10.9 the roomcast-gateway CLI: plain node, TS routes, Lambda environment, Ctrl-C', async (t) => {
+// SPEC.md §10.9 (§5.6, §8.3, §8.4): handlers reach the management API and can sign requests without any setup.
+test('SPEC.md §10.9 the roomcast-gateway CLI: plain node, TS routes, Lambda environment, Ctrl-C', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'roomcast-gateway-cli-'));
   let child: ChildProcess | undefined;
   t.after(async () => {

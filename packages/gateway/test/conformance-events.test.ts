@@ -5,8 +5,8 @@ import { type AnyEvent, GATEWAY_ID, opened, policy, Recorder, startGateway } fro
 
 const CLF = /^\d{2}\/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/;
 
-// Reference §10, row 3 (§1.5): 16-character ids, requestId === extendedRequestId, messageId only on MESSAGE.
-test('§10.3 ids: 16-character base64url + "=", requestId === extendedRequestId, messageId on MESSAGE only', async (t) => {
+// SPEC.md §10.3 (§1.5): 16-character ids, requestId === extendedRequestId, messageId only on MESSAGE.
+test('SPEC.md §10.3 ids: 16-character base64url + "=", requestId === extendedRequestId, messageId on MESSAGE only', async (t) => {
   const recorder = new Recorder();
   const gw = await startGateway(t, {
     routes: { $connect: recorder.handler(), $default: recorder.handler(), $disconnect: recorder.handler() },
@@ -33,8 +33,8 @@ test('§10.3 ids: 16-character base64url + "=", requestId === extendedRequestId,
   assert.equal(new Set([...ids, connect.requestContext.connectionId]).size, ids.length + 1, 'all distinct');
 });
 
-// Reference §10, row 4 (§1.1–§1.4, §3.4): the exact event shapes.
-test('§10.4 events exactly as §1, with the authorizer context on every event after it allowed', async (t) => {
+// SPEC.md §10.4 (§1, §3.6, §3.8, §4.3): the exact event shapes.
+test('SPEC.md §10.4 event shapes (§1), with the authorizer context on every event after it allowed', async (t) => {
   await t.test(
     'CONNECT: raw header casing, X-Forwarded-*, multi-value maps, query maps, context',
     async (t) => {
@@ -199,7 +199,7 @@ test('§10.4 events exactly as §1, with the authorizer context on every event a
     assert.equal(dropped.disconnectReason, 'Connection closed abnormally');
   });
 
-  await t.test('the REQUEST authorizer event as documented in §3.4', async (t) => {
+  await t.test('the REQUEST authorizer event (SPEC.md §3.6)', async (t) => {
     const authorizerEvents: AnyEvent[] = [];
     const recorder = new Recorder();
     const gw = await startGateway(t, {

@@ -26,8 +26,8 @@ function sendFragmented(client: WebSocket, bytes: number, frameBytes: number): v
   }
 }
 
-// Reference §10, row 6 (§4, §7): what closes a connection, with which code, and that `$disconnect` follows.
-test('§10.6 binary 1003, oversize 1009, idle and maximum duration 1001, DeleteConnection 1000', async (t) => {
+// SPEC.md §10.6 (§4.2, §7.2, §7.3): what closes a connection, with which code, and that `$disconnect` follows.
+test('SPEC.md §10.6 binary 1003, oversize 1009, idle and maximum duration 1001, DeleteConnection 1000', async (t) => {
   await t.test('a binary frame closes with 1003 without invoking anything', async (t) => {
     const recorder = new Recorder();
     const gw = await startGateway(t, {

@@ -20,9 +20,9 @@ import {
   waitUntil,
 } from './helpers.js';
 
-// Reference §10, row 7 (§5.1, §5.2): every response carries x-amzn-ErrorType and x-amzn-RequestId, so the SDK
+// SPEC.md §10.7 (§5.1–§5.4): every response carries x-amzn-ErrorType and x-amzn-RequestId, so the SDK
 // raises the modeled exception. The same assertions run over HTTP and over the in-process request handler.
-test('§10.7 management API errors and PostToConnection, over HTTP and in-process', async (t) => {
+test('SPEC.md §10.7 management API errors and PostToConnection, over HTTP and in-process', async (t) => {
   for (const transport of TRANSPORTS) {
     await t.test(`${transport}: PostToConnection sends text, and binary for non-UTF-8 data`, async (t) => {
       const recorder = new Recorder();
@@ -221,8 +221,8 @@ test('§10.7 management API errors and PostToConnection, over HTTP and in-proces
   });
 });
 
-// Reference §10, row 8 (§5.1): GetConnection with ISO-8601 timestamps and the identity.
-test('§10.8 GetConnection: ISO connectedAt/lastActiveAt and the identity, over HTTP and in-process', async (t) => {
+// SPEC.md §10.8 (§5.5): GetConnection with ISO-8601 timestamps and the identity.
+test('SPEC.md §10.8 GetConnection: ISO connectedAt/lastActiveAt and the identity, over HTTP and in-process', async (t) => {
   for (const transport of TRANSPORTS) {
     await t.test(transport, async (t) => {
       const recorder = new Recorder();

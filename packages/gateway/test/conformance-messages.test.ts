@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { framesDuring, GATEWAY_ID, nextMessage, Recorder, startGateway, waitUntil } from './helpers.js';
 
-// Reference §10, row 5 (§2): route selection, the Forbidden and Internal server error frames, and concurrent
+// SPEC.md §10.5 (§2): route selection, the Forbidden and Internal server error frames, and concurrent
 // invocations for one connection.
-test('§10.5 routing, error frames, no per-connection serialization', async (t) => {
+test('SPEC.md §10.5 routing, error frames, no per-connection serialization', async (t) => {
   await t.test('$request.body.action selects the route; $default catches the rest', async (t) => {
     const recorder = new Recorder();
     const gw = await startGateway(t, {
@@ -125,8 +125,8 @@ test('§10.5 routing, error frames, no per-connection serialization', async (t) 
   });
 });
 
-// Reference §6: a two-way route (a `$default` route response) sends the handler's `body` back as one frame.
-test('§6 two-way routes send the returned body back to the caller', async (t) => {
+// SPEC.md §10.10 (§6): a two-way route (a `$default` route response) sends the handler's `body` back as one frame.
+test('SPEC.md §10.10 two-way routes send the returned body back to the caller', async (t) => {
   const results: Record<string, unknown> = {
     json: { statusCode: 500, body: '{"reply":true}' },
     empty: { statusCode: 200, body: '' },

@@ -14,9 +14,9 @@ import {
   TRANSPORTS,
 } from './helpers.js';
 
-// Reference §10, row 1: the upgrade goes path → handshake checks → identity sources → authorizer → `$connect`,
-// and is refused with a bare status line; §3.2, §3.3, §3.4, §7 (new connections per second).
-test('§10.1 upgrade: path, identity sources → authorizer → $connect, refusals, subprotocols', async (t) => {
+// SPEC.md §10.1: the upgrade goes path → handshake checks → identity sources → authorizer → `$connect`,
+// and is refused with a bare status line (SPEC.md §3.1–§3.5, §3.7, §7.5 for new connections per second).
+test('SPEC.md §10.1 upgrade: path, identity sources → authorizer → $connect, refusals, subprotocols', async (t) => {
   await t.test('another path gets 404, an invalid handshake 400, neither invokes anything', async (t) => {
     const recorder = new Recorder();
     const gw = await startGateway(t, { routes: { $connect: recorder.handler() } });
@@ -246,9 +246,9 @@ test('§10.1 upgrade: path, identity sources → authorizer → $connect, refusa
   });
 });
 
-// Reference §10, row 2: a plain GET on the stage URL is 426; the management API answers under
+// SPEC.md §10.2 (§3.1, §5.3): a plain GET on the stage URL is 426; the management API answers under
 // `/{stage}/@connections/{id}`, also as `%40connections` and without the stage.
-test('§10.2 plain HTTP: 426 on the stage, @connections paths, other paths', async (t) => {
+test('SPEC.md §10.2 plain HTTP: 426 on the stage, @connections paths, other paths', async (t) => {
   const recorder = new Recorder();
   const gw = await startGateway(t, {
     routes: { $connect: recorder.handler() },

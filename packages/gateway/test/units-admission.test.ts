@@ -35,7 +35,7 @@ test('policies: an explicit Deny wins, no matching Allow denies, Statement may b
   assert.equal(statementsOf({ Statement: ['nope'] }), undefined);
 });
 
-test('authorizer verdicts map to 401, 403 and 500 as in §3.4', () => {
+test('authorizer verdicts map to 401, 403 and 500 (SPEC.md §3.7)', () => {
   const allow = {
     principalId: 'u',
     policyDocument: { Statement: [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: ARN }] },
