@@ -1,0 +1,575 @@
+/**
+ * @roomcast/gateway as users get it: `npm pack` of a clean copy of the package (its `prepack` builds), installed
+ * from the tarball into a fresh project without network, then its `roomcast-gateway` command run from
+ * node_modules/.bin with a plain JavaScript routes file, its library imported from plain Node, and its .d.ts
+ * type-checked by a strict TypeScript consumer.
+ *
+ * Network-free install: `npm install <tarball> --offline` fails here with ENOTCACHED. npm 11 resolves each
+ * dependency (`ws@8.23.0`, …) against its package's full registry document, and the npm cache holds only the
+ * abbreviated documents of the repo's install. The cache does hold their tarballs, under their registry URLs, and
+ * npm installs a tarball URL without any registry document. So the test passes the registry tarball URLs of the
+ * dependencies its packed package.json declares (and of theirs), at the versions of the repo's lockfile, next to
+ * the gateway's tarball, all with `--offline`. A dependency missing from the packed package.json is not installed.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createRequire, isBuiltin } from 'node:module';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { WebSocket } from 'ws';
+
+const PACKAGE = join(import.meta.dirname, '..');
+const REPO = join(PACKAGE, '..', '..');
+const TSC = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
+/** Deadlines for a loaded 2-core machine: packing builds with tsc, the type-check loads @types/node. */
+const STEP_TIMEOUT_MS = 180_000;
+const TEST_TIMEOUT_MS = 300_000;
+/** What the tarball may hold: the manifest, docs, the command and the build. */
+const PACKED =
+  /^(package\.json|README\.md|SPEC\.md|LICENSE|bin\/roomcast-gateway\.js|dist\/[\w-]+\.(js|d\.ts))$/;
+const TSX_MISSING = 'roomcast-gateway: TypeScript routes need tsx: npm install --save-dev tsx\n';
+
+let work: string;
+const children = new Set<ChildProcess>();
+const sockets = new Set<WebSocket>();
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'roomcast-gateway-package-'));
+});
+after(async () => {
+  for (const socket of sockets) socket.terminate();
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('@roomcast/gateway as published', { timeout: TEST_TIMEOUT_MS }, () => {
+  it('packs only dist/ and bin/, depending on exactly what it imports at runtime or in its public .d.ts', async (t) => {
+    const { tarball, files, manifest } = await packed();
+    t.diagnostic(`tarball: ${(await stat(tarball)).size} bytes, ${files.size} files`);
+    const paths = [...files.keys()].sort();
+
+    assert.ok(files.has('README.md'), 'the README is packed');
+    assert.deepEqual(
+      paths.filter((path) => /^(src|test)\/|^build\.mjs$|^tsconfig/.test(path)),
+      [],
+      'no sources, tests or build files',
+    );
+    assert.deepEqual(
+      paths.filter((path) => !PACKED.test(path)),
+      [],
+      'only package.json, docs, bin/ and dist/',
+    );
+    for (const declaration of paths.filter((path) => path.endsWith('.d.ts'))) {
+      assert.doesNotMatch(text(files, declaration), /from '[^']*\.ts'/, `${declaration}: no .ts specifiers`);
+    }
+
+    assert.equal(manifest.name, '@roomcast/gateway');
+    const scripts = (manifest.scripts ?? {}) as Record<string, string>;
+    for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) {
+      assert.equal(scripts[script], undefined, `no ${script} script`);
+    }
+    assert.match(scripts.prepack ?? '', /build/, 'prepack builds, so a publish never ships a stale dist/');
+    assert.deepEqual(manifest.publishConfig, { access: 'public' }, 'a scoped package is private unless told');
+    const bin = (manifest.bin ?? {}) as Record<string, string>;
+    assert.deepEqual(Object.keys(bin), ['roomcast-gateway']);
+    for (const target of [...Object.values(bin), manifest.types, ...leaves(manifest.exports)]) {
+      assert.ok(typeof target === 'string' && files.has(target.replace(/^\.\//, '')), `${target} is packed`);
+    }
+    assert.match(text(files, 'bin/roomcast-gateway.js'), /^#!\/usr\/bin\/env node\n/);
+
+    // What the code needs, read from the packed files.
+    const dependencies = (manifest.dependencies ?? {}) as Record<string, string>;
+    const library = packagesImportedBy(
+      paths.filter((path) => /^dist\/.*\.js$/.test(path)).map((p) => text(files, p)),
+    );
+    const command = packagesImportedBy([text(files, 'bin/roomcast-gateway.js')]);
+    const declarations = packagesImportedBy(publicDeclarations(files).map((path) => text(files, path)));
+    t.diagnostic(`imports: dist/ ${[...library]}; bin/ ${[...command]}; public .d.ts ${[...declarations]}`);
+    // A package imported by a .d.ts is needed as itself when it is a dependency (it has its own types), else as
+    // its DefinitelyTyped package.
+    const typesOf = (name: string) =>
+      name in dependencies ? name : `@types/${name.replace(/^@/, '').replace('/', '__')}`;
+    assert.deepEqual(
+      Object.keys(dependencies).sort(),
+      [...new Set([...library, ...[...declarations].map(typesOf)])].sort(),
+      'dependencies: what dist/ imports, and what the public .d.ts import',
+    );
+    // tsx, only for TypeScript routes files, is the command's optional peer.
+    assert.deepEqual([...command], ['tsx']);
+    assert.equal(dependencies.tsx, undefined);
+    assert.ok(
+      (manifest.peerDependencies as Record<string, string> | undefined)?.tsx,
+      'tsx is a peer dependency',
+    );
+    assert.deepEqual((manifest.peerDependenciesMeta as Record<string, object> | undefined)?.tsx, {
+      optional: true,
+    });
+  });
+
+  it('roomcast-gateway runs a plain JavaScript routes file: ready, a ws client gets its echo, SIGINT stops it', async () => {
+    const project = await installedProject();
+    const gateway = command(project, ['--routes', 'routes.mjs', '--port', '0', '--host', '127.0.0.1']);
+    const ready = await gateway.waitFor(/^ready$/m);
+    const url = ready.stdout.match(/WebSocket URL:\s+(ws:\/\/127\.0\.0\.1:\d+\/dev)$/m)?.[1];
+    assert.ok(url, ready.stdout);
+    assert.match(ready.stdout, /^ {4}echo \(two-way\) → \.\/handlers\.mjs#echo$/m);
+
+    // $connect runs: without the token it refuses the handshake.
+    const refused = track(new WebSocket(url));
+    const error = await new Promise<Error>((resolve) => refused.once('error', resolve));
+    assert.match(error.message, /Unexpected server response: 401/);
+
+    const client = track(new WebSocket(`${url}?token=letmein`));
+    await new Promise((resolve, reject) => client.once('open', resolve).once('error', reject));
+    const reply = new Promise<string>((resolve) => client.once('message', (data) => resolve(String(data))));
+    client.send(JSON.stringify({ action: 'echo', text: 'hi' }));
+    assert.deepEqual(JSON.parse(await reply), { echo: 'hi', routeKey: 'echo' });
+
+    const closed = new Promise<number>((resolve) => client.once('close', resolve));
+    gateway.child.kill('SIGINT');
+    assert.equal(await closed, 1001, 'clients are closed with 1001 Going away');
+    const { code, signal, stdout, stderr } = await gateway.exited;
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, stderr);
+    assert.match(stdout, /^stopped$/m);
+    assert.equal(stderr, '');
+  });
+
+  it('a TypeScript routes file without tsx installed fails with the command’s message, exit code 2', async () => {
+    const project = await installedProject();
+    const bin = join(project, 'node_modules', '@roomcast', 'gateway', 'bin', 'roomcast-gateway.js');
+    assert.throws(() => createRequire(bin).resolve('tsx'), /Cannot find module/, 'tsx is not installed');
+
+    const gateway = command(project, ['--routes', 'routes.ts', '--port', '0']);
+    const { code, signal, stdout, stderr } = await gateway.exited;
+    assert.deepEqual(
+      { code, signal, stdout, stderr },
+      { code: 2, signal: null, stdout: '', stderr: TSX_MISSING },
+    );
+  });
+
+  it('imports from plain Node: createGateway listens and closes, simulatedConnection builds events', async () => {
+    const project = await installedProject();
+    const { stdout } = await run(process.execPath, ['library.mjs'], { cwd: project });
+    assert.deepEqual(JSON.parse(stdout), {
+      exports: ['createGateway', 'simulatedConnection'],
+      plainGet: 426,
+      unknownConnection: 410,
+      connect: { routeKey: '$connect', eventType: 'CONNECT', query: { token: 't' } },
+      message: { routeKey: 'ping', body: '{"action":"ping"}' },
+    });
+  });
+
+  it('type-checks a strict TypeScript consumer (NodeNext, skipLibCheck false) against the shipped .d.ts', async () => {
+    const project = await installedProject();
+    await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: project });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The consumer project
+// ---------------------------------------------------------------------------------------------------------------
+
+const PROJECT_FILES: Record<string, string> = {
+  // The command's routes file and its handlers, plain JavaScript.
+  'routes.mjs': `export default {
+  $connect: './handlers.mjs#connect',
+  echo: { handler: './handlers.mjs#echo', twoWay: true },
+};
+`,
+  'handlers.mjs': `export async function connect(event) {
+  return { statusCode: event.queryStringParameters?.token === 'letmein' ? 200 : 401 };
+}
+
+export async function echo(event) {
+  const { text } = JSON.parse(event.body);
+  return { statusCode: 200, body: JSON.stringify({ echo: text, routeKey: event.requestContext.routeKey }) };
+}
+`,
+  // Needs tsx, which the project does not have.
+  'routes.ts': `export default { $connect: './connect.ts' };
+`,
+  'connect.ts': `export const handler = async () => ({ statusCode: 200 });
+`,
+  'library.mjs': `const gateway = await import('@roomcast/gateway');
+const { createGateway, simulatedConnection } = gateway;
+
+const server = createGateway({
+  routes: { ping: { handler: async () => ({ statusCode: 200, body: 'pong' }), twoWay: true } },
+  logger: { info() {}, warn() {}, error() {} },
+});
+const { url, managementEndpoint } = await server.listen(0, '127.0.0.1');
+const plainGet = (await fetch(url.replace(/^ws:/, 'http:'))).status;
+const unknownConnection = (await fetch(managementEndpoint + '/@connections/L0SM9cOFvHcCIhw=')).status;
+await server.close();
+
+const connection = simulatedConnection({
+  apiId: 'abc123defg',
+  stage: 'prod',
+  domainName: 'abc123defg.execute-api.us-east-1.amazonaws.com',
+  connectionId: 'L0SM9cOFvHcCIhw=',
+  handshake: { rawHeaders: ['Host', 'abc123defg.execute-api.us-east-1.amazonaws.com'], remoteAddress: '198.51.100.23', localPort: 443, secure: true },
+});
+const connect = connection.connect({ token: 't' });
+const message = connection.message('ping', '{"action":"ping"}');
+console.log(JSON.stringify({
+  exports: Object.keys(gateway).sort(),
+  plainGet,
+  unknownConnection,
+  connect: { routeKey: connect.requestContext.routeKey, eventType: connect.requestContext.eventType, query: connect.queryStringParameters },
+  message: { routeKey: message.requestContext.routeKey, body: message.body },
+}));
+`,
+  'consumer.mts': `import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  type AuthorizerEvent,
+  type ConnectEvent,
+  createGateway,
+  type DisconnectEvent,
+  type Gateway,
+  type GatewayOptions,
+  type ListenInfo,
+  type ManagementRequestHandler,
+  type MessageEvent,
+  type SimulatedConnection,
+  simulatedConnection,
+  type WebSocketLambda,
+} from '@roomcast/gateway';
+
+const echo: WebSocketLambda = async (event: MessageEvent, context) => ({
+  statusCode: 200,
+  body: \`\${context.functionName}: \${event.body ?? ''}\`,
+});
+const options: GatewayOptions = {
+  stage: 'dev',
+  authorizer: {
+    handler: async (event: AuthorizerEvent) => ({
+      principalId: event.queryStringParameters?.token ?? 'anonymous',
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }],
+      },
+    }),
+    identitySources: ['route.request.querystring.token'],
+  },
+  routes: {
+    $connect: async (event: ConnectEvent) => ({ statusCode: event.requestContext.authorizer ? 200 : 403 }),
+    $disconnect: async (event: DisconnectEvent) => {
+      console.log(event.requestContext.disconnectStatusCode);
+    },
+    echo: { handler: echo, twoWay: true },
+  },
+  connectionRateLimit: { perSecond: 10, burst: 20 },
+  httpHandler: (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url !== '/health') return false;
+    res.end('ok');
+    return true;
+  },
+};
+const gateway: Gateway = createGateway(options);
+const info: ListenInfo = await gateway.listen(0, '127.0.0.1');
+const requestHandler: ManagementRequestHandler = gateway.managementRequestHandler();
+console.log(info.url, info.managementEndpoint, requestHandler.metadata.handlerProtocol, gateway.connectionCount);
+await gateway.close();
+
+const connection: SimulatedConnection = simulatedConnection({
+  apiId: 'abc123defg',
+  stage: 'prod',
+  domainName: 'abc123defg.execute-api.us-east-1.amazonaws.com',
+  connectionId: 'L0SM9cOFvHcCIhw=',
+  handshake: { rawHeaders: ['Host', 'abc123defg.execute-api.us-east-1.amazonaws.com'], remoteAddress: '198.51.100.23', localPort: 443, secure: true },
+});
+const connectEvent: ConnectEvent = connection.connect({ token: 't' });
+console.log(connectEvent.requestContext.connectionId, connection.disconnect({ code: 1000 }).requestContext.eventType);
+// @ts-expect-error: the types are real, not any: routes are required
+createGateway({ stage: 'dev' });
+`,
+  'tsconfig.json': `${JSON.stringify(
+    {
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        lib: ['ES2022'],
+        types: ['node'],
+        strict: true,
+        exactOptionalPropertyTypes: true,
+        skipLibCheck: false,
+        noEmit: true,
+      },
+      files: ['consumer.mts'],
+    },
+    null,
+    2,
+  )}\n`,
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Packing and installing
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Packed {
+  tarball: string;
+  /** Path inside the package → contents. */
+  files: Map<string, Buffer>;
+  manifest: Record<string, unknown>;
+}
+
+const packed = once(async (): Promise<Packed> => {
+  // A copy without dist/: prepack must build it, and a build running here cannot disturb tests that use the
+  // package's own dist/ (cli.test.ts). The repo's node_modules provide the build tools, as in the workspace.
+  const source = join(work, 'source');
+  await cp(PACKAGE, source, {
+    recursive: true,
+    filter: (path) => ![join(PACKAGE, 'dist'), join(PACKAGE, 'node_modules')].includes(path),
+  });
+  await symlink(join(REPO, 'node_modules'), join(source, 'node_modules'), 'dir');
+  const destination = join(work, 'pack');
+  await mkdir(destination);
+  await run('npm', ['pack', '--pack-destination', destination], { cwd: source });
+  const [tarball, ...others] = (await readdir(destination)).map((file) => join(destination, file));
+  if (tarball === undefined || others.length > 0)
+    assert.fail(`npm pack made one file: ${[tarball, ...others]}`);
+  assert.match(tarball, /\.tgz$/);
+  const files = untar(await readFile(tarball));
+  return { tarball, files, manifest: JSON.parse(text(files, 'package.json')) };
+});
+
+/** The gateway and its declared dependencies; @types/node for the TypeScript consumer. No tsx. */
+const installedProject = once(async () => {
+  const { tarball, manifest } = await packed();
+  const project = join(work, 'app');
+  await mkdir(project);
+  await writeFile(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'app', version: '1.0.0', private: true }),
+  );
+  for (const [file, contents] of Object.entries(PROJECT_FILES))
+    await writeFile(join(project, file), contents);
+  const dependencies = [
+    ...(await lockedTarballs(Object.keys(manifest.dependencies ?? {}), 'packages/gateway')),
+    ...(await lockedTarballs(['@types/node'])),
+  ];
+  await run('npm', ['install', tarball, ...dependencies, '--offline', '--no-audit', '--no-fund'], {
+    cwd: project,
+  });
+  return project;
+});
+
+/**
+ * Registry tarball URLs of `names` (as `from` in the repo's lockfile requires them) and all they depend on, at the
+ * versions the lockfile holds. npm installs a URL without the registry document of its package.
+ */
+async function lockedTarballs(names: string[], from = ''): Promise<string[]> {
+  const lock = JSON.parse(await readFile(join(REPO, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version?: string; dependencies?: Record<string, string> }>;
+  };
+  /** npm's lookup: node_modules of the requiring package, then of each one it is nested in, then the root's. */
+  const locate = (name: string, parent: string): string => {
+    for (let base = parent; ; ) {
+      const path = base ? `${base}/node_modules/${name}` : `node_modules/${name}`;
+      if (lock.packages[path]) return path;
+      assert.ok(base, `${name} (for ${parent || 'the repo'}) is in the repo's lockfile`);
+      const nested = base.lastIndexOf('/node_modules/');
+      base = nested === -1 ? '' : base.slice(0, nested);
+    }
+  };
+  const versions = new Map<string, string>();
+  const visit = (name: string, parent: string) => {
+    const path = locate(name, parent);
+    const { version, dependencies = {} } = lock.packages[path] ?? {};
+    assert.ok(version && (versions.get(name) ?? version) === version, `one version of ${name}`);
+    if (versions.has(name)) return;
+    versions.set(name, version);
+    for (const dependency of Object.keys(dependencies)) visit(dependency, path);
+  };
+  for (const name of names) visit(name, from);
+  const registry = await npmRegistry();
+  return [...versions].map(
+    ([name, version]) => `${registry}${name}/-/${name.split('/').pop()}-${version}.tgz`,
+  );
+}
+
+const npmRegistry = once(async () => {
+  const { stdout } = await run('npm', ['config', 'get', 'registry'], { cwd: work });
+  return stdout.trim().replace(/\/?$/, '/');
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading the package
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The .d.ts a consumer's compiler reads: dist/index.d.ts and what it imports, transitively. */
+function publicDeclarations(files: Map<string, Buffer>): string[] {
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    for (const specifier of specifiers(text(files, path))) {
+      if (specifier.startsWith('.')) visit(join(dirname(path), specifier.replace(/\.js$/, '.d.ts')));
+    }
+  };
+  visit('dist/index.d.ts');
+  return [...seen];
+}
+
+/** The packages (not Node built-ins, not relative files) that some module imports. */
+function packagesImportedBy(modules: string[]): Set<string> {
+  const packages = modules
+    .flatMap(specifiers)
+    .filter((specifier) => !specifier.startsWith('.') && !isBuiltin(specifier))
+    .map((specifier) =>
+      specifier
+        .split('/')
+        .slice(0, specifier.startsWith('@') ? 2 : 1)
+        .join('/'),
+    );
+  return new Set(packages.sort());
+}
+
+/** Static imports and re-exports, `import('…')` and `import x = require('…')`, outside comments. */
+function specifiers(module: string): string[] {
+  const code = module.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  const found = code.matchAll(
+    /^\s*(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(\s*['"]([^'"]+)['"]\s*\)/gm,
+  );
+  return [...found].map((match) => match[1] ?? match[2] ?? match[3] ?? match[4] ?? '');
+}
+
+/** The regular files of a .tgz as npm packs it (ustar; paths under `package/`). */
+function untar(tgz: Buffer): Map<string, Buffer> {
+  const tar = gunzipSync(tgz);
+  const files = new Map<string, Buffer>();
+  for (let offset = 0; offset + 512 <= tar.length; ) {
+    const header = tar.subarray(offset, offset + 512);
+    if (header.every((byte) => byte === 0)) break;
+    const field = (start: number, length: number) =>
+      header
+        .subarray(start, start + length)
+        .toString('utf8')
+        .replace(/\0.*$/s, '');
+    const name = [field(345, 155), field(0, 100)].filter(Boolean).join('/');
+    const size = Number.parseInt(field(124, 12).trim() || '0', 8);
+    const type = field(156, 1);
+    if (type === '0' || type === '') {
+      files.set(name.replace(/^package\//, ''), tar.subarray(offset + 512, offset + 512 + size));
+    }
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  return files;
+}
+
+function text(files: Map<string, Buffer>, path: string): string {
+  const contents = files.get(path);
+  assert.ok(contents, `${path} is packed`);
+  return contents.toString('utf8');
+}
+
+/** The file paths an `exports` map points to, through every condition. */
+function leaves(value: unknown): unknown[] {
+  return typeof value === 'object' && value !== null ? Object.values(value).flatMap(leaves) : [value];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Processes
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * The environment of every child: none of the `npm_*` variables an enclosing `npm test` sets (its prefix, its
+ * workspace) except where the cache and registry are, no NODE_OPTIONS, no AWS settings for the handlers.
+ */
+const ENV = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([name]) =>
+      (!/^npm_/i.test(name) || /^npm_config_(cache|registry|userconfig|globalconfig)$/i.test(name)) &&
+      !/^AWS_/.test(name) &&
+      !['NODE_OPTIONS', 'NODE_TEST_CONTEXT', 'INIT_CWD'].includes(name),
+  ),
+);
+
+/** Runs a command to completion; rejects with its output when it fails. */
+function run(
+  command: string,
+  args: string[],
+  options: { cwd: string },
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { ...options, env: ENV, timeout: STEP_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error)
+          reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
+        else resolve({ stdout, stderr });
+      },
+    );
+  });
+}
+
+interface Output {
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Starts the installed command the way `npx roomcast-gateway` does: node_modules/.bin/roomcast-gateway, run through
+ * its `#!/usr/bin/env node` line, with this Node first on the PATH.
+ */
+function command(project: string, args: string[]) {
+  const child = spawn(join(project, 'node_modules', '.bin', 'roomcast-gateway'), args, {
+    cwd: project,
+    env: { ...ENV, PATH: [dirname(process.execPath), ENV.PATH].join(delimiter) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const output: Output = { stdout: '', stderr: '' };
+  let changed = () => {};
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output.stdout += chunk;
+    changed();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    output.stderr += chunk;
+  });
+  const exited = new Promise<Output & { code: number | null; signal: NodeJS.Signals | null }>(
+    (resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve({ ...output, code, signal }));
+    },
+  );
+  /** Resolves once stdout matches; rejects if the command ends first. */
+  const waitFor = (pattern: RegExp) =>
+    new Promise<Output>((resolve, reject) => {
+      changed = () => {
+        if (pattern.test(output.stdout)) resolve(output);
+      };
+      changed();
+      exited.then(
+        (end) =>
+          reject(
+            new Error(
+              `roomcast-gateway exited (${end.code ?? end.signal}) before ${pattern}:\n${end.stdout}${end.stderr}`,
+            ),
+          ),
+        reject,
+      );
+    });
+  return { child, exited, waitFor };
+}
+
+function track(socket: WebSocket): WebSocket {
+  sockets.add(socket);
+  return socket;
+}
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => {
+    made ??= make();
+    return made;
+  };
+}
