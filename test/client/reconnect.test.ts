@@ -124,7 +124,7 @@ describe('reconnect', () => {
     });
     await assert.rejects(erin.history(), { code: 'CLOSED' });
     await eventually(
-      () => env.stack.deps.store.roomMembers('closing'),
+      () => env.stack.deps.connections.roomMembers('closing'),
       (members) => members.length === 0,
     );
   });

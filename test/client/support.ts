@@ -3,7 +3,7 @@ import { createConnection, createServer, type Socket as NetSocket, type Server }
 import { after, before } from 'node:test';
 import { type ClientEvents, type ConnectOptions, connect, type RoomcastClient } from '@roomcast/client';
 import WebSocket from 'ws';
-import { signDevToken } from '../../src/auth/index.ts';
+import { signDevToken } from '../../src/auth.ts';
 import type { LocalStack, LocalStackOptions } from '../../src/local/stack.ts';
 import { startTestStack, TEST_SECRET } from '../integration/support.ts';
 
@@ -86,7 +86,7 @@ export class Recorder {
 }
 
 export async function connectionIdOf(stack: LocalStack, room: string, user: string): Promise<string> {
-  const members = await stack.deps.store.roomMembers(room);
+  const members = await stack.deps.connections.roomMembers(room);
   const ids = members.filter((member) => member.user_id === user).map((member) => member.connection_id);
   if (ids.length !== 1) throw new Error(`expected one connection of ${user} in ${room}, found ${ids.length}`);
   return ids[0] as string;

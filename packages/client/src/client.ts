@@ -31,13 +31,13 @@ export interface ClientEvents {
 }
 
 export interface HistoryQuery {
-  before?: string;
-  after?: string;
-  limit?: number;
-  direct?: boolean;
+  before?: string | undefined;
+  after?: string | undefined;
+  limit?: number | undefined;
+  direct?: boolean | undefined;
 }
 
-/** Connects to a room and stays connected until `close()`; see the README's "Client SDK". */
+/** Connects to a room and stays connected until `close()`; see the package README. */
 export function connect(options: ConnectOptions): RoomcastClient {
   return new RoomcastClient(options);
 }
@@ -103,11 +103,15 @@ export class RoomcastClient {
   }
 
   /** Resolves with the stored message once the server has it; rejects with a RoomcastError (`code`). */
-  send(text: string, options: { clientMsgId?: string } = {}): Promise<MessageFrame> {
+  send(text: string, options: { clientMsgId?: string | undefined } = {}): Promise<MessageFrame> {
     return this.#whileUsable(() => this.#outbox.sendMessage(text, options.clientMsgId));
   }
 
-  sendDirect(toUserId: string, text: string, options: { clientMsgId?: string } = {}): Promise<DirectFrame> {
+  sendDirect(
+    toUserId: string,
+    text: string,
+    options: { clientMsgId?: string | undefined } = {},
+  ): Promise<DirectFrame> {
     return this.#whileUsable(() => this.#outbox.sendDirect(toUserId, text, options.clientMsgId));
   }
 

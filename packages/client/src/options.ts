@@ -1,4 +1,3 @@
-// room-id.ts, not the protocol's index: the index also loads zod, which the browser bundle leaves out.
 import { isRoomId } from './protocol.js';
 import type { WebSocketFactory } from './socket.js';
 
