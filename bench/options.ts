@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { FanOutWorkload } from './driver/fan-out.ts';
 import { SERIES } from './series.ts';
 
-export type Mode = 'quick' | 'default' | 'full';
+type Mode = 'quick' | 'default' | 'full';
 
 export interface BenchOptions extends FanOutWorkload {
   mode: Mode;

@@ -97,7 +97,7 @@ export async function summariseProfileFile(file: string, window?: [number, numbe
   return summariseProfile(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, window);
 }
 
-export function summariseProfile(profile: CpuProfile, window?: [number, number], top = 25): ProfileSummary {
+function summariseProfile(profile: CpuProfile, window?: [number, number], top = 25): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);

@@ -9,7 +9,7 @@ import type { AuthConfig } from './config.ts';
  */
 
 /** Who a verified connect token says the caller is. Nothing else in roomcast decides identity. */
-export interface Identity {
+interface Identity {
   userId: string;
   /** Rooms the token may join; undefined means any room. */
   rooms?: string[];

@@ -52,7 +52,7 @@ export interface ManagementClientOptions {
 /** Leaves a request as it is; SDK's `signer` option takes any object with this method. */
 const noSignature = { sign: async <T>(request: T): Promise<T> => request };
 
-export const DEFAULT_POST_TIMEOUT_MS = 10_000;
+const DEFAULT_POST_TIMEOUT_MS = 10_000;
 
 const clients = new Map<string, ApiGatewayManagementApiClient>();
 
@@ -102,7 +102,7 @@ export function createManagementClient(
  * could deliver the message twice; and each retried timeout would also spend the shared retry budget (500 tokens
  * per client) that throttled posts need.
  */
-export class PostRetryStrategy implements RetryStrategyV2 {
+class PostRetryStrategy implements RetryStrategyV2 {
   readonly #standard: StandardRetryStrategy;
 
   constructor(maxAttempts: number) {
@@ -128,7 +128,7 @@ export class PostRetryStrategy implements RetryStrategyV2 {
  * The request handler's `requestTimeout` error. Matched by name only: an OS-level `connect ETIMEDOUT` (code, not
  * name) means the request never left, and is retried like any other network error.
  */
-export function isTimeout(error: unknown): boolean {
+function isTimeout(error: unknown): boolean {
   return error instanceof Error && error.name === 'TimeoutError';
 }
 

@@ -24,21 +24,21 @@ const ref = z.string().check(z.minLength(1), z.maxLength(MAX_CORRELATION_ID_CHAR
 const messageText = z.string().check(z.minLength(1));
 const messageId = z.string().check(z.regex(MESSAGE_ID_PATTERN, 'must be a message_id'));
 
-export const sendMessageFrame = z.object({
+const sendMessageFrame = z.object({
   action: z.literal('sendMessage'),
   message: messageText,
   room_id: z.optional(z.string().check(z.regex(ROOM_ID_PATTERN))),
   client_msg_id: z.optional(clientMsgId),
 });
 
-export const sendDirectFrame = z.object({
+const sendDirectFrame = z.object({
   action: z.literal('sendDirect'),
   to_user_id: z.string().check(z.minLength(1), z.maxLength(128)),
   message: messageText,
   client_msg_id: z.optional(clientMsgId),
 });
 
-export const getHistoryFrame = z.object({
+const getHistoryFrame = z.object({
   action: z.literal('getHistory'),
   /** Newest-first page of messages older than this id. */
   before: z.optional(messageId),
@@ -50,11 +50,11 @@ export const getHistoryFrame = z.object({
   ref: z.optional(ref),
 });
 
-export const listMembersFrame = z.object({ action: z.literal('listMembers'), ref: z.optional(ref) });
+const listMembersFrame = z.object({ action: z.literal('listMembers'), ref: z.optional(ref) });
 
-export const pingFrame = z.object({ action: z.literal('ping'), ref: z.optional(ref) });
+const pingFrame = z.object({ action: z.literal('ping'), ref: z.optional(ref) });
 
-export const clientFrame = z.discriminatedUnion('action', [
+const clientFrame = z.discriminatedUnion('action', [
   sendMessageFrame,
   sendDirectFrame,
   getHistoryFrame,
@@ -63,7 +63,8 @@ export const clientFrame = z.discriminatedUnion('action', [
 ]);
 
 /** The schemas accept exactly the frames `@roomcast/client/protocol` declares: a type error here otherwise. */
-export const schemasMatchTheWireTypes: Same<z.infer<typeof clientFrame>, ClientFrame> = true;
+// biome-ignore lint/correctness/noUnusedVariables: a compile-time check; its type annotation is the whole point.
+const schemasMatchTheWireTypes: Same<z.infer<typeof clientFrame>, ClientFrame> = true;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
 export const CLIENT_ACTIONS = clientFrame.def.options.map(

@@ -4,7 +4,7 @@ import { signDevToken } from '../../src/auth.ts';
 import type { ReadyInfo, ServerKind } from '../servers/ipc.ts';
 
 /** What the load driver does with frames a client receives. */
-export interface FrameSink {
+interface FrameSink {
   /** The `message` text of a `message` frame. */
   message(text: string): void;
   /** Any other frame, by its `action` (presence, error, …) or `message` (API Gateway's own frames). */

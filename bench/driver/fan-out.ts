@@ -261,7 +261,7 @@ export function cpuSeconds(before: ServerStats, after: ServerStats): number {
   return round(us / 1e6, 3);
 }
 
-export function sdkDelta(before: SdkCounters, after: SdkCounters): SdkCounters {
+function sdkDelta(before: SdkCounters, after: SdkCounters): SdkCounters {
   const diff = (a: Record<string, number>, b: Record<string, number>) =>
     Object.fromEntries(
       Object.entries(b)

@@ -3,8 +3,8 @@ import { BASELINE } from '../series.ts';
 import type { BenchResults, TargetCheck } from './types.ts';
 
 const TARGET_NS = [500, 1000];
-export const BUNDLE_LIMIT_BYTES = 400 * 1024;
-export const COLD_START_LIMIT_MS = 150;
+const BUNDLE_LIMIT_BYTES = 400 * 1024;
+const COLD_START_LIMIT_MS = 150;
 
 /** The targets, checked on whatever this run measured (a target with no data is reported as such). */
 export function checkTargets(results: BenchResults): TargetCheck[] {

@@ -29,8 +29,8 @@ For a deployment from infra/terraform:
   JWT_SECRET="$(aws ssm get-parameter --name /roomcast/jwt-secret --with-decryption \\
     --query Parameter.Value --output text)" npm run smoke -- "$(terraform -chdir=infra/terraform output -raw websocket_url)"`;
 
-export const DEFAULT_TIMEOUT_MS = 10_000;
-export const STEP_COUNT = 8;
+const DEFAULT_TIMEOUT_MS = 10_000;
+const STEP_COUNT = 8;
 
 /** Bad arguments or environment: exit status 2, nothing was tried. */
 export class UsageError extends Error {}

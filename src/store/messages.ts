@@ -214,19 +214,19 @@ function toMessage(item: Item): StoredMessage {
  * - `idem#<user_id>`     idempotency markers, sort key `[scope, client_msg_id]` as JSON, holding the message
  *                        a first send created so a retry returns it instead of creating another.
  */
-export function roomPartition(roomId: string): string {
+function roomPartition(roomId: string): string {
   return roomId;
 }
 
-export function inboxPartition(userId: string): string {
+function inboxPartition(userId: string): string {
   return `inbox#${userId}`;
 }
 
-export function idempotencyPartition(userId: string): string {
+function idempotencyPartition(userId: string): string {
   return `idem#${userId}`;
 }
 
-export function idempotencySortKey(scope: string, clientMsgId: string): string {
+function idempotencySortKey(scope: string, clientMsgId: string): string {
   return JSON.stringify([scope, clientMsgId]);
 }
 

@@ -11,7 +11,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
  * The one definition of roomcast's DynamoDB tables. The local bootstrap creates tables from it, the store reads
  * its names from it, and a test holds infra/terraform to it.
  */
-export interface IndexDefinition {
+interface IndexDefinition {
   readonly name: string;
   readonly hashKey: string;
   /** Non-key attributes copied into the index; the index keys and the table key are always projected. */

@@ -13,7 +13,7 @@ import {
 import { signDevToken } from '../../src/auth.ts';
 import { ROUTES } from '../../src/handlers/routes.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
-import { ChatClient, putOldRecord, startTestStack, TEST_SECRET } from '../integration/support.ts';
+import { ChatClient, putOldRecord, startTestStack, TEST_SECRET } from '../support/chat.ts';
 
 let dir: string;
 let bundles: BundleReport[];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { ChatClient } from '../integration/support.ts';
+import { ChatClient } from '../support/chat.ts';
 import {
   type client,
   clientTestStack,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RoomcastClient } from '@roomcast/client';
-import { eventually } from '../integration/support.ts';
+import { eventually } from '../support/chat.ts';
 import {
   clientTestStack,
   connectionIdOf,

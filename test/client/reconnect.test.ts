@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { eventually } from '../integration/support.ts';
+import { eventually } from '../support/chat.ts';
 import {
   BrowserLikeWebSocket,
   clientTestStack,

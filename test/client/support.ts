@@ -1,11 +1,10 @@
-import { once } from 'node:events';
-import { createConnection, createServer, type Socket as NetSocket, type Server } from 'node:net';
 import { after, before } from 'node:test';
 import { type ClientEvents, type ConnectOptions, connect, type RoomcastClient } from '@roomcast/client';
 import WebSocket from 'ws';
 import { signDevToken } from '../../src/auth.ts';
 import type { LocalStack, LocalStackOptions } from '../../src/local/stack.ts';
-import { startTestStack, TEST_SECRET } from '../integration/support.ts';
+import { startTestStack, TEST_SECRET } from '../support/chat.ts';
+import { TcpProxy } from '../support/tcp-proxy.ts';
 
 export function token(
   user: string,
@@ -104,71 +103,6 @@ export async function dropConnection(stack: LocalStack, connectionId: string): P
     throw new Error(`DELETE answered ${response.status}`);
 }
 
-interface ProxiedConnection {
-  client: NetSocket;
-  upstream: NetSocket;
-  swallow: 'nothing' | 'to-client' | 'both';
-}
-
-/**
- * A TCP proxy in front of the stack that can turn its current connections into black holes: bytes are swallowed
- * and nothing is closed, as when a network silently loses the route. Connections made later work normally.
- */
-export class BlackholeProxy {
-  private constructor(
-    readonly server: Server,
-    readonly url: string,
-    readonly connections: Set<ProxiedConnection>,
-  ) {}
-
-  static async start(stack: LocalStack): Promise<BlackholeProxy> {
-    const target = new URL(stack.wsUrl);
-    const connections = new Set<ProxiedConnection>();
-    const server = createServer((client) => {
-      const upstream = createConnection(Number(target.port), target.hostname);
-      const connection: ProxiedConnection = { client, upstream, swallow: 'nothing' };
-      connections.add(connection);
-      client.on('data', (chunk) => {
-        if (connection.swallow !== 'both') upstream.write(chunk);
-      });
-      upstream.on('data', (chunk) => {
-        if (connection.swallow === 'nothing') client.write(chunk);
-      });
-      for (const socket of [client, upstream]) {
-        socket.on('error', () => {});
-        socket.on('close', () => {
-          connections.delete(connection);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const address = server.address();
-    if (typeof address !== 'object' || !address) throw new Error('the proxy has no address');
-    return new BlackholeProxy(server, `ws://127.0.0.1:${address.port}${target.pathname}`, connections);
-  }
-
-  /** From now on the connections open at this moment carry nothing to the client, or nothing at all. */
-  blackhole(direction: 'to-client' | 'both' = 'both'): void {
-    for (const connection of this.connections) connection.swallow = direction;
-  }
-
-  /** Resets the connections open at this moment, as a dropped TCP connection would. */
-  cut(): void {
-    for (const { client, upstream } of this.connections) {
-      client.resetAndDestroy();
-      upstream.destroy();
-    }
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
-
 /** `ws`, counting the handshakes it starts and keeping every frame the server sent. */
 export function instrumentedWebSocket() {
   const seen = { handshakes: 0, frames: [] as Array<Record<string, unknown>> };
@@ -233,11 +167,11 @@ type ClientOptions = Parameters<typeof client>[3];
  */
 export function clientTestStack(options: LocalStackOptions = {}) {
   let stack: LocalStack | undefined;
-  let proxy: BlackholeProxy | undefined;
+  let proxy: TcpProxy | undefined;
   const clients: RoomcastClient[] = [];
   before(async () => {
     stack = await startTestStack(options);
-    proxy = await BlackholeProxy.start(stack);
+    proxy = await TcpProxy.start(stack.wsUrl);
   });
   after(async () => {
     for (const c of clients) c.close();
@@ -252,7 +186,7 @@ export function clientTestStack(options: LocalStackOptions = {}) {
     get stack(): LocalStack {
       return ready(stack);
     },
-    get proxy(): BlackholeProxy {
+    get proxy(): TcpProxy {
       return ready(proxy);
     },
     /** A client connecting to `room`, not waited for. */

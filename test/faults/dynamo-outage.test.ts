@@ -3,8 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { signDevToken } from '../../src/auth.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../src/local/dynamo.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
-import { ChatClient, type Frame, startTestStack, TEST_SECRET } from '../integration/support.ts';
-import { handshake } from '../security/support.ts';
+import { ChatClient, type Frame, handshakeStatus, startTestStack, TEST_SECRET } from '../support/chat.ts';
 import {
   dynamoOperation,
   type FaultProxy,
@@ -103,7 +102,7 @@ describe('DynamoDB stops mid-broadcast and comes back', () => {
 
     // `$connect` cannot register anyone: the handshake fails instead of opening a connection nobody can reach.
     const token = await signDevToken(TEST_SECRET, 'erin');
-    const status = await handshake(`${stack.wsUrl}?token=${token}&room_id=r`);
+    const status = await handshakeStatus(`${stack.wsUrl}?token=${token}&room_id=r`);
     assert.ok(status >= 500, `handshake status ${status}`);
 
     dan.send({ action: 'ping', ref: 'still-alive' });

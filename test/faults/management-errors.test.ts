@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { METRIC, type MetricName } from '../../src/metrics.ts';
-import {
-  ChatClient,
-  eventually,
-  putOldRecord,
-  recordingMetrics,
-  startTestStack,
-} from '../integration/support.ts';
+import { ChatClient, eventually, putOldRecord, recordingMetrics, startTestStack } from '../support/chat.ts';
 import { INTERNAL, type ScriptedResponse, THROTTLED } from '../support/connections-api-stub.ts';
 import {
   type FaultProxy,

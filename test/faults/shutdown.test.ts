@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { LocalStack } from '../../src/local/stack.ts';
-import { ChatClient, type Frame, TEST_SECRET } from '../integration/support.ts';
+import { ChatClient, type Frame, TEST_SECRET } from '../support/chat.ts';
 
 /**
  * `npm start` as a separate process with a data directory: SIGTERM closes every client with 1001, runs each

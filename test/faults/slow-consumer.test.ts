@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { METRIC } from '../../src/metrics.ts';
 import { MAX_MESSAGE_BYTES } from '../../src/protocol.ts';
-import { ChatClient, eventually, recordingMetrics, startTestStack } from '../integration/support.ts';
+import { ChatClient, eventually, recordingMetrics, startTestStack } from '../support/chat.ts';
 
 /**
  * A client that stops reading must not slow its room: delivery times to the others are measured without it and

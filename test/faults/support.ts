@@ -1,5 +1,6 @@
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { LOCAL_CREDENTIALS } from '../../src/local/stack.ts';
@@ -114,58 +115,6 @@ export async function startFaultProxy(target = ''): Promise<FaultProxy> {
 export function dynamoOperation(request: ProxiedRequest): string {
   const target = request.headers['x-amz-target'];
   return typeof target === 'string' ? (target.split('.').pop() ?? '') : '';
-}
-
-export interface TcpProxy {
-  /** `ws://127.0.0.1:{port}/{stage}` when given the gateway's WebSocket URL. */
-  readonly wsUrl: string;
-  /**
-   * Stops moving bytes both ways without closing anything: to the server the peer is silent, as after a network
-   * partition or a NAT that dropped the flow. No FIN, no RST.
-   */
-  freeze(): void;
-  close(): Promise<void>;
-}
-
-/** A TCP relay in front of the gateway, to drop a client silently. */
-export async function startTcpProxy(gatewayWsUrl: string): Promise<TcpProxy> {
-  const upstreamUrl = new URL(gatewayWsUrl);
-  const pairs = new Set<[net.Socket, net.Socket]>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(upstreamUrl.port), upstreamUrl.hostname);
-    const pair: [net.Socket, net.Socket] = [client, upstream];
-    pairs.add(pair);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const end = () => {
-      pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    wsUrl: `ws://127.0.0.1:${port}${upstreamUrl.pathname}`,
-    freeze() {
-      for (const [client, upstream] of pairs) {
-        client.unpipe(upstream);
-        upstream.unpipe(client);
-        client.pause();
-        upstream.pause();
-      }
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const [client, upstream] of pairs) {
-          client.destroy();
-          upstream.destroy();
-        }
-        server.close(() => resolve());
-      }),
-  };
 }
 
 /** Where a stack keeps its registry: a LocalStack, or the same facts about a stack in another process. */

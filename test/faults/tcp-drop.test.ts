@@ -3,8 +3,8 @@ import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { METRIC } from '../../src/metrics.ts';
-import { ChatClient, eventually, recordingMetrics, startTestStack } from '../integration/support.ts';
-import { startTcpProxy, type TcpProxy } from './support.ts';
+import { ChatClient, eventually, recordingMetrics, startTestStack } from '../support/chat.ts';
+import { TcpProxy } from '../support/tcp-proxy.ts';
 
 /**
  * Connections that end without a close frame: a client whose TCP connection is destroyed (FIN or RST) is cleaned up
@@ -38,7 +38,7 @@ const leaveOf = (user: string) => (frame: Record<string, unknown>) =>
 
 before(async () => {
   stack = await startTestStack({ idleTimeoutMs: IDLE_MS, depsOverrides: { metrics } });
-  proxy = await startTcpProxy(stack.wsUrl);
+  proxy = await TcpProxy.start(stack.wsUrl);
 });
 after(async () => {
   // First the relay: a client behind it would otherwise wait 30 s for the answer to its close frame.
@@ -74,13 +74,13 @@ describe('abrupt TCP drops', () => {
 
   it('finds a connection that went silent with the idle timeout, and serves the room meanwhile', async () => {
     const watcher = await join('watcher', 'silent');
-    const silent = await join('silent', 'silent', proxy);
+    const silent = await join('silent', 'silent', { wsUrl: proxy.url });
     await watcher.next((frame) => frame.action === 'presence' && frame.user_id === 'silent');
     const [silentId] = await stack.deps.connections.userConnectionIds('silent');
     assert.ok(silentId);
     const stop = keepAlive(watcher);
     try {
-      proxy.freeze();
+      proxy.blackhole('both');
       // The room keeps working; the post to the silent connection lands in a TCP buffer nobody reads.
       watcher.send({ action: 'sendMessage', message: 'anyone there?' });
       assert.equal((await watcher.next((frame) => frame.action === 'message')).message, 'anyone there?');

@@ -14,7 +14,7 @@ import {
   recordingMetrics,
   startTestStack,
   TEST_SECRET,
-} from './support.ts';
+} from '../support/chat.ts';
 
 let stack: LocalStack;
 const metrics = recordingMetrics();

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LocalStack } from '../../src/local/stack.ts';
+import { ChatClient, eventually, putOldRecord, startTestStack } from '../support/chat.ts';
 import { type DynamoBackend, dynamoBackends } from '../support/dynamo-backends.ts';
-import { ChatClient, eventually, putOldRecord, startTestStack } from './support.ts';
 
 const ddbLocal = dynamoBackends().find((backend) => backend.name === 'dynamodb-local');
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LocalStack } from '../../src/local/stack.ts';
-import { ChatClient, eventually, type Frame, recordingMetrics, startTestStack } from './support.ts';
+import { ChatClient, eventually, type Frame, recordingMetrics, startTestStack } from '../support/chat.ts';
 
 let stack: LocalStack;
 const clients: ChatClient[] = [];

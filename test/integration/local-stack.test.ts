@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createTokenVerifier, DEV_JWT_SECRET } from '../../src/auth.ts';
 import { startLocalStack } from '../../src/local/stack.ts';
-import { ChatClient, eventually, putOldRecord, startTestStack } from './support.ts';
+import { ChatClient, eventually, putOldRecord, startTestStack } from '../support/chat.ts';
 
 describe('local stack', () => {
   it('serves the demo page, and dev tokens only while the development secret is in use', async () => {

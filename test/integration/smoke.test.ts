@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { token } from '../client/support.ts';
-import { TEST_SECRET } from './support.ts';
+import { TEST_SECRET } from '../support/chat.ts';
 
 /**
  * `npm run smoke` (scripts/smoke.ts) as a user runs it: a process of its own against `npm start` in another

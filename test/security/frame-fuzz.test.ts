@@ -11,13 +11,7 @@ import {
   parseClientFrame,
 } from '../../src/protocol.ts';
 import { wholeHistory } from '../faults/support.ts';
-import {
-  ChatClient,
-  eventually,
-  type Frame,
-  recordingMetrics,
-  startTestStack,
-} from '../integration/support.ts';
+import { ChatClient, eventually, type Frame, recordingMetrics, startTestStack } from '../support/chat.ts';
 
 /**
  * Hostile frames through the running gateway: whatever a client sends, it gets an answer (an error frame, or the

@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import WebSocket from 'ws';
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -26,31 +25,6 @@ export function hmacJwt(
   const signingInput = `${b64url({ alg, typ: 'JWT', ...header })}.${b64url(payload)}`;
   const digest = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }[alg] ?? 'sha256';
   return `${signingInput}.${createHmac(digest, key).update(signingInput).digest('base64url')}`;
-}
-
-export interface HandshakeOptions {
-  headers?: Record<string, string>;
-  protocols?: string[];
-}
-
-/** The HTTP status that refuses a handshake, or 0 when it is accepted (the socket is then closed). */
-export function handshake(url: string, options: HandshakeOptions = {}): Promise<number> {
-  const socket = new WebSocket(url, options.protocols ?? [], {
-    ...(options.headers && { headers: options.headers }),
-  });
-  return new Promise<number>((resolve, reject) => {
-    socket.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? -1);
-      socket.terminate();
-    });
-    socket.once('open', () => {
-      socket.close(1000);
-      resolve(0);
-    });
-    socket.once('error', (error) => {
-      if (!/Unexpected server response/.test(error.message)) reject(error);
-    });
-  });
 }
 
 /** A JSON document served over HTTP on 127.0.0.1 (a JWKS), counting the requests it gets. */

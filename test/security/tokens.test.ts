@@ -5,8 +5,15 @@ import { exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT } from 'jose'
 import type { LocalStack } from '../../src/local/stack.ts';
 import { METRIC } from '../../src/metrics.ts';
 import { scanRegistry } from '../faults/support.ts';
-import { eventually, recordingMetrics, startTestStack, TEST_SECRET } from '../integration/support.ts';
-import { type HandshakeOptions, handshake, hmacJwt, nowSeconds, rawJwt, serveJson } from './support.ts';
+import {
+  eventually,
+  type HandshakeOptions,
+  handshakeStatus,
+  recordingMetrics,
+  startTestStack,
+  TEST_SECRET,
+} from '../support/chat.ts';
+import { hmacJwt, nowSeconds, rawJwt, serveJson } from './support.ts';
 
 /**
  * Token attacks on `$connect`, through the real gateway: each row is a handshake and the HTTP status it must get
@@ -33,7 +40,7 @@ function handshakeRows(rows: Row[], context: () => { stack: LocalStack; validTok
       const room = `tok-${i}`;
       const token = row.token ? await row.token() : await validToken();
       const query = row.query ? row.query(room, token) : `token=${token}&room_id=${room}`;
-      const status = await handshake(`${stack.wsUrl}?${query}`, row.options?.(token) ?? {});
+      const status = await handshakeStatus(`${stack.wsUrl}?${query}`, row.options?.(token) ?? {});
       assert.equal(status, row.status);
       if (row.status === 0) {
         // Accepted, then closed by the client: `$disconnect` removes the record.
@@ -191,13 +198,13 @@ describe('HS256 tokens (JWT_SECRET, issuer and audience configured)', () => {
   it('refuses a 64 KB query before $connect runs (API Gateway allows 4096 URL characters)', async () => {
     const refusedBefore = metrics.totals.get(METRIC.connectionsRefused) ?? 0;
     const token = signed({ padding: 'p'.repeat(64 * 1024) });
-    const status = await handshake(`${stack.wsUrl}?token=${token}&room_id=huge`);
+    const status = await handshakeStatus(`${stack.wsUrl}?token=${token}&room_id=huge`);
     // Node's 16 KB header limit answers 431; a gateway enforcing API Gateway's URL limit would answer 414.
     assert.ok(status === 431 || status === 414, `status ${status}`);
     assert.equal(metrics.totals.get(METRIC.connectionsRefused) ?? 0, refusedBefore, '$connect never ran');
     assert.deepEqual(await stack.deps.connections.roomMembers('huge'), []);
     // The server is unharmed.
-    assert.equal(await handshake(`${stack.wsUrl}?token=${signed()}&room_id=after-huge`), 0);
+    assert.equal(await handshakeStatus(`${stack.wsUrl}?token=${signed()}&room_id=after-huge`), 0);
   });
 
   it('counted every refusal, and the registry is empty', async () => {

@@ -7,7 +7,7 @@ import type { LocalStack } from '../../src/local/stack.ts';
 import { MessageStore, type RoomMessage } from '../../src/store/messages.ts';
 import { connectionsTable, createDocumentClient, messagesTable } from '../../src/store/tables.ts';
 import { type StoreLocation, scanRegistry, wholeHistory } from '../faults/support.ts';
-import { ChatClient, eventually, type Frame, TEST_SECRET } from '../integration/support.ts';
+import { ChatClient, eventually, type Frame, TEST_SECRET } from '../support/chat.ts';
 import type { SoakReply, SoakRequest } from './server.ts';
 
 /**

@@ -114,16 +114,23 @@ export class ChatClient {
   }
 }
 
-/** The HTTP status a handshake is refused with (0 when it is accepted). */
-export async function handshakeStatus(url: string): Promise<number> {
-  const socket = new WebSocket(url);
+export interface HandshakeOptions {
+  headers?: Record<string, string>;
+  protocols?: string[];
+}
+
+/** The HTTP status that refuses a handshake, or 0 when it is accepted (the socket is then closed with 1000). */
+export function handshakeStatus(url: string, options: HandshakeOptions = {}): Promise<number> {
+  const socket = new WebSocket(url, options.protocols ?? [], {
+    ...(options.headers && { headers: options.headers }),
+  });
   return new Promise<number>((resolve, reject) => {
     socket.once('unexpected-response', (_req, res) => {
       resolve(res.statusCode ?? -1);
       socket.terminate();
     });
     socket.once('open', () => {
-      socket.close();
+      socket.close(1000);
       resolve(0);
     });
     socket.once('error', (error) => {
