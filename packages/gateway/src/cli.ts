@@ -1,9 +1,27 @@
-import { type CliArgs, parseCliArgs, USAGE } from './cli-args.js';
-import { deferredHandler } from './deferred-handler.js';
+/**
+ * The `roomcast-gateway` command (SPEC.md §8.3, §8.4): its arguments, the routes file that names the handler modules,
+ * and the environment Lambda would give those handlers. bin/roomcast-gateway.js runs `main` from the build.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  DEFAULT_ACCOUNT_ID,
+  DEFAULT_CLI_PORT,
+  DEFAULT_HOST,
+  DEFAULT_REGION,
+  DEFAULT_ROUTE_SELECTION_EXPRESSION,
+  DEFAULT_STAGE,
+  IDLE_TIMEOUT_MS,
+  INTEGRATION_TIMEOUT_MS,
+  MAX_CONNECTION_MS,
+  MAX_FRAME_BYTES,
+  MAX_MESSAGE_BYTES,
+  SEND_BUFFER_LIMIT_BYTES,
+} from './constants.js';
 import { createGateway, type Gateway } from './gateway.js';
-import { injectLambdaEnvironment } from './lambda-environment.js';
-import type { GatewayLogger, RouteDefinition, WebSocketLambda } from './options.js';
-import { type HandlerRef, loadHandler, type RoutesFile, readRoutesFile } from './routes-file.js';
+import { deferredHandler } from './invoke.js';
+import type { GatewayLogger, GatewayOptions, RouteDefinition, WebSocketLambda } from './options.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -58,7 +76,7 @@ export async function main(
   };
   const routes: Record<string, RouteDefinition> = {};
   for (const [key, { ref, twoWay }] of routesFile.routes) routes[key] = { handler: handlerFor(ref), twoWay };
-  const region = args.gateway.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  const region = args.gateway.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION ?? DEFAULT_REGION;
 
   let gateway: Gateway;
   try {
@@ -145,4 +163,251 @@ function cliLogger(io: CliIo, verbose: boolean): GatewayLogger {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+// Arguments -------------------------------------------------------------------------------------------------
+
+export const USAGE = `Usage: roomcast-gateway --routes <file> [options]
+
+Runs WebSocket Lambda handlers behind a local API Gateway WebSocket API.
+
+  --routes <file>                    JS/TS module whose default export maps route keys to handler paths
+  --port <n>                         default ${DEFAULT_CLI_PORT} (0 picks a free port)
+  --host <host>                      default ${DEFAULT_HOST}
+  --stage <name>                     default ${DEFAULT_STAGE}
+  --route-selection-expression <e>   default ${DEFAULT_ROUTE_SELECTION_EXPRESSION}
+  --api-id <id>                      default: random
+  --region <region>                  default: AWS_REGION, else AWS_DEFAULT_REGION, else ${DEFAULT_REGION}
+  --account-id <12 digits>           default ${DEFAULT_ACCOUNT_ID}
+  --stage-variable <name=value>      repeatable
+  --idle-timeout-ms <ms>             default ${IDLE_TIMEOUT_MS}
+  --max-connection-ms <ms>           default ${MAX_CONNECTION_MS}
+  --max-message-bytes <n>            default ${MAX_MESSAGE_BYTES}
+  --max-frame-bytes <n>              default ${MAX_FRAME_BYTES}
+  --integration-timeout-ms <ms>      default ${INTEGRATION_TIMEOUT_MS}
+  --connection-rate <n>              new connections per second (token bucket); default unlimited
+  --connection-burst <n>             bucket size; default the rate
+  --send-buffer-limit-bytes <n>      PostToConnection gets 429 above this; default ${SEND_BUFFER_LIMIT_BYTES}
+  --verbose                          log connections and refusals
+  --help
+`;
+
+/** Gateway options the command line sets; routes and the authorizer come from the routes file. */
+export type CliGatewayOptions = Omit<
+  GatewayOptions,
+  'routes' | 'authorizer' | 'logger' | 'httpHandler' | 'clock'
+>;
+
+export interface CliArgs {
+  help: boolean;
+  routesFile: string;
+  port: number;
+  host: string;
+  verbose: boolean;
+  gateway: CliGatewayOptions;
+}
+
+const NUMBER_OPTIONS = {
+  'idle-timeout-ms': 'idleTimeoutMs',
+  'max-connection-ms': 'maxConnectionMs',
+  'max-message-bytes': 'maxMessageBytes',
+  'max-frame-bytes': 'maxFrameBytes',
+  'integration-timeout-ms': 'integrationTimeoutMs',
+  'send-buffer-limit-bytes': 'sendBufferLimitBytes',
+} as const;
+
+/** Throws an Error whose message is meant for the user on invalid arguments. */
+export function parseCliArgs(argv: string[]): CliArgs {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      routes: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      stage: { type: 'string' },
+      'route-selection-expression': { type: 'string' },
+      'api-id': { type: 'string' },
+      region: { type: 'string' },
+      'account-id': { type: 'string' },
+      'stage-variable': { type: 'string', multiple: true },
+      'connection-rate': { type: 'string' },
+      'connection-burst': { type: 'string' },
+      ...Object.fromEntries(Object.keys(NUMBER_OPTIONS).map((name) => [name, { type: 'string' as const }])),
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const help = values.help === true;
+  const routesFile = typeof values.routes === 'string' ? values.routes : '';
+  if (!help && !routesFile) throw new Error('--routes <file> is required');
+
+  const gateway: CliGatewayOptions = {};
+  if (values.stage !== undefined) gateway.stage = String(values.stage);
+  if (values['route-selection-expression'] !== undefined) {
+    gateway.routeSelectionExpression = String(values['route-selection-expression']);
+  }
+  if (values['api-id'] !== undefined) gateway.apiId = String(values['api-id']);
+  if (values.region !== undefined) gateway.region = String(values.region);
+  if (values['account-id'] !== undefined) gateway.accountId = String(values['account-id']);
+  const stageVariables = values['stage-variable'];
+  if (Array.isArray(stageVariables)) gateway.stageVariables = parseStageVariables(stageVariables);
+  for (const [flag, option] of Object.entries(NUMBER_OPTIONS)) {
+    const value = values[flag as keyof typeof values];
+    if (value !== undefined) gateway[option] = number(flag, value);
+  }
+  if (values['connection-rate'] !== undefined) {
+    const perSecond = number('connection-rate', values['connection-rate']);
+    const burst = values['connection-burst'];
+    gateway.connectionRateLimit = {
+      perSecond,
+      ...(burst !== undefined && { burst: number('connection-burst', burst) }),
+    };
+  } else if (values['connection-burst'] !== undefined) {
+    throw new Error('--connection-burst needs --connection-rate');
+  }
+
+  const port = values.port === undefined ? DEFAULT_CLI_PORT : number('port', values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error('--port must be 0 to 65535');
+  return {
+    help,
+    routesFile,
+    port,
+    host: values.host === undefined ? DEFAULT_HOST : String(values.host),
+    verbose: values.verbose === true,
+    gateway,
+  };
+}
+
+function number(flag: string, value: unknown): number {
+  const parsed = Number(value);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(parsed)) {
+    throw new Error(`--${flag} must be a number`);
+  }
+  return parsed;
+}
+
+function parseStageVariables(pairs: string[]): Record<string, string> {
+  const variables: Record<string, string> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new Error(`--stage-variable must be name=value, got ${pair}`);
+    variables[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  return variables;
+}
+
+// The routes file -------------------------------------------------------------------------------------------
+
+/** `./handlers/send.ts#send`: a module path (relative to the routes file) and an optional export name. */
+export interface HandlerRef {
+  /** As written in the routes file. */
+  label: string;
+  file: string;
+  /** Undefined: the `handler` export, else the default export. */
+  exportName: string | undefined;
+}
+
+export interface RoutesFile {
+  routes: Map<string, { ref: HandlerRef; twoWay: boolean }>;
+  authorizer: { ref: HandlerRef; identitySources: string[] } | undefined;
+}
+
+/**
+ * Reads a routes file: its default export maps route keys to handler paths or `{ handler, twoWay? }`, and the key
+ * `authorizer` (which therefore cannot be a route key here) holds `{ handler, identitySources? }`.
+ */
+async function readRoutesFile(file: string): Promise<RoutesFile> {
+  const absolute = path.resolve(file);
+  const module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+  return parseRoutesFile(exportsOf(module).default, path.dirname(absolute), file);
+}
+
+export function parseRoutesFile(value: unknown, baseDir: string, label = 'the routes file'): RoutesFile {
+  if (!isRecord(value)) throw new Error(`${label}: the default export must be an object of routes`);
+  const routes = new Map<string, { ref: HandlerRef; twoWay: boolean }>();
+  let authorizer: RoutesFile['authorizer'];
+  for (const [key, entry] of Object.entries(value)) {
+    if (key === 'authorizer') {
+      if (!isRecord(entry) || typeof entry.handler !== 'string') {
+        throw new Error(`${label}: authorizer must be { handler: 'path#export', identitySources?: [...] }`);
+      }
+      const sources = entry.identitySources ?? [];
+      if (!Array.isArray(sources) || !sources.every((s) => typeof s === 'string')) {
+        throw new Error(`${label}: authorizer.identitySources must be an array of strings`);
+      }
+      authorizer = { ref: handlerRef(entry.handler, baseDir), identitySources: sources };
+    } else if (typeof entry === 'string') {
+      routes.set(key, { ref: handlerRef(entry, baseDir), twoWay: false });
+    } else if (isRecord(entry) && typeof entry.handler === 'string') {
+      routes.set(key, { ref: handlerRef(entry.handler, baseDir), twoWay: entry.twoWay === true });
+    } else {
+      throw new Error(`${label}: route ${key} must be 'path#export' or { handler: 'path#export', twoWay? }`);
+    }
+  }
+  return { routes, authorizer };
+}
+
+function handlerRef(label: string, baseDir: string): HandlerRef {
+  const hash = label.lastIndexOf('#');
+  const modulePath = hash === -1 ? label : label.slice(0, hash);
+  const exportName = hash === -1 ? undefined : label.slice(hash + 1);
+  if (!modulePath || exportName === '') throw new Error(`Invalid handler: ${label}`);
+  return { label, file: path.resolve(baseDir, modulePath), exportName };
+}
+
+/** Imports the handler's module and picks its function (CommonJS modules expose theirs under `default`). */
+async function loadHandler(ref: HandlerRef): Promise<WebSocketLambda> {
+  const module = exportsOf((await import(pathToFileURL(ref.file).href)) as Record<string, unknown>);
+  const names = ref.exportName === undefined ? ['handler', 'default'] : [ref.exportName];
+  for (const name of names) {
+    const candidate = module[name];
+    if (typeof candidate === 'function') return candidate as WebSocketLambda;
+  }
+  throw new Error(`${ref.label}: no function exported as ${names.join(' or ')}`);
+}
+
+/**
+ * The module's exports as its author wrote them. A CommonJS module (a `.ts` file outside a `"type": "module"`
+ * package is one) arrives as `{ default: module.exports }`; when compiled from ESM syntax, `module.exports` is
+ * marked `__esModule` and holds the named exports and `default` itself.
+ */
+function exportsOf(module: Record<string, unknown>): Record<string, unknown> {
+  const commonJs = module.default;
+  if (isRecord(commonJs) && commonJs.__esModule === true) return commonJs;
+  if (isRecord(commonJs)) return { ...commonJs, ...module };
+  return module;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// The Lambda environment (SPEC.md §8.3) ---------------------------------------------------------------------
+
+/**
+ * What Lambda gives every function and local handlers need too (SPEC.md §8.3, §5.6): a region, credentials so
+ * SDK v3 can sign, and the management endpoint for clients built without an explicit `endpoint`.
+ * Credentials are only invented when none are configured (no key and no profile). Returns the names it set.
+ */
+export function injectLambdaEnvironment(
+  env: NodeJS.ProcessEnv,
+  { region, managementEndpoint }: { region: string; managementEndpoint: string },
+): string[] {
+  const set: string[] = [];
+  const assign = (name: string, value: string) => {
+    env[name] = value;
+    set.push(name);
+  };
+  if (!env.AWS_REGION) assign('AWS_REGION', region);
+  if (!env.AWS_DEFAULT_REGION) assign('AWS_DEFAULT_REGION', region);
+  if (!env.AWS_ACCESS_KEY_ID && !env.AWS_SECRET_ACCESS_KEY && !env.AWS_PROFILE) {
+    assign('AWS_ACCESS_KEY_ID', 'ASIALOCALGATEWAY0000');
+    assign('AWS_SECRET_ACCESS_KEY', 'local-gateway-dummy-secret');
+    assign('AWS_SESSION_TOKEN', 'local-gateway-dummy-session-token');
+  }
+  // Always: this gateway is where @connections calls must go.
+  assign('AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI', managementEndpoint);
+  return set;
 }

@@ -1,18 +1,21 @@
+/**
+ * The gateway: one HTTP listener for the handshake, the management API and other pages (SPEC.md §3.1), the state its
+ * parts share (`GatewayRuntime`), the invocations it runs, and `close()`, which waits for all of them.
+ */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CLOSE_GOING_AWAY } from './close-codes.js';
-import { ConnectionRegistry } from './connections.js';
+import { ConnectionRegistry, type GatewayRuntime } from './connections.js';
+import { DEFAULT_HOST } from './constants.js';
 import { createUpgradeHandler } from './handshake.js';
-import { sendPlain } from './http-responses.js';
-import { InFlight } from './in-flight.js';
-import { parseManagementPath } from './management.js';
-import { serveManagementOverHttp } from './management-http.js';
-import { createManagementRequestHandler, type ManagementRequestHandler } from './management-in-process.js';
+import { invokeLambda } from './invoke.js';
+import {
+  createManagementRequestHandler,
+  type ManagementRequestHandler,
+  parseManagementPath,
+  serveManagementOverHttp,
+} from './management.js';
 import { type GatewayOptions, resolveOptions } from './options.js';
-import { isStagePath, pathnameOf } from './paths.js';
-import { createRouteSelector } from './routing.js';
-import type { GatewayRuntime } from './runtime.js';
-import { TokenBucket } from './token-bucket.js';
+import { createRouteSelector, isStagePath, pathnameOf } from './routing.js';
 
 export interface ListenInfo {
   port: number;
@@ -36,16 +39,25 @@ export interface Gateway {
 
 export function createGateway(gatewayOptions: GatewayOptions): Gateway {
   const options = resolveOptions(gatewayOptions);
+  const inFlight = new InFlight();
+  const invoke: GatewayRuntime['invoke'] = (handler, name, event) => {
+    const { region, accountId, integrationTimeoutMs: timeoutMs, clock } = options;
+    return inFlight.track(
+      invokeLambda(handler, event, { routeKey: name, region, accountId, timeoutMs, clock }),
+    );
+  };
   const runtime: GatewayRuntime & { domainName: string; closing: boolean } = {
     options,
     connections: new ConnectionRegistry(),
-    inFlight: new InFlight(),
     selectRoute: createRouteSelector(options.routeSelectionExpression, options.routes.keys()),
-    connectionRate:
-      options.connectionRateLimit &&
-      new TokenBucket(options.connectionRateLimit.perSecond, options.connectionRateLimit.burst),
     domainName: '',
     closing: false,
+    track: (work) => inFlight.track(work),
+    invoke,
+    invokeRoute: async (routeKey, event) => {
+      const route = options.routes.get(routeKey);
+      return route && invoke(route.handler, routeKey, event);
+    },
   };
 
   const server = http.createServer((req, res) => {
@@ -68,7 +80,7 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
 
     managementRequestHandler: () => managementHandler,
 
-    async listen(port = 0, host = '127.0.0.1') {
+    async listen(port = 0, host = DEFAULT_HOST) {
       if (listening || closed) throw new Error('The gateway is already listening or closed');
       listening = true;
       await new Promise<void>((resolve, reject) => {
@@ -93,10 +105,10 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
     close() {
       closed ??= (async () => {
         runtime.closing = true;
-        for (const connection of runtime.connections.all()) connection.close(CLOSE_GOING_AWAY, 'Going away');
+        for (const connection of runtime.connections.all()) connection.goAway();
         // Pending handshakes, invocations and every session up to its `$disconnect`; the management API stays
         // up meanwhile because `$disconnect` handlers often call it.
-        await runtime.inFlight.drain();
+        await inFlight.drain();
         if (!listening) return;
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -108,6 +120,24 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
   };
 }
 
+/** Work the gateway must let finish before `close()` resolves: handshakes, invocations, open connections. */
+class InFlight {
+  readonly #pending = new Set<Promise<unknown>>();
+
+  track<T>(work: Promise<T>): Promise<T> {
+    this.#pending.add(work);
+    const forget = () => this.#pending.delete(work);
+    work.then(forget, forget);
+    return work;
+  }
+
+  /** Resolves once nothing is pending, including work that was started while waiting. */
+  async drain(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+}
+
+/** Requests that are not upgrades: the management API, 426 on the stage URL, the `httpHandler` option, else 404. */
 async function handleHttpRequest(
   runtime: GatewayRuntime,
   req: http.IncomingMessage,
@@ -118,6 +148,16 @@ async function handleHttpRequest(
   if (isStagePath(pathname, runtime.options.stage)) return sendPlain(res, 426, { Upgrade: 'websocket' });
   if (runtime.options.httpHandler && (await runtime.options.httpHandler(req, res))) return;
   sendPlain(res, 404);
+}
+
+function sendPlain(res: http.ServerResponse, status: number, headers: http.OutgoingHttpHeaders = {}): void {
+  const body = http.STATUS_CODES[status] ?? '';
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
 }
 
 /** Wildcard listen addresses are not reachable names; IPv6 literals need brackets in URLs. */

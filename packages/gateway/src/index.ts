@@ -1,21 +1,23 @@
-export type { AuthorizerEvent } from './authorizer-event.js';
-export type { AuthorizerContext } from './authorizer-result.js';
+export type { AuthorizerEvent } from './authorizer.js';
 export {
+  type AuthorizerContext,
   type ConnectEvent,
   type ConnectionFacts,
+  type ConnectionIdentity,
   type DisconnectEvent,
   type GatewayRequestContext,
+  type HandshakeRequest,
   type MessageEvent,
   type SimulatedConnection,
   type SimulatedConnectionOptions,
   simulatedConnection,
 } from './events.js';
 export { createGateway, type Gateway, type ListenInfo } from './gateway.js';
-export type { ConnectionIdentity, HandshakeRequest } from './handshake-request.js';
-export type { ManagementRequestHandler } from './management-in-process.js';
+export type { ManagementRequestHandler } from './management.js';
 export type {
   AuthorizerConfig,
   ConnectionRateLimit,
+  GatewayClock,
   GatewayLogger,
   GatewayOptions,
   RouteDefinition,

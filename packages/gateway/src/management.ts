@@ -1,17 +1,76 @@
+/**
+ * The @connections management API (SPEC.md §5): `PostToConnection`, `GetConnection` and `DeleteConnection`, with
+ * errors the AWS SDK recognises, over two transports that share one implementation: the gateway's HTTP listener,
+ * and an in-process Smithy `HttpHandler` for the SDK client's `requestHandler` option.
+ */
 import { isUtf8 } from 'node:buffer';
-import { CLOSE_NORMAL } from './close-codes.js';
-import type { Connection } from './connections.js';
-import { isWellFormedGatewayId } from './ids.js';
-import {
-  awsError,
-  awsSuccess,
-  type ManagementRequest,
-  type ManagementResponse,
-} from './management-messages.js';
-import type { GatewayRuntime } from './runtime.js';
+import type http from 'node:http';
+import type { HttpHandlerOptions, HttpRequest, HttpResponse } from '@smithy/types';
+import type { Connection, GatewayRuntime } from './connections.js';
+import { CLOSE_NORMAL, MAX_MESSAGE_BYTES } from './constants.js';
+import { isWellFormedGatewayId, newUuid } from './events.js';
+import { pathnameOf } from './routing.js';
 
-/** `PostToConnection` `Data` limit from the service model. */
-export const MAX_POST_BYTES = 131_072;
+// Requests and responses, whichever transport carried them --------------------------------------------------
+
+interface ManagementRequest {
+  method: string;
+  /** The path without the query string, still percent-encoded. */
+  pathname: string;
+  /** The whole body, or undefined when it is longer than `limit` bytes. */
+  readBody(limit: number): Promise<Buffer | undefined>;
+}
+
+interface ManagementResponse {
+  statusCode: number;
+  /** Header names as API Gateway spells them; transports may lowercase them. */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/**
+ * An error as the @connections API sends it: the SDK picks the exception class from `x-amzn-ErrorType`, and a
+ * non-empty body must be JSON or the SDK fails to parse it (SPEC.md §5.2).
+ */
+function awsError(statusCode: number, errorType: string, message?: string): ManagementResponse {
+  const body = Buffer.from(message === undefined ? '' : JSON.stringify({ message }));
+  return {
+    statusCode,
+    headers: {
+      'x-amzn-RequestId': newUuid(),
+      'x-amzn-ErrorType': errorType,
+      'Content-Type': 'application/json',
+      'Content-Length': String(body.length),
+    },
+    body,
+  };
+}
+
+function awsSuccess(statusCode: number, json?: unknown): ManagementResponse {
+  const body = Buffer.from(json === undefined ? '' : JSON.stringify(json));
+  return {
+    statusCode,
+    headers: {
+      'x-amzn-RequestId': newUuid(),
+      ...(json !== undefined && { 'Content-Type': 'application/json' }),
+      // 204 must not carry Content-Length (RFC 9110, section 8.6).
+      ...(statusCode !== 204 && { 'Content-Length': String(body.length) }),
+    },
+    body,
+  };
+}
+
+/** AWS answers 410 with only the error-type header and an empty body. */
+function gone(): ManagementResponse {
+  return awsError(410, 'GoneException');
+}
+
+/** What either transport answers when handling the request itself failed (a gateway bug). */
+function internalError(): ManagementResponse {
+  return awsError(500, 'InternalServerErrorException', 'Internal server error');
+}
+
+// The API ---------------------------------------------------------------------------------------------------
 
 export interface ManagementPath {
   /** Undefined for `/@connections/…` without a stage prefix, which the gateway also accepts. */
@@ -32,10 +91,10 @@ export function parseManagementPath(pathname: string): ManagementPath | undefine
 }
 
 /**
- * The @connections API: POST sends a frame, GET describes the connection, DELETE closes it. Both transports (the
- * HTTP listener and the in-process SDK handler) call this one function.
+ * POST sends a frame, GET describes the connection, DELETE closes it. Checked in order: the path, stage and method
+ * (403), the id (400), for POST the size (413), the connection (410), for POST the client's buffer (429).
  */
-export async function handleManagementRequest(
+async function handleManagementRequest(
   runtime: GatewayRuntime,
   request: ManagementRequest,
 ): Promise<ManagementResponse> {
@@ -62,7 +121,7 @@ async function postToConnection(
   request: ManagementRequest,
   id: string,
 ): Promise<ManagementResponse> {
-  const data = await request.readBody(MAX_POST_BYTES);
+  const data = await request.readBody(MAX_MESSAGE_BYTES);
   if (data === undefined) return awsError(413, 'PayloadTooLargeException', 'Message too long');
   const connection = runtime.connections.getOpen(id);
   if (!connection) return gone();
@@ -84,15 +143,129 @@ function describe(connection: Connection) {
   };
 }
 
-/** AWS answers 410 with only the error-type header and an empty body. */
-function gone(): ManagementResponse {
-  return awsError(410, 'GoneException');
-}
-
 function decodeId(encoded: string): string | undefined {
   try {
     return decodeURIComponent(encoded);
   } catch {
     return undefined;
   }
+}
+
+/** Reads a byte stream up to `limit`; the rest is consumed and dropped so the sender is not cut off. */
+async function collectLimited(
+  stream: AsyncIterable<Uint8Array | string>,
+  limit: number,
+): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
+    size += bytes.length;
+    if (size <= limit) chunks.push(bytes);
+  }
+  return size <= limit ? Buffer.concat(chunks) : undefined;
+}
+
+// Over the HTTP listener ------------------------------------------------------------------------------------
+
+/** @internal The gateway's HTTP listener hands @connections requests here. */
+export async function serveManagementOverHttp(
+  runtime: GatewayRuntime,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  let body: Promise<Buffer | undefined> | undefined;
+  const request = {
+    method: req.method ?? '',
+    pathname: pathnameOf(req.url),
+    readBody: (limit: number) => {
+      body ??= collectLimited(req, limit);
+      return body;
+    },
+  };
+  let response: ManagementResponse;
+  try {
+    response = await handleManagementRequest(runtime, request);
+  } catch (error) {
+    runtime.options.logger.error('management request failed', { url: req.url, error: String(error) });
+    response = internalError();
+  }
+  // Whatever was not read is drained, so the client is not cut off while still sending.
+  await (body ?? collectLimited(req, 0)).catch(() => undefined);
+  res.writeHead(response.statusCode, response.headers);
+  res.end(response.body);
+}
+
+// In process ------------------------------------------------------------------------------------------------
+
+/**
+ * A Smithy `HttpHandler` for the `requestHandler` option of `ApiGatewayManagementApiClient`: SDK requests go straight
+ * to the gateway's @connections code, without a TCP round trip. The client still signs requests and still needs an
+ * endpoint, whose path must be `/{stage}` (or empty); the host is ignored.
+ */
+export interface ManagementRequestHandler {
+  readonly metadata: { handlerProtocol: string };
+  handle(request: HttpRequest, options?: HttpHandlerOptions): Promise<{ response: HttpResponse }>;
+  updateHttpClientConfig(key: never, value: never): void;
+  httpHandlerConfigs(): Record<string, never>;
+  /** Does nothing: the handler is shared by every client and lives as long as the gateway. */
+  destroy(): void;
+}
+
+type Body = string | ArrayBuffer | ArrayBufferView | AsyncIterable<Uint8Array | string> | null | undefined;
+
+/** @internal The gateway builds it; `gateway.managementRequestHandler()` hands it out. */
+export function createManagementRequestHandler(runtime: GatewayRuntime): ManagementRequestHandler {
+  return {
+    metadata: { handlerProtocol: 'http/1.1' },
+    async handle(request, options) {
+      throwIfAborted(options?.abortSignal);
+      const body = request.body as Body;
+      let response: ManagementResponse;
+      try {
+        response = await handleManagementRequest(runtime, {
+          method: request.method.toUpperCase(),
+          pathname: request.path,
+          readBody: (limit) => readSmithyBody(body, limit),
+        });
+      } catch (error) {
+        runtime.options.logger.error('management request failed', {
+          path: request.path,
+          error: String(error),
+        });
+        response = internalError();
+      }
+      throwIfAborted(options?.abortSignal);
+      return { response: toSmithyResponse(response) };
+    },
+    updateHttpClientConfig() {},
+    httpHandlerConfigs: () => ({}),
+    destroy() {},
+  };
+}
+
+/** As Node's HTTP client reports them: lowercase header names (the SDK reads `x-amzn-requestid` that way). */
+function toSmithyResponse({ statusCode, headers, body }: ManagementResponse): HttpResponse {
+  return {
+    statusCode,
+    headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])),
+    body: new Uint8Array(body.buffer, body.byteOffset, body.length),
+  };
+}
+
+async function readSmithyBody(body: Body, limit: number): Promise<Buffer | undefined> {
+  let bytes: Buffer;
+  if (body === undefined || body === null) bytes = Buffer.alloc(0);
+  else if (typeof body === 'string') bytes = Buffer.from(body, 'utf8');
+  else if (body instanceof ArrayBuffer) bytes = Buffer.from(body);
+  else if (ArrayBuffer.isView(body)) bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  else return collectLimited(body, limit);
+  return bytes.length <= limit ? bytes : undefined;
+}
+
+function throwIfAborted(signal: HttpHandlerOptions['abortSignal']): void {
+  if (!signal?.aborted) return;
+  const error = new Error('Request aborted');
+  error.name = 'AbortError';
+  throw error;
 }

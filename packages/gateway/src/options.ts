@@ -1,7 +1,23 @@
+/**
+ * The public options of `createGateway`, their defaults (from constants.ts) and their validation: invalid options
+ * throw when the gateway is created, not when a client first connects.
+ */
 import type http from 'node:http';
 import type { Context } from 'aws-lambda';
-import { type IdentitySource, parseIdentitySources } from './identity-sources.js';
-import { newApiId } from './ids.js';
+import {
+  DEFAULT_ACCOUNT_ID,
+  DEFAULT_REGION,
+  DEFAULT_ROUTE_SELECTION_EXPRESSION,
+  DEFAULT_STAGE,
+  IDLE_TIMEOUT_MS,
+  INTEGRATION_TIMEOUT_MS,
+  MAX_CONNECTION_MS,
+  MAX_FRAME_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_TIMER_MS,
+  SEND_BUFFER_LIMIT_BYTES,
+} from './constants.js';
+import { newApiId } from './events.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: handlers declare their own event types (APIGatewayProxyWebsocketEventV2, …)
 export type WebSocketLambda = (event: any, context: Context) => Promise<unknown> | unknown;
@@ -22,16 +38,6 @@ export interface AuthorizerConfig {
   identitySources?: string[];
 }
 
-export interface ResolvedAuthorizer {
-  handler: WebSocketLambda;
-  identitySources: IdentitySource[];
-}
-
-export interface ResolvedRoute {
-  handler: WebSocketLambda;
-  twoWay: boolean;
-}
-
 export interface GatewayLogger {
   info(msg: string, extra?: object): void;
   warn(msg: string, extra?: object): void;
@@ -46,41 +52,95 @@ export interface ConnectionRateLimit {
   burst?: number;
 }
 
+/**
+ * The time a gateway reads and the timers it sets: the idle timeout, the maximum connection age, the integration
+ * timeout, the new-connection token bucket, and every timestamp (`connectedAt`, `requestTime`, `requestTimeEpoch`,
+ * the trace id, GetConnection's `lastActiveAt`, the Lambda context's remaining time). A test passes a clock it
+ * advances by hand, to see a 10-minute idle timeout without waiting 10 minutes. `ws`'s own wait for a client's
+ * close frame keeps real time.
+ */
+export interface GatewayClock {
+  /** Epoch milliseconds, like `Date.now()`. */
+  now(): number;
+  /** Calls `callback` once, `ms` milliseconds from `now()`, like the global `setTimeout`. */
+  setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels a timer `setTimeout` returned; a timer that already ran or was cancelled is ignored. */
+  clearTimeout(timer: unknown): void;
+}
+
+/** Real time: `Date.now()` and Node's timers. */
+const SYSTEM_CLOCK: GatewayClock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
+};
+
 export interface GatewayOptions {
   /** Route key → handler (or `{ handler, twoWay }`); may include `$connect`, `$disconnect` and `$default`. */
   routes: Record<string, WebSocketLambda | RouteDefinition>;
   /** Lambda REQUEST authorizer run before `$connect`. */
   authorizer?: AuthorizerConfig;
-  /** Default `dev`. */
+  /** The URL path and `requestContext.stage`. @default 'dev' */
   stage?: string;
-  /** Default none: events then carry no `stageVariables` key (the authorizer event gets `{}`). */
+  /**
+   * `event.stageVariables` on every event; without it events carry no `stageVariables` key (the authorizer event
+   * gets `{}`). @default none
+   */
   stageVariables?: Record<string, string>;
-  /** Default `$request.body.action`. */
+  /** @default '$request.body.action' */
   routeSelectionExpression?: string;
-  /** Default: 10 random lowercase alphanumerics. */
+  /** @default 10 random lowercase alphanumerics */
   apiId?: string;
-  /** Default `us-east-1`. */
+  /** @default 'us-east-1' */
   region?: string;
-  /** Default `000000000000`: used in the authorizer's `methodArn` and the Lambda context's ARN. */
+  /** Used in the authorizer's `methodArn` and the Lambda context's ARN. @default '000000000000' */
   accountId?: string;
-  /** Default 600 000 (10 min): then close 1001 `Going away` and `$disconnect`. */
+  /**
+   * No data frame in either direction for this long: close 1001 `Going away`, then `$disconnect`.
+   * @default 600_000 (10 minutes)
+   */
   idleTimeoutMs?: number;
-  /** Default 7 200 000 (2 h): then close 1001 `Going away` and `$disconnect`. */
+  /**
+   * The connection's age limit: close 1001 `Going away`, then `$disconnect`.
+   * @default 7_200_000 (2 hours)
+   */
   maxConnectionMs?: number;
-  /** Default 131 072 (128 KB): a longer client message closes the connection with 1009. */
+  /** A longer client message closes the connection with 1009. @default 131_072 (128 KB) */
   maxMessageBytes?: number;
-  /** Default 32 768 (32 KB): a longer client frame closes the connection with 1009. */
+  /** A longer client frame closes the connection with 1009. @default 32_768 (32 KB) */
   maxFrameBytes?: number;
-  /** Default 29 000: a handler still running after this counts as failed. */
+  /** A handler or authorizer still running after this counts as failed. @default 29_000 */
   integrationTimeoutMs?: number;
-  /** Default none (unlimited). */
+  /** @default none (unlimited) */
   connectionRateLimit?: ConnectionRateLimit;
-  /** Default 1 048 576: PostToConnection gets 429 while the socket has this many bytes waiting to be sent. */
+  /** PostToConnection gets 429 while this many bytes wait to be sent to the client. @default 1_048_576 */
   sendBufferLimitBytes?: number;
   /** Serves HTTP paths the gateway does not own (e.g. a demo page); resolve `true` when handled. */
   httpHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
-  /** Default: info and warn are dropped, errors go to stderr. */
+  /** @default info and warn are dropped, errors go to stderr */
   logger?: GatewayLogger;
+  /**
+   * The source of time of every timer and timestamp of the gateway; tests pass one they advance by hand.
+   * @default real time: `Date.now()`, `setTimeout`, `clearTimeout`
+   */
+  clock?: GatewayClock;
+}
+
+/** An identity source, parsed (SPEC.md §3.5); authorizer.ts checks it against each handshake. */
+export type IdentitySource =
+  | { from: 'header'; name: string; expression: string }
+  | { from: 'querystring'; name: string; expression: string }
+  | { from: 'stageVariables'; name: string; expression: string }
+  | { from: 'context'; path: string[]; expression: string };
+
+interface ResolvedAuthorizer {
+  handler: WebSocketLambda;
+  identitySources: IdentitySource[];
+}
+
+interface ResolvedRoute {
+  handler: WebSocketLambda;
+  twoWay: boolean;
 }
 
 export interface ResolvedOptions {
@@ -101,6 +161,7 @@ export interface ResolvedOptions {
   sendBufferLimitBytes: number;
   httpHandler: GatewayOptions['httpHandler'];
   logger: GatewayLogger;
+  clock: GatewayClock;
 }
 
 const SPECIAL_ROUTES = new Set(['$connect', '$disconnect', '$default']);
@@ -114,28 +175,33 @@ const stderrLogger: GatewayLogger = {
 };
 
 export function resolveOptions(options: GatewayOptions): ResolvedOptions {
-  const stage = options.stage ?? 'dev';
+  const stage = options.stage ?? DEFAULT_STAGE;
   if (!/^[A-Za-z0-9_-]{1,128}$/.test(stage)) throw new Error(`Invalid stage name: ${stage}`);
-  const accountId = options.accountId ?? '000000000000';
+  const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
   if (!/^\d{12}$/.test(accountId)) throw new Error(`Invalid account id: ${accountId}`);
   return {
     routes: resolveRoutes(options.routes),
     authorizer: resolveAuthorizer(options.authorizer),
     stage,
     stageVariables: resolveStageVariables(options.stageVariables),
-    routeSelectionExpression: options.routeSelectionExpression ?? '$request.body.action',
+    routeSelectionExpression: options.routeSelectionExpression ?? DEFAULT_ROUTE_SELECTION_EXPRESSION,
     apiId: options.apiId ?? newApiId(),
-    region: options.region ?? 'us-east-1',
+    region: options.region ?? DEFAULT_REGION,
     accountId,
-    idleTimeoutMs: timer('idleTimeoutMs', options.idleTimeoutMs, 600_000),
-    maxConnectionMs: timer('maxConnectionMs', options.maxConnectionMs, 7_200_000),
-    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, 131_072),
-    maxFrameBytes: positive('maxFrameBytes', options.maxFrameBytes, 32_768),
-    integrationTimeoutMs: timer('integrationTimeoutMs', options.integrationTimeoutMs, 29_000),
+    idleTimeoutMs: timer('idleTimeoutMs', options.idleTimeoutMs, IDLE_TIMEOUT_MS),
+    maxConnectionMs: timer('maxConnectionMs', options.maxConnectionMs, MAX_CONNECTION_MS),
+    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, MAX_MESSAGE_BYTES),
+    maxFrameBytes: positive('maxFrameBytes', options.maxFrameBytes, MAX_FRAME_BYTES),
+    integrationTimeoutMs: timer('integrationTimeoutMs', options.integrationTimeoutMs, INTEGRATION_TIMEOUT_MS),
     connectionRateLimit: resolveRateLimit(options.connectionRateLimit),
-    sendBufferLimitBytes: positive('sendBufferLimitBytes', options.sendBufferLimitBytes, 1_048_576),
+    sendBufferLimitBytes: positive(
+      'sendBufferLimitBytes',
+      options.sendBufferLimitBytes,
+      SEND_BUFFER_LIMIT_BYTES,
+    ),
     httpHandler: options.httpHandler,
     logger: options.logger ?? stderrLogger,
+    clock: resolveClock(options.clock),
   };
 }
 
@@ -158,6 +224,26 @@ function resolveAuthorizer(config: AuthorizerConfig | undefined): ResolvedAuthor
   return { handler: config.handler, identitySources: parseIdentitySources(config.identitySources ?? []) };
 }
 
+const IDENTITY_SOURCE = /^(route\.request\.header|route\.request\.querystring|stageVariables|context)\.(.+)$/;
+
+/** Identity sources in WebSocket syntax (SPEC.md §3.5); any other syntax throws. Header names match ignoring case. */
+export function parseIdentitySources(expressions: readonly string[]): IdentitySource[] {
+  return expressions.map((expression) => {
+    const [, kind, name] = IDENTITY_SOURCE.exec(expression) ?? [];
+    if (kind === undefined || name === undefined) throw new Error(`Invalid identity source: ${expression}`);
+    switch (kind) {
+      case 'route.request.header':
+        return { from: 'header', name: name.toLowerCase(), expression };
+      case 'route.request.querystring':
+        return { from: 'querystring', name, expression };
+      case 'stageVariables':
+        return { from: 'stageVariables', name, expression };
+      default:
+        return { from: 'context', path: name.split('.'), expression };
+    }
+  });
+}
+
 function resolveStageVariables(variables: Record<string, string> | undefined) {
   if (variables === undefined || Object.keys(variables).length === 0) return undefined;
   for (const [name, value] of Object.entries(variables)) {
@@ -174,9 +260,14 @@ function resolveRateLimit(limit: ConnectionRateLimit | undefined): Required<Conn
   return { perSecond, burst: positive('connectionRateLimit.burst', limit.burst, Math.max(1, perSecond)) };
 }
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
+function resolveClock(clock: GatewayClock | undefined): GatewayClock {
+  if (clock === undefined) return SYSTEM_CLOCK;
+  for (const method of ['now', 'setTimeout', 'clearTimeout'] as const) {
+    if (typeof clock[method] !== 'function') throw new TypeError(`clock.${method} is not a function`);
+  }
+  return clock;
+}
 
-/** Node timers cannot wait longer than 2^31-1 ms. */
 function timer(name: string, value: number | undefined, fallback: number): number {
   const ms = positive(name, value, fallback);
   if (ms > MAX_TIMER_MS) throw new RangeError(`${name} must be at most ${MAX_TIMER_MS} ms`);

@@ -1,8 +1,24 @@
 /**
- * Route selection (SPEC.md §2.1). The expression is compiled once into literal text and `request.body` paths;
- * both the bare form `$request.body.a.b` and the template form `${request.body.a.b}` are accepted, and `\$default`
- * is the literal text `$default`. Evaluation is single-pass.
+ * Where a request goes: the stage path of the listener (SPEC.md §3.1), and for a message, its route (SPEC.md §2.1).
+ * The route selection expression is compiled once into literal text and `request.body` paths; both the bare form
+ * `$request.body.a.b` and the template form `${request.body.a.b}` are accepted, and `\$default` is the literal text
+ * `$default`. Evaluation is single-pass.
  */
+
+// Paths -----------------------------------------------------------------------------------------------------
+
+export function pathnameOf(url: string | undefined): string {
+  const path = url ?? '/';
+  const query = path.indexOf('?');
+  return query === -1 ? path : path.slice(0, query);
+}
+
+/** The WebSocket URL is `/{stage}`, with or without a trailing slash and query string. */
+export function isStagePath(pathname: string, stage: string): boolean {
+  return pathname === `/${stage}` || pathname === `/${stage}/`;
+}
+
+// Route selection -------------------------------------------------------------------------------------------
 
 type Segment = { literal: string } | { path: (string | number)[] };
 
@@ -11,7 +27,7 @@ export type RouteSelector = (body: string) => string | undefined;
 const TOKEN =
   /\\\$default|\$\{request\.body\.([^}]*)\}|\$request\.body\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+|\[\d+\])*)/g;
 
-export function compileSelectionExpression(expression: string): Segment[] {
+function compileSelectionExpression(expression: string): Segment[] {
   const segments: Segment[] = [];
   let last = 0;
   for (const match of expression.matchAll(TOKEN)) {

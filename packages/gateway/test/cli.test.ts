@@ -6,12 +6,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { parseCliArgs } from '../src/cli-args.js';
-import { deferredHandler } from '../src/deferred-handler.js';
-import { invokeLambda } from '../src/invoke.js';
-import { injectLambdaEnvironment } from '../src/lambda-environment.js';
-import { parseRoutesFile } from '../src/routes-file.js';
-import { closeOf, nextMessage, opened, refusedStatus, waitUntil } from './helpers.js';
+import { injectLambdaEnvironment, parseCliArgs, parseRoutesFile, USAGE } from '../src/cli.js';
+import { deferredHandler, invokeLambda } from '../src/invoke.js';
+import { closeOf, handshakeResponse, ManualClock, nextMessage, opened, waitUntil } from './helpers.js';
 
 const PACKAGE = fileURLToPath(new URL('../', import.meta.url));
 const REPO = path.join(PACKAGE, '../..');
@@ -50,6 +47,17 @@ test('CLI arguments: defaults, numbers, stage variables, the rate limit, errors'
     connectionRateLimit: { perSecond: 5, burst: 10 },
   });
   assert.equal(parseCliArgs(['--help']).help, true);
+  for (const [flag, value] of Object.entries({
+    '--port <n>': '8080 (0 picks a free port)',
+    '--account-id <12 digits>': '000000000000',
+    '--idle-timeout-ms <ms>': '600000',
+    '--max-connection-ms <ms>': '7200000',
+    '--max-message-bytes <n>': '131072',
+    '--max-frame-bytes <n>': '32768',
+    '--integration-timeout-ms <ms>': '29000',
+  })) {
+    assert.ok(USAGE.includes(`${flag.padEnd(35)}default ${value}\n`), `the usage gives ${flag}'s default`);
+  }
   assert.throws(() => parseCliArgs([]), /--routes/);
   assert.throws(() => parseCliArgs(['--routes', 'r', '--port', 'x']), /--port must be a number/);
   assert.throws(() => parseCliArgs(['--routes', 'r', '--port', '70000']), /--port/);
@@ -85,7 +93,13 @@ test('routes file: paths, #exports, two-way routes and the authorizer key', () =
 });
 
 test('deferred handlers keep the callback and context.succeed styles', async () => {
-  const settings = { routeKey: 'r', region: 'us-east-1', timeoutMs: 1000 };
+  const settings = {
+    routeKey: 'r',
+    region: 'us-east-1',
+    accountId: '000000000000',
+    timeoutMs: 1000,
+    clock: new ManualClock(),
+  };
   const callbackStyle = (_e: unknown, _c: unknown, callback: (e: unknown, r: unknown) => void) =>
     setImmediate(() => callback(null, 'cb'));
   const legacy = (_e: unknown, context: { succeed(r: unknown): void }) => {
@@ -203,7 +217,7 @@ test('SPEC.md §10.9 the roomcast-gateway CLI: plain node, TS routes, Lambda env
   assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/local$/);
   assert.equal(endpoint, url.replace('ws:', 'http:'));
 
-  assert.equal(await refusedStatus(url), 401, 'identity source missing');
+  assert.equal((await handshakeResponse(url)).status, 401, 'identity source missing');
   const client = new WebSocket(`${url}?token=abc`);
   await opened(client);
   const envReply = nextMessage(client);

@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Context } from 'aws-lambda';
 import { WebSocket } from 'ws';
-import { type AnyEvent, GATEWAY_ID, opened, policy, Recorder, startGateway } from './helpers.js';
-
-const CLF = /^\d{2}\/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/;
+import {
+  type AnyEvent,
+  CLOCK_START,
+  GATEWAY_ID,
+  opened,
+  policy,
+  Recorder,
+  SECOND,
+  startGateway,
+} from './helpers.js';
 
 // SPEC.md §10.3 (§1.5): 16-character ids, requestId === extendedRequestId, messageId only on MESSAGE.
 test('SPEC.md §10.3 ids: 16-character base64url + "=", requestId === extendedRequestId, messageId on MESSAGE only', async (t) => {
@@ -67,7 +75,8 @@ test('SPEC.md §10.4 event shapes (§1), with the authorizer context on every ev
       assert.equal(headers['X-Forwarded-For'], '127.0.0.1');
       assert.equal(headers['X-Forwarded-Port'], String(gw.port));
       assert.equal(headers['X-Forwarded-Proto'], 'http');
-      assert.match(headers['X-Amzn-Trace-Id'], /^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/);
+      // The trace id's first part is the epoch second of the request, in hex.
+      assert.match(headers['X-Amzn-Trace-Id'], /^Root=1-65d2ff2e-[0-9a-f]{24}$/);
       assert.deepEqual(
         lowerNames,
         [...lowerNames].sort(),
@@ -101,8 +110,9 @@ test('SPEC.md §10.4 event shapes (§1), with the authorizer context on every ev
       assert.equal(rc.stage, 'develop');
       assert.match(rc.apiId, /^[a-z0-9]{10}$/);
       assert.equal(rc.domainName, `127.0.0.1:${gw.port}`);
-      assert.match(rc.requestTime, CLF);
-      assert.ok(rc.requestTimeEpoch >= rc.connectedAt);
+      assert.equal(rc.requestTime, '19/Feb/2024:07:11:42 +0000');
+      assert.equal(rc.requestTimeEpoch, CLOCK_START);
+      assert.equal(rc.connectedAt, CLOCK_START);
       assert.deepEqual(rc.identity, { userAgent: 'tester/1.0', sourceIp: '127.0.0.1' });
     },
   );
@@ -119,6 +129,21 @@ test('SPEC.md §10.4 event shapes (§1), with the authorizer context on every ev
     assert.equal(event.requestContext.apiId, 'abcde12345');
   });
 
+  await t.test(
+    "CONNECT keeps a client's X-Amzn-Trace-Id and appends the peer to its X-Forwarded-For",
+    async (t) => {
+      const recorder = new Recorder();
+      const gw = await startGateway(t, { routes: { $connect: recorder.handler() } });
+      const trace = 'Root=1-65d2ff2e-0123456789abcdef01234567';
+      await gw.connect('', { headers: { 'x-forwarded-for': '203.0.113.9', 'x-amzn-trace-id': trace } });
+      const { headers } = await recorder.next('$connect');
+      assert.equal(headers['X-Forwarded-For'], '203.0.113.9, 127.0.0.1');
+      assert.equal(headers['X-Amzn-Trace-Id'], trace);
+      const names = Object.keys(headers).map((name) => name.toLowerCase());
+      assert.equal(names.filter((name) => name === 'x-forwarded-for').length, 1);
+    },
+  );
+
   await t.test('MESSAGE: body string, messageId, no headers, no query maps', async (t) => {
     const recorder = new Recorder();
     const gw = await startGateway(t, {
@@ -126,6 +151,7 @@ test('SPEC.md §10.4 event shapes (§1), with the authorizer context on every ev
     });
     const client = await gw.connect('?token=abc', { headers: { 'User-Agent': 'tester/1.0' } });
     const connect = await recorder.next('$connect');
+    gw.clock.advance(1.5 * SECOND);
     client.send('{"action":"sendmessage","text":"hi"}');
     const event = await recorder.next('sendmessage');
 
@@ -150,6 +176,8 @@ test('SPEC.md §10.4 event shapes (§1), with the authorizer context on every ev
     ]);
     assert.equal(rc.eventType, 'MESSAGE');
     assert.equal(rc.connectedAt, connect.requestContext.connectedAt);
+    assert.equal(rc.requestTimeEpoch, CLOCK_START + 1.5 * SECOND);
+    assert.equal(rc.requestTime, '19/Feb/2024:07:11:43 +0000');
     assert.deepEqual(rc.identity, { userAgent: 'tester/1.0', sourceIp: '127.0.0.1' });
   });
 
@@ -201,6 +229,7 @@ test('SPEC.md §10.4 event shapes (§1), with the authorizer context on every ev
 
   await t.test('the REQUEST authorizer event (SPEC.md §3.6)', async (t) => {
     const authorizerEvents: AnyEvent[] = [];
+    const contexts: Context[] = [];
     const recorder = new Recorder();
     const gw = await startGateway(t, {
       region: 'eu-west-1',
@@ -209,8 +238,9 @@ test('SPEC.md §10.4 event shapes (§1), with the authorizer context on every ev
       stage: 'default',
       stageVariables: { tier: 'gold' },
       authorizer: {
-        handler: async (event: AnyEvent) => {
+        handler: async (event: AnyEvent, context: Context) => {
           authorizerEvents.push(event);
+          contexts.push(context);
           return policy('Allow', event.methodArn);
         },
         identitySources: [
@@ -253,6 +283,12 @@ test('SPEC.md §10.4 event shapes (§1), with the authorizer context on every ev
     assert.equal(event.requestContext.eventType, 'CONNECT');
     assert.deepEqual(authorizer, { principalId: 'user-1' });
     assert.deepEqual(connect.stageVariables, { tier: 'gold' });
+    // The authorizer is a Lambda function of its own (SPEC.md §8.2).
+    const [context] = contexts;
+    assert.equal(context?.functionName, 'authorizer');
+    assert.equal(context?.invokedFunctionArn, 'arn:aws:lambda:eu-west-1:123456789012:function:authorizer');
+    assert.equal(context?.logGroupName, '/aws/lambda/authorizer');
+    assert.match(context?.logStreamName ?? '', /^2024\/02\/19\/\[\$LATEST\][0-9a-f]{32}$/);
   });
 
   await t.test('without a query string the authorizer still gets empty query maps', async (t) => {

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { framesDuring, GATEWAY_ID, nextMessage, Recorder, startGateway, waitUntil } from './helpers.js';
+import {
+  framesUntil,
+  GATEWAY_ID,
+  isForbiddenFrame,
+  nextMessage,
+  Recorder,
+  SECOND,
+  startGateway,
+} from './helpers.js';
 
 // SPEC.md §10.5 (§2): route selection, the Forbidden and Internal server error frames, and concurrent
 // invocations for one connection.
@@ -34,7 +42,7 @@ test('SPEC.md §10.5 routing, error frames, no per-connection serialization', as
       '{"action":"SendMessage"}',
     ];
     for (const body of fallbacks) client.send(body);
-    await waitUntil(() => recorder.of('$default').length === fallbacks.length, 'the $default events');
+    await recorder.next('$default', fallbacks.length - 1);
     assert.deepEqual(
       recorder.of('$default').map((e) => e.body),
       fallbacks,
@@ -78,20 +86,26 @@ test('SPEC.md §10.5 routing, error frames, no per-connection serialization', as
   });
 
   await t.test(
-    'a throw or the integration timeout: Internal server error; a result is dropped',
+    'a throw or the integration timeout (29 s): Internal server error; a result is dropped',
     async (t) => {
       const recorder = new Recorder();
       const gw = await startGateway(t, {
-        integrationTimeoutMs: 100,
         routes: {
           fail: recorder.handler(() => {
             throw new Error('secret detail');
           }),
-          slow: recorder.handler(() => new Promise((resolve) => setTimeout(resolve, 400))),
+          slow: recorder.handler(() => new Promise(() => {})),
           ok: recorder.handler(() => ({ statusCode: 500, body: 'route responses are off' })),
         },
       });
       const client = await gw.connect();
+      // No route matches `sentinel` and there is no $default: its Forbidden frame comes after anything else.
+      const framesThenSentinel = async () => {
+        const frames = framesUntil(client, isForbiddenFrame);
+        client.send('{"action":"sentinel"}');
+        return (await frames).slice(0, -1);
+      };
+
       client.send('{"action":"fail"}');
       const { text } = await nextMessage(client);
       const failed = (await recorder.next('fail')).requestContext;
@@ -99,14 +113,20 @@ test('SPEC.md §10.5 routing, error frames, no per-connection serialization', as
         text,
         `{"message": "Internal server error", "connectionId":"${failed.connectionId}", "requestId":"${failed.requestId}"}`,
       );
+
       client.send('{"action":"slow"}');
-      const timedOut = JSON.parse((await nextMessage(client)).text);
-      assert.equal(timedOut.message, 'Internal server error');
-      assert.equal(timedOut.requestId, (await recorder.next('slow')).requestContext.requestId);
+      const slow = (await recorder.next('slow')).requestContext;
+      gw.clock.advance(29 * SECOND - 1);
+      assert.deepEqual(await framesThenSentinel(), [], 'still running at 28.999 s');
+      const timedOut = nextMessage(client);
+      gw.clock.advance(1);
+      const frame = JSON.parse((await timedOut).text);
+      assert.equal(frame.message, 'Internal server error');
+      assert.equal(frame.requestId, slow.requestId);
 
       client.send('{"action":"ok"}');
       await recorder.next('ok');
-      assert.deepEqual(await framesDuring(client, 50), [], 'a one-way route sends nothing back');
+      assert.deepEqual(await framesThenSentinel(), [], 'a one-way route sends nothing back');
     },
   );
 
@@ -142,19 +162,24 @@ test('SPEC.md §10.10 two-way routes send the returned body back to the caller',
       reply: { handler: recorder.handler((event) => results[JSON.parse(event.body).kind]), twoWay: true },
       oneWay: { handler: recorder.handler(() => results.json), twoWay: false },
       fail: {
-        handler: () => {
+        handler: recorder.handler(() => {
           throw new Error('x');
-        },
+        }),
         twoWay: true,
       },
     },
     routeSelectionExpression: '$request.body.action',
   });
   const client = await gw.connect();
+  // What a message gets back: the frames up to the Forbidden frame of a message sent once its handler has run,
+  // which no route matches (there is no $default).
   const replyTo = async (action: string, kind = '') => {
-    const frames = framesDuring(client, 60);
+    const frames = framesUntil(client, isForbiddenFrame);
+    const seen = recorder.of(action).length;
     client.send(JSON.stringify({ action, kind }));
-    return frames;
+    await recorder.next(action, seen);
+    client.send('{"action":"sentinel"}');
+    return (await frames).slice(0, -1);
   };
   assert.deepEqual(await replyTo('reply', 'json'), ['{"reply":true}'], 'statusCode is ignored');
   assert.deepEqual(await replyTo('reply', 'empty'), []);

@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
 import {
-  HANDSHAKE_HEADERS,
+  handshakeResponse,
   opened,
   policy,
   Recorder,
-  rawHandshake,
   rawManagement,
-  refusedStatus,
-  sleep,
+  SECOND,
   startGateway,
   TRANSPORTS,
 } from './helpers.js';
@@ -17,16 +15,25 @@ import {
 // SPEC.md §10.1: the upgrade goes path → handshake checks → identity sources → authorizer → `$connect`,
 // and is refused with a bare status line (SPEC.md §3.1–§3.5, §3.7, §7.5 for new connections per second).
 test('SPEC.md §10.1 upgrade: path, identity sources → authorizer → $connect, refusals, subprotocols', async (t) => {
-  await t.test('another path gets 404, an invalid handshake 400, neither invokes anything', async (t) => {
-    const recorder = new Recorder();
-    const gw = await startGateway(t, { routes: { $connect: recorder.handler() } });
-    assert.equal(await refusedStatus(`ws://127.0.0.1:${gw.port}/prod`), 404);
-    const badVersion = await rawHandshake(gw.url, { ...HANDSHAKE_HEADERS, 'Sec-WebSocket-Version': '7' });
-    assert.equal(badVersion.status, 400);
-    const badKey = await rawHandshake(gw.url, { ...HANDSHAKE_HEADERS, 'Sec-WebSocket-Key': 'short' });
-    assert.equal(badKey.status, 400);
-    assert.equal(recorder.events.length, 0);
-  });
+  await t.test(
+    'another path gets 404, another method 405, an invalid handshake 400, none invokes anything',
+    async (t) => {
+      const recorder = new Recorder();
+      const gw = await startGateway(t, { routes: { $connect: recorder.handler() } });
+      assert.equal((await handshakeResponse(`ws://127.0.0.1:${gw.port}/prod`)).status, 404);
+      assert.equal((await handshakeResponse(gw.url, {}, 'POST')).status, 405);
+      assert.equal((await handshakeResponse(gw.url, { 'Sec-WebSocket-Version': '7' })).status, 400);
+      assert.equal((await handshakeResponse(gw.url, { 'Sec-WebSocket-Key': 'short' })).status, 400);
+      assert.equal((await handshakeResponse(gw.url, { Upgrade: 'h2c' })).status, 400);
+      assert.equal(recorder.events.length, 0);
+      assert.equal(
+        (await handshakeResponse(gw.url, { 'Sec-WebSocket-Version': '8' })).status,
+        101,
+        'version 8 is still accepted',
+      );
+      await recorder.next('$connect');
+    },
+  );
 
   await t.test(
     'a refusal is a bare HTTP response: Connection: close, empty body, no handler text',
@@ -34,7 +41,7 @@ test('SPEC.md §10.1 upgrade: path, identity sources → authorizer → $connect
       const gw = await startGateway(t, {
         routes: { $connect: () => ({ statusCode: 401, body: 'secret detail' }) },
       });
-      const response = await rawHandshake(gw.url, HANDSHAKE_HEADERS);
+      const response = await handshakeResponse(gw.url);
       assert.equal(response.status, 401);
       assert.equal(response.headers.connection, 'close');
       assert.equal(response.headers['content-length'], '0');
@@ -51,29 +58,33 @@ test('SPEC.md §10.1 upgrade: path, identity sources → authorizer → $connect
         })),
       },
     });
-    assert.equal(await refusedStatus(`${gw.url}?status=403`), 403);
-    assert.equal(await refusedStatus(`${gw.url}?status=500`), 500);
+    assert.equal((await handshakeResponse(`${gw.url}?status=403`)).status, 403);
+    assert.equal((await handshakeResponse(`${gw.url}?status=500`)).status, 500);
     assert.equal(gw.gateway.connectionCount, 0);
     await gw.connect('?status=204');
     assert.equal(gw.gateway.connectionCount, 1);
     assert.equal(recorder.of('$connect').length, 3);
   });
 
-  await t.test('$connect failures: a throw and the integration timeout give 502', async (t) => {
+  await t.test('$connect failures: a throw and the integration timeout (29 s) give 502', async (t) => {
+    const recorder = new Recorder();
     const gw = await startGateway(t, {
-      integrationTimeoutMs: 50,
       routes: {
-        $connect: async (event: { queryStringParameters?: { mode?: string } }) => {
+        $connect: recorder.handler((event) => {
           if (event.queryStringParameters?.mode === 'throw') throw new Error('boom');
-          await sleep(300);
-          return { statusCode: 200 };
-        },
+          return new Promise(() => {});
+        }),
       },
     });
-    assert.equal(await refusedStatus(`${gw.url}?mode=throw`), 502);
-    const started = Date.now();
-    assert.equal(await refusedStatus(`${gw.url}?mode=slow`), 502);
-    assert.ok(Date.now() - started < 250, 'refused at the integration timeout, not when the handler ends');
+    assert.equal((await handshakeResponse(`${gw.url}?mode=throw`)).status, 502);
+    const slow = handshakeResponse(`${gw.url}?mode=slow`);
+    await recorder.next('$connect', 1);
+    gw.clock.advance(29 * SECOND);
+    assert.equal(
+      (await slow).status,
+      502,
+      'refused at the integration timeout, while the handler still runs',
+    );
   });
 
   await t.test('$connect is optional; a result without statusCode and callback handlers work', async (t) => {
@@ -91,7 +102,7 @@ test('SPEC.md §10.1 upgrade: path, identity sources → authorizer → $connect
           setImmediate(() => callback(null, { statusCode: 401 }))) as never,
       },
     });
-    assert.equal(await refusedStatus(callbackStyle.url), 401);
+    assert.equal((await handshakeResponse(callbackStyle.url)).status, 401);
   });
 
   await t.test('a subprotocol is echoed only when $connect returns Sec-WebSocket-Protocol', async (t) => {
@@ -114,32 +125,21 @@ test('SPEC.md §10.1 upgrade: path, identity sources → authorizer → $connect
 
   await t.test('a missing or empty identity source gives 401 without invoking the authorizer', async (t) => {
     const recorder = new Recorder();
-    const authorizerCalls: unknown[] = [];
     const gw = await startGateway(t, {
       authorizer: {
-        handler: async (event: { methodArn: string }) => {
-          authorizerCalls.push(event);
-          return policy('Allow', event.methodArn);
-        },
+        handler: recorder.handler((event) => policy('Allow', event.methodArn)),
         identitySources: ['route.request.querystring.token', 'route.request.header.Auth'],
       },
       routes: { $connect: recorder.handler() },
     });
-    assert.equal(await refusedStatus(`${gw.url}?token=abc`), 401);
-    assert.equal(await refusedStatus(`${gw.url}?token=`), 401);
-    const noToken = new WebSocket(gw.url, { headers: { auth: 'x' } });
-    noToken.on('error', () => {});
-    const status = await new Promise((resolve) =>
-      noToken.once('unexpected-response', (_q, r) => resolve(r.statusCode)),
-    );
-    noToken.terminate();
-    assert.equal(status, 401);
-    assert.equal(authorizerCalls.length, 0);
-    assert.equal(recorder.events.length, 0);
+    assert.equal((await handshakeResponse(`${gw.url}?token=abc`)).status, 401);
+    assert.equal((await handshakeResponse(`${gw.url}?token=`)).status, 401);
+    assert.equal((await handshakeResponse(gw.url, { auth: 'x' })).status, 401);
+    assert.equal(recorder.events.length, 0, 'neither the authorizer nor $connect ran');
     // Header names are case-insensitive; querystring names are not.
     await gw.connect('?token=abc', { headers: { AUTH: 'x' } });
-    assert.equal(authorizerCalls.length, 1);
-    assert.equal(await refusedStatus(`${gw.url}?TOKEN=abc`), 401);
+    assert.equal(recorder.of('authorizer').length, 1);
+    assert.equal((await handshakeResponse(`${gw.url}?TOKEN=abc`)).status, 401);
   });
 
   await t.test('authorizer outcomes: Unauthorized → 401, deny → 403, other failures → 500', async (t) => {
@@ -173,16 +173,19 @@ test('SPEC.md §10.1 upgrade: path, identity sources → authorizer → $connect
       noPrincipal: (event) => ({ ...policy('Allow', event.methodArn), principalId: undefined }),
       noPolicy: () => ({ principalId: 'user-1' }),
       objectContext: (event) => policy('Allow', event.methodArn, { context: { nested: { a: 1 } } }),
-      slow: () => sleep(300),
+      cyclic: (event) => {
+        const result: Record<string, unknown> = policy('Allow', event.methodArn);
+        result.self = result;
+        return result;
+      },
+      slow: () => new Promise(() => {}),
       wildcard: (event) => policy('Allow', `${event.methodArn.split('/')[0]}/*`),
       singleChar: (event) => policy('Allow', event.methodArn.replace('/dev/', '/de?/')),
     };
     const gw = await startGateway(t, {
       stage: 'dev',
-      integrationTimeoutMs: 100,
       authorizer: {
-        handler: (event: { methodArn: string; queryStringParameters: { case: string } }) =>
-          outcomes[event.queryStringParameters.case]?.(event),
+        handler: recorder.handler((event) => outcomes[event.queryStringParameters.case]?.(event)),
       },
       routes: { $connect: recorder.handler() },
     });
@@ -199,8 +202,8 @@ test('SPEC.md §10.1 upgrade: path, identity sources → authorizer → $connect
       },
       routes: {},
     });
-    assert.equal(await refusedStatus(callbackUnauthorized.url), 401, 'callback("Unauthorized")');
-    assert.equal(await refusedStatus(legacyFail.url), 401, 'context.fail("Unauthorized")');
+    assert.equal((await handshakeResponse(callbackUnauthorized.url)).status, 401, 'callback("Unauthorized")');
+    assert.equal((await handshakeResponse(legacyFail.url)).status, 401, 'context.fail("Unauthorized")');
     const expected: Record<string, number> = {
       thrown: 401,
       rejected: 401,
@@ -213,36 +216,38 @@ test('SPEC.md §10.1 upgrade: path, identity sources → authorizer → $connect
       noPrincipal: 500,
       noPolicy: 500,
       objectContext: 500,
-      slow: 500,
+      cyclic: 500,
     };
     for (const [name, status] of Object.entries(expected)) {
-      assert.equal(await refusedStatus(`${gw.url}?case=${name}`), status, name);
+      assert.equal((await handshakeResponse(`${gw.url}?case=${name}`)).status, status, name);
     }
-    assert.equal(recorder.events.length, 0, '$connect never ran for a refused handshake');
+    const slow = handshakeResponse(`${gw.url}?case=slow`);
+    await recorder.next('authorizer', Object.keys(expected).length);
+    gw.clock.advance(29 * SECOND);
+    assert.equal((await slow).status, 500, 'slow: the integration timeout');
+    assert.equal(recorder.of('$connect').length, 0, '$connect never ran for a refused handshake');
     await gw.connect('?case=wildcard');
     await gw.connect('?case=singleChar');
     assert.equal(recorder.of('$connect').length, 2);
   });
 
   await t.test('new connections over the rate limit get 429 before the authorizer runs', async (t) => {
-    let authorizerCalls = 0;
+    const recorder = new Recorder();
     const gw = await startGateway(t, {
       connectionRateLimit: { perSecond: 10, burst: 2 },
-      authorizer: {
-        handler: (event: { methodArn: string }) => {
-          authorizerCalls += 1;
-          return policy('Allow', event.methodArn);
-        },
-      },
+      authorizer: { handler: recorder.handler((event) => policy('Allow', event.methodArn)) },
       routes: {},
     });
     await gw.connect();
     await gw.connect();
-    assert.equal(await refusedStatus(gw.url), 429);
-    assert.equal(authorizerCalls, 2);
-    await sleep(120);
+    assert.equal((await handshakeResponse(gw.url)).status, 429);
+    assert.equal(recorder.of('authorizer').length, 2);
+    gw.clock.advance(99);
+    assert.equal((await handshakeResponse(gw.url)).status, 429, '0.99 tokens after 99 ms at 10 per second');
+    gw.clock.advance(1);
     await gw.connect();
     assert.equal(gw.gateway.connectionCount, 3);
+    assert.equal(recorder.of('authorizer').length, 3);
   });
 });
 

@@ -2,17 +2,90 @@ import { request } from 'node:http';
 import type { TestContext } from 'node:test';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { type ClientOptions, WebSocket } from 'ws';
-import { createGateway, type Gateway, type GatewayOptions, type ListenInfo } from '../src/index.js';
+import {
+  createGateway,
+  type Gateway,
+  type GatewayClock,
+  type GatewayOptions,
+  type ListenInfo,
+} from '../src/index.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests inspect raw event shapes
 export type AnyEvent = any;
 
 export const GATEWAY_ID = /^[A-Za-z0-9_-]{15}=$/;
 export const QUIET = { info() {}, warn() {}, error() {} };
+export const SECOND = 1_000;
+export const MINUTE = 60 * SECOND;
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// Time ---------------------------------------------------------------------------------------------------------
 
-/** Records every event a handler receives; `result` decides what the handler returns (or throws). */
+/** 19 Feb 2024 07:11:42 UTC, the `requestTime` of SPEC.md §1.2: where every test gateway's clock starts. */
+export const CLOCK_START = Date.UTC(2024, 1, 19, 7, 11, 42);
+
+/**
+ * A clock that moves only when a test says so: `advance(ms)` runs the timers that fall due on the way, earliest
+ * first, each at its own time. Timing is then proven exactly (open at 9:59.999, closed at 10:00) instead of by
+ * waiting in a window a loaded machine may miss.
+ */
+export class ManualClock implements GatewayClock {
+  #now: number;
+  #nextId = 1;
+  readonly #timers = new Map<number, { due: number; callback: () => void }>();
+
+  constructor(start = CLOCK_START) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(callback: () => void, ms: number): number {
+    const id = this.#nextId++;
+    this.#timers.set(id, { due: this.#now + Math.max(0, ms), callback });
+    return id;
+  }
+
+  clearTimeout(timer: unknown): void {
+    this.#timers.delete(timer as number);
+  }
+
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (;;) {
+      let next: [number, { due: number; callback: () => void }] | undefined;
+      for (const entry of this.#timers) {
+        if (entry[1].due <= target && (next === undefined || entry[1].due < next[1].due)) next = entry;
+      }
+      if (next === undefined) break;
+      this.#timers.delete(next[0]);
+      this.#now = Math.max(this.#now, next[1].due);
+      next[1].callback();
+    }
+    this.#now = target;
+  }
+}
+
+/** Polls `condition` until it holds; the deadline only bounds a failing test, it is no timing assertion. */
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+// Handlers -----------------------------------------------------------------------------------------------------
+
+/**
+ * Records every event its handlers receive, by route key (`authorizer` for the authorizer's REQUEST events);
+ * `result` decides what the handler returns (or throws).
+ */
 export class Recorder {
   readonly events: AnyEvent[] = [];
 
@@ -23,23 +96,39 @@ export class Recorder {
     };
   }
 
-  of(routeKey: string): AnyEvent[] {
-    return this.events.filter((e) => e.requestContext.routeKey === routeKey);
+  of(key: string): AnyEvent[] {
+    return this.events.filter((event) => keyOf(event) === key);
   }
 
-  async next(routeKey: string, index = 0): Promise<AnyEvent> {
-    await waitUntil(() => this.of(routeKey).length > index, `a ${routeKey} event`);
-    return this.of(routeKey)[index];
+  /** The `index`-th event of `key`, once it has arrived: its handler has been invoked. */
+  async next(key: string, index = 0): Promise<AnyEvent> {
+    await waitUntil(() => this.of(key).length > index, `${key} event #${index}`);
+    return this.of(key)[index];
   }
 }
 
-export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+function keyOf(event: AnyEvent): string {
+  return event.type === 'REQUEST' ? 'authorizer' : event.requestContext.routeKey;
 }
+
+/** The `connectionId` of the `index`-th `$connect` the recorder saw. */
+export async function connectedId(recorder: Recorder, index = 0): Promise<string> {
+  return (await recorder.next('$connect', index)).requestContext.connectionId;
+}
+
+/** An authorizer result allowing (or denying) `resource`. */
+export function policy(effect: 'Allow' | 'Deny', resource: string | string[], extra: object = {}) {
+  return {
+    principalId: 'user-1',
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }],
+    },
+    ...extra,
+  };
+}
+
+// Gateways -----------------------------------------------------------------------------------------------------
 
 /** The two ways to reach the @connections API; management tests run over both. */
 export const TRANSPORTS = ['http', 'in-process'] as const;
@@ -47,6 +136,8 @@ export type Transport = (typeof TRANSPORTS)[number];
 
 export interface TestGateway extends ListenInfo {
   gateway: Gateway;
+  /** The gateway's clock, unless the test passed its own. */
+  clock: ManualClock;
   /** The SDK client over HTTP. */
   management: ApiGatewayManagementApiClient;
   /** An SDK client over the given transport, destroyed when the test ends. */
@@ -57,9 +148,14 @@ export interface TestGateway extends ListenInfo {
 
 const CREDENTIALS = { accessKeyId: 'x', secretAccessKey: 'x' };
 
-/** A gateway on 127.0.0.1, port 0, torn down (clients, SDK clients, server) when the test ends. */
+/**
+ * A gateway on 127.0.0.1, port 0, on a `ManualClock`, torn down (clients, SDK clients, server) when the test ends.
+ * The teardown runs the clock far ahead first, so an invocation a test left pending times out instead of keeping
+ * `close()` waiting.
+ */
 export async function startGateway(t: TestContext, options: GatewayOptions): Promise<TestGateway> {
-  const gateway = createGateway({ logger: QUIET, ...options });
+  const clock = new ManualClock();
+  const gateway = createGateway({ logger: QUIET, clock, ...options });
   const info = await gateway.listen(0, '127.0.0.1');
   const sdkClients: ApiGatewayManagementApiClient[] = [];
   const managementClient = (transport: Transport, { maxAttempts }: { maxAttempts?: number } = {}) => {
@@ -77,12 +173,14 @@ export async function startGateway(t: TestContext, options: GatewayOptions): Pro
   const clients: WebSocket[] = [];
   t.after(async () => {
     for (const client of clients) client.terminate();
+    clock.advance(2 ** 31);
     await gateway.close();
     for (const client of sdkClients) client.destroy();
   });
   return {
     ...info,
     gateway,
+    clock,
     management,
     managementClient,
     async connect(query = '', { protocols, ...clientOptions } = {}) {
@@ -94,6 +192,8 @@ export async function startGateway(t: TestContext, options: GatewayOptions): Pro
   };
 }
 
+// Clients ------------------------------------------------------------------------------------------------------
+
 export function opened(client: WebSocket): Promise<void> {
   return new Promise((resolve, reject) => {
     client.once('open', () => resolve());
@@ -101,22 +201,50 @@ export function opened(client: WebSocket): Promise<void> {
   });
 }
 
-/** The HTTP status of a refused handshake. */
-export function refusedStatus(url: string, protocols?: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const client = new WebSocket(url, protocols);
-    client.once('open', () => {
-      client.terminate();
-      reject(new Error('The handshake was accepted'));
-    });
-    client.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-      client.terminate();
-    });
-    client.once('error', () => {});
+export function nextMessage(client: WebSocket): Promise<{ text: string; isBinary: boolean }> {
+  return new Promise((resolve) => {
+    client.once('message', (data, isBinary) => resolve({ text: String(data), isBinary }));
   });
 }
+
+/**
+ * Every frame the client receives, as text, up to and including the first `isLast` accepts. Proves that nothing
+ * else arrived: send a sentinel whose answer must come after anything that could have arrived, and stop there.
+ */
+export function framesUntil(client: WebSocket, isLast: (text: string) => boolean): Promise<string[]> {
+  return new Promise((resolve) => {
+    const frames: string[] = [];
+    const collect = (data: unknown) => {
+      const text = String(data);
+      frames.push(text);
+      if (!isLast(text)) return;
+      client.off('message', collect);
+      resolve(frames);
+    };
+    client.on('message', collect);
+  });
+}
+
+/** The frame API Gateway answers a message with when no route matches and there is no `$default`. */
+export function isForbiddenFrame(text: string): boolean {
+  return text.startsWith('{"message": "Forbidden"');
+}
+
+/** Resolves once the server answered a ping: everything the client sent before it has been read. */
+export function pingPong(client: WebSocket): Promise<void> {
+  return new Promise((resolve) => {
+    client.once('pong', () => resolve());
+    client.ping();
+  });
+}
+
+export function closeOf(client: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => {
+    client.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+  });
+}
+
+// Raw HTTP -----------------------------------------------------------------------------------------------------
 
 export interface RawResponse {
   status: number;
@@ -124,10 +252,27 @@ export interface RawResponse {
   body: string;
 }
 
-/** Sends a raw handshake (or any GET) and reads the HTTP response; only for refused handshakes. */
-export function rawHandshake(url: string, headers: Record<string, string>): Promise<RawResponse> {
+export const HANDSHAKE_HEADERS = {
+  Connection: 'Upgrade',
+  Upgrade: 'websocket',
+  'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+  'Sec-WebSocket-Version': '13',
+};
+
+/**
+ * The response to a raw WebSocket handshake, `headers` added to (or replacing) a valid handshake's: for refused
+ * handshakes, whose status, headers and body it reads. A 101 is reported and its socket destroyed.
+ */
+export function handshakeResponse(
+  url: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = request(url.replace(/^ws/, 'http'), { headers });
+    const req = request(url.replace(/^ws/, 'http'), {
+      method,
+      headers: { ...HANDSHAKE_HEADERS, ...headers },
+    });
     req.on('response', (res) => {
       let body = '';
       res.on('data', (chunk) => (body += chunk));
@@ -141,13 +286,6 @@ export function rawHandshake(url: string, headers: Record<string, string>): Prom
     req.end();
   });
 }
-
-export const HANDSHAKE_HEADERS = {
-  Connection: 'Upgrade',
-  Upgrade: 'websocket',
-  'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
-  'Sec-WebSocket-Version': '13',
-};
 
 /**
  * A raw @connections request over either transport, for what the SDK cannot send (odd paths and methods).
@@ -179,28 +317,6 @@ export async function rawManagement(
   };
 }
 
-export function nextMessage(client: WebSocket): Promise<{ text: string; isBinary: boolean }> {
-  return new Promise((resolve) => {
-    client.once('message', (data, isBinary) => resolve({ text: String(data), isBinary }));
-  });
-}
-
-export function closeOf(client: WebSocket): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) => {
-    client.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
-  });
-}
-
-/** Every frame the client receives during `ms`, as text. */
-export async function framesDuring(client: WebSocket, ms: number): Promise<string[]> {
-  const frames: string[] = [];
-  const collect = (data: unknown) => frames.push(String(data));
-  client.on('message', collect);
-  await sleep(ms);
-  client.off('message', collect);
-  return frames;
-}
-
 /** The error a promise rejects with; fails when it resolves. */
 export async function rejection(
   promise: Promise<unknown>,
@@ -211,21 +327,4 @@ export async function rejection(
     return error as Error & { $metadata: { httpStatusCode?: number; requestId?: string } };
   }
   throw new Error('Expected the call to fail');
-}
-
-/** The `connectionId` of the `index`-th `$connect` the recorder saw. */
-export async function connectedId(recorder: Recorder, index = 0): Promise<string> {
-  return (await recorder.next('$connect', index)).requestContext.connectionId;
-}
-
-/** An authorizer result allowing (or denying) `resource`. */
-export function policy(effect: 'Allow' | 'Deny', resource: string | string[], extra: object = {}) {
-  return {
-    principalId: 'user-1',
-    policyDocument: {
-      Version: '2012-10-17',
-      Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }],
-    },
-    ...extra,
-  };
 }

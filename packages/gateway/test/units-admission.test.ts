@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { policyAllows, statementsOf, wildcardMatch } from '../src/authorizer-policy.js';
-import { judgeAuthorizer } from '../src/authorizer-result.js';
-import { missingIdentitySource, parseIdentitySources } from '../src/identity-sources.js';
-import { TokenBucket } from '../src/token-bucket.js';
+import {
+  judgeAuthorizer,
+  missingIdentitySource,
+  policyAllows,
+  statementsOf,
+  wildcardMatch,
+} from '../src/authorizer.js';
+import { TokenBucket } from '../src/handshake.js';
+import { parseIdentitySources } from '../src/options.js';
+import { ManualClock } from './helpers.js';
 
 const ARN = 'arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/$connect';
 
@@ -65,6 +71,7 @@ test('authorizer verdicts map to 401, 403 and 500 (SPEC.md §3.7)', () => {
   assert.equal(verdict({ ok: true, result: { ...allow, principalId: 7 } }), 500);
   assert.equal(verdict({ ok: true, result: { ...allow, context: { list: [1] } } }), 500);
   assert.equal(verdict({ ok: true, result: { ...allow, context: { big: 'x'.repeat(8_192) } } }), 500);
+  assert.equal(verdict({ ok: true, result: { ...allow, context: { n: 1n } } }), 500, 'not JSON: a BigInt');
   assert.equal(verdict({ ok: true, result: { ...allow, policyDocument: { Statement: [] } } }), 403);
 });
 
@@ -117,14 +124,18 @@ test('identity sources: WebSocket syntax, every source present and non-empty', (
 });
 
 test('token bucket: burst, then refill at the rate', () => {
-  const bucket = new TokenBucket(10, 2, 0);
-  assert.ok(bucket.tryTake(0));
-  assert.ok(bucket.tryTake(0));
-  assert.ok(!bucket.tryTake(0));
-  assert.ok(!bucket.tryTake(50));
-  assert.ok(bucket.tryTake(100));
-  assert.ok(!bucket.tryTake(100));
-  assert.ok(bucket.tryTake(10_000));
-  assert.ok(bucket.tryTake(10_000));
-  assert.ok(!bucket.tryTake(10_000), 'never more than the burst');
+  const clock = new ManualClock();
+  const bucket = new TokenBucket(10, 2, clock);
+  assert.ok(bucket.tryTake());
+  assert.ok(bucket.tryTake());
+  assert.ok(!bucket.tryTake());
+  clock.advance(50);
+  assert.ok(!bucket.tryTake());
+  clock.advance(50);
+  assert.ok(bucket.tryTake());
+  assert.ok(!bucket.tryTake());
+  clock.advance(10_000);
+  assert.ok(bucket.tryTake());
+  assert.ok(bucket.tryTake());
+  assert.ok(!bucket.tryTake(), 'never more than the burst');
 });

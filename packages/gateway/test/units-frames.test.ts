@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FrameSizeGuard } from '../src/frame-guard.js';
-import { routeResponseOf } from '../src/route-response.js';
+import { FrameSizeGuard } from '../src/connections.js';
+import { routeResponseOf } from '../src/invoke.js';
 
 /** A client frame: FIN, opcode, masked, with the given payload length (payload bytes are zero). */
 function frame(opcode: number, length: number, fin = true): Buffer {

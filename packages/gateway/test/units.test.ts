@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatClfTime } from '../src/clf-time.js';
-import { isWellFormedGatewayId, newApiId, newGatewayId } from '../src/ids.js';
+import { formatClfTime, isWellFormedGatewayId, newApiId, newGatewayId } from '../src/events.js';
 import { invokeLambda } from '../src/invoke.js';
 import { createRouteSelector } from '../src/routing.js';
+import { ManualClock, SECOND } from './helpers.js';
 
 test('route selection: bare and template forms, stringified values, $default fallback', () => {
   const routes = ['sendmessage', '1', 'true', '[a, b]', 'chat/join', 'x$default', '$default', '$connect'];
@@ -45,7 +45,14 @@ test('requestTime is CLF in UTC', () => {
 });
 
 test('invokeLambda: promise, callback, context.succeed, throw and timeout; the context looks like Lambda', async () => {
-  const settings = { routeKey: '$connect', region: 'eu-west-1', timeoutMs: 50 };
+  const clock = new ManualClock();
+  const settings = {
+    routeKey: '$connect',
+    region: 'eu-west-1',
+    accountId: '000000000000',
+    timeoutMs: 50,
+    clock,
+  };
   assert.deepEqual(await invokeLambda(async () => 'a', {}, settings), { ok: true, result: 'a' });
   const callbackStyle = ((_e: unknown, _c: unknown, cb: (e: unknown, r: unknown) => void) =>
     cb(null, 'b')) as never;
@@ -62,16 +69,22 @@ test('invokeLambda: promise, callback, context.succeed, throw and timeout; the c
     settings,
   );
   assert.equal(thrown.ok === false && thrown.reason, 'error');
-  assert.deepEqual(await invokeLambda(() => new Promise(() => {}), {}, settings), {
-    ok: false,
-    reason: 'timeout',
-  });
+  const hanging = invokeLambda(() => new Promise(() => {}), {}, settings);
+  clock.advance(49);
+  assert.equal(await Promise.race([hanging, 'pending']), 'pending', 'still running at 49 ms');
+  clock.advance(1);
+  assert.deepEqual(await hanging, { ok: false, reason: 'timeout' });
 
   let seen: Record<string, unknown> & { getRemainingTimeInMillis(): number } = {} as never;
-  await invokeLambda((_event, context) => (seen = context as never), {}, { ...settings, timeoutMs: 29_000 });
+  await invokeLambda(
+    (_event, context) => (seen = context as never),
+    {},
+    { ...settings, timeoutMs: 29 * SECOND },
+  );
   assert.equal(seen.functionName, 'connect');
   assert.equal(seen.invokedFunctionArn, 'arn:aws:lambda:eu-west-1:000000000000:function:connect');
   assert.match(String(seen.awsRequestId), /^[0-9a-f-]{36}$/);
-  const remaining = seen.getRemainingTimeInMillis();
-  assert.ok(remaining > 28_000 && remaining <= 29_000);
+  assert.equal(seen.getRemainingTimeInMillis(), 29 * SECOND);
+  clock.advance(SECOND);
+  assert.equal(seen.getRemainingTimeInMillis(), 28 * SECOND);
 });

@@ -12,21 +12,30 @@
  * the gateway's tarball, all with `--offline`. A dependency missing from the packed package.json is not installed.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createRequire, isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gunzipSync } from 'node:zlib';
 import { WebSocket } from 'ws';
 
-const PACKAGE = join(import.meta.dirname, '..');
-const REPO = join(PACKAGE, '..', '..');
-const TSC = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
-/** Deadlines for a loaded 2-core machine: packing builds with tsc, the type-check loads @types/node. */
-const STEP_TIMEOUT_MS = 180_000;
-const TEST_TIMEOUT_MS = 300_000;
+import {
+  CHILD_ENV,
+  installOffline,
+  leaves,
+  lockedTarballs,
+  newProject,
+  once,
+  pack,
+  REPO,
+  run,
+  TEST_TIMEOUT_MS,
+  TSC,
+  text,
+} from '../support/packed-package.ts';
+
+const PACKAGE = join(REPO, 'packages', 'gateway');
 /** What the tarball may hold: the manifest, docs, the command and the build. */
 const PACKED =
   /^(package\.json|README\.md|SPEC\.md|LICENSE|bin\/roomcast-gateway\.js|dist\/[\w-]+\.(js|d\.ts))$/;
@@ -45,6 +54,8 @@ after(async () => {
   }
   await rm(work, { recursive: true, force: true });
 });
+
+const packed = once(() => pack(PACKAGE, work));
 
 describe('@roomcast/gateway as published', { timeout: TEST_TIMEOUT_MS }, () => {
   it('packs only dist/ and bin/, depending on exactly what it imports at runtime or in its public .d.ts', async (t) => {
@@ -311,51 +322,15 @@ createGateway({ stage: 'dev' });
 // Packing and installing
 // ---------------------------------------------------------------------------------------------------------------
 
-interface Packed {
-  tarball: string;
-  /** Path inside the package → contents. */
-  files: Map<string, Buffer>;
-  manifest: Record<string, unknown>;
-}
-
-const packed = once(async (): Promise<Packed> => {
-  // A copy without dist/: prepack must build it, and a build running here cannot disturb tests that use the
-  // package's own dist/ (cli.test.ts). The repo's node_modules provide the build tools, as in the workspace.
-  const source = join(work, 'source');
-  await cp(PACKAGE, source, {
-    recursive: true,
-    filter: (path) => ![join(PACKAGE, 'dist'), join(PACKAGE, 'node_modules')].includes(path),
-  });
-  await symlink(join(REPO, 'node_modules'), join(source, 'node_modules'), 'dir');
-  const destination = join(work, 'pack');
-  await mkdir(destination);
-  await run('npm', ['pack', '--pack-destination', destination], { cwd: source });
-  const [tarball, ...others] = (await readdir(destination)).map((file) => join(destination, file));
-  if (tarball === undefined || others.length > 0)
-    assert.fail(`npm pack made one file: ${[tarball, ...others]}`);
-  assert.match(tarball, /\.tgz$/);
-  const files = untar(await readFile(tarball));
-  return { tarball, files, manifest: JSON.parse(text(files, 'package.json')) };
-});
-
 /** The gateway and its declared dependencies; @types/node for the TypeScript consumer. No tsx. */
 const installedProject = once(async () => {
   const { tarball, manifest } = await packed();
-  const project = join(work, 'app');
-  await mkdir(project);
-  await writeFile(
-    join(project, 'package.json'),
-    JSON.stringify({ name: 'app', version: '1.0.0', private: true }),
-  );
-  for (const [file, contents] of Object.entries(PROJECT_FILES))
-    await writeFile(join(project, file), contents);
+  const project = await newProject(work, 'app', PROJECT_FILES);
   const dependencies = [
     ...(await lockedTarballs(Object.keys(manifest.dependencies ?? {}), 'packages/gateway')),
     ...(await lockedTarballs(['@types/node'])),
   ];
-  await run('npm', ['install', tarball, ...dependencies, '--offline', '--no-audit', '--no-fund'], {
-    cwd: project,
-  });
+  await installOffline(project, [tarball, ...dependencies]);
   return project;
 });
 
@@ -363,40 +338,6 @@ const installedProject = once(async () => {
  * Registry tarball URLs of `names` (as `from` in the repo's lockfile requires them) and all they depend on, at the
  * versions the lockfile holds. npm installs a URL without the registry document of its package.
  */
-async function lockedTarballs(names: string[], from = ''): Promise<string[]> {
-  const lock = JSON.parse(await readFile(join(REPO, 'package-lock.json'), 'utf8')) as {
-    packages: Record<string, { version?: string; dependencies?: Record<string, string> }>;
-  };
-  /** npm's lookup: node_modules of the requiring package, then of each one it is nested in, then the root's. */
-  const locate = (name: string, parent: string): string => {
-    for (let base = parent; ; ) {
-      const path = base ? `${base}/node_modules/${name}` : `node_modules/${name}`;
-      if (lock.packages[path]) return path;
-      assert.ok(base, `${name} (for ${parent || 'the repo'}) is in the repo's lockfile`);
-      const nested = base.lastIndexOf('/node_modules/');
-      base = nested === -1 ? '' : base.slice(0, nested);
-    }
-  };
-  const versions = new Map<string, string>();
-  const visit = (name: string, parent: string) => {
-    const path = locate(name, parent);
-    const { version, dependencies = {} } = lock.packages[path] ?? {};
-    assert.ok(version && (versions.get(name) ?? version) === version, `one version of ${name}`);
-    if (versions.has(name)) return;
-    versions.set(name, version);
-    for (const dependency of Object.keys(dependencies)) visit(dependency, path);
-  };
-  for (const name of names) visit(name, from);
-  const registry = await npmRegistry();
-  return [...versions].map(
-    ([name, version]) => `${registry}${name}/-/${name.split('/').pop()}-${version}.tgz`,
-  );
-}
-
-const npmRegistry = once(async () => {
-  const { stdout } = await run('npm', ['config', 'get', 'registry'], { cwd: work });
-  return stdout.trim().replace(/\/?$/, '/');
-});
 
 // ---------------------------------------------------------------------------------------------------------------
 // Reading the package
@@ -440,38 +381,8 @@ function specifiers(module: string): string[] {
 }
 
 /** The regular files of a .tgz as npm packs it (ustar; paths under `package/`). */
-function untar(tgz: Buffer): Map<string, Buffer> {
-  const tar = gunzipSync(tgz);
-  const files = new Map<string, Buffer>();
-  for (let offset = 0; offset + 512 <= tar.length; ) {
-    const header = tar.subarray(offset, offset + 512);
-    if (header.every((byte) => byte === 0)) break;
-    const field = (start: number, length: number) =>
-      header
-        .subarray(start, start + length)
-        .toString('utf8')
-        .replace(/\0.*$/s, '');
-    const name = [field(345, 155), field(0, 100)].filter(Boolean).join('/');
-    const size = Number.parseInt(field(124, 12).trim() || '0', 8);
-    const type = field(156, 1);
-    if (type === '0' || type === '') {
-      files.set(name.replace(/^package\//, ''), tar.subarray(offset + 512, offset + 512 + size));
-    }
-    offset += 512 + Math.ceil(size / 512) * 512;
-  }
-  return files;
-}
-
-function text(files: Map<string, Buffer>, path: string): string {
-  const contents = files.get(path);
-  assert.ok(contents, `${path} is packed`);
-  return contents.toString('utf8');
-}
 
 /** The file paths an `exports` map points to, through every condition. */
-function leaves(value: unknown): unknown[] {
-  return typeof value === 'object' && value !== null ? Object.values(value).flatMap(leaves) : [value];
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Processes
@@ -481,34 +392,8 @@ function leaves(value: unknown): unknown[] {
  * The environment of every child: none of the `npm_*` variables an enclosing `npm test` sets (its prefix, its
  * workspace) except where the cache and registry are, no NODE_OPTIONS, no AWS settings for the handlers.
  */
-const ENV = Object.fromEntries(
-  Object.entries(process.env).filter(
-    ([name]) =>
-      (!/^npm_/i.test(name) || /^npm_config_(cache|registry|userconfig|globalconfig)$/i.test(name)) &&
-      !/^AWS_/.test(name) &&
-      !['NODE_OPTIONS', 'NODE_TEST_CONTEXT', 'INIT_CWD'].includes(name),
-  ),
-);
 
 /** Runs a command to completion; rejects with its output when it fails. */
-function run(
-  command: string,
-  args: string[],
-  options: { cwd: string },
-): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      command,
-      args,
-      { ...options, env: ENV, timeout: STEP_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error)
-          reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
-        else resolve({ stdout, stderr });
-      },
-    );
-  });
-}
 
 interface Output {
   stdout: string;
@@ -522,7 +407,7 @@ interface Output {
 function command(project: string, args: string[]) {
   const child = spawn(join(project, 'node_modules', '.bin', 'roomcast-gateway'), args, {
     cwd: project,
-    env: { ...ENV, PATH: [dirname(process.execPath), ENV.PATH].join(delimiter) },
+    env: { ...CHILD_ENV, PATH: [dirname(process.execPath), CHILD_ENV.PATH].join(delimiter) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
@@ -564,12 +449,4 @@ function command(project: string, args: string[]) {
 function track(socket: WebSocket): WebSocket {
   sockets.add(socket);
   return socket;
-}
-
-function once<T>(make: () => Promise<T>): () => Promise<T> {
-  let made: Promise<T> | undefined;
-  return () => {
-    made ??= make();
-    return made;
-  };
 }

@@ -1,0 +1,69 @@
+/**
+ * Every number and default of the gateway, each under one name: API Gateway's WebSocket quotas (SPEC.md §7.1 gives
+ * the AWS source of each), the emulator's own limits, the options' defaults and the WebSocket close codes. The
+ * options, the command's usage text and the code all refer to these.
+ */
+
+// API Gateway's WebSocket quotas (SPEC.md §7.1) -------------------------------------------------------------
+
+/**
+ * 128 KB: the longest message a client may send (longer closes with 1009), and the longest `PostToConnection`
+ * `Data` (longer gets 413): one AWS quota, the message payload size.
+ */
+export const MAX_MESSAGE_BYTES = 131_072;
+
+/**
+ * 32 KB: the longest frame in either direction. A longer client frame closes with 1009; longer messages to the
+ * client are cut into frames of this size.
+ */
+export const MAX_FRAME_BYTES = 32_768;
+
+/** 10 minutes without a data frame in either direction, then close 1001. */
+export const IDLE_TIMEOUT_MS = 600_000;
+
+/** 2 hours: no connection lives longer, however busy. */
+export const MAX_CONNECTION_MS = 7_200_000;
+
+/** 29 seconds: an integration (handler or authorizer) still running after this has failed. */
+export const INTEGRATION_TIMEOUT_MS = 29_000;
+
+/** 8 KB: the longest authorizer result, as JSON. */
+export const MAX_AUTHORIZER_RESULT_BYTES = 8_192;
+
+// The emulator's own limits ---------------------------------------------------------------------------------
+
+/** 1 MiB waiting to be sent to a slow client, then `PostToConnection` gets 429 (AWS publishes no threshold). */
+export const SEND_BUFFER_LIMIT_BYTES = 1_048_576;
+
+/** How long a closing handshake waits for the client's close frame before the socket is destroyed. */
+export const CLOSE_HANDSHAKE_TIMEOUT_MS = 3_000;
+
+/** Node timers cannot wait longer than 2^31-1 ms, so no timer option may be longer. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+// Defaults of the options and the command -------------------------------------------------------------------
+
+export const DEFAULT_STAGE = 'dev';
+export const DEFAULT_ROUTE_SELECTION_EXPRESSION = '$request.body.action';
+export const DEFAULT_REGION = 'us-east-1';
+/** A dummy account: it only appears in ARNs (the authorizer's `methodArn`, the Lambda context's function ARN). */
+export const DEFAULT_ACCOUNT_ID = '000000000000';
+/** Where `listen()` and the command listen: loopback, since the gateway checks no signatures. */
+export const DEFAULT_HOST = '127.0.0.1';
+/** The command's port; `listen()` picks a free port by default. */
+export const DEFAULT_CLI_PORT = 8080;
+
+// WebSocket close codes (RFC 6455 §7.4.1) and the gateway's close reason ------------------------------------
+
+export const CLOSE_NORMAL = 1000;
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_PROTOCOL_ERROR = 1002;
+export const CLOSE_UNSUPPORTED_DATA = 1003;
+export const CLOSE_NO_STATUS = 1005;
+export const CLOSE_ABNORMAL = 1006;
+export const CLOSE_INVALID_PAYLOAD = 1007;
+export const CLOSE_POLICY_VIOLATION = 1008;
+export const CLOSE_MESSAGE_TOO_BIG = 1009;
+
+/** The reason of the gateway's 1001 close frame, and the `disconnectReason` AWS reports for 1001 (SPEC.md §4.3). */
+export const GOING_AWAY_REASON = 'Going away';
