@@ -1,10 +1,17 @@
-import { FIRST_ID, maxId, rewind } from './cursor.js';
-import { type DirectFrame, type HistoryFrame, MAX_HISTORY_LIMIT, type MessageFrame } from './protocol.js';
-
-/** Catch-up reads the largest pages the protocol allows. */
-export const HISTORY_PAGE_LIMIT = MAX_HISTORY_LIMIT;
-/** Ids remembered for de-duplication; far more than one catch-up window holds. */
-const SEEN_LIMIT = 5000;
+/**
+ * Catch-up: every stored message handed to the application once, across reconnects. On each new connection the
+ * client reads what it missed, page by page, from a cursor a little before the newest message it handed over;
+ * live messages that arrive meanwhile are held back and merged in, and remembered ids drop the duplicates.
+ */
+import { CATCH_UP_PAGE_LIMIT, REMEMBERED_IDS } from './options.js';
+import {
+  MESSAGE_ID_ALPHABET as DIGITS,
+  type DirectFrame,
+  type HistoryFrame,
+  MESSAGE_ID_CHARS,
+  type MessageFrame,
+  MESSAGE_ID_TIME_CHARS as TIME_DIGITS,
+} from './protocol.js';
 
 type Stored = MessageFrame | DirectFrame;
 export type FetchPage = (query: { after?: string; limit: number }) => Promise<HistoryFrame>;
@@ -65,8 +72,9 @@ export class MessageStream<F extends Stored> {
   #hand(frame: F): void {
     if (this.#seen.has(frame.message_id)) return;
     this.#seen.add(frame.message_id);
-    if (this.#seen.size > SEEN_LIMIT) {
-      for (const id of [...this.#seen].slice(0, SEEN_LIMIT / 2)) this.#seen.delete(id);
+    if (this.#seen.size > REMEMBERED_IDS) {
+      // A Set iterates in insertion order: this forgets the ids handed over longest ago.
+      for (const id of [...this.#seen].slice(0, REMEMBERED_IDS / 2)) this.#seen.delete(id);
     }
     this.#newest = this.#newest === undefined ? frame.message_id : maxId(this.#newest, frame.message_id);
     this.#deliver(frame);
@@ -84,6 +92,7 @@ export async function catchUp<F extends Stored>(
 ): Promise<F[]> {
   const cursor = stream.cursor(options.overlapMs);
   if (cursor === undefined) {
+    // At least one message, to learn the newest stored id.
     const newestFirst = (await fetchPage({ limit: Math.max(1, options.initial) })).messages as F[];
     stream.start(newestFirst[0]?.message_id ?? FIRST_ID);
     return newestFirst.slice(0, options.initial).reverse();
@@ -91,12 +100,43 @@ export async function catchUp<F extends Stored>(
   const messages: F[] = [];
   let after = cursor;
   for (;;) {
-    const page = await fetchPage({ after, limit: HISTORY_PAGE_LIMIT });
+    const page = await fetchPage({ after, limit: CATCH_UP_PAGE_LIMIT });
     messages.push(...(page.messages as F[]));
     const last = page.messages.at(-1);
     if (!page.has_more || !last) return messages;
     after = last.message_id;
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cursors: message ids are ULIDs, which sort by time
+// ---------------------------------------------------------------------------------------------------------------
+
+const RANDOM_DIGITS = MESSAGE_ID_CHARS - TIME_DIGITS;
+
+/** Sorts before every message id: a cursor meaning "from the very start". */
+export const FIRST_ID = '0'.repeat(MESSAGE_ID_CHARS);
+
+/** The smallest id of `ms` milliseconds before `id`; ids that are not ULIDs are returned unchanged. */
+export function rewind(id: string, ms: number): string {
+  if (id.length !== MESSAGE_ID_CHARS) return id;
+  let time = 0;
+  for (const digit of id.slice(0, TIME_DIGITS)) {
+    const value = DIGITS.indexOf(digit);
+    if (value < 0) return id;
+    time = time * 32 + value;
+  }
+  let rest = Math.max(0, time - ms);
+  let digits = '';
+  for (let i = 0; i < TIME_DIGITS; i += 1) {
+    digits = DIGITS.charAt(rest % 32) + digits;
+    rest = Math.floor(rest / 32);
+  }
+  return digits + '0'.repeat(RANDOM_DIGITS);
+}
+
+function maxId(a: string, b: string): string {
+  return a > b ? a : b;
 }
 
 function compare(a: string, b: string): number {

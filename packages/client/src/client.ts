@@ -1,10 +1,16 @@
+/**
+ * The public client: `connect`, RoomcastClient and its events. It wires the parts together: the connection
+ * (connection.ts), the calls waiting for answers (requests.ts) and the message streams that catch up
+ * (catch-up.ts), and routes every frame the server sends to the part it concerns.
+ */
 import { catchUp, type FetchPage, MessageStream } from './catch-up.js';
-import { Connection } from './connection.js';
-import { RoomcastError } from './errors.js';
-import { Emitter } from './events.js';
-import { Heartbeat } from './heartbeat.js';
-import { type ConnectOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { Outbox } from './outbox.js';
+import { Connection, type ConnectionState, type StateChange } from './connection.js';
+import {
+  type ConnectOptions,
+  type ResolvedCatchUp,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
 import type {
   DirectFrame,
   ErrorFrame,
@@ -14,8 +20,7 @@ import type {
   PresenceFrame,
   ServerFrame,
 } from './protocol.js';
-import { Requests } from './requests.js';
-import type { ConnectionState, StateChange } from './state.js';
+import { Outbox, Requests, RoomcastError } from './requests.js';
 
 export interface ClientEvents {
   /** A room message, once each; after a reconnect the missed ones come first, in message_id order. */
@@ -51,7 +56,6 @@ export class RoomcastClient {
   readonly #outbox: Outbox;
   readonly #room: MessageStream<MessageFrame>;
   readonly #direct: MessageStream<DirectFrame>;
-  readonly #heartbeat: Heartbeat;
 
   constructor(options: ConnectOptions) {
     const resolved = resolveOptions(options);
@@ -63,6 +67,7 @@ export class RoomcastClient {
       text: (text) => this.#receive(text),
       down: () => this.#down(),
       state: (change) => this.#changed(change),
+      heartbeat: () => this.#ping(),
     });
     const transmit = (frame: object) => this.#connection.send(JSON.stringify(frame));
     this.#requests = new Requests(transmit);
@@ -75,7 +80,6 @@ export class RoomcastClient {
       (frame) => this.#events.emit('direct', frame),
       catchUp ? catchUp.directAfter : undefined,
     );
-    this.#heartbeat = new Heartbeat(resolved.heartbeatMs, () => this.#ping());
     // Listeners are attached after connect() returns; the first attempt starts right after that.
     queueMicrotask(() => this.#connection.start());
   }
@@ -132,11 +136,10 @@ export class RoomcastClient {
   #opened(generation: number): void {
     this.#outbox.resend();
     this.#requests.resend();
-    this.#heartbeat.start();
     if (this.#options.catchUp) void this.#catchUp(generation, this.#options.catchUp);
   }
 
-  async #catchUp(generation: number, options: { initial: number; overlapMs: number }): Promise<void> {
+  async #catchUp(generation: number, options: ResolvedCatchUp): Promise<void> {
     this.#room.hold();
     this.#direct.hold();
     const read =
@@ -198,7 +201,6 @@ export class RoomcastClient {
   }
 
   #down(): void {
-    this.#heartbeat.stop();
     this.#requests.connectionLost();
     // Live messages held for a catch-up that will not finish now are handed over as they are.
     this.#room.release([]);
@@ -236,4 +238,51 @@ function parse(text: string): ServerFrame | undefined {
   } catch {
     return undefined;
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------------------------
+
+type Listeners<Events> = { [K in keyof Events]?: Set<(value: Events[K]) => void> };
+
+/** A minimal typed event emitter that runs in browsers and Node alike. */
+export class Emitter<Events> {
+  readonly #listeners: Listeners<Events> = {};
+  readonly #onListenerError: (error: unknown) => void;
+
+  /** A listener that throws must not break the caller's bookkeeping; by default its error is rethrown later. */
+  constructor(onListenerError: (error: unknown) => void = rethrowLater) {
+    this.#onListenerError = onListenerError;
+  }
+
+  /** Returns a function that removes the listener. */
+  on<K extends keyof Events>(name: K, listener: (value: Events[K]) => void): () => void {
+    const set = this.#listeners[name] ?? new Set();
+    this.#listeners[name] = set;
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  emit<K extends keyof Events>(name: K, value: Events[K]): void {
+    for (const listener of [...(this.#listeners[name] ?? [])]) {
+      try {
+        listener(value);
+      } catch (error) {
+        this.#onListenerError(error);
+      }
+    }
+  }
+
+  clear(): void {
+    for (const set of Object.values(this.#listeners) as Array<Set<unknown> | undefined>) set?.clear();
+  }
+}
+
+function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
 }

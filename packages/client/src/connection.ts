@@ -1,8 +1,43 @@
-import { backoffDelay } from './backoff.js';
-import type { ResolvedOptions } from './options.js';
-import { Socket, type SocketEnd } from './socket.js';
-import { type CloseReason, type ConnectionState, refusal, type StateChange } from './state.js';
-import { checkToken } from './token.js';
+/**
+ * The connection's lifecycle: one WebSocket kept open, its states, and the decisions around it. A fresh token is
+ * checked before every attempt, attempts are spaced by backoff, a heartbeat finds dead sockets, and the client
+ * stops when a retry cannot help. The Socket adapter at the bottom hides the browser / `ws` differences.
+ */
+import type { ResolvedOptions, WebSocketFactory, WebSocketLike } from './options.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// States
+// ---------------------------------------------------------------------------------------------------------------
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/**
+ * Why the client stopped: `client` (close() was called), `unauthorized` (401, or an expired token), `forbidden`
+ * (403, or a room outside the token's `rooms`), `bad-request` (400: a malformed room id), `gave-up` (the attempt
+ * limits of ReconnectOptions). Only `client` and `gave-up` are not about the token or room.
+ */
+export type CloseReason = 'client' | 'unauthorized' | 'forbidden' | 'bad-request' | 'gave-up';
+
+export type StateChange =
+  /** A handshake starts; attempt 1 is the first after the last open connection (or ever). */
+  | { state: 'connecting'; attempt: number }
+  | { state: 'open' }
+  /** No connection; attempt number `attempt` starts in `delayMs`. */
+  | { state: 'reconnecting'; attempt: number; delayMs: number; reason: string }
+  /** Final: the client will not connect again. `status` is the refused handshake's, when known. */
+  | { state: 'closed'; reason: CloseReason; detail: string; status?: number };
+
+/** Handshake statuses that no retry can fix. */
+function refusal(status: number | undefined): CloseReason | undefined {
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 400) return 'bad-request';
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The connection
+// ---------------------------------------------------------------------------------------------------------------
 
 export interface ConnectionHandlers {
   /** A new socket opened; `generation` names it in later calls to `abandon`. */
@@ -11,11 +46,13 @@ export interface ConnectionHandlers {
   /** The open socket (or the attempt) is gone. */
   down(): void;
   state(change: StateChange): void;
+  /** Every `heartbeatMs` while a socket is open: time to check that it is alive. */
+  heartbeat(): void;
 }
 
 /**
- * Keeps one WebSocket open: a token per attempt, backoff between attempts, and the decision to stop when a retry
- * cannot help (a refused or unusable token, or the attempt limits).
+ * Keeps one WebSocket open: a token per attempt, backoff between attempts, a heartbeat while open, and the
+ * decision to stop when a retry cannot help (a refused or unusable token, or the attempt limits).
  */
 export class Connection {
   readonly #options: ResolvedOptions;
@@ -27,7 +64,9 @@ export class Connection {
   /** Attempts since the last open socket. */
   #attempts = 0;
   #failedHandshakes = 0;
+  /** The handshake deadline, or the delay before the next attempt. */
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: ResolvedOptions, handlers: ConnectionHandlers) {
     this.#options = options;
@@ -118,6 +157,8 @@ export class Connection {
     this.#attempts = 0;
     this.#failedHandshakes = 0;
     this.#state = 'open';
+    const { heartbeatMs } = this.#options;
+    if (heartbeatMs > 0) this.#heartbeat = setInterval(() => this.#on.heartbeat(), heartbeatMs);
     // Before anyone hears of it, so that what a state listener sends goes out once.
     this.#on.open(this.#generation);
     this.#setState({ state: 'open' });
@@ -148,6 +189,8 @@ export class Connection {
 
   #drop(): void {
     clearTimeout(this.#timer);
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
     const hadSocket = this.#socket !== undefined;
     this.#socket = undefined;
     if (hadSocket) this.#on.down();
@@ -177,4 +220,147 @@ export class Connection {
 
 function knownOffline(): boolean {
   return (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
+}
+
+/**
+ * Exponential backoff with full jitter: after the n-th consecutive failure (n ≥ 1) wait a uniformly random time
+ * in [0, min(max, initial · 2^(n-1))). The randomness spreads out the reconnects of many clients dropped at once.
+ */
+export function backoffDelay(
+  failures: number,
+  options: { initialDelayMs: number; maxDelayMs: number },
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.max(0, failures - 1));
+  return Math.floor(random() * ceiling);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The token check before an attempt
+// ---------------------------------------------------------------------------------------------------------------
+
+export type TokenCheck =
+  | { ok: true; userId: string | undefined }
+  | { ok: false; reason: 'unauthorized' | 'forbidden'; detail: string };
+
+/**
+ * Checks a connect token's claims without verifying it (only the server can): an expired token, or one whose
+ * `rooms` claim excludes the room, would be refused with 401/403, which a browser cannot see. Checking first keeps
+ * the client from retrying a handshake that cannot succeed.
+ */
+export function checkToken(token: string, room: string, nowMs: number): TokenCheck {
+  const claims = decodeJwtPayload(token);
+  if (!claims) return { ok: false, reason: 'unauthorized', detail: 'the token is not a JWT' };
+  if (typeof claims.exp !== 'number')
+    return { ok: false, reason: 'unauthorized', detail: 'the token has no exp' };
+  if (claims.exp * 1000 <= nowMs)
+    return { ok: false, reason: 'unauthorized', detail: 'the token has expired' };
+  if (Array.isArray(claims.rooms) && !claims.rooms.includes(room)) {
+    return { ok: false, reason: 'forbidden', detail: `the token does not allow room "${room}"` };
+  }
+  return { ok: true, userId: typeof claims.sub === 'string' ? claims.sub : undefined };
+}
+
+export function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    const json: unknown = JSON.parse(
+      new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))),
+    );
+    return typeof json === 'object' && json !== null && !Array.isArray(json)
+      ? (json as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The socket adapter
+// ---------------------------------------------------------------------------------------------------------------
+
+/** `ws` (Node) also is an EventEmitter: it reports a refused handshake's HTTP status, and can drop a socket at once. */
+interface NodeWebSocket {
+  on(
+    event: 'unexpected-response',
+    listener: (request: unknown, response: { statusCode?: number }) => void,
+  ): void;
+  terminate(): void;
+}
+
+interface SocketEnd {
+  /** Whether the socket had opened before it ended. */
+  opened: boolean;
+  code: number;
+  reason: string;
+  /** The HTTP status of a refused handshake, when the implementation can tell (`ws` can, browsers cannot). */
+  status: number | undefined;
+}
+
+interface SocketHandlers {
+  open(): void;
+  message(text: string): void;
+  end(end: SocketEnd): void;
+}
+
+const noop = () => {};
+
+/** One connection attempt, with the browser and `ws` differences smoothed over. */
+class Socket {
+  readonly seesHandshakeStatus: boolean;
+  #opened = false;
+  #status: number | undefined;
+  readonly #ws: WebSocketLike;
+
+  constructor(Factory: WebSocketFactory, url: string, handlers: SocketHandlers) {
+    const ws = new Factory(url);
+    this.#ws = ws;
+    ws.onopen = () => {
+      this.#opened = true;
+      handlers.open();
+    };
+    ws.onmessage = (event: { data: unknown }) => handlers.message(String(event.data));
+    ws.onclose = (event: { code: number; reason: string }) =>
+      handlers.end({ opened: this.#opened, code: event.code, reason: event.reason, status: this.#status });
+    // A close event always follows an error; `ws` would throw an error nobody listens to.
+    ws.onerror = noop;
+    const node = asNode(ws);
+    this.seesHandshakeStatus = node !== undefined;
+    node?.on('unexpected-response', (_request, response) => {
+      this.#status = response.statusCode;
+      node.terminate();
+    });
+  }
+
+  get opened(): boolean {
+    return this.#opened;
+  }
+
+  send(text: string): void {
+    this.#ws.send(text);
+  }
+
+  /**
+   * Stops listening and closes the socket; no handler runs after this. Not `graceful`: the socket is presumed dead,
+   * so `ws` drops it at once rather than waiting for a closing handshake that will never come.
+   */
+  abandon(graceful: boolean): void {
+    const ws = this.#ws;
+    ws.onopen = null;
+    ws.onmessage = null;
+    ws.onclose = null;
+    ws.onerror = noop;
+    const node = asNode(ws);
+    if (node && !graceful) node.terminate();
+    else ws.close(1000);
+  }
+}
+
+function asNode(ws: WebSocketLike): NodeWebSocket | undefined {
+  const candidate = ws as Partial<NodeWebSocket>;
+  return typeof candidate.on === 'function' && typeof candidate.terminate === 'function'
+    ? (ws as unknown as NodeWebSocket)
+    : undefined;
 }

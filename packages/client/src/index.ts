@@ -1,6 +1,12 @@
 export { type ClientEvents, connect, type HistoryQuery, RoomcastClient } from './client.js';
-export { type ClientErrorCode, RoomcastError } from './errors.js';
-export type { CatchUpOptions, ConnectOptions, ReconnectOptions } from './options.js';
+export type { CloseReason, ConnectionState, StateChange } from './connection.js';
+export type {
+  CatchUpOptions,
+  ConnectOptions,
+  ReconnectOptions,
+  WebSocketFactory,
+  WebSocketLike,
+} from './options.js';
 export type {
   DirectFrame,
   ErrorCode,
@@ -10,5 +16,4 @@ export type {
   MessageFrame,
   PresenceFrame,
 } from './protocol.js';
-export type { WebSocketFactory, WebSocketLike } from './socket.js';
-export type { CloseReason, ConnectionState, StateChange } from './state.js';
+export { type ClientErrorCode, RoomcastError } from './requests.js';

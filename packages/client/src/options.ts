@@ -1,5 +1,55 @@
-import { isRoomId } from './protocol.js';
-import type { WebSocketFactory } from './socket.js';
+/**
+ * What `connect` accepts, and the SDK's own numbers: every default and internal limit has its one name here (the
+ * wire protocol's limits are in protocol.ts). The README's option tables list the same values; units.test.ts
+ * holds them to it.
+ */
+import { isRoomId, MAX_HISTORY_LIMIT, MESSAGE_ID_PATTERN } from './protocol.js';
+
+/** The defaults of ConnectOptions, keyed like the options they fill in. */
+export const DEFAULTS = {
+  /** Half API Gateway's 10-minute idle timeout. */
+  heartbeatMs: 300_000,
+  heartbeatTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  /** Longer than a read's: it includes waiting in the outbox, through a reconnect. */
+  sendTimeoutMs: 30_000,
+  reconnect: {
+    initialDelayMs: 500,
+    maxDelayMs: 30_000,
+    maxAttempts: Number.POSITIVE_INFINITY,
+    maxFailedHandshakes: 8,
+  },
+  catchUp: {
+    initial: 0,
+    /** Far longer than Lambdas take to store and fan out a message; see MessageStream.cursor. */
+    overlapMs: 10_000,
+  },
+};
+
+/**
+ * Message ids each stream remembers to hand every message over once; it forgets the older half when full, so it
+ * remembers 2,500 to 5,000. Far more than one catch-up window holds.
+ */
+export const REMEMBERED_IDS = 5000;
+
+/** Catch-up reads the largest pages the protocol allows. */
+export const CATCH_UP_PAGE_LIMIT = MAX_HISTORY_LIMIT;
+
+/**
+ * The part of the WebSocket API the client uses. The browser's `WebSocket` and the `ws` package both have it.
+ * The `on*` handler properties are typed `unknown` so either implementation's own event types fit.
+ */
+export interface WebSocketLike {
+  onopen: unknown;
+  onclose: unknown;
+  onmessage: unknown;
+  onerror: unknown;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export type WebSocketFactory = new (url: string) => WebSocketLike;
 
 export interface ReconnectOptions {
   /** Ceiling of the first retry's random delay; it doubles per failed attempt. Default 500. */
@@ -18,7 +68,10 @@ export interface ReconnectOptions {
 }
 
 export interface CatchUpOptions {
-  /** On the first connection, hand over this many of the newest stored messages (room and direct). Default 0. */
+  /**
+   * On the first connection, hand over this many of the newest stored messages (room and direct): 0 to 100
+   * (one page). Default 0.
+   */
   initial?: number | undefined;
   /** Resume the room after this message id (say, one kept across a page reload) instead of the newest one. */
   after?: string | undefined;
@@ -52,51 +105,63 @@ export interface ConnectOptions {
   catchUp?: CatchUpOptions | false | undefined;
 }
 
-export interface ResolvedOptions {
+type Timing = Omit<typeof DEFAULTS, 'reconnect' | 'catchUp'>;
+
+export interface ResolvedOptions extends Timing {
   url: string;
   room: string;
   getToken: () => string | Promise<string>;
   WebSocket: WebSocketFactory;
-  heartbeatMs: number;
-  heartbeatTimeoutMs: number;
-  connectTimeoutMs: number;
-  requestTimeoutMs: number;
-  sendTimeoutMs: number;
-  reconnect: { initialDelayMs: number; maxDelayMs: number; maxAttempts: number; maxFailedHandshakes: number };
-  catchUp:
-    | { initial: number; overlapMs: number; after?: string | undefined; directAfter?: string | undefined }
-    | false;
+  reconnect: typeof DEFAULTS.reconnect;
+  catchUp: ResolvedCatchUp | false;
 }
 
+export type ResolvedCatchUp = typeof DEFAULTS.catchUp & Pick<CatchUpOptions, 'after' | 'directAfter'>;
+
+/**
+ * Fills in the defaults, and throws a TypeError for options that could never work. Those the server would refuse
+ * must be caught here: a catch-up the server refuses would drop the connection and reconnect, forever.
+ */
 export function resolveOptions(options: ConnectOptions): ResolvedOptions {
-  const { token, getToken } = options;
+  const { url, room, token, getToken } = options;
   if ((token === undefined) === (getToken === undefined))
     throw new TypeError('pass either token or getToken');
   const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketFactory }).WebSocket;
   if (!WebSocket) throw new TypeError('no global WebSocket: pass one, e.g. `import WebSocket from "ws"`');
-  if (!/^wss?:$/.test(new URL(options.url).protocol)) throw new TypeError('url must start with ws: or wss:');
-  if (!isRoomId(options.room)) throw new TypeError('room must be 1-64 characters of [A-Za-z0-9_.:-]');
-  const catchUp = options.catchUp ?? {};
+  if (!/^wss?:$/.test(new URL(url).protocol)) throw new TypeError('url must start with ws: or wss:');
+  if (!isRoomId(room)) throw new TypeError('room must be 1-64 characters of [A-Za-z0-9_.:-]');
+  const { reconnect, catchUp, ...timing } = DEFAULTS;
   return {
-    url: options.url,
-    room: options.room,
+    ...withDefaults(timing, options),
+    url,
+    room,
     getToken: getToken ?? (() => token as string),
     WebSocket,
-    heartbeatMs: options.heartbeatMs ?? 300_000,
-    heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 10_000,
-    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
-    sendTimeoutMs: options.sendTimeoutMs ?? 30_000,
-    reconnect: {
-      initialDelayMs: options.reconnect?.initialDelayMs ?? 500,
-      maxDelayMs: options.reconnect?.maxDelayMs ?? 30_000,
-      maxAttempts: options.reconnect?.maxAttempts ?? Number.POSITIVE_INFINITY,
-      maxFailedHandshakes: options.reconnect?.maxFailedHandshakes ?? 8,
-    },
-    catchUp: catchUp && {
-      ...catchUp,
-      initial: catchUp.initial ?? 0,
-      overlapMs: catchUp.overlapMs ?? 10_000,
-    },
+    reconnect: withDefaults(reconnect, options.reconnect),
+    catchUp:
+      options.catchUp === false
+        ? false
+        : resolveCatchUp({ ...options.catchUp, ...withDefaults(catchUp, options.catchUp) }),
   };
+}
+
+/** `defaults`, with the options given (not undefined) in place of theirs. */
+function withDefaults<T extends object>(defaults: T, given: { [K in keyof T]?: T[K] | undefined } = {}): T {
+  const resolved = { ...defaults };
+  for (const key in defaults) resolved[key] = given[key] ?? defaults[key];
+  return resolved;
+}
+
+function resolveCatchUp(catchUp: ResolvedCatchUp): ResolvedCatchUp {
+  // The first catch-up reads the newest `initial` messages in one page.
+  const { initial } = catchUp;
+  if (!Number.isInteger(initial) || initial < 0 || initial > MAX_HISTORY_LIMIT) {
+    throw new TypeError(`catchUp.initial must be a whole number from 0 to ${MAX_HISTORY_LIMIT}`);
+  }
+  for (const name of ['after', 'directAfter'] as const) {
+    const id = catchUp[name];
+    if (id !== undefined && !MESSAGE_ID_PATTERN.test(id))
+      throw new TypeError(`catchUp.${name} must be a message id`);
+  }
+  return catchUp;
 }

@@ -1,14 +1,136 @@
-import { RoomcastError } from './errors.js';
-import { type PendingOptions, PendingTable } from './pending.js';
+/**
+ * Calls to the server waiting for their answers, and how they fail. API Gateway runs requests concurrently, so
+ * answers arrive in any order: reads are matched by the `ref` the SDK puts on them, sends (the outbox) by their
+ * `client_msg_id`. Every call has a deadline; those that outlive a lost connection go out again on the next one.
+ */
 import type {
+  DirectFrame,
+  ErrorCode,
   ErrorFrame,
   GetHistoryFrame,
   HistoryFrame,
   ListMembersFrame,
   MembersFrame,
+  MessageFrame,
   PingFrame,
   PongFrame,
+  SendDirectFrame,
+  SendMessageFrame,
 } from './protocol.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// How calls fail
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Why a request failed: a server error code, or one of the client's own. A `TIMEOUT`ed send may still have been
+ * delivered (it then arrives as a `message` event); sending again with the same `clientMsgId` is safe.
+ */
+export type ClientErrorCode = ErrorCode | 'TIMEOUT' | 'CONNECTION_LOST' | 'CLOSED';
+
+export class RoomcastError extends Error {
+  override readonly name = 'RoomcastError';
+
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    /** The server's `error` frame, when the server refused the request. */
+    readonly frame?: ErrorFrame,
+  ) {
+    super(message);
+  }
+
+  static fromFrame(frame: ErrorFrame): RoomcastError {
+    return new RoomcastError(frame.code, frame.message, frame);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pending calls
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Entry<T> {
+  frame: object;
+  /** Whether the request survives a lost connection (sent again on the next one) or fails with it. */
+  keep: boolean;
+  resolve(value: T): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export interface PendingOptions {
+  timeoutMs: number;
+  keep: boolean;
+}
+
+/**
+ * Requests waiting for their answer, by correlation key. Each has a deadline; those kept across connections are
+ * transmitted again whenever a new connection opens.
+ */
+class PendingTable<T> {
+  readonly #entries = new Map<string, Entry<T>>();
+  readonly #transmit: (frame: object) => void;
+
+  /** `transmit` sends a frame now if a connection is open, and otherwise does nothing. */
+  constructor(transmit: (frame: object) => void) {
+    this.#transmit = transmit;
+  }
+
+  add(key: string, frame: object, options: PendingOptions): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.reject(key, new RoomcastError('TIMEOUT', `no answer within ${options.timeoutMs} ms`)),
+        options.timeoutMs,
+      );
+      this.#entries.set(key, { frame, keep: options.keep, resolve, reject, timer });
+      this.#transmit(frame);
+    });
+  }
+
+  has(key: string): boolean {
+    return this.#entries.has(key);
+  }
+
+  resolve(key: string, value: T): boolean {
+    const entry = this.#settle(key);
+    entry?.resolve(value);
+    return entry !== undefined;
+  }
+
+  reject(key: string, error: Error): boolean {
+    const entry = this.#settle(key);
+    entry?.reject(error);
+    return entry !== undefined;
+  }
+
+  /** A new connection opened: send again what is still waiting (it went out on a lost one, or never). */
+  resend(): void {
+    for (const entry of this.#entries.values()) this.#transmit(entry.frame);
+  }
+
+  /** The connection was lost: fail the requests that do not outlive it. */
+  connectionLost(): void {
+    for (const [key, entry] of this.#entries) {
+      if (!entry.keep) this.reject(key, new RoomcastError('CONNECTION_LOST', 'the connection was lost'));
+    }
+  }
+
+  rejectAll(error: Error): void {
+    for (const key of [...this.#entries.keys()]) this.reject(key, error);
+  }
+
+  #settle(key: string): Entry<T> | undefined {
+    const entry = this.#entries.get(key);
+    if (!entry) return undefined;
+    this.#entries.delete(key);
+    clearTimeout(entry.timer);
+    return entry;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reads, by ref
+// ---------------------------------------------------------------------------------------------------------------
 
 /** The requests answered by a frame that echoes their `ref`, and the action of that answer. */
 interface Replies {
@@ -20,10 +142,7 @@ type Request = GetHistoryFrame | ListMembersFrame | PingFrame;
 type Reply = Replies[keyof Replies];
 type Unreferenced<F> = F extends unknown ? Omit<F, 'ref'> : never;
 
-/**
- * Reads (`getHistory`, `listMembers`, `ping`), matched to their replies by `ref`: API Gateway runs requests
- * concurrently, so replies arrive in any order.
- */
+/** Reads (`getHistory`, `listMembers`, `ping`), matched to their replies by `ref`. */
 export class Requests {
   readonly #pending: PendingTable<Reply>;
   #next = 0;
@@ -59,4 +178,76 @@ export class Requests {
   rejectAll(error: Error): void {
     this.#pending.rejectAll(error);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sends, by client_msg_id: the outbox
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Sends waiting for the server to store them, by `client_msg_id`. A send made while no connection is open waits
+ * here, and one in flight when a connection drops stays here: both go out again on the next connection with the
+ * same `client_msg_id`, which the server stores and delivers once (a retry is answered with the first message).
+ */
+export class Outbox {
+  readonly #pending: PendingTable<MessageFrame | DirectFrame>;
+  readonly #timeoutMs: number;
+
+  constructor(transmit: (frame: object) => void, timeoutMs: number) {
+    this.#pending = new PendingTable(transmit);
+    this.#timeoutMs = timeoutMs;
+  }
+
+  sendMessage(message: string, clientMsgId = randomId()): Promise<MessageFrame> {
+    const frame: SendMessageFrame = { action: 'sendMessage', message, client_msg_id: clientMsgId };
+    return this.#add(clientMsgId, frame) as Promise<MessageFrame>;
+  }
+
+  sendDirect(toUserId: string, message: string, clientMsgId = randomId()): Promise<DirectFrame> {
+    const frame: SendDirectFrame = {
+      action: 'sendDirect',
+      to_user_id: toUserId,
+      message,
+      client_msg_id: clientMsgId,
+    };
+    return this.#add(clientMsgId, frame) as Promise<DirectFrame>;
+  }
+
+  /** A stored message seen live or in history: completes the send it answers when it is one of ours. */
+  acknowledge(frame: MessageFrame | DirectFrame, me: string | undefined): void {
+    const sender = frame.action === 'message' ? frame.user_id : frame.from_user_id;
+    // client_msg_id is unique per sender only: another user may well have used the same one.
+    if (frame.client_msg_id !== undefined && sender === me) this.#pending.resolve(frame.client_msg_id, frame);
+  }
+
+  /** An error frame; false when it is not about one of these sends. */
+  fail(frame: ErrorFrame): boolean {
+    return (
+      frame.client_msg_id !== undefined &&
+      this.#pending.reject(frame.client_msg_id, RoomcastError.fromFrame(frame))
+    );
+  }
+
+  resend(): void {
+    this.#pending.resend();
+  }
+
+  rejectAll(error: Error): void {
+    this.#pending.rejectAll(error);
+  }
+
+  #add(clientMsgId: string, frame: SendMessageFrame | SendDirectFrame): Promise<MessageFrame | DirectFrame> {
+    if (this.#pending.has(clientMsgId)) {
+      return Promise.reject(
+        new RoomcastError('BAD_REQUEST', `a send with client_msg_id ${clientMsgId} is pending`),
+      );
+    }
+    return this.#pending.add(clientMsgId, frame, { timeoutMs: this.#timeoutMs, keep: true });
+  }
+}
+
+/** A random `client_msg_id`: 128 bits as 32 hex digits. `crypto.randomUUID` needs a secure context. */
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

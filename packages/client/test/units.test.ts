@@ -1,19 +1,23 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { backoffDelay } from '../src/backoff.js';
-import { catchUp, HISTORY_PAGE_LIMIT, MessageStream } from '../src/catch-up.js';
-import { FIRST_ID, rewind } from '../src/cursor.js';
-import { Emitter } from '../src/events.js';
+import { catchUp, FIRST_ID, MessageStream, rewind } from '../src/catch-up.js';
+import { Emitter } from '../src/client.js';
+import { backoffDelay, checkToken, decodeJwtPayload } from '../src/connection.js';
 import { connect } from '../src/index.js';
+import { CATCH_UP_PAGE_LIMIT, DEFAULTS, REMEMBERED_IDS } from '../src/options.js';
 import { MAX_HISTORY_LIMIT, MESSAGE_ID_PATTERN, type MessageFrame } from '../src/protocol.js';
-import { checkToken, decodeJwtPayload } from '../src/token.js';
 
 /** A JWT as the client sees one: it reads the claims and never verifies the signature (only the server can). */
 function token(sub: string, claims: { expiresInSeconds?: number; rooms?: string[] } = {}): string {
-  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const exp = Math.floor(Date.now() / 1000) + (claims.expiresInSeconds ?? 3600);
   const payload = { sub, exp, ...(claims.rooms && { rooms: claims.rooms }) };
-  return `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode(payload)}.signature`;
+  return `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url(payload)}.signature`;
+}
+
+/** A JWT part: JSON in base64url, UTF-8 included. */
+function base64url(value: object): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
 function message(id: string, text = id): MessageFrame {
@@ -57,7 +61,7 @@ describe('token check', () => {
   });
 
   it('decodes base64url payloads with UTF-8 text', () => {
-    const payload = Buffer.from(JSON.stringify({ sub: 'zoë/élan?', exp: 1 })).toString('base64url');
+    const payload = base64url({ sub: 'zoë/élan?', exp: 1 });
     assert.deepEqual(decodeJwtPayload(`x.${payload}.y`), { sub: 'zoë/élan?', exp: 1 });
     assert.equal(decodeJwtPayload('x.!!!.y'), undefined);
   });
@@ -76,7 +80,7 @@ describe('cursor', () => {
   });
 
   it('pages with the largest limit the protocol allows', () => {
-    assert.equal(HISTORY_PAGE_LIMIT, MAX_HISTORY_LIMIT);
+    assert.equal(CATCH_UP_PAGE_LIMIT, MAX_HISTORY_LIMIT);
   });
 });
 
@@ -144,11 +148,62 @@ describe('emitter', () => {
 });
 
 describe('connect', () => {
+  const base = { url: 'ws://127.0.0.1:1/dev', room: 'lobby', token: 'x', WebSocket: class {} as never };
+
   it('refuses unusable options at once, before any connection attempt', () => {
-    const base = { url: 'ws://127.0.0.1:1/dev', room: 'lobby', token: 'x', WebSocket: class {} as never };
     assert.throws(() => connect({ ...base, url: 'http://127.0.0.1/dev' }), TypeError);
     assert.throws(() => connect({ ...base, room: 'no spaces' }), TypeError);
     assert.throws(() => connect({ ...base, getToken: () => 'y' }), /either token or getToken/);
     assert.throws(() => connect({ ...base, token: undefined }), /either token or getToken/);
+  });
+
+  it('refuses catch-up options the server would refuse, which would reconnect forever', () => {
+    for (const initial of [MAX_HISTORY_LIMIT + 1, -1, 1.5]) {
+      assert.throws(
+        () => connect({ ...base, catchUp: { initial } }),
+        /catchUp.initial/,
+        `initial: ${initial}`,
+      );
+    }
+    assert.throws(() => connect({ ...base, catchUp: { after: 'not-an-id' } }), /catchUp.after/);
+    assert.throws(
+      () => connect({ ...base, catchUp: { directAfter: '01arz3ndektsv4rrffq69g5fav' } }),
+      TypeError,
+    );
+    const valid = connect({
+      ...base,
+      catchUp: { initial: MAX_HISTORY_LIMIT, after: '01ARZ3NDEKTSV4RRFFQ69G5FAV', directAfter: undefined },
+    });
+    valid.close();
+  });
+});
+
+describe('defaults', () => {
+  /** The defaults by option name (they are unique across ConnectOptions, ReconnectOptions and CatchUpOptions). */
+  const { reconnect: reconnectDefaults, catchUp: catchUpDefaults, ...connectDefaults } = DEFAULTS;
+  const defaults: Record<string, number> = { ...connectDefaults, ...reconnectDefaults, ...catchUpDefaults };
+
+  it('are the ones the README lists, in its option tables and its prose', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    // Rows like "| `heartbeatMs` | 300 000 | meaning |"; a default that is a number (or ∞) is ours to check.
+    const documented: Record<string, number> = {};
+    for (const [, name = '', cell = ''] of readme.matchAll(/^\| `(\w+)` +\| ([\d ]+|∞) +\|/gm)) {
+      documented[name] = cell === '∞' ? Number.POSITIVE_INFINITY : Number(cell.replaceAll(' ', ''));
+    }
+    assert.deepEqual(documented, defaults);
+    const remembered = `${(REMEMBERED_IDS / 2).toLocaleString('en-US')} to ${REMEMBERED_IDS.toLocaleString('en-US')} ids`;
+    assert.ok(readme.includes(remembered), `the README says it remembers ${remembered}`);
+  });
+
+  it("are the ones named in the options' doc comments", () => {
+    const source = readFileSync(new URL('../src/options.ts', import.meta.url), 'utf8');
+    const commented: Record<string, number> = {};
+    // "/** … Default 30 000. */ maxDelayMs?:" (or "Default: never.", no default at all)
+    for (const [, text = '', name = ''] of source.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*(\w+)\?:/g)) {
+      const stated = /Default(?:: never| ([\d ]+))\./.exec(text);
+      if (stated)
+        commented[name] = stated[1] ? Number(stated[1].replaceAll(' ', '')) : Number.POSITIVE_INFINITY;
+    }
+    assert.deepEqual(commented, defaults);
   });
 });
