@@ -16,7 +16,13 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
     const sender = await callerRecord(deps, ctx);
     if (!sender) return;
     const recipientConnections = await deps.connections.userConnectionIds(frame.to_user_id);
-    if (recipientConnections.length === 0) {
+    // A retry of a message already stored is answered with it, whether or not the recipient is still connected:
+    // refusing it would make the sender's SDK reject a send that succeeded, and a manual resend duplicate it.
+    const retried =
+      recipientConnections.length === 0 && frame.client_msg_id !== undefined
+        ? await deps.messages.storedDirectMessage(sender.user_id, frame.to_user_id, frame.client_msg_id)
+        : undefined;
+    if (recipientConnections.length === 0 && !retried) {
       log.info('direct message to a user who is not connected', { to_user_id: frame.to_user_id });
       await ctx.fail('NOT_CONNECTED', 'that user is not connected');
       return;

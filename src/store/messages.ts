@@ -66,6 +66,28 @@ export class MessageStore {
     return this.#saveOnce(message, message.from_user_id, `dm:${message.to_user_id}`, inboxes);
   }
 
+  /**
+   * The direct message a first send with this `client_msg_id` stored, if any: a retry of it is acknowledged with
+   * that message even when the recipient has left since.
+   */
+  async storedDirectMessage(
+    senderId: string,
+    toUserId: string,
+    clientMsgId: string,
+  ): Promise<DirectMessage | undefined> {
+    const { Item } = await this.#doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: {
+          [PK]: idempotencyPartition(senderId),
+          [SK]: idempotencySortKey(`dm:${toUserId}`, clientMsgId),
+        },
+        ConsistentRead: true,
+      }),
+    );
+    return Item?.message as DirectMessage | undefined;
+  }
+
   roomHistory(roomId: string, query: HistoryQuery): Promise<HistoryPage> {
     return this.#history(roomPartition(roomId), query);
   }
@@ -75,10 +97,12 @@ export class MessageStore {
   }
 
   /**
-   * Stores `message` in each partition at most once per (sender, scope, client_msg_id). Without transactions
-   * (dynalite has none) this takes two conditional writes: the idempotency marker decides which message id a
-   * client_msg_id means, and the conditional put of that message decides who delivers it. A sender that crashed
-   * between the two leaves a marker whose message a retry then stores and delivers.
+   * Stores `message` in each partition exactly once per (sender, scope, client_msg_id). Without transactions
+   * (dynalite has none) this takes conditional writes: the idempotency marker decides which message a
+   * client_msg_id means, and the conditional put into the first partition decides who delivers it (`created`).
+   * The copies into the other partitions (a direct message's second inbox) are written on every attempt, as plain
+   * puts of the same item: whatever an earlier attempt got through before it failed, a retry completes it, and
+   * writing a copy twice leaves one copy.
    */
   async #saveOnce<M extends StoredMessage>(
     candidate: M,
@@ -113,15 +137,13 @@ export class MessageStore {
       [SK]: message.message_id,
       [TTL]: ttl,
     });
-    if (created) {
-      for (const partition of copies) {
-        await this.#doc.send(
-          new PutCommand({
-            TableName: this.#table,
-            Item: { ...message, [PK]: partition, [SK]: message.message_id, [TTL]: ttl },
-          }),
-        );
-      }
+    for (const partition of copies) {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { ...message, [PK]: partition, [SK]: message.message_id, [TTL]: ttl },
+        }),
+      );
     }
     return { message, created };
   }

@@ -4,15 +4,8 @@ import { signDevToken } from '../../src/auth.ts';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../src/local/dynamo.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { ChatClient, type Frame, handshakeStatus, startTestStack, TEST_SECRET } from '../support/chat.ts';
-import {
-  dynamoOperation,
-  type FaultProxy,
-  FORWARD,
-  RESET,
-  scanRegistry,
-  startFaultProxy,
-  wholeHistory,
-} from './support.ts';
+import { dynamoOperation, type FaultProxy, FORWARD, RESET, startFaultProxy } from '../support/fault-proxy.ts';
+import { scanRegistry, wholeHistory } from './support.ts';
 
 /**
  * DynamoDB stops in the middle of a broadcast (after the message was stored, when the room is queried) and comes

@@ -11,7 +11,7 @@ import {
   type ProxiedRequest,
   type ProxyDecision,
   startFaultProxy,
-} from './support.ts';
+} from '../support/fault-proxy.ts';
 
 /**
  * The @connections API answers 429 (throttled) and 500 for a while, or not at all, through a proxy in front of the

@@ -189,6 +189,36 @@ describe('direct messages', () => {
   });
 });
 
+describe('direct messages retried', () => {
+  it('are acknowledged with the stored message after the recipient has left, not NOT_CONNECTED', async () => {
+    const pia = await join('pia', 'dm-retry');
+    const quin = await join('quin', 'dm-retry');
+    pia.send({ action: 'sendDirect', to_user_id: 'quin', message: 'once', client_msg_id: 'd-retry' });
+    const first = await pia.next(is('direct'));
+    await quin.next(is('direct'));
+    await quin.close();
+    await eventually(
+      () => stack.deps.connections.userConnectionIds('quin'),
+      (ids) => ids.length === 0,
+    );
+
+    pia.send({ action: 'sendDirect', to_user_id: 'quin', message: 'once', client_msg_id: 'd-retry' });
+    const again = await pia.next();
+    assert.equal(again.action, 'direct', `a retry is acknowledged, not refused: ${JSON.stringify(again)}`);
+    assert.equal(again.message_id, first.message_id);
+
+    // A new message to the absent user is still refused.
+    pia.send({ action: 'sendDirect', to_user_id: 'quin', message: 'new', client_msg_id: 'd-new' });
+    assert.equal((await pia.next()).code, 'NOT_CONNECTED');
+    pia.send({ action: 'getHistory', direct: true });
+    const inbox = (await pia.next(is('history'))).messages as Message[];
+    assert.deepEqual(
+      inbox.map((m) => m.message),
+      ['once'],
+    );
+  });
+});
+
 describe('presence and members', () => {
   it('announces join and leave to the others in the room', async () => {
     const nina = await join('nina', 'presence', { keepPresence: true });

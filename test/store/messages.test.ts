@@ -14,6 +14,7 @@ import {
   LOCAL_REGION,
   localDynamoClient,
 } from '../support/dynamo-backends.ts';
+import { dynamoOperation, FORWARD, RESET, startFaultProxy } from '../support/fault-proxy.ts';
 
 const DAY = 86_400;
 
@@ -144,6 +145,56 @@ for (const backend of dynamoBackends()) {
       assert.deepEqual((await store.directHistory(`ben-${suffix}`, { limit: 10 })).messages, [dm]);
       assert.deepEqual((await store.directHistory(`ann-${suffix}`, { limit: 10 })).messages, [dm]);
       assert.deepEqual((await store.directHistory(`cat-${suffix}`, { limit: 10 })).messages, []);
+    });
+
+    test('a direct message whose second inbox write failed is completed by the retry: one copy in each inbox', async () => {
+      // The store talks to the backend through a proxy that resets the connection of the second inbox's write
+      // once; with one attempt per call, that write's failure fails the send, as throttling beyond the retries
+      // would on AWS.
+      const proxy = await startFaultProxy(server.endpoint);
+      const proxied = createDocumentClient({
+        endpoint: proxy.url,
+        region: LOCAL_REGION,
+        credentials: LOCAL_CREDENTIALS,
+        maxAttempts: 1,
+      });
+      const faulty = new MessageStore(proxied, { tableName, retentionSeconds: 7 * DAY });
+      const [sender, recipient] = [`dan-${suffix}`, `eve-${suffix}`];
+      let failed = 0;
+      proxy.decide = (request) => {
+        const senderInboxPut =
+          dynamoOperation(request) === 'PutItem' && request.body.includes(`"inbox#${sender}"`);
+        return senderInboxPut && failed++ === 0 ? RESET : FORWARD;
+      };
+      try {
+        const dm = (): DirectMessage => ({
+          kind: 'direct',
+          from_user_id: sender,
+          to_user_id: recipient,
+          message: 'twice?',
+          message_id: nextId(),
+          timestamp: new Date().toISOString(),
+          client_msg_id: 'dm-retry',
+        });
+        await assert.rejects(faulty.saveDirectMessage(dm()));
+        assert.equal(failed, 1, 'the second inbox write was the one that failed');
+        const retry = await faulty.saveDirectMessage(dm());
+        assert.equal(retry.created, false, 'the first attempt had stored it in the recipient inbox');
+        for (const user of [recipient, sender]) {
+          const { messages } = await store.directHistory(user, { limit: 10 });
+          assert.deepEqual(
+            messages.map((m) => m.message_id),
+            [retry.message.message_id],
+            `exactly one copy in ${user}'s inbox`,
+          );
+        }
+        // Later retries change nothing.
+        assert.equal((await faulty.saveDirectMessage(dm())).created, false);
+        assert.equal((await store.directHistory(sender, { limit: 10 })).messages.length, 1);
+      } finally {
+        proxied.destroy();
+        await proxy.close();
+      }
     });
 
     test('expired messages are not read back', async () => {
