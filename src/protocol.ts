@@ -5,7 +5,6 @@ import {
   type ErrorFrame,
   MAX_CORRELATION_ID_CHARS,
   MAX_HISTORY_LIMIT,
-  MESSAGE_ID_PATTERN,
   type PongFrame,
   ROOM_ID_PATTERN,
 } from '@roomcast/client/protocol';
@@ -22,7 +21,7 @@ const clientMsgId = z.string().check(z.minLength(1), z.maxLength(MAX_CORRELATION
 /** A client-chosen id the server echoes on the reply (and on an error), to match replies to requests. */
 const ref = z.string().check(z.minLength(1), z.maxLength(MAX_CORRELATION_ID_CHARS));
 const messageText = z.string().check(z.minLength(1));
-const messageId = z.string().check(z.regex(MESSAGE_ID_PATTERN, 'must be a message_id'));
+const seq = z.int().check(z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER));
 
 const sendMessageFrame = z.object({
   action: z.literal('sendMessage'),
@@ -40,10 +39,10 @@ const sendDirectFrame = z.object({
 
 const getHistoryFrame = z.object({
   action: z.literal('getHistory'),
-  /** Newest-first page of messages older than this id. */
-  before: z.optional(messageId),
-  /** Catch-up: messages newer than this id, oldest first. */
-  after: z.optional(messageId),
+  /** Catch-up: the messages after this seq, oldest first. */
+  after_seq: z.optional(seq),
+  /** Paging back: the newest messages before this seq. */
+  before_seq: z.optional(seq),
   limit: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_HISTORY_LIMIT))),
   /** Read the caller's direct messages instead of the room. */
   direct: z.optional(z.boolean()),
@@ -110,11 +109,19 @@ export function parseClientFrame(body: string | undefined, limits: FrameLimits):
       correlation,
     };
   }
+  if (action === 'getHistory' && ('after' in json || 'before' in json)) {
+    const message = 'history cursors are seqs: after_seq and before_seq (after and before are no more)';
+    return { ok: false, code: 'BAD_REQUEST', message, correlation };
+  }
   const parsed = clientFrame.safeParse(json);
   if (!parsed.success) {
     return { ok: false, code: 'BAD_REQUEST', message: describeIssues(parsed.error), correlation };
   }
   const frame = parsed.data;
+  if (frame.action === 'getHistory' && frame.after_seq !== undefined && frame.before_seq !== undefined) {
+    const message = 'after_seq reads forward and before_seq backward: send one of them';
+    return { ok: false, code: 'BAD_REQUEST', message, correlation };
+  }
   if ('message' in frame && [...frame.message].length > limits.maxMessageChars) {
     return {
       ok: false,
@@ -154,8 +161,13 @@ export function errorFrame(code: ErrorCode, message: string, requestId?: string)
   return { action: 'error', code, message, ...(requestId && { request_id: requestId }) };
 }
 
-export function pongFrame(now: Date, ref?: string): PongFrame {
-  return { action: 'pong', timestamp: now.toISOString(), ...(ref !== undefined && { ref }) };
+export function pongFrame(now: Date, latest?: { room: number; direct: number }, ref?: string): PongFrame {
+  return {
+    action: 'pong',
+    timestamp: now.toISOString(),
+    ...(latest && { latest_seq: latest.room, latest_direct_seq: latest.direct }),
+    ...(ref !== undefined && { ref }),
+  };
 }
 
 /**

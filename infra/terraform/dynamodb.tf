@@ -65,24 +65,25 @@ resource "aws_dynamodb_table" "connections" {
   }
 }
 
-# Chat history, exactly as src/store/tables.ts defines it. Messages are stored before they are delivered, so a
-# client that reconnects pages or catches up with one Query. Partitions (src/store/message-keys.ts): a room,
-# `inbox#<user>` for direct messages, `idem#<user>` for the idempotency markers of client_msg_id.
+# Chat history, exactly as src/store/tables.ts defines it. Messages are stored before they are delivered, in
+# streams ordered by seq, so a client that reconnects catches up with one Query. Partitions (src/store/messages.ts):
+# a room, `inbox#<user>` for direct messages, `seq#<stream>` for a stream's counter, `idem#…` for the idempotency
+# marker of one client_msg_id. Changing this key replaces the table, and its history with it.
 resource "aws_dynamodb_table" "messages" {
   name         = "${var.name_prefix}-chat_messages"
   billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "room_id"
-  range_key    = "message_id"
+  hash_key     = "stream"
+  range_key    = "seq"
 
   attribute {
-    name = "room_id"
+    name = "stream"
     type = "S"
   }
 
-  # ULIDs: a range of message ids is a range of time.
+  # 1, 2, 3, … per stream: a Query for seq > n is a catch-up.
   attribute {
-    name = "message_id"
-    type = "S"
+    name = "seq"
+    type = "N"
   }
 
   # now + message_retention_days; history reads also filter on it.

@@ -1,6 +1,4 @@
 import { type MessageFrame, RoomcastError } from '@roomcast/client';
-import { MESSAGE_ID_CHARS, MESSAGE_ID_TIME_CHARS } from '@roomcast/client/protocol';
-import { decodeTime, encodeTime } from 'ulid';
 import type { SmokeOptions } from './options.ts';
 import { ClientClosed, Participant } from './participant.ts';
 
@@ -187,24 +185,23 @@ function defineSteps(options: SmokeOptions, participants: Participant[]): StepDe
       needs: ['bob', 'aliceMessage', 'bobMessage'],
       run: async (session, step) => {
         const sent = [session.aliceMessage.message_id, session.bobMessage.message_id];
-        // Forward from just before alice's message (`after` pages oldest first): without a cursor history pages
-        // newest first, and in a busy room the two need not be on the newest page.
-        const from = justBefore(session.aliceMessage.message_id);
+        // Forward from just before alice's message (`afterSeq` pages oldest first): without a cursor history
+        // pages newest first, and in a busy room the two need not be on the newest page.
+        const from = session.aliceMessage.seq - 1;
         const read: string[] = [];
-        for (let page = 1, after = from; ; page += 1) {
+        for (let page = 1, afterSeq = from; ; page += 1) {
           const frame = await step.wait(
             `answer to bob's history read (page ${page})`,
-            session.bob.client.history({ after, limit: 100 }),
+            session.bob.client.history({ afterSeq, limit: 100 }),
           );
           read.push(...frame.messages.map((m) => m.message_id));
-          const last = frame.messages.at(-1);
-          if (!frame.has_more || !last || read.includes(session.bobMessage.message_id)) break;
-          after = last.message_id;
+          if (!frame.has_more || read.includes(session.bobMessage.message_id)) break;
+          afterSeq = frame.through_seq ?? afterSeq;
         }
         const missing = sent.filter((id) => !read.includes(id));
         if (missing.length > 0)
           throw new StepFailure(
-            `history after ${from} lacks ${missing.join(', ')}; it has ${read.join(', ') || 'nothing'}`,
+            `history after seq ${from} lacks ${missing.join(', ')}; it has ${read.join(', ') || 'nothing'}`,
           );
         if (read.indexOf(session.aliceMessage.message_id) > read.indexOf(session.bobMessage.message_id))
           throw new StepFailure(`history has bob's reply before alice's message: ${read.join(', ')}`);
@@ -327,9 +324,4 @@ function sideNotes(participants: Participant[]): string {
     ...participant.strayErrors().map((error) => `${participant.role} got an error frame (${error})`),
   ]);
   return notes.length > 0 ? `; ${notes.join('; ')}` : '';
-}
-
-/** The smallest message id of the millisecond before `id`'s: a cursor that sorts before it. */
-function justBefore(id: string): string {
-  return encodeTime(decodeTime(id) - 1, MESSAGE_ID_TIME_CHARS).padEnd(MESSAGE_ID_CHARS, '0');
 }

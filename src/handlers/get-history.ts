@@ -5,7 +5,8 @@ import { storedFrame } from '../store/messages.ts';
 
 /**
  * `getHistory`: a page of the caller's own room (the room comes from its connection record, so no other room can
- * be read), or of its direct messages with `direct: true`.
+ * be read), or of its direct messages with `direct: true`: forward from `after_seq` up to where every seq is
+ * settled, or backward from `before_seq` (or the newest).
  */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   return messageRoute(deps, 'getHistory', async (frame, ctx) => {
@@ -14,8 +15,8 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
     if (!caller) return;
     const query = {
       limit: frame.limit ?? DEFAULT_HISTORY_LIMIT,
-      ...(frame.before !== undefined && { before: frame.before }),
-      ...(frame.after !== undefined && { after: frame.after }),
+      ...(frame.after_seq !== undefined && { afterSeq: frame.after_seq }),
+      ...(frame.before_seq !== undefined && { beforeSeq: frame.before_seq }),
     };
     const page = frame.direct
       ? await deps.messages.directHistory(caller.user_id, query)
@@ -24,13 +25,21 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       action: 'history',
       ...(frame.direct ? { direct: true } : { room_id: caller.room_id }),
       messages: page.messages.map(storedFrame),
+      ...(page.throughSeq !== undefined && { through_seq: page.throughSeq }),
+      latest_seq: page.latestSeq,
       has_more: page.hasMore,
       ...(frame.ref !== undefined && { ref: frame.ref }),
     };
-    // A page of long messages can exceed one frame: the far end of the page is dropped and has_more set, so the
-    // client asks again from the last message it got.
+    // A page of long messages can exceed one frame: its far end is dropped and has_more set, so the client asks
+    // again from the last message it got, which a forward page's through_seq then is.
     const { frame: fitted, trimmed } = fitToMessage(history, 'messages');
-    await reply(deps, event, trimmed ? { ...fitted, has_more: true } : fitted, log);
+    if (!trimmed) {
+      await reply(deps, event, fitted, log);
+      return;
+    }
+    const last = fitted.messages.at(-1);
+    const through = fitted.through_seq === undefined ? {} : { through_seq: last?.seq ?? frame.after_seq };
+    await reply(deps, event, { ...fitted, ...through, has_more: true }, log);
   });
 }
 

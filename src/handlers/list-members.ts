@@ -2,14 +2,21 @@ import type { WebSocketHandler } from '../invocation.ts';
 import { fitToMessage, type MembersFrame } from '../protocol.ts';
 import { callerRecord, type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
 
-/** `listMembers`: each user in the caller's room once, with how many connections they have there. */
+/**
+ * `listMembers`: each user in the caller's room once, with how many connections they have there, and the room's
+ * newest seq.
+ */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   return messageRoute(deps, 'listMembers', async (frame, ctx) => {
     const { event, log } = ctx;
     const caller = await callerRecord(deps, ctx);
     if (!caller) return;
     const connections = new Map<string, number>();
-    for (const { user_id } of await deps.connections.roomMembers(caller.room_id)) {
+    const [records, latestSeq] = await Promise.all([
+      deps.connections.roomMembers(caller.room_id),
+      deps.messages.roomLatestSeq(caller.room_id),
+    ]);
+    for (const { user_id } of records) {
       connections.set(user_id, (connections.get(user_id) ?? 0) + 1);
     }
     const members: MembersFrame = {
@@ -18,6 +25,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       users: [...connections]
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([user_id, count]) => ({ user_id, connections: count })),
+      latest_seq: latestSeq,
       ...(frame.ref !== undefined && { ref: frame.ref }),
     };
     const { frame: fitted, trimmed } = fitToMessage(members, 'users');

@@ -2,7 +2,7 @@ import type { WebSocketHandler } from '../invocation.ts';
 import { METRIC } from '../metrics.ts';
 import { broadcast } from '../rooms.ts';
 import { callerRecord, type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
-import { messageFrame, type RoomMessage } from '../store/messages.ts';
+import { messageFrame, type NewMessage, type RoomMessage } from '../store/messages.ts';
 
 /**
  * `sendMessage`: the room comes from the sender's connection record, never from the frame. The message is stored
@@ -29,7 +29,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       message_id: deps.newMessageId(),
       timestamp: deps.now().toISOString(),
       ...(frame.client_msg_id !== undefined && { client_msg_id: frame.client_msg_id }),
-    } satisfies RoomMessage);
+    } satisfies NewMessage<RoomMessage>);
     if (!created) {
       log.info('retried message acknowledged', { message_id: message.message_id });
       await reply(deps, event, messageFrame(message), log);
@@ -42,7 +42,12 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       deps.connections.roomConnectionIds(sender.room_id),
       messageFrame(message),
     );
-    log.info('message delivered', { room_id: sender.room_id, message_id: message.message_id, ...summary });
+    log.info('message delivered', {
+      room_id: sender.room_id,
+      message_id: message.message_id,
+      seq: message.seq,
+      ...summary,
+    });
   });
 }
 

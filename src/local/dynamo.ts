@@ -7,7 +7,7 @@ import {
   type DynamoDBClient,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { createTableInput, tables } from '../store/tables.ts';
+import { createTableInput, keyAttributes, type TableDefinition, tables } from '../store/tables.ts';
 
 export interface EmbeddedDynamo {
   endpoint: string;
@@ -53,7 +53,8 @@ export async function startEmbeddedDynamo(options: { path?: string } = {}): Prom
 
 /**
  * Creates every table of `tables` under the given names (existing ones are kept, so persistent data directories
- * work), waits until each is ACTIVE and enables TTL where the store supports it (dynalite does not).
+ * work), waits until each is ACTIVE and enables TTL where the store supports it (dynalite does not). An existing
+ * table with other keys (made by an older roomcast) is refused with what to do, never written into.
  */
 export async function ensureTables(
   client: DynamoDBClient,
@@ -65,9 +66,35 @@ export async function ensureTables(
       await client.send(new CreateTableCommand(createTableInput(def, tableName)));
     } catch (error) {
       if (!isNamed(error, 'ResourceInUseException')) throw error;
+      await checkKeys(client, tableName, def);
     }
     await waitUntilActive(client, tableName);
     await enableTtl(client, tableName, def.ttlAttribute);
+  }
+}
+
+async function checkKeys(client: DynamoDBClient, tableName: string, def: TableDefinition): Promise<void> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  const describe = (keys: Array<{ name: string; type?: string; role: string }>) =>
+    keys.map((key) => `${key.name} (${key.type}, ${key.role})`).join(', ');
+  const types = new Map((Table?.AttributeDefinitions ?? []).map((a) => [a.AttributeName, a.AttributeType]));
+  const found = describe(
+    (Table?.KeySchema ?? []).map((key) => ({
+      name: String(key.AttributeName),
+      type: types.get(key.AttributeName),
+      role: String(key.KeyType),
+    })),
+  );
+  const typeOf = new Map(keyAttributes(def).map((key) => [key.name, key.type]));
+  const expected = describe([
+    { name: def.hashKey, type: typeOf.get(def.hashKey), role: 'HASH' },
+    ...(def.rangeKey ? [{ name: def.rangeKey, type: typeOf.get(def.rangeKey), role: 'RANGE' }] : []),
+  ]);
+  if (found !== expected) {
+    throw new Error(
+      `table ${tableName} has the keys ${found}, but this version of roomcast needs ${expected}: it was made by ` +
+        'an older version. Start with a new --data-dir (or delete the table) to begin with an empty history.',
+    );
   }
 }
 

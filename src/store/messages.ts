@@ -1,33 +1,80 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { DirectFrame, MessageFrame } from '../protocol.ts';
 import { messagesTable } from './tables.ts';
 
-const PK = messagesTable.hashKey;
-const SK = messagesTable.rangeKey;
+/**
+ * Chat history as ordered streams. Every room, and every user's direct-message inbox, is a stream: its messages
+ * are numbered 1, 2, 3, … (`seq`) in the order they are stored, and a reader who has seen up to n knows exactly
+ * what comes next. docs/server.md ("Streams and seq") explains the design; this file is all of it.
+ *
+ * Partitions of the messages table (room ids never contain `#`, so the prefixed ones cannot collide with a room):
+ *
+ * - `<room_id>`, `inbox#<user_id>`  a stream: one item per seq, a message copy or a void (a seq that holds none);
+ * - `seq#<stream>`                  the stream's counter, at seq 0: the last seq taken and when (never expires);
+ * - `idem#[user, scope, id]`        the idempotency marker of one client_msg_id, at seq 0: the message its first
+ *                                   send stored and the seq it holds in each stream.
+ */
+
+const STREAM = messagesTable.hashKey;
+const SEQ = messagesTable.rangeKey;
 const TTL = messagesTable.ttlAttribute;
 
-/** A message as stored: its frame (src/protocol) without `action`, tagged with the kind of partition it lives in. */
+/** The timing of holes (seqs taken but not written): why each number is what it is, in docs/server.md. */
+export const SEQ_TIMING = {
+  /** A writer never writes a seq it took longer ago than this (by its own clock): it voids it, takes another. */
+  writeDeadlineMs: 10_000,
+  /** A missing seq taken less than this before a later one's allocation may still be written: readers wait. */
+  holePendingMs: 30_000,
+  /** Missing this long, a seq cannot be written any more by anyone: readers skip it without writing a void. */
+  holeVoidWindowMs: 15 * 60_000,
+  /** Most voids one read writes, and most items it examines: what one getHistory can cost. */
+  maxVoidsPerRead: 100,
+  maxItemsPerRead: 1_000,
+  /** Attempts to place one copy of a message (each after a void took its seq) before the send fails. */
+  maxPlacements: 5,
+} as const;
+
+/** A message as stored: its frame (src/protocol) without `action`, tagged with the kind of stream it lives in. */
 export type RoomMessage = Omit<MessageFrame, 'action'> & { kind: 'room' };
 export type DirectMessage = Omit<DirectFrame, 'action'> & { kind: 'direct' };
-
 export type StoredMessage = RoomMessage | DirectMessage;
 
-export interface SaveResult<M extends StoredMessage> {
-  /** The stored message: the new one, or for a retried `client_msg_id` the one the first send stored. */
+/** A message as a handler hands it over: the store gives it its `seq`. */
+export type NewMessage<M extends StoredMessage> = Omit<M, 'seq'>;
+
+/** One stream's copy of a saved message. */
+export interface Copy<M extends StoredMessage> {
+  /** With this stream's `seq`. For a retried `client_msg_id`, the message the first send stored. */
   message: M;
-  /** True for exactly one of any number of (possibly concurrent) sends of the same message: that one delivers. */
+  /** This call wrote the copy (of any number of concurrent sends of one client_msg_id, exactly one does): it delivers it. */
   created: boolean;
 }
 
+export interface DirectCopies {
+  recipient: Copy<DirectMessage>;
+  /** The same copy as `recipient` when users message themselves. */
+  sender: Copy<DirectMessage>;
+}
+
 export interface HistoryQuery {
-  before?: string;
-  after?: string;
+  afterSeq?: number;
+  beforeSeq?: number;
   limit: number;
 }
 
 export interface HistoryPage {
   messages: StoredMessage[];
+  /** Forward pages: every seq up to this one is settled (a message in `messages`, or none for good). */
+  throughSeq?: number;
+  latestSeq: number;
+  /** More can be read now, from `throughSeq` (forward) or the last message (backward). */
   hasMore: boolean;
 }
 
@@ -39,6 +86,11 @@ export interface MessageStoreOptions {
 }
 
 type Item = Record<string, unknown>;
+interface Claim {
+  seq: number;
+  /** When it was taken, by the taker's clock. */
+  at: number;
+}
 
 /** Chat history: messages are stored before they are delivered, so a client that blinked can catch up. */
 export class MessageStore {
@@ -54,99 +106,345 @@ export class MessageStore {
     this.#now = options.now ?? Date.now;
   }
 
-  saveRoomMessage(message: RoomMessage): Promise<SaveResult<RoomMessage>> {
-    return this.#saveOnce(message, message.user_id, `room:${message.room_id}`, [
-      roomPartition(message.room_id),
+  async saveRoomMessage(message: NewMessage<RoomMessage>): Promise<Copy<RoomMessage>> {
+    const [copy] = await this.#save(message, message.user_id, `room:${message.room_id}`, [
+      roomStream(message.room_id),
     ]);
+    return copy as Copy<RoomMessage>;
   }
 
   /** Writes the message into the recipient's and the sender's inbox (one copy when they are the same user). */
-  saveDirectMessage(message: DirectMessage): Promise<SaveResult<DirectMessage>> {
-    const inboxes = [...new Set([inboxPartition(message.to_user_id), inboxPartition(message.from_user_id)])];
-    return this.#saveOnce(message, message.from_user_id, `dm:${message.to_user_id}`, inboxes);
+  async saveDirectMessage(message: NewMessage<DirectMessage>): Promise<DirectCopies> {
+    const streams = [...new Set([inboxStream(message.to_user_id), inboxStream(message.from_user_id)])];
+    const [recipient, sender] = await this.#save(
+      message,
+      message.from_user_id,
+      `dm:${message.to_user_id}`,
+      streams,
+    );
+    return {
+      recipient: recipient as Copy<DirectMessage>,
+      sender: (sender ?? recipient) as Copy<DirectMessage>,
+    };
   }
 
-  /**
-   * The direct message a first send with this `client_msg_id` stored, if any: a retry of it is acknowledged with
-   * that message even when the recipient has left since.
-   */
-  async storedDirectMessage(
-    senderId: string,
-    toUserId: string,
-    clientMsgId: string,
-  ): Promise<DirectMessage | undefined> {
-    const { Item } = await this.#doc.send(
-      new GetCommand({
-        TableName: this.#table,
-        Key: {
-          [PK]: idempotencyPartition(senderId),
-          [SK]: idempotencySortKey(`dm:${toUserId}`, clientMsgId),
-        },
-        ConsistentRead: true,
-      }),
-    );
-    return Item?.message as DirectMessage | undefined;
+  /** Whether a direct message was stored under this `client_msg_id`: its retry is answered even if the recipient left. */
+  async hasDirectMessage(senderId: string, toUserId: string, clientMsgId: string): Promise<boolean> {
+    return (await this.#get(markerKey(senderId, `dm:${toUserId}`, clientMsgId))) !== undefined;
   }
 
   roomHistory(roomId: string, query: HistoryQuery): Promise<HistoryPage> {
-    return this.#history(roomPartition(roomId), query);
+    return this.#history(roomStream(roomId), query);
   }
 
   directHistory(userId: string, query: HistoryQuery): Promise<HistoryPage> {
-    return this.#history(inboxPartition(userId), query);
+    return this.#history(inboxStream(userId), query);
+  }
+
+  /** The newest seq of a room and of a user's inbox (0 before the first message), as a heartbeat reports them. */
+  async latestSeqs(roomId: string, userId: string): Promise<{ room: number; direct: number }> {
+    const [room, direct] = await Promise.all([
+      this.#counter(roomStream(roomId), false),
+      this.#counter(inboxStream(userId), false),
+    ]);
+    return { room: room?.seq ?? 0, direct: direct?.seq ?? 0 };
+  }
+
+  async roomLatestSeq(roomId: string): Promise<number> {
+    return (await this.#counter(roomStream(roomId), false))?.seq ?? 0;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Writing: a seq per stream, then the message at it
+  // -------------------------------------------------------------------------------------------------------------
+
+  /**
+   * Stores `candidate` once in each stream. Without transactions (dynalite has none) this takes conditional
+   * writes: a seq is taken from each stream's counter; with a `client_msg_id`, the idempotency marker, put only
+   * if absent, decides which message and which seqs that id means (a send that loses to an earlier one voids the
+   * seqs it took); then each copy is put at its seq, only if the seq is still empty. Every step is safe to repeat,
+   * so a retry completes whatever an earlier attempt left undone, and writes nothing twice.
+   */
+  async #save<M extends StoredMessage>(
+    candidate: NewMessage<M>,
+    senderId: string,
+    scope: string,
+    streams: string[],
+  ): Promise<Copy<M>[]> {
+    let claims = await Promise.all(streams.map((stream) => this.#allocate(stream)));
+    let message = candidate;
+    let marker: Item | undefined;
+    if (candidate.client_msg_id !== undefined) {
+      marker = markerKey(senderId, scope, candidate.client_msg_id);
+      const first = await this.#putIfAbsent({
+        ...marker,
+        message: candidate,
+        seqs: claims.map((claim) => claim.seq),
+        at: claims.map((claim) => claim.at),
+        [TTL]: this.#expiry(),
+      }).catch(async (error: unknown) => {
+        await Promise.all(claims.map((claim, i) => this.#voidQuietly(streams[i] as string, claim)));
+        throw error;
+      });
+      if (!first) {
+        // Sent before, or right now by a concurrent retry: that send's message and seqs stand.
+        await Promise.all(claims.map((claim, i) => this.#voidQuietly(streams[i] as string, claim)));
+        const stored = await this.#get(marker);
+        if (!stored) throw new Error('the idempotency marker expired while it was read');
+        message = stored.message as NewMessage<M>;
+        claims = claimsOf(stored);
+      }
+    }
+    // Settled, not all: a copy that fails must not leave the other one's write running unwatched.
+    const copies = await Promise.allSettled(
+      streams.map((stream, i) => this.#place(stream, i, message, claims[i] as Claim, marker)),
+    );
+    const failed = copies.find((copy) => copy.status === 'rejected');
+    if (failed) throw failed.reason;
+    return copies.map((copy) => (copy as PromiseFulfilledResult<Copy<M>>).value);
+  }
+
+  /** Takes the next seq of a stream. */
+  async #allocate(stream: string): Promise<Claim> {
+    const at = this.#now();
+    const { Attributes } = await this.#doc.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: counterKey(stream),
+        UpdateExpression: 'ADD #last :one SET #at = :at',
+        ExpressionAttributeNames: { '#last': 'last', '#at': 'at' },
+        ExpressionAttributeValues: { ':one': 1, ':at': at },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return { seq: Number(Attributes?.last), at };
   }
 
   /**
-   * Stores `message` in each partition exactly once per (sender, scope, client_msg_id). Without transactions
-   * (dynalite has none) this takes conditional writes: the idempotency marker decides which message a
-   * client_msg_id means, and the conditional put into the first partition decides who delivers it (`created`).
-   * The copies into the other partitions (a direct message's second inbox) are written on every attempt, as plain
-   * puts of the same item: whatever an earlier attempt got through before it failed, a retry completes it, and
-   * writing a copy twice leaves one copy.
+   * Puts one copy at its seq. A seq found holding a void (a reader gave up on it, or this writer was too slow)
+   * is given up for a new one, recorded in the marker so that a retry finds it.
    */
-  async #saveOnce<M extends StoredMessage>(
-    candidate: M,
-    senderId: string,
-    scope: string,
-    partitions: string[],
-  ): Promise<SaveResult<M>> {
-    const ttl = this.#nowSeconds() + this.#retentionSeconds;
-    let message = candidate;
-    if (candidate.client_msg_id !== undefined) {
-      const marker = {
-        [PK]: idempotencyPartition(senderId),
-        [SK]: idempotencySortKey(scope, candidate.client_msg_id),
-        message: candidate,
-        [TTL]: ttl,
-      };
-      if (!(await this.#putIfAbsent(marker))) {
-        const existing = await this.#doc.send(
-          new GetCommand({
-            TableName: this.#table,
-            Key: { [PK]: marker[PK], [SK]: marker[SK] },
-            ConsistentRead: true,
-          }),
-        );
-        message = (existing.Item?.message as M | undefined) ?? candidate;
+  async #place<M extends StoredMessage>(
+    stream: string,
+    index: number,
+    message: NewMessage<M>,
+    initial: Claim,
+    marker: Item | undefined,
+  ): Promise<Copy<M>> {
+    let claim = initial;
+    try {
+      for (let attempt = 0; attempt < SEQ_TIMING.maxPlacements; attempt++) {
+        if (this.#now() - claim.at <= SEQ_TIMING.writeDeadlineMs) {
+          const item = {
+            ...message,
+            [STREAM]: stream,
+            [SEQ]: claim.seq,
+            at: claim.at,
+            [TTL]: this.#expiry(),
+          };
+          if (await this.#putIfAbsent(item)) return { message: toMessage(item) as M, created: true };
+        } else {
+          await this.#putIfAbsent(this.#voidItem(stream, claim));
+        }
+        const found = await this.#get({ [STREAM]: stream, [SEQ]: claim.seq });
+        if (found && found.kind !== 'void' && found.message_id === message.message_id) {
+          return { message: toMessage(found) as M, created: false };
+        }
+        claim = await this.#reclaim(stream, index, claim, marker);
       }
+    } catch (error) {
+      // Readers would wait for this seq until it is old enough to give up on; voiding it now spares them.
+      await this.#voidQuietly(stream, claim);
+      throw error;
     }
-    const [first, ...copies] = partitions;
-    const created = await this.#putIfAbsent({
-      ...message,
-      [PK]: first,
-      [SK]: message.message_id,
-      [TTL]: ttl,
-    });
-    for (const partition of copies) {
+    throw new Error(`no seq of ${stream} could be written in ${SEQ_TIMING.maxPlacements} attempts`);
+  }
+
+  /** A new seq in place of `old`, agreed with the marker so concurrent retries end up at one seq. */
+  async #reclaim(stream: string, index: number, old: Claim, marker: Item | undefined): Promise<Claim> {
+    const fresh = await this.#allocate(stream);
+    if (!marker) return fresh;
+    try {
       await this.#doc.send(
-        new PutCommand({
+        new UpdateCommand({
           TableName: this.#table,
-          Item: { ...message, [PK]: partition, [SK]: message.message_id, [TTL]: ttl },
+          Key: marker,
+          UpdateExpression: `SET #seqs[${index}] = :seq, #at[${index}] = :at`,
+          ConditionExpression: `#seqs[${index}] = :old`,
+          ExpressionAttributeNames: { '#seqs': 'seqs', '#at': 'at' },
+          ExpressionAttributeValues: { ':seq': fresh.seq, ':at': fresh.at, ':old': old.seq },
         }),
       );
+      return fresh;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      await this.#voidQuietly(stream, fresh);
+      const stored = await this.#get(marker);
+      const claim = stored && claimsOf(stored)[index];
+      if (!claim) throw new Error('the idempotency marker expired while it was read');
+      return claim;
     }
-    return { message, created };
   }
+
+  #voidItem(stream: string, claim: Claim): Item {
+    return { [STREAM]: stream, [SEQ]: claim.seq, kind: 'void', at: claim.at, [TTL]: this.#expiry() };
+  }
+
+  /** Best effort: a void not written now is written by the first reader that waits for this seq long enough. */
+  async #voidQuietly(stream: string, claim: Claim): Promise<void> {
+    await this.#putIfAbsent(this.#voidItem(stream, claim)).catch(() => false);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Reading
+  // -------------------------------------------------------------------------------------------------------------
+
+  #history(stream: string, { afterSeq, beforeSeq, limit }: HistoryQuery): Promise<HistoryPage> {
+    return afterSeq === undefined
+      ? this.#readBackward(stream, beforeSeq, limit)
+      : this.#readForward(stream, afterSeq, limit);
+  }
+
+  /**
+   * The messages after `after`, oldest first, as far as every seq is settled. A missing seq (taken, not written)
+   * is waited for while a writer may still write it; then it is voided, so that no writer can put a message
+   * behind readers that went past it. See SEQ_TIMING.
+   */
+  async #readForward(stream: string, after: number, limit: number): Promise<HistoryPage> {
+    const counter = this.#counter(stream, true);
+    const budget = { voids: SEQ_TIMING.maxVoidsPerRead, items: SEQ_TIMING.maxItemsPerRead };
+    const messages: StoredMessage[] = [];
+    let through = after;
+    let latest = 0;
+    let startKey: Item | undefined;
+    let stopped: { hasMore: boolean } | undefined;
+    scan: do {
+      const page = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: '#stream = :stream AND #seq > :after',
+          ExpressionAttributeNames: { '#stream': STREAM, '#seq': SEQ },
+          ExpressionAttributeValues: { ':stream': stream, ':after': after },
+          ConsistentRead: true,
+          Limit: limit + 1,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        budget.items -= 1;
+        if (budget.items < 0) {
+          stopped = { hasMore: true };
+          break scan;
+        }
+        const seq = item[SEQ] as number;
+        latest = Math.max(latest, seq);
+        if (seq > through + 1) {
+          const gap = await this.#settle(stream, through + 1, seq - 1, item.at as number, budget);
+          through = gap.through;
+          if (gap.stop) {
+            stopped = gap.stop;
+            break scan;
+          }
+        }
+        if (item.kind !== 'void' && !this.#expired(item)) {
+          if (messages.length === limit) {
+            stopped = { hasMore: true };
+            break scan;
+          }
+          messages.push(toMessage(item));
+        }
+        through = seq;
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+
+    const last = await counter;
+    latest = Math.max(latest, last?.seq ?? 0);
+    if (!stopped && last && last.seq > through) {
+      // The tail: seqs taken whose writes have not landed (yet). The counter's time bounds when they were taken.
+      const gap = await this.#settle(stream, through + 1, last.seq, last.at, budget);
+      through = gap.through;
+      stopped = gap.stop;
+    }
+    return { messages, throughSeq: through, latestSeq: latest, hasMore: stopped?.hasMore ?? false };
+  }
+
+  /**
+   * Settles the missing seqs `from`..`to`, all taken before `takenBy` (the time a later seq was taken). Returns
+   * how far they are settled, and why it stopped short: a writer may still be at work (`hasMore: false`: ask
+   * again later), or a seq filled in meanwhile or the read's budget ran out (`hasMore: true`: ask again now).
+   */
+  async #settle(
+    stream: string,
+    from: number,
+    to: number,
+    takenBy: number,
+    budget: { voids: number },
+  ): Promise<{ through: number; stop?: { hasMore: boolean } }> {
+    const age = this.#now() - takenBy;
+    if (age < SEQ_TIMING.holePendingMs) return { through: from - 1, stop: { hasMore: false } };
+    // Nobody can write these any more (or they expired and were deleted): nothing to guard against.
+    if (age >= SEQ_TIMING.holeVoidWindowMs) return { through: to };
+    const count = Math.min(to - from + 1, budget.voids);
+    budget.voids -= count;
+    const seqs = Array.from({ length: count }, (_, i) => from + i);
+    const voided = await Promise.all(
+      seqs.map((seq) => this.#putIfAbsent(this.#voidItem(stream, { seq, at: takenBy }))),
+    );
+    const filled = voided.indexOf(false);
+    if (filled >= 0) return { through: from + filled - 1, stop: { hasMore: true } };
+    if (from + count - 1 < to) return { through: from + count - 1, stop: { hasMore: true } };
+    return { through: to };
+  }
+
+  /** The newest messages before `before` (or the newest of all), newest first. */
+  async #readBackward(stream: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+    const counter = this.#counter(stream, false);
+    const messages: StoredMessage[] = [];
+    let latest = 0;
+    let items = SEQ_TIMING.maxItemsPerRead;
+    let hasMore = false;
+    let startKey: Item | undefined;
+    scan: do {
+      const page = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression:
+            before === undefined ? '#stream = :stream' : '#stream = :stream AND #seq < :before',
+          ExpressionAttributeNames: { '#stream': STREAM, ...(before !== undefined && { '#seq': SEQ }) },
+          ExpressionAttributeValues: {
+            ':stream': stream,
+            ...(before !== undefined && { ':before': before }),
+          },
+          ScanIndexForward: false,
+          Limit: limit + 1,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        latest = Math.max(latest, item[SEQ] as number);
+        items -= 1;
+        const empty = item.kind === 'void' || this.#expired(item);
+        if (items < 0 || (!empty && messages.length === limit)) {
+          hasMore = true;
+          break scan;
+        }
+        if (!empty) messages.push(toMessage(item));
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return { messages, latestSeq: Math.max(latest, (await counter)?.seq ?? 0), hasMore };
+  }
+
+  /** A stream's counter: its last seq and when that was taken; undefined before the stream's first message. */
+  async #counter(stream: string, consistent: boolean): Promise<Claim | undefined> {
+    const item = await this.#get(counterKey(stream), consistent);
+    return item ? { seq: Number(item.last), at: Number(item.at) } : undefined;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Items
+  // -------------------------------------------------------------------------------------------------------------
 
   async #putIfAbsent(item: Item): Promise<boolean> {
     try {
@@ -154,8 +452,8 @@ export class MessageStore {
         new PutCommand({
           TableName: this.#table,
           Item: item,
-          ConditionExpression: 'attribute_not_exists(#sk)',
-          ExpressionAttributeNames: { '#sk': SK },
+          ConditionExpression: 'attribute_not_exists(#seq)',
+          ExpressionAttributeNames: { '#seq': SEQ },
         }),
       );
       return true;
@@ -165,53 +463,20 @@ export class MessageStore {
     }
   }
 
-  /**
-   * One page of a partition. `after` reads forward (catch-up, oldest first); otherwise it reads backward from
-   * `before` or the newest message (newest first). Expired messages are filtered out: TTL deletion lags.
-   */
-  async #history(partition: string, { before, after, limit }: HistoryQuery): Promise<HistoryPage> {
-    // Nothing lies strictly between them; and DynamoDB refuses a BETWEEN whose lower bound is above the upper one.
-    if (before !== undefined && after !== undefined && after >= before)
-      return { messages: [], hasMore: false };
-    const forward = after !== undefined;
-    const names: Record<string, string> = { '#pk': PK, '#ttl': TTL };
-    const values: Item = { ':pk': partition, ':now': this.#nowSeconds() };
-    let keyCondition = '#pk = :pk';
-    if (before !== undefined && after !== undefined) {
-      // BETWEEN is inclusive: the two cursors themselves are dropped below.
-      keyCondition += ' AND #sk BETWEEN :after AND :before';
-      Object.assign(values, { ':after': after, ':before': before });
-    } else if (before !== undefined) {
-      keyCondition += ' AND #sk < :before';
-      values[':before'] = before;
-    } else if (after !== undefined) {
-      keyCondition += ' AND #sk > :after';
-      values[':after'] = after;
-    }
-    if (keyCondition.includes('#sk')) names['#sk'] = SK;
+  async #get(key: Item, consistent = true): Promise<Item | undefined> {
+    const { Item } = await this.#doc.send(
+      new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: consistent }),
+    );
+    return Item;
+  }
 
-    const found: StoredMessage[] = [];
-    let startKey: Item | undefined;
-    do {
-      const page = await this.#doc.send(
-        new QueryCommand({
-          TableName: this.#table,
-          KeyConditionExpression: keyCondition,
-          FilterExpression: '#ttl > :now',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ScanIndexForward: forward,
-          ExclusiveStartKey: startKey,
-          Limit: limit + 1 - found.length,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        if (item[SK] === before || item[SK] === after) continue;
-        found.push(toMessage(item));
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && found.length <= limit);
-    return { messages: found.slice(0, limit), hasMore: found.length > limit };
+  #expiry(): number {
+    return this.#nowSeconds() + this.#retentionSeconds;
+  }
+
+  /** TTL deletion lags by up to days: an expired item may still be read, and is skipped. */
+  #expired(item: Item): boolean {
+    return typeof item[TTL] === 'number' && item[TTL] <= this.#nowSeconds();
   }
 
   #nowSeconds(): number {
@@ -219,37 +484,33 @@ export class MessageStore {
   }
 }
 
-/** The sort key is the message_id itself; the partition is a real field (room_id) only for room messages. */
-function toMessage(item: Item): StoredMessage {
-  const { [TTL]: _ttl, ...message } = item;
-  if (message.kind === 'direct') delete message[PK];
-  return message as unknown as StoredMessage;
-}
-
-/**
- * Partitions of the messages table. Room ids cannot contain `#` (ROOM_ID_PATTERN, @roomcast/client/protocol), so the prefixed
- * partitions below can never collide with a room, and everything after a prefix is one whole user id.
- *
- * - `<room_id>`          the room's messages, sorted by message_id (a ULID, so by time);
- * - `inbox#<user_id>`    every direct message to or from that user: each direct message is written to both the
- *                        sender's and the recipient's inbox, so either can page or catch up with one Query;
- * - `idem#<user_id>`     idempotency markers, sort key `[scope, client_msg_id]` as JSON, holding the message
- *                        a first send created so a retry returns it instead of creating another.
- */
-function roomPartition(roomId: string): string {
+function roomStream(roomId: string): string {
   return roomId;
 }
 
-function inboxPartition(userId: string): string {
+function inboxStream(userId: string): string {
   return `inbox#${userId}`;
 }
 
-function idempotencyPartition(userId: string): string {
-  return `idem#${userId}`;
+function counterKey(stream: string): Item {
+  return { [STREAM]: `seq#${stream}`, [SEQ]: 0 };
 }
 
-function idempotencySortKey(scope: string, clientMsgId: string): string {
-  return JSON.stringify([scope, clientMsgId]);
+/** Scope: the room (`room:<id>`) or the recipient (`dm:<user>`); a client_msg_id is unique per sender and scope. */
+function markerKey(userId: string, scope: string, clientMsgId: string): Item {
+  return { [STREAM]: `idem#${JSON.stringify([userId, scope, clientMsgId])}`, [SEQ]: 0 };
+}
+
+function claimsOf(marker: Item): Claim[] {
+  const seqs = marker.seqs as number[];
+  const at = marker.at as number[];
+  return seqs.map((seq, i) => ({ seq: Number(seq), at: Number(at[i]) }));
+}
+
+/** An item as the message it holds: without the table's own attributes. */
+function toMessage(item: Item): StoredMessage {
+  const { [STREAM]: _stream, [TTL]: _ttl, at: _at, ...message } = item;
+  return message as unknown as StoredMessage;
 }
 
 /** Stored messages as the frames clients receive. */

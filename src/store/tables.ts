@@ -24,6 +24,8 @@ export interface TableDefinition {
   readonly defaultName: string;
   readonly hashKey: string;
   readonly rangeKey?: string;
+  /** Key attributes that are numbers; every other key attribute is a string. */
+  readonly numberKeys?: readonly string[];
   readonly ttlAttribute: string;
   readonly indexes: Readonly<Record<string, IndexDefinition>>;
 }
@@ -44,25 +46,31 @@ export const connectionsTable = {
 export const messagesTable = {
   envVar: 'DYNAMO_TABLE_NAME_CHAT_MESSAGES',
   defaultName: 'chat_messages',
-  // Partitions: a room, a user's direct-message inbox, or a user's idempotency markers (src/store/message-keys.ts).
-  hashKey: 'room_id',
-  // ULIDs: a range of message ids is a range of time.
-  rangeKey: 'message_id',
+  // A stream (a room, or a user's direct-message inbox) and its counter and idempotency markers: see
+  // src/store/messages.ts. The range key is the message's place in its stream.
+  hashKey: 'stream',
+  rangeKey: 'seq',
+  numberKeys: ['seq'],
   ttlAttribute: 'ttl',
   indexes: {},
 } as const satisfies TableDefinition;
 
-/** Every table roomcast uses. All key attributes are strings. */
+/** Every table roomcast uses. */
 export const tables = { connections: connectionsTable, messages: messagesTable } as const satisfies Record<
   string,
   TableDefinition
 >;
 
+export interface KeyAttribute {
+  name: string;
+  type: 'S' | 'N';
+}
+
 /** Key attributes of a table and its indexes: the only attributes DynamoDB accepts in AttributeDefinitions. */
-export function keyAttributes(def: TableDefinition): string[] {
+export function keyAttributes(def: TableDefinition): KeyAttribute[] {
   const names = [def.hashKey, ...(def.rangeKey ? [def.rangeKey] : [])];
   for (const index of Object.values(def.indexes)) names.push(index.hashKey);
-  return [...new Set(names)];
+  return [...new Set(names)].map((name) => ({ name, type: def.numberKeys?.includes(name) ? 'N' : 'S' }));
 }
 
 export function createTableInput(def: TableDefinition, tableName: string): CreateTableCommandInput {
@@ -70,7 +78,10 @@ export function createTableInput(def: TableDefinition, tableName: string): Creat
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: keyAttributes(def).map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+    AttributeDefinitions: keyAttributes(def).map(({ name, type }) => ({
+      AttributeName: name,
+      AttributeType: type,
+    })),
     KeySchema: [
       { AttributeName: def.hashKey, KeyType: 'HASH' },
       ...(def.rangeKey ? [{ AttributeName: def.rangeKey, KeyType: 'RANGE' as const }] : []),

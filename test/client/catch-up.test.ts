@@ -54,7 +54,8 @@ async function storeMessages(room: string, user: string, texts: string[]): Promi
   }
 }
 
-const isSorted = (ids: string[]) => ids.every((id, i) => i === 0 || (ids[i - 1] as string) < id);
+const isConsecutive = (seqs: number[]) =>
+  seqs.every((seq, i) => i === 0 || seq === (seqs[i - 1] as number) + 1);
 
 after(() => Promise.all(raw.map((c) => c.close())));
 
@@ -81,13 +82,19 @@ describe('catch-up', () => {
       'missed 3',
       'live again',
     ]);
-    assert.ok(isSorted(alice.recorder.of('message').map((frame) => frame.message_id)));
-    assert.equal(alice.client.lastMessageId, alice.recorder.of('message').at(-1)?.message_id);
-    // The catch-up read again the messages just before the drop (the overlap window): they were not repeated.
+    assert.ok(isConsecutive(alice.recorder.of('message').map((frame) => frame.seq)));
+    assert.equal(alice.client.lastSeq, alice.recorder.of('message').at(-1)?.seq);
+    // The catch-up read from the last seq handed over: nothing before the drop was read again.
     const reread = seen.frames.filter(
       (frame) => frame.action === 'history' && JSON.stringify(frame.messages).includes('"seen 2"'),
     );
-    assert.equal(reread.length, 1);
+    assert.equal(reread.length, 0);
+    assert.deepEqual(
+      alice.recorder
+        .of('repair')
+        .map(({ stream, reason, recovered, skipped }) => [stream, reason, recovered, skipped]),
+      [['room', 'reconnect', 3, 0]],
+    );
   });
 
   it('reads every page while has_more: 250 stored messages arrive once, in order', async () => {
@@ -125,7 +132,7 @@ describe('catch-up', () => {
     );
   });
 
-  it('starts from the newest messages (catchUp.initial) or from a kept message id (catchUp.after)', async () => {
+  it('starts from the newest messages (catchUp.initial) or from a kept seq (catchUp.afterSeq)', async () => {
     await storeMessages('resume', 'bob', ['one', 'two', 'three', 'four', 'five']);
     const { client: fresh, recorder: freshSees } = await join('carol', 'resume', { catchUp: { initial: 2 } });
     await freshSees.waitFor('message', (frame) => frame.message === 'five');
@@ -133,7 +140,7 @@ describe('catch-up', () => {
 
     const page = await fresh.history({ limit: 5 });
     const two = page.messages.find((m) => m.message === 'two');
-    const { recorder: resumed } = await join('dave', 'resume', { catchUp: { after: two?.message_id } });
+    const { recorder: resumed } = await join('dave', 'resume', { catchUp: { afterSeq: two?.seq } });
     await resumed.waitFor('message', (frame) => frame.message === 'five');
     assert.deepEqual(resumed.texts(), ['three', 'four', 'five']);
 
@@ -141,6 +148,6 @@ describe('catch-up', () => {
     await fresh.send('six');
     await plainSees.waitFor('message', (frame) => frame.message === 'six');
     assert.deepEqual(plainSees.texts(), ['six'], 'by default, nothing from before the client connected');
-    assert.ok(plain.lastMessageId);
+    assert.equal(plain.lastSeq, 6);
   });
 });

@@ -74,7 +74,7 @@ describe('outbox', () => {
       async () => seen.frames.filter(retryAnswer).length,
       (n) => n === 1,
     );
-    const page = await alice.history({ after: rewindToStart(delivered.message_id) });
+    const page = await alice.history({ afterSeq: 0 });
     assert.equal(page.messages.filter((m) => m.message === 'ack lost').length, 1, 'stored once');
   });
 
@@ -106,8 +106,3 @@ describe('outbox', () => {
     await assert.rejects(alice.send('into the void'), { code: 'TIMEOUT' });
   });
 });
-
-/** The first id of the same millisecond: `after` it includes the message itself. */
-function rewindToStart(id: string): string {
-  return `${id.slice(0, 10)}${'0'.repeat(16)}`;
-}

@@ -43,7 +43,8 @@ describe('requests', () => {
 
   it('rejects a request the server refuses with its code (the error frame echoes the ref)', async () => {
     const { client: alice, recorder } = await join('alice', 'refused');
-    await assert.rejects(alice.history({ before: 'not-a-message-id' }), { code: 'BAD_REQUEST' });
+    await assert.rejects(alice.history({ beforeSeq: -1 }), { code: 'BAD_REQUEST' });
+    await assert.rejects(alice.history({ afterSeq: 1, beforeSeq: 5 }), { code: 'BAD_REQUEST' });
     await assert.rejects(alice.history({ limit: 1000 }), { code: 'BAD_REQUEST' });
     assert.deepEqual(recorder.of('error'), []);
   });

@@ -100,7 +100,7 @@ describe('graceful shutdown and persistence (npm start in a child process)', () 
     const dave = await ChatClient.connect(server.stack, 'dave', 'lobby');
     const erin = await ChatClient.connect(server.stack, 'erin', 'side');
 
-    dave.send({ action: 'getHistory', after: '00000000000000000000000000' });
+    dave.send({ action: 'getHistory', after_seq: 0 });
     const lobby = await dave.next();
     assert.deepEqual(
       (lobby.messages as Frame[]).map((message) => [message.message_id, message.message]),

@@ -37,21 +37,17 @@ export async function scanRegistry(stack: StoreLocation): Promise<ConnectionReco
   }
 }
 
-/** A room's whole history, oldest first, read page by page through the store as getHistory does. */
+/** A room's whole history, in seq order, read page by page through the store as getHistory does. */
 export async function wholeHistory(
   store: Pick<MessageStore, 'roomHistory'>,
   roomId: string,
 ): Promise<StoredMessage[]> {
   const messages: StoredMessage[] = [];
-  let after: string | undefined;
+  let afterSeq = 0;
   for (;;) {
-    const page = await store.roomHistory(roomId, {
-      limit: 100,
-      after: after ?? '00000000000000000000000000',
-    });
+    const page = await store.roomHistory(roomId, { limit: 100, afterSeq });
     messages.push(...page.messages);
-    const last = page.messages.at(-1);
-    if (!page.hasMore || !last) return messages;
-    after = last.message_id;
+    if (!page.hasMore) return messages;
+    afterSeq = page.throughSeq ?? afterSeq;
   }
 }

@@ -279,14 +279,19 @@ export const checkTables: Check = (evaluated) => {
     );
     const attributes = (Array.isArray(table.attribute) ? table.attribute : []).filter(isObject);
     const attributeNames = attributes.map((attribute) => String(attribute.name));
+    const keys = keyAttributes(def);
     expect(
-      sameSet(attributeNames, keyAttributes(def)) && attributeNames.length === new Set(attributeNames).size,
-      `attribute definitions ${json(attributeNames)} must be exactly the key attributes ${json(keyAttributes(def))} (DynamoDB rejects unused ones)`,
+      sameSet(
+        attributeNames,
+        keys.map((key) => key.name),
+      ) && attributeNames.length === new Set(attributeNames).size,
+      `attribute definitions ${json(attributeNames)} must be exactly the key attributes ${json(keys.map((key) => key.name))} (DynamoDB rejects unused ones)`,
     );
     for (const attribute of attributes) {
+      const type = keys.find((key) => key.name === attribute.name)?.type;
       expect(
-        attribute.type === 'S',
-        `attribute ${json(attribute.name)} has type ${json(attribute.type)}, not S`,
+        type === undefined || attribute.type === type,
+        `attribute ${json(attribute.name)} has type ${json(attribute.type)}, not ${type}`,
       );
     }
     const indexes = (Array.isArray(table.global_secondary_index) ? table.global_secondary_index : []).filter(

@@ -27,10 +27,10 @@ after(async () => {
 });
 
 const is = (action: string) => (frame: Frame) => frame.action === action;
-type Message = { message: string; message_id: string; user_id?: string };
+type Message = { message: string; message_id: string; seq: number; user_id?: string };
 
 describe('history and resume', () => {
-  it('a client that blinked catches up on exactly the missed messages, in order, with after', async () => {
+  it('a client that blinked catches up on exactly the missed messages, in order, with after_seq', async () => {
     const alice = await join('alice', 'resume');
     let bob = await join('bob', 'resume');
     alice.send({ action: 'sendMessage', message: 'before the blink' });
@@ -48,32 +48,34 @@ describe('history and resume', () => {
     }
 
     bob = await join('bob', 'resume');
-    bob.send({ action: 'getHistory', after: seen.message_id });
+    bob.send({ action: 'getHistory', after_seq: seen.seq });
     const history = await bob.next(is('history'));
     const messages = history.messages as Message[];
     assert.deepEqual(
-      messages.map((m) => m.message),
-      ['missed 1', 'missed 2', 'missed 3'],
+      messages.map((m) => `${m.seq} ${m.message}`),
+      ['2 missed 1', '3 missed 2', '4 missed 3'],
     );
-    assert.equal(history.has_more, false);
+    assert.deepEqual([history.through_seq, history.latest_seq, history.has_more], [4, 4, false]);
     assert.equal(history.room_id, 'resume');
     assert.deepEqual(Object.keys(messages[0] ?? {}).sort(), [
       'action',
       'message',
       'message_id',
       'room_id',
+      'seq',
       'timestamp',
       'user_id',
     ]);
   });
 
-  it('pages backwards with before and limit, newest first', async () => {
+  it('pages backwards with before_seq and limit, newest first', async () => {
     const carol = await join('carol', 'paging');
-    const ids: string[] = [];
+    const seqs: number[] = [];
     for (let i = 0; i < 5; i++) {
       carol.send({ action: 'sendMessage', message: `p${i}` });
-      ids.push(String((await carol.next(is('message'))).message_id));
+      seqs.push(Number((await carol.next(is('message'))).seq));
     }
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
     carol.send({ action: 'getHistory', limit: 2 });
     const first = await carol.next(is('history'));
     assert.deepEqual(
@@ -81,7 +83,9 @@ describe('history and resume', () => {
       ['p4', 'p3'],
     );
     assert.equal(first.has_more, true);
-    carol.send({ action: 'getHistory', limit: 2, before: ids[3] });
+    assert.equal(first.latest_seq, 5);
+    assert.equal('through_seq' in first, false, 'a backward page settles nothing');
+    carol.send({ action: 'getHistory', limit: 2, before_seq: seqs[3] });
     const second = await carol.next(is('history'));
     assert.deepEqual(
       (second.messages as Message[]).map((m) => m.message),
@@ -95,14 +99,23 @@ describe('history and resume', () => {
       { action: 'getHistory', limit: 101 },
       { action: 'getHistory', limit: 0 },
       { action: 'getHistory', limit: 'ten' },
-      { action: 'getHistory', before: 'not-a-message-id' },
+      { action: 'getHistory', before_seq: -1 },
+      { action: 'getHistory', after_seq: 1.5 },
+      { action: 'getHistory', after_seq: '3' },
+      { action: 'getHistory', after_seq: 2 ** 53 },
+      { action: 'getHistory', after_seq: 1, before_seq: 9 },
       { action: 'getHistory', direct: 'yes' },
+      // The message-id cursors of earlier versions: refused, not silently read as "the newest page".
+      { action: 'getHistory', before: '01KB7Q3W6Y0F8R1VJ2M4N5P6QS' },
+      { action: 'getHistory', after: '01KB7Q3W6Y0F8R1VJ2M4N5P6QS' },
     ]) {
       dave.send(frame);
       const error = await dave.next();
       assert.equal(error.action, 'error', JSON.stringify(frame));
       assert.equal(error.code, 'BAD_REQUEST', JSON.stringify(frame));
     }
+    dave.send({ action: 'getHistory', after: 'x' });
+    assert.match(String((await dave.next()).message), /after_seq/);
   });
 
   it('reads only the caller room: history of another room cannot be asked for', async () => {

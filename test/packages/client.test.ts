@@ -281,7 +281,7 @@ chat.on('direct', (d) => console.log(\`\${d.from_user_id} → \${d.to_user_id}: 
 chat.on('state', (s: StateChange) => console.log(s.state === 'closed' ? s.reason : s.state));
 try {
   const stored = await chat.send('hi', { clientMsgId: 'first' });
-  console.log(stored.message_id, chat.lastMessageId);
+  console.log(stored.message_id, chat.lastSeq);
   await chat.sendDirect('bob', 'hi');
 } catch (error) {
   if (error instanceof RoomcastError && error.code === 'NOT_CONNECTED') console.log('bob is offline');

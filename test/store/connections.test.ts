@@ -62,7 +62,9 @@ for (const backend of dynamoBackends()) {
       assert.equal(Table?.TableStatus, 'ACTIVE');
       assert.deepEqual(
         Table?.AttributeDefinitions?.map((a) => a.AttributeName).sort(),
-        keyAttributes(connectionsTable).sort(),
+        keyAttributes(connectionsTable)
+          .map((key) => key.name)
+          .sort(),
       );
       const indexes = Object.values(connectionsTable.indexes);
       assert.deepEqual(

@@ -2,10 +2,17 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { monotonicFactory } from 'ulid';
 import { ensureTables } from '../../src/local/dynamo.ts';
-import { type DirectMessage, MessageStore, type RoomMessage } from '../../src/store/messages.ts';
+import {
+  type DirectMessage,
+  MessageStore,
+  type NewMessage,
+  type RoomMessage,
+  SEQ_TIMING,
+  type StoredMessage,
+} from '../../src/store/messages.ts';
 import { createDocumentClient, keyAttributes, messagesTable } from '../../src/store/tables.ts';
 import {
   type DynamoBackend,
@@ -14,9 +21,24 @@ import {
   LOCAL_REGION,
   localDynamoClient,
 } from '../support/dynamo-backends.ts';
-import { dynamoOperation, FORWARD, RESET, startFaultProxy } from '../support/fault-proxy.ts';
+import {
+  dynamoOperation,
+  type FaultProxy,
+  FORWARD,
+  type ProxyDecision,
+  RESET,
+  startFaultProxy,
+} from '../support/fault-proxy.ts';
 
 const DAY = 86_400;
+const THROTTLED: ProxyDecision = {
+  kind: 'respond',
+  status: 400,
+  body: JSON.stringify({
+    __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+    message: 'injected throttling',
+  }),
+};
 
 for (const backend of dynamoBackends()) {
   describe(`MessageStore on ${backend.name}`, { skip: backend.skip }, () => {
@@ -28,7 +50,11 @@ for (const backend of dynamoBackends()) {
     const nextId = monotonicFactory();
     let store: MessageStore;
 
-    const roomMessage = (room: string, text: string, extra: Partial<RoomMessage> = {}): RoomMessage => ({
+    const roomMessage = (
+      room: string,
+      text: string,
+      extra: Partial<RoomMessage> = {},
+    ): NewMessage<RoomMessage> => ({
       kind: 'room',
       room_id: room,
       user_id: 'alice',
@@ -37,6 +63,44 @@ for (const backend of dynamoBackends()) {
       timestamp: new Date().toISOString(),
       ...extra,
     });
+    const storeAt = (now: () => number, target = doc) =>
+      new MessageStore(target, { tableName, retentionSeconds: 7 * DAY, now });
+    /** Every item of a stream, voids included: what is stored at each seq. */
+    const streamItems = async (stream: string) => {
+      const { Items = [] } = await doc.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: '#s = :s',
+          ExpressionAttributeNames: { '#s': messagesTable.hashKey },
+          ExpressionAttributeValues: { ':s': stream },
+          ConsistentRead: true,
+        }),
+      );
+      return Items.map((item) => ({
+        seq: item.seq as number,
+        kind: item.kind as string,
+        text: item.message,
+      }));
+    };
+    const proxied = async (decide: FaultProxy['decide']) => {
+      const proxy = await startFaultProxy(server.endpoint);
+      proxy.decide = decide;
+      const through = createDocumentClient({
+        endpoint: proxy.url,
+        region: LOCAL_REGION,
+        credentials: LOCAL_CREDENTIALS,
+        maxAttempts: 1,
+      });
+      return {
+        proxy,
+        doc: through,
+        close: async () => {
+          through.destroy();
+          await proxy.close();
+        },
+      };
+    };
+    const seqs = (messages: readonly StoredMessage[]) => messages.map((m) => m.seq);
 
     before(async () => {
       server = await backend.start();
@@ -56,19 +120,21 @@ for (const backend of dynamoBackends()) {
       await server?.close();
     });
 
-    test('the table has room_id + message_id keys and no other attribute definitions', async () => {
+    test('the table has stream + seq keys, seq a number, and no other attribute definitions', async () => {
       const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
       assert.deepEqual(
-        Table?.AttributeDefinitions?.map((a) => a.AttributeName).sort(),
-        keyAttributes(messagesTable).sort(),
+        Table?.AttributeDefinitions?.map((a) => `${a.AttributeName}:${a.AttributeType}`).sort(),
+        keyAttributes(messagesTable)
+          .map((key) => `${key.name}:${key.type}`)
+          .sort(),
       );
       assert.deepEqual(
         Table?.KeySchema?.map((k) => `${k.AttributeName}:${k.KeyType}`),
-        ['room_id:HASH', 'message_id:RANGE'],
+        ['stream:HASH', 'seq:RANGE'],
       );
     });
 
-    test('pages newest first with before, and catches up oldest first with after', async () => {
+    test('numbers a room 1, 2, 3, … and reads it forward after a seq and backward before one', async () => {
       const room = `paging-${suffix}`;
       const sent: RoomMessage[] = [];
       for (let i = 0; i < 7; i++) {
@@ -76,30 +142,47 @@ for (const backend of dynamoBackends()) {
         assert.equal(created, true);
         sent.push(message);
       }
-      const ids = (messages: { message_id: string }[]) => messages.map((m) => m.message_id);
+      assert.deepEqual(seqs(sent), [1, 2, 3, 4, 5, 6, 7]);
+
+      const all = await store.roomHistory(room, { afterSeq: 0, limit: 100 });
+      assert.deepEqual(all.messages, sent);
+      assert.deepEqual([all.throughSeq, all.latestSeq, all.hasMore], [7, 7, false]);
+      const part = await store.roomHistory(room, { afterSeq: 2, limit: 2 });
+      assert.deepEqual(seqs(part.messages), [3, 4]);
+      assert.deepEqual([part.throughSeq, part.hasMore], [4, true]);
+      const none = await store.roomHistory(room, { afterSeq: 7, limit: 2 });
+      assert.deepEqual([none.messages, none.throughSeq, none.hasMore], [[], 7, false]);
 
       const newest = await store.roomHistory(room, { limit: 3 });
-      assert.deepEqual(ids(newest.messages), ids(sent.slice(4).reverse()));
-      assert.equal(newest.hasMore, true);
-      const older = await store.roomHistory(room, { before: sent[4]?.message_id, limit: 3 });
-      assert.deepEqual(ids(older.messages), ids(sent.slice(1, 4).reverse()));
-      const oldest = await store.roomHistory(room, { before: sent[1]?.message_id, limit: 3 });
-      assert.deepEqual(ids(oldest.messages), [sent[0]?.message_id]);
-      assert.equal(oldest.hasMore, false);
+      assert.deepEqual(seqs(newest.messages), [7, 6, 5]);
+      assert.deepEqual([newest.throughSeq, newest.latestSeq, newest.hasMore], [undefined, 7, true]);
+      const older = await store.roomHistory(room, { beforeSeq: 5, limit: 3 });
+      assert.deepEqual(seqs(older.messages), [4, 3, 2]);
+      const oldest = await store.roomHistory(room, { beforeSeq: 2, limit: 3 });
+      assert.deepEqual([seqs(oldest.messages), oldest.hasMore], [[1], false]);
 
-      const caughtUp = await store.roomHistory(room, { after: sent[2]?.message_id, limit: 100 });
-      assert.deepEqual(ids(caughtUp.messages), ids(sent.slice(3)));
-      assert.equal(caughtUp.hasMore, false);
-      const between = await store.roomHistory(room, {
-        after: sent[1]?.message_id,
-        before: sent[5]?.message_id,
-        limit: 2,
-      });
-      assert.deepEqual(ids(between.messages), ids(sent.slice(2, 4)));
-      assert.equal(between.hasMore, true);
+      // Another room counts on its own; a room never written to is at 0.
+      assert.equal((await store.saveRoomMessage(roomMessage(`${room}-b`, 'x'))).message.seq, 1);
+      const empty = await store.roomHistory(`never-${suffix}`, { afterSeq: 0, limit: 10 });
+      assert.deepEqual([empty.messages, empty.throughSeq, empty.latestSeq], [[], 0, 0]);
+      assert.equal(await store.roomLatestSeq(room), 7);
+    });
 
-      assert.deepEqual(caughtUp.messages[0], { ...sent[3] });
-      assert.equal((await store.roomHistory(`other-${suffix}`, { limit: 10 })).messages.length, 0);
+    test('concurrent senders get exactly the seqs 1…N, and history reads them in seq order', async () => {
+      const room = `concurrent-${suffix}`;
+      const saved = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => store.saveRoomMessage(roomMessage(room, `c${i}`))),
+      );
+      assert.deepEqual(
+        saved.map((copy) => copy.message.seq).sort((a, b) => a - b),
+        Array.from({ length: 40 }, (_, i) => i + 1),
+      );
+      const page = await store.roomHistory(room, { afterSeq: 0, limit: 100 });
+      assert.deepEqual(
+        page.messages,
+        saved.map((copy) => copy.message).sort((a, b) => a.seq - b.seq),
+      );
+      assert.equal(page.throughSeq, 40);
     });
 
     test('a retried client_msg_id is stored once and returns the first message, also when sent concurrently', async () => {
@@ -108,7 +191,7 @@ for (const backend of dynamoBackends()) {
       const retry = await store.saveRoomMessage(roomMessage(room, 'once', { client_msg_id: 'c-1' }));
       assert.equal(first.created, true);
       assert.equal(retry.created, false);
-      assert.equal(retry.message.message_id, first.message.message_id);
+      assert.deepEqual(retry.message, first.message);
 
       const racing = await Promise.all(
         Array.from({ length: 8 }, () =>
@@ -116,7 +199,7 @@ for (const backend of dynamoBackends()) {
         ),
       );
       assert.equal(racing.filter((r) => r.created).length, 1);
-      assert.equal(new Set(racing.map((r) => r.message.message_id)).size, 1);
+      assert.equal(new Set(racing.map((r) => `${r.message.message_id}@${r.message.seq}`)).size, 1);
 
       // The same client_msg_id in another room, or from another user, is another message.
       assert.equal(
@@ -128,46 +211,60 @@ for (const backend of dynamoBackends()) {
           .created,
         true,
       );
-      const history = await store.roomHistory(room, { limit: 100 });
-      assert.deepEqual(history.messages.map((m) => m.message).sort(), ['once', 'race', 'x']);
+      // The seqs the losing sends took are voided at once: a reader is not kept waiting for them.
+      const page = await store.roomHistory(room, { afterSeq: 0, limit: 100 });
+      assert.deepEqual(
+        page.messages.map((m) => m.message),
+        ['once', 'race', 'x'],
+      );
+      assert.equal(page.throughSeq, page.latestSeq);
     });
 
-    test('direct messages land in both inboxes', async () => {
-      const dm: DirectMessage = {
+    test('direct messages land in both inboxes, each copy numbered in its own inbox', async () => {
+      const [ann, ben, cat] = [`ann-${suffix}`, `ben-${suffix}`, `cat-${suffix}`];
+      const dm = (from: string, to: string, text: string): NewMessage<DirectMessage> => ({
         kind: 'direct',
-        from_user_id: `ann-${suffix}`,
-        to_user_id: `ben-${suffix}`,
-        message: 'psst',
+        from_user_id: from,
+        to_user_id: to,
+        message: text,
         message_id: nextId(),
         timestamp: new Date().toISOString(),
-      };
-      assert.equal((await store.saveDirectMessage(dm)).created, true);
-      assert.deepEqual((await store.directHistory(`ben-${suffix}`, { limit: 10 })).messages, [dm]);
-      assert.deepEqual((await store.directHistory(`ann-${suffix}`, { limit: 10 })).messages, [dm]);
-      assert.deepEqual((await store.directHistory(`cat-${suffix}`, { limit: 10 })).messages, []);
+      });
+      const first = await store.saveDirectMessage(dm(ann, ben, 'psst'));
+      assert.deepEqual([first.recipient.created, first.sender.created], [true, true]);
+      assert.deepEqual([first.recipient.message.seq, first.sender.message.seq], [1, 1]);
+      await store.saveDirectMessage(dm(cat, ann, 'hi ann'));
+      const reply = await store.saveDirectMessage(dm(ben, ann, 'what?'));
+      assert.deepEqual([reply.recipient.message.seq, reply.sender.message.seq], [3, 2]);
+      const self = await store.saveDirectMessage(dm(cat, cat, 'note to self'));
+      assert.equal(self.recipient, self.sender, 'one copy when users message themselves');
+
+      const inbox = async (user: string) =>
+        (await store.directHistory(user, { afterSeq: 0, limit: 10 })).messages.map(
+          (m) => `${m.seq}:${m.message}`,
+        );
+      assert.deepEqual(await inbox(ann), ['1:psst', '2:hi ann', '3:what?']);
+      assert.deepEqual(await inbox(ben), ['1:psst', '2:what?']);
+      assert.deepEqual(await inbox(cat), ['1:hi ann', '2:note to self']);
+      assert.deepEqual(await inbox(`dan-${suffix}`), []);
+      assert.deepEqual(await store.latestSeqs(`never-${suffix}`, ann), { room: 0, direct: 3 });
     });
 
     test('a direct message whose second inbox write failed is completed by the retry: one copy in each inbox', async () => {
-      // The store talks to the backend through a proxy that resets the connection of the second inbox's write
-      // once; with one attempt per call, that write's failure fails the send, as throttling beyond the retries
-      // would on AWS.
-      const proxy = await startFaultProxy(server.endpoint);
-      const proxied = createDocumentClient({
-        endpoint: proxy.url,
-        region: LOCAL_REGION,
-        credentials: LOCAL_CREDENTIALS,
-        maxAttempts: 1,
-      });
-      const faulty = new MessageStore(proxied, { tableName, retentionSeconds: 7 * DAY });
+      // The second inbox's write is reset once; with one attempt per call that fails the send, as throttling
+      // beyond the SDK's retries would on AWS.
       const [sender, recipient] = [`dan-${suffix}`, `eve-${suffix}`];
       let failed = 0;
-      proxy.decide = (request) => {
+      const faulty = await proxied((request) => {
         const senderInboxPut =
-          dynamoOperation(request) === 'PutItem' && request.body.includes(`"inbox#${sender}"`);
+          dynamoOperation(request) === 'PutItem' &&
+          request.body.includes(`"inbox#${sender}"`) &&
+          request.body.includes('"message_id"');
         return senderInboxPut && failed++ === 0 ? RESET : FORWARD;
-      };
+      });
       try {
-        const dm = (): DirectMessage => ({
+        const faultyStore = storeAt(Date.now, faulty.doc);
+        const dm = (): NewMessage<DirectMessage> => ({
           kind: 'direct',
           from_user_id: sender,
           to_user_id: recipient,
@@ -176,24 +273,220 @@ for (const backend of dynamoBackends()) {
           timestamp: new Date().toISOString(),
           client_msg_id: 'dm-retry',
         });
-        await assert.rejects(faulty.saveDirectMessage(dm()));
+        await assert.rejects(faultyStore.saveDirectMessage(dm()));
         assert.equal(failed, 1, 'the second inbox write was the one that failed');
-        const retry = await faulty.saveDirectMessage(dm());
-        assert.equal(retry.created, false, 'the first attempt had stored it in the recipient inbox');
+        const retry = await faultyStore.saveDirectMessage(dm());
+        assert.equal(
+          retry.recipient.created,
+          false,
+          'the first attempt had stored it in the recipient inbox',
+        );
+        assert.equal(retry.sender.created, true, 'the retry wrote the missing copy');
         for (const user of [recipient, sender]) {
-          const { messages } = await store.directHistory(user, { limit: 10 });
+          const page = await store.directHistory(user, { afterSeq: 0, limit: 10 });
           assert.deepEqual(
-            messages.map((m) => m.message_id),
-            [retry.message.message_id],
+            page.messages.map((m) => m.message_id),
+            [retry.recipient.message.message_id],
             `exactly one copy in ${user}'s inbox`,
           );
+          assert.equal(page.throughSeq, page.latestSeq, `no unsettled seq in ${user}'s inbox`);
         }
         // Later retries change nothing.
-        assert.equal((await faulty.saveDirectMessage(dm())).created, false);
+        const again = await faultyStore.saveDirectMessage(dm());
+        assert.deepEqual([again.recipient.created, again.sender.created], [false, false]);
+        assert.equal(again.sender.message.seq, retry.sender.message.seq);
         assert.equal((await store.directHistory(sender, { limit: 10 })).messages.length, 1);
+        assert.equal(await store.hasDirectMessage(sender, recipient, 'dm-retry'), true);
+        assert.equal(await store.hasDirectMessage(sender, recipient, 'other'), false);
       } finally {
-        proxied.destroy();
-        await proxy.close();
+        await faulty.close();
+      }
+    });
+
+    test('a seq whose write failed is waited for, then voided: readers skip it, never past a message', async () => {
+      const room = `hole-${suffix}`;
+      // Every write into the room fails while `failing`: the message and the writer's own void alike, as when
+      // DynamoDB throttles the partition.
+      let failing = false;
+      const faulty = await proxied((request) =>
+        failing && dynamoOperation(request) === 'PutItem' && request.body.includes(`"${room}"`)
+          ? RESET
+          : FORWARD,
+      );
+      try {
+        const writer = storeAt(Date.now, faulty.doc);
+        await writer.saveRoomMessage(roomMessage(room, 'one'));
+        failing = true;
+        await assert.rejects(writer.saveRoomMessage(roomMessage(room, 'lost')));
+        failing = false;
+        await writer.saveRoomMessage(roomMessage(room, 'three'));
+
+        let clock = Date.now();
+        const reader = storeAt(() => clock);
+        const waiting = await reader.roomHistory(room, { afterSeq: 0, limit: 10 });
+        assert.deepEqual(seqs(waiting.messages), [1]);
+        assert.deepEqual([waiting.throughSeq, waiting.latestSeq, waiting.hasMore], [1, 3, false]);
+        assert.deepEqual(seqs((await reader.roomHistory(room, { limit: 10 })).messages), [3, 1]);
+
+        clock += SEQ_TIMING.holePendingMs;
+        const settled = await reader.roomHistory(room, { afterSeq: 1, limit: 10 });
+        assert.deepEqual([seqs(settled.messages), settled.throughSeq, settled.hasMore], [[3], 3, false]);
+        assert.deepEqual(
+          (await streamItems(room)).map((item) => `${item.seq}:${item.kind}`),
+          ['1:room', '2:void', '3:room'],
+        );
+
+        // A hole at the tail is bounded by the counter's time.
+        failing = true;
+        await assert.rejects(writer.saveRoomMessage(roomMessage(room, 'lost too')));
+        failing = false;
+        clock = Date.now();
+        const tail = await reader.roomHistory(room, { afterSeq: 3, limit: 10 });
+        assert.deepEqual([tail.messages, tail.throughSeq, tail.latestSeq, tail.hasMore], [[], 3, 4, false]);
+        clock += SEQ_TIMING.holePendingMs;
+        const tailSettled = await reader.roomHistory(room, { afterSeq: 3, limit: 10 });
+        assert.deepEqual([tailSettled.messages, tailSettled.throughSeq], [[], 4]);
+      } finally {
+        await faulty.close();
+      }
+    });
+
+    test('a writer that finds its seq voided takes a new one: a late write never lands behind a reader', async () => {
+      const room = `late-${suffix}`;
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let holding: () => void = () => {};
+      const reached = new Promise<void>((resolve) => {
+        holding = resolve;
+      });
+      let first = true;
+      const slow = await proxied((request) => {
+        if (dynamoOperation(request) !== 'PutItem' || !request.body.includes('"message_id"') || !first)
+          return FORWARD;
+        first = false;
+        holding();
+        return { kind: 'hold', until: held };
+      });
+      try {
+        const writing = storeAt(Date.now, slow.doc).saveRoomMessage(roomMessage(room, 'slow'));
+        await reached;
+        // The writer has taken seq 1 and its put is on the way; a reader who waited long enough voids seq 1.
+        const reader = storeAt(() => Date.now() + SEQ_TIMING.holePendingMs);
+        const skipped = await reader.roomHistory(room, { afterSeq: 0, limit: 10 });
+        assert.deepEqual([skipped.messages, skipped.throughSeq], [[], 1]);
+        release();
+        const { message, created } = await writing;
+        assert.deepEqual([message.seq, created], [2, true]);
+        const next = await reader.roomHistory(room, { afterSeq: 1, limit: 10 });
+        assert.deepEqual(seqs(next.messages), [2]);
+      } finally {
+        release();
+        await slow.close();
+      }
+    });
+
+    test('a writer past its write deadline voids its own seq and writes at a new one', async () => {
+      const room = `deadline-${suffix}`;
+      const start = Date.now();
+      let calls = 0;
+      // The first reading of the clock is the allocation; every later one is past the deadline.
+      const late = storeAt(() => start + Math.min(calls++, 1) * (SEQ_TIMING.writeDeadlineMs + 1));
+      const { message } = await late.saveRoomMessage(roomMessage(room, 'late'));
+      assert.equal(message.seq, 2);
+      assert.deepEqual(
+        (await streamItems(room)).map((item) => `${item.seq}:${item.kind}`),
+        ['1:void', '2:room'],
+      );
+    });
+
+    test('long-missing seqs: a read voids at most its budget, and none past the void window', async () => {
+      const room = `budget-${suffix}`;
+      // 150 seqs taken by writers that never wrote (a counter bumped by hand), then one message.
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { stream: `seq#${room}`, seq: 0 },
+          UpdateExpression: 'SET #last = :n, #at = :at',
+          ExpressionAttributeNames: { '#last': 'last', '#at': 'at' },
+          ExpressionAttributeValues: { ':n': 150, ':at': Date.now() },
+        }),
+      );
+      await store.saveRoomMessage(roomMessage(room, 'after the gap'));
+      const reader = storeAt(() => Date.now() + SEQ_TIMING.holePendingMs);
+      const first = await reader.roomHistory(room, { afterSeq: 0, limit: 10 });
+      assert.deepEqual(
+        [first.messages, first.throughSeq, first.hasMore],
+        [[], SEQ_TIMING.maxVoidsPerRead, true],
+      );
+      const second = await reader.roomHistory(room, { afterSeq: first.throughSeq ?? 0, limit: 10 });
+      assert.deepEqual([seqs(second.messages), second.throughSeq, second.hasMore], [[151], 151, false]);
+
+      const old = `old-${suffix}`;
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { stream: `seq#${old}`, seq: 0 },
+          UpdateExpression: 'SET #last = :n, #at = :at',
+          ExpressionAttributeNames: { '#last': 'last', '#at': 'at' },
+          ExpressionAttributeValues: { ':n': 150, ':at': Date.now() },
+        }),
+      );
+      await store.saveRoomMessage(roomMessage(old, 'long after'));
+      const much = storeAt(() => Date.now() + SEQ_TIMING.holeVoidWindowMs);
+      const page = await much.roomHistory(old, { afterSeq: 0, limit: 10 });
+      assert.deepEqual([seqs(page.messages), page.throughSeq], [[151], 151]);
+      assert.deepEqual(await streamItems(old), [{ seq: 151, kind: 'room', text: 'long after' }]);
+    });
+
+    test('under injected throttling, every seq ends up a message or a void, and each send is stored once', async () => {
+      const room = `throttled-${suffix}`;
+      let seed = 7;
+      const random = () => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+        return seed / 2 ** 31;
+      };
+      const faulty = await proxied((request) => {
+        const write = ['PutItem', 'UpdateItem'].includes(dynamoOperation(request));
+        return write && random() < 0.25 ? THROTTLED : FORWARD;
+      });
+      try {
+        const writer = storeAt(Date.now, faulty.doc);
+        const senders = Array.from({ length: 30 }, (_, i) => `t${i}`);
+        let failures = 0;
+        await Promise.all(
+          senders.map(async (id) => {
+            // What the SDK does: resend with the same client_msg_id until the server has it.
+            for (let attempt = 0; ; attempt++) {
+              try {
+                return await writer.saveRoomMessage(roomMessage(room, id, { client_msg_id: id }));
+              } catch (error) {
+                failures++;
+                if (attempt > 50) throw error;
+              }
+            }
+          }),
+        );
+        assert.ok(failures > 0, 'the throttling failed some sends');
+        const reader = storeAt(() => Date.now() + SEQ_TIMING.holePendingMs);
+        const messages: StoredMessage[] = [];
+        let page = await reader.roomHistory(room, { afterSeq: 0, limit: 100 });
+        messages.push(...page.messages);
+        while (page.hasMore) {
+          page = await reader.roomHistory(room, { afterSeq: page.throughSeq ?? 0, limit: 100 });
+          messages.push(...page.messages);
+        }
+        assert.equal(page.throughSeq, page.latestSeq, 'every seq is settled');
+        assert.deepEqual(messages.map((m) => m.message).sort(), [...senders].sort(), 'each send once');
+        const items = await streamItems(room);
+        assert.deepEqual(
+          items.map((item) => item.seq),
+          Array.from({ length: page.latestSeq }, (_, i) => i + 1),
+          'messages and voids are exactly 1…latest',
+        );
+      } finally {
+        await faulty.close();
       }
     });
 
@@ -202,11 +495,13 @@ for (const backend of dynamoBackends()) {
       const past = new MessageStore(doc, { tableName, retentionSeconds: 1, now: () => Date.now() - 60_000 });
       await past.saveRoomMessage(roomMessage(room, 'old'));
       await store.saveRoomMessage(roomMessage(room, 'new'));
-      const page = await store.roomHistory(room, { limit: 10 });
+      const backward = await store.roomHistory(room, { limit: 10 });
       assert.deepEqual(
-        page.messages.map((m) => m.message),
+        backward.messages.map((m) => m.message),
         ['new'],
       );
+      const forward = await store.roomHistory(room, { afterSeq: 0, limit: 10 });
+      assert.deepEqual([seqs(forward.messages), forward.throughSeq], [[2], 2]);
     });
   });
 }

@@ -18,7 +18,9 @@ export type ProxyDecision =
   | { kind: 'reset' }
   /** No answer, ever (until the proxy closes): a peer lost behind a partition. */
   | { kind: 'hang' }
-  | { kind: 'respond'; status: number; headers?: Record<string, string>; body?: string };
+  | { kind: 'respond'; status: number; headers?: Record<string, string>; body?: string }
+  /** Forwarded once `until` settles: a request held up in the network while the test does something else. */
+  | { kind: 'hold'; until: Promise<unknown> };
 
 export const FORWARD: ProxyDecision = { kind: 'forward' };
 export const RESET: ProxyDecision = { kind: 'reset' };
@@ -78,6 +80,7 @@ export async function startFaultProxy(target = ''): Promise<FaultProxy> {
       return;
     }
     if (decision.kind === 'hang') return;
+    if (decision.kind === 'hold') await decision.until.catch(() => {});
     if (decision.kind === 'respond') {
       res.writeHead(decision.status, { 'content-type': 'application/json', ...decision.headers });
       res.end(decision.body ?? '');

@@ -1,32 +1,30 @@
 /**
  * The public client: `connect`, RoomcastClient and its events. It wires the parts together: the connection
- * (connection.ts), the calls waiting for answers (requests.ts) and the message streams that catch up
- * (catch-up.ts), and routes every frame the server sends to the part it concerns.
+ * (connection.ts), the calls waiting for answers (requests.ts) and the ordered message streams (stream.ts), and
+ * routes every frame the server sends to the part it concerns.
  */
-import { catchUp, type FetchPage, MessageStream } from './catch-up.js';
 import { Connection, type ConnectionState, type StateChange } from './connection.js';
+import { type ConnectOptions, type ResolvedOptions, resolveOptions, STREAM_LIMITS } from './options.js';
 import {
-  type ConnectOptions,
-  type ResolvedCatchUp,
-  type ResolvedOptions,
-  resolveOptions,
-} from './options.js';
-import type {
-  DirectFrame,
-  ErrorFrame,
-  HistoryFrame,
-  MembersFrame,
-  MessageFrame,
-  PresenceFrame,
-  ServerFrame,
+  type DirectFrame,
+  type ErrorFrame,
+  type HistoryFrame,
+  MAX_HISTORY_LIMIT,
+  type MembersFrame,
+  type MessageFrame,
+  type PresenceFrame,
+  type ServerFrame,
 } from './protocol.js';
 import { Outbox, Requests, RoomcastError } from './requests.js';
+import { OrderedStream, type Repair, type StreamReads } from './stream.js';
 
 export interface ClientEvents {
-  /** A room message, once each; after a reconnect the missed ones come first, in message_id order. */
+  /** A room message: in seq order, each once, also across reconnects (unless `catchUp: false`). */
   message: MessageFrame;
-  /** A direct message to or from this user, once each, likewise. */
+  /** A direct message to or from this user, likewise in the order of this user's inbox. */
   direct: DirectFrame;
+  /** Messages a stream read from history because live delivery missed them (or seqs it settled as empty). */
+  repair: Repair;
   presence: PresenceFrame;
   /** Every members list received, the answers to `members()` included. */
   members: MembersFrame;
@@ -36,8 +34,10 @@ export interface ClientEvents {
 }
 
 export interface HistoryQuery {
-  before?: string | undefined;
-  after?: string | undefined;
+  /** The messages after this seq, oldest first. */
+  afterSeq?: number | undefined;
+  /** The newest messages before this seq, newest first; without either cursor, the newest messages. */
+  beforeSeq?: number | undefined;
   limit?: number | undefined;
   direct?: boolean | undefined;
 }
@@ -54,8 +54,9 @@ export class RoomcastClient {
   readonly #connection: Connection;
   readonly #requests: Requests;
   readonly #outbox: Outbox;
-  readonly #room: MessageStream<MessageFrame>;
-  readonly #direct: MessageStream<DirectFrame>;
+  /** Undefined with `catchUp: false`: frames are then handed over as they come. */
+  readonly #room: OrderedStream<MessageFrame> | undefined;
+  readonly #direct: OrderedStream<DirectFrame> | undefined;
 
   constructor(options: ConnectOptions) {
     const resolved = resolveOptions(options);
@@ -71,15 +72,28 @@ export class RoomcastClient {
     });
     const transmit = (frame: object) => this.#connection.send(JSON.stringify(frame));
     this.#requests = new Requests(transmit);
-    this.#outbox = new Outbox(transmit, resolved.sendTimeoutMs);
-    this.#room = new MessageStream(
-      (frame) => this.#events.emit('message', frame),
-      catchUp ? catchUp.after : undefined,
-    );
-    this.#direct = new MessageStream(
-      (frame) => this.#events.emit('direct', frame),
-      catchUp ? catchUp.directAfter : undefined,
-    );
+    this.#outbox = new Outbox(transmit, {
+      timeoutMs: resolved.sendTimeoutMs,
+      inFlight: resolved.maxSendsInFlight,
+    });
+    if (catchUp) {
+      const streamOptions = { repairDelayMs: resolved.repairDelayMs, ...STREAM_LIMITS };
+      const repaired = (repair: Repair) => this.#events.emit('repair', repair);
+      this.#room = new OrderedStream(
+        'room',
+        { deliver: (frame) => this.#events.emit('message', frame), repaired },
+        this.#reads(false),
+        streamOptions,
+        catchUp.afterSeq,
+      );
+      this.#direct = new OrderedStream(
+        'direct',
+        { deliver: (frame) => this.#events.emit('direct', frame), repaired },
+        this.#reads(true),
+        streamOptions,
+        catchUp.directAfterSeq,
+      );
+    }
     // Listeners are attached after connect() returns; the first attempt starts right after that.
     queueMicrotask(() => this.#connection.start());
   }
@@ -93,13 +107,14 @@ export class RoomcastClient {
     return this.#connection.userId;
   }
 
-  /** The newest room message id handed over: keep it to resume later with `catchUp.after`. */
-  get lastMessageId(): string | undefined {
-    return this.#room.newest;
+  /** The room's last seq handed over (or settled empty): keep it to resume later with `catchUp.afterSeq`. */
+  get lastSeq(): number | undefined {
+    return this.#room?.position;
   }
 
-  get lastDirectId(): string | undefined {
-    return this.#direct.newest;
+  /** Likewise for direct messages, `catchUp.directAfterSeq`. */
+  get lastDirectSeq(): number | undefined {
+    return this.#direct?.position;
   }
 
   on<K extends keyof ClientEvents>(name: K, listener: (value: ClientEvents[K]) => void): () => void {
@@ -119,10 +134,16 @@ export class RoomcastClient {
     return this.#whileUsable(() => this.#outbox.sendDirect(toUserId, text, options.clientMsgId));
   }
 
-  history(query: HistoryQuery = {}): Promise<HistoryFrame> {
-    return this.#whileUsable(() =>
-      this.#requests.request({ action: 'getHistory', ...query }, this.#read(true)),
-    );
+  /** One page of history, as the server answers it (docs/protocol.md). */
+  history({ afterSeq, beforeSeq, limit, direct }: HistoryQuery = {}): Promise<HistoryFrame> {
+    const frame = {
+      action: 'getHistory' as const,
+      ...(afterSeq !== undefined && { after_seq: afterSeq }),
+      ...(beforeSeq !== undefined && { before_seq: beforeSeq }),
+      ...(limit !== undefined && { limit }),
+      ...(direct !== undefined && { direct }),
+    };
+    return this.#whileUsable(() => this.#requests.request(frame, this.#read(true)));
   }
 
   members(): Promise<MembersFrame> {
@@ -136,32 +157,39 @@ export class RoomcastClient {
   #opened(generation: number): void {
     this.#outbox.resend();
     this.#requests.resend();
-    if (this.#options.catchUp) void this.#catchUp(generation, this.#options.catchUp);
+    if (this.#room && this.#direct) void this.#catchUp(generation, this.#room, this.#direct);
   }
 
-  async #catchUp(generation: number, options: ResolvedCatchUp): Promise<void> {
-    this.#room.hold();
-    this.#direct.hold();
-    const read =
-      (direct: boolean): FetchPage =>
-      (query) =>
-        this.#requests.request(
-          { action: 'getHistory', ...query, ...(direct && { direct: true }) },
-          this.#read(false),
-        );
+  async #catchUp(
+    generation: number,
+    room: OrderedStream<MessageFrame>,
+    direct: OrderedStream<DirectFrame>,
+  ): Promise<void> {
+    const { initial } = this.#options.catchUp || { initial: 0 };
     try {
-      const [room, direct] = await Promise.all([
-        catchUp(this.#room, read(false), options),
-        catchUp(this.#direct, read(true), options),
-      ]);
-      if (generation !== this.#connection.generation) return;
-      for (const frame of [...room, ...direct]) this.#outbox.acknowledge(frame, this.userId);
-      this.#room.release(room);
-      this.#direct.release(direct);
+      await Promise.all([room.catchUp(initial), direct.catchUp(initial)]);
     } catch (error) {
-      // A connection that cannot catch up would hide the missed messages for good: start over on a new one.
+      // A connection that cannot catch up would hide the missed messages: start over on a new one.
       this.#connection.abandon(generation, `catch-up failed: ${(error as Error).message}`);
     }
+  }
+
+  /** History reads for a stream's catch-up and repairs: they fail with the connection, and are made again. */
+  #reads(direct: boolean): StreamReads {
+    const read = (query: { after_seq?: number; limit: number }) =>
+      this.#requests.request(
+        { action: 'getHistory', ...query, ...(direct && { direct: true }) },
+        this.#read(false),
+      );
+    const acknowledged = async (reading: Promise<HistoryFrame>) => {
+      const page = await reading;
+      for (const frame of page.messages) this.#outbox.acknowledge(frame, this.userId);
+      return page;
+    };
+    return {
+      after: (afterSeq) => acknowledged(read({ after_seq: afterSeq, limit: MAX_HISTORY_LIMIT })),
+      newest: (limit) => acknowledged(read({ limit })),
+    };
   }
 
   #receive(text: string): void {
@@ -169,21 +197,28 @@ export class RoomcastClient {
     switch (frame?.action) {
       case 'message':
         this.#outbox.acknowledge(frame, this.userId);
-        this.#room.live(frame);
+        if (this.#room) this.#room.live(frame);
+        else this.#events.emit('message', frame);
         return;
       case 'direct':
         this.#outbox.acknowledge(frame, this.userId);
-        this.#direct.live(frame);
+        if (this.#direct) this.#direct.live(frame);
+        else this.#events.emit('direct', frame);
         return;
       case 'presence':
         this.#events.emit('presence', frame);
         return;
       case 'members':
         this.#requests.settle(frame);
+        this.#room?.latest(frame.latest_seq);
         this.#events.emit('members', frame);
         return;
-      case 'history':
       case 'pong':
+        this.#requests.settle(frame);
+        if (frame.latest_seq !== undefined) this.#room?.latest(frame.latest_seq);
+        if (frame.latest_direct_seq !== undefined) this.#direct?.latest(frame.latest_direct_seq);
+        return;
+      case 'history':
         this.#requests.settle(frame);
         return;
       case 'error':
@@ -197,20 +232,22 @@ export class RoomcastClient {
     const timeoutMs = this.#options.heartbeatTimeoutMs;
     this.#requests.request({ action: 'ping' }, { timeoutMs, keep: false }).catch((error: RoomcastError) => {
       if (error.code === 'TIMEOUT') this.#connection.abandon(generation, `no pong within ${timeoutMs} ms`);
+      // The server has no record of this connection: nothing is delivered to it any more.
+      if (error.code === 'FORBIDDEN')
+        this.#connection.abandon(generation, 'the server forgot this connection');
     });
   }
 
   #down(): void {
     this.#requests.connectionLost();
-    // Live messages held for a catch-up that will not finish now are handed over as they are.
-    this.#room.release([]);
-    this.#direct.release([]);
   }
 
   #changed(change: StateChange): void {
     this.#events.emit('state', change);
     if (change.state !== 'closed') return;
     const error = new RoomcastError('CLOSED', `the client is closed: ${change.detail}`);
+    this.#room?.stop();
+    this.#direct?.stop();
     this.#outbox.rejectAll(error);
     this.#requests.rejectAll(error);
     this.#events.clear();

@@ -17,3 +17,4 @@ export type {
   PresenceFrame,
 } from './protocol.js';
 export { type ClientErrorCode, RoomcastError } from './requests.js';
+export type { Repair, RepairReason } from './stream.js';

@@ -3,7 +3,7 @@
  * wire protocol's limits are in protocol.ts). The README's option tables list the same values; units.test.ts
  * holds them to it.
  */
-import { isRoomId, MAX_HISTORY_LIMIT, MESSAGE_ID_PATTERN } from './protocol.js';
+import { isRoomId, isSeq, MAX_HISTORY_LIMIT } from './protocol.js';
 
 /** The defaults of ConnectOptions, keyed like the options they fill in. */
 export const DEFAULTS = {
@@ -14,6 +14,10 @@ export const DEFAULTS = {
   requestTimeoutMs: 10_000,
   /** Longer than a read's: it includes waiting in the outbox, through a reconnect. */
   sendTimeoutMs: 30_000,
+  /** One: each send waits for the previous one's acknowledgement, so one user's messages keep their order. */
+  maxSendsInFlight: 1,
+  /** Long enough for the concurrent deliveries of a burst to arrive; short enough not to be noticed. */
+  repairDelayMs: 1_000,
   reconnect: {
     initialDelayMs: 500,
     maxDelayMs: 30_000,
@@ -22,16 +26,16 @@ export const DEFAULTS = {
   },
   catchUp: {
     initial: 0,
-    /** Far longer than Lambdas take to store and fan out a message; see MessageStream.cursor. */
-    overlapMs: 10_000,
   },
 };
 
-/**
- * Message ids each stream remembers to hand every message over once; it forgets the older half when full, so it
- * remembers 2,500 to 5,000. Far more than one catch-up window holds.
- */
-export const REMEMBERED_IDS = 5000;
+/** How an ordered stream (stream.ts) waits: these bound its memory and its reads, and are not options. */
+export const STREAM_LIMITS = {
+  /** Frames held back per stream waiting for a missing one; more are read from history when the gap is repaired. */
+  maxBuffered: 1_000,
+  /** Longest wait between reads of a seq still being written (the server settles one within 30 s). */
+  maxRetryDelayMs: 5_000,
+};
 
 /** Catch-up reads the largest pages the protocol allows. */
 export const CATCH_UP_PAGE_LIMIT = MAX_HISTORY_LIMIT;
@@ -73,12 +77,10 @@ export interface CatchUpOptions {
    * (one page). Default 0.
    */
   initial?: number | undefined;
-  /** Resume the room after this message id (say, one kept across a page reload) instead of the newest one. */
-  after?: string | undefined;
-  /** Likewise for direct messages. */
-  directAfter?: string | undefined;
-  /** How far before the newest message seen each catch-up reads again. Default 10 000. */
-  overlapMs?: number | undefined;
+  /** Resume the room after this seq (say, `lastSeq` kept across a page reload) instead of the newest message. */
+  afterSeq?: number | undefined;
+  /** Likewise for direct messages (`lastDirectSeq`). */
+  directAfterSeq?: number | undefined;
 }
 
 export interface ConnectOptions {
@@ -100,8 +102,18 @@ export interface ConnectOptions {
   requestTimeoutMs?: number | undefined;
   /** Deadline of `send` and `sendDirect`, waiting in the outbox included. Default 30 000. */
   sendTimeoutMs?: number | undefined;
+  /**
+   * Sends on the wire at once. At 1 (the default) a send goes out when the previous one is acknowledged, so this
+   * user's messages are stored in the order sent; more allows that many at a time, in any order. Default 1.
+   */
+  maxSendsInFlight?: number | undefined;
+  /** How long a message that arrived ahead of a missing one waits before the gap is read from history. Default 1 000. */
+  repairDelayMs?: number | undefined;
   reconnect?: ReconnectOptions | undefined;
-  /** Catch-up after every reconnect (on by default); `false` turns it off. */
+  /**
+   * Catch-up and order (on by default). `false` turns both off: no history is read, and messages are handed over
+   * as they arrive, in no particular order, and not at all when missed.
+   */
   catchUp?: CatchUpOptions | false | undefined;
 }
 
@@ -116,7 +128,7 @@ export interface ResolvedOptions extends Timing {
   catchUp: ResolvedCatchUp | false;
 }
 
-export type ResolvedCatchUp = typeof DEFAULTS.catchUp & Pick<CatchUpOptions, 'after' | 'directAfter'>;
+export type ResolvedCatchUp = typeof DEFAULTS.catchUp & Pick<CatchUpOptions, 'afterSeq' | 'directAfterSeq'>;
 
 /**
  * Fills in the defaults, and throws a TypeError for options that could never work. Those the server would refuse
@@ -131,6 +143,10 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
   if (!/^wss?:$/.test(new URL(url).protocol)) throw new TypeError('url must start with ws: or wss:');
   if (!isRoomId(room)) throw new TypeError('room must be 1-64 characters of [A-Za-z0-9_.:-]');
   const { reconnect, catchUp, ...timing } = DEFAULTS;
+  const { maxSendsInFlight } = options;
+  if (maxSendsInFlight !== undefined && !(Number.isInteger(maxSendsInFlight) && maxSendsInFlight >= 1)) {
+    throw new TypeError('maxSendsInFlight must be a whole number, 1 or more');
+  }
   return {
     ...withDefaults(timing, options),
     url,
@@ -158,10 +174,10 @@ function resolveCatchUp(catchUp: ResolvedCatchUp): ResolvedCatchUp {
   if (!Number.isInteger(initial) || initial < 0 || initial > MAX_HISTORY_LIMIT) {
     throw new TypeError(`catchUp.initial must be a whole number from 0 to ${MAX_HISTORY_LIMIT}`);
   }
-  for (const name of ['after', 'directAfter'] as const) {
-    const id = catchUp[name];
-    if (id !== undefined && !MESSAGE_ID_PATTERN.test(id))
-      throw new TypeError(`catchUp.${name} must be a message id`);
+  for (const name of ['afterSeq', 'directAfterSeq'] as const) {
+    const seq = catchUp[name];
+    if (seq !== undefined && !isSeq(seq))
+      throw new TypeError(`catchUp.${name} must be a seq: a whole number, 0 or more`);
   }
   return catchUp;
 }

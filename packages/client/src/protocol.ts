@@ -16,13 +16,19 @@ export function isRoomId(value: unknown): value is string {
 }
 
 /**
- * Message ids are ULIDs: 26 Crockford base32 characters that sort by creation time, the first 10 the milliseconds
- * since the epoch, the other 16 random.
+ * Message ids are ULIDs: 26 Crockford base32 characters, the first 10 the milliseconds since the epoch, the other
+ * 16 random. They name a message; its order is its `seq`.
  */
-export const MESSAGE_ID_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-export const MESSAGE_ID_TIME_CHARS = 10;
-export const MESSAGE_ID_CHARS = 26;
-export const MESSAGE_ID_PATTERN = new RegExp(`^[${MESSAGE_ID_ALPHABET}]{${MESSAGE_ID_CHARS}}$`);
+export const MESSAGE_ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/**
+ * Every stored message has a `seq` in its stream (a room, or a user's direct-message inbox): 1, 2, 3, … in the
+ * order they were stored, each number used once. A number can stay empty for good (its write failed); history
+ * says which ones are settled (`through_seq`).
+ */
+export function isSeq(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
 
 /** Most messages one getHistory frame returns, and how many when it names no `limit`. */
 export const MAX_HISTORY_LIMIT = 100;
@@ -67,10 +73,10 @@ export interface SendDirectFrame {
 
 export interface GetHistoryFrame {
   action: 'getHistory';
-  /** Newest-first page of messages older than this id. */
-  before?: string | undefined;
-  /** Catch-up: messages newer than this id, oldest first. */
-  after?: string | undefined;
+  /** Catch-up: the messages after this seq, oldest first, up to the page's `through_seq`. */
+  after_seq?: number | undefined;
+  /** Paging back: the newest messages before this seq, newest first. Not with `after_seq`. */
+  before_seq?: number | undefined;
   limit?: number | undefined;
   /** Read the caller's direct messages instead of the room. */
   direct?: boolean | undefined;
@@ -100,6 +106,8 @@ export interface MessageFrame {
   user_id: string;
   message: string;
   message_id: string;
+  /** Its place in the room: messages are ordered by it. */
+  seq: number;
   timestamp: string;
   client_msg_id?: string;
 }
@@ -110,6 +118,11 @@ export interface DirectFrame {
   to_user_id: string;
   message: string;
   message_id: string;
+  /**
+   * Its place in the inbox of the user it is sent to: the recipient's frame carries the recipient's seq, the
+   * sender's frame the sender's (both inboxes hold a copy).
+   */
+  seq: number;
   timestamp: string;
   client_msg_id?: string;
 }
@@ -127,8 +140,20 @@ export interface HistoryFrame {
   /** The room read; absent for direct-message history. */
   room_id?: string;
   direct?: true;
-  /** Newest first for a `before` page (or no cursor), oldest first for `after` catch-up. */
+  /** Newest first for a `before_seq` page (or no cursor), oldest first for an `after_seq` page. */
   messages: Array<MessageFrame | DirectFrame>;
+  /**
+   * An `after_seq` page only: every seq up to this one is settled. Those not in `messages` hold no message and
+   * never will (a write that failed, or a message past retention).
+   */
+  through_seq?: number;
+  /** The newest seq the stream had allocated when the page was read. */
+  latest_seq: number;
+  /**
+   * Ask again now: the page stopped at `limit` or at the frame size (from `through_seq`, or from the last message
+   * of a `before_seq` page). An `after_seq` page with `through_seq` < `latest_seq` and no `has_more` stopped at a
+   * seq still being written: ask again shortly.
+   */
   has_more: boolean;
   ref?: string;
 }
@@ -140,12 +165,20 @@ export interface MembersFrame {
   users: Array<{ user_id: string; connections: number }>;
   /** Set when the room has more users than one frame can list. */
   truncated?: true;
+  /** The room's newest seq: a client that has not seen it missed messages. */
+  latest_seq: number;
   ref?: string;
 }
 
 export interface PongFrame {
   action: 'pong';
   timestamp: string;
+  /**
+   * The newest seq of the caller's room and of its direct-message inbox: what it should have seen by now. Absent
+   * when the server could not read them (its database failed); the pong still keeps the connection alive.
+   */
+  latest_seq?: number;
+  latest_direct_seq?: number;
   ref?: string;
 }
 

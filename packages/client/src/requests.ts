@@ -51,6 +51,8 @@ export class RoomcastError extends Error {
 
 interface Entry<T> {
   frame: object;
+  /** Whether it has gone out (on some connection): only so many may be out at once. */
+  sent: boolean;
   /** Whether the request survives a lost connection (sent again on the next one) or fails with it. */
   keep: boolean;
   resolve(value: T): void;
@@ -64,16 +66,19 @@ export interface PendingOptions {
 }
 
 /**
- * Requests waiting for their answer, by correlation key. Each has a deadline; those kept across connections are
- * transmitted again whenever a new connection opens.
+ * Requests waiting for their answer, by correlation key, in the order they were made. Each has a deadline; those
+ * kept across connections are transmitted again whenever a new connection opens. At most `inFlight` are out at
+ * once: the others wait their turn, oldest first.
  */
 class PendingTable<T> {
   readonly #entries = new Map<string, Entry<T>>();
   readonly #transmit: (frame: object) => void;
+  readonly #inFlight: number;
 
   /** `transmit` sends a frame now if a connection is open, and otherwise does nothing. */
-  constructor(transmit: (frame: object) => void) {
+  constructor(transmit: (frame: object) => void, inFlight = Number.POSITIVE_INFINITY) {
     this.#transmit = transmit;
+    this.#inFlight = inFlight;
   }
 
   add(key: string, frame: object, options: PendingOptions): Promise<T> {
@@ -82,8 +87,8 @@ class PendingTable<T> {
         () => this.reject(key, new RoomcastError('TIMEOUT', `no answer within ${options.timeoutMs} ms`)),
         options.timeoutMs,
       );
-      this.#entries.set(key, { frame, keep: options.keep, resolve, reject, timer });
-      this.#transmit(frame);
+      this.#entries.set(key, { frame, sent: false, keep: options.keep, resolve, reject, timer });
+      this.#sendNext();
     });
   }
 
@@ -103,9 +108,10 @@ class PendingTable<T> {
     return entry !== undefined;
   }
 
-  /** A new connection opened: send again what is still waiting (it went out on a lost one, or never). */
+  /** A new connection opened: send again what went out on a lost one, then what waits its turn. */
   resend(): void {
-    for (const entry of this.#entries.values()) this.#transmit(entry.frame);
+    for (const entry of this.#entries.values()) if (entry.sent) this.#transmit(entry.frame);
+    this.#sendNext();
   }
 
   /** The connection was lost: fail the requests that do not outlive it. */
@@ -124,7 +130,20 @@ class PendingTable<T> {
     if (!entry) return undefined;
     this.#entries.delete(key);
     clearTimeout(entry.timer);
+    this.#sendNext();
     return entry;
+  }
+
+  /** Sends the oldest waiting entries while fewer than `inFlight` are out. */
+  #sendNext(): void {
+    let out = 0;
+    for (const entry of this.#entries.values()) {
+      if (out >= this.#inFlight) return;
+      out += 1;
+      if (entry.sent) continue;
+      entry.sent = true;
+      this.#transmit(entry.frame);
+    }
   }
 }
 
@@ -188,14 +207,16 @@ export class Requests {
  * Sends waiting for the server to store them, by `client_msg_id`. A send made while no connection is open waits
  * here, and one in flight when a connection drops stays here: both go out again on the next connection with the
  * same `client_msg_id`, which the server stores and delivers once (a retry is answered with the first message).
+ * API Gateway runs the frames of one connection concurrently, so sends on the wire together are stored in any
+ * order: by default one goes out when the previous one is acknowledged.
  */
 export class Outbox {
   readonly #pending: PendingTable<MessageFrame | DirectFrame>;
   readonly #timeoutMs: number;
 
-  constructor(transmit: (frame: object) => void, timeoutMs: number) {
-    this.#pending = new PendingTable(transmit);
-    this.#timeoutMs = timeoutMs;
+  constructor(transmit: (frame: object) => void, options: { timeoutMs: number; inFlight: number }) {
+    this.#pending = new PendingTable(transmit, options.inFlight);
+    this.#timeoutMs = options.timeoutMs;
   }
 
   sendMessage(message: string, clientMsgId = randomId()): Promise<MessageFrame> {

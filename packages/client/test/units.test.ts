@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { catchUp, FIRST_ID, MessageStream, rewind } from '../src/catch-up.js';
 import { Emitter } from '../src/client.js';
 import { backoffDelay, checkToken, decodeJwtPayload } from '../src/connection.js';
 import { connect } from '../src/index.js';
-import { CATCH_UP_PAGE_LIMIT, DEFAULTS, REMEMBERED_IDS } from '../src/options.js';
-import { MAX_HISTORY_LIMIT, MESSAGE_ID_PATTERN, type MessageFrame } from '../src/protocol.js';
+import { DEFAULTS } from '../src/options.js';
+import { type HistoryFrame, MAX_HISTORY_LIMIT, type MessageFrame } from '../src/protocol.js';
+import { OrderedStream, type Repair } from '../src/stream.js';
 
 /** A JWT as the client sees one: it reads the claims and never verifies the signature (only the server can). */
 function token(sub: string, claims: { expiresInSeconds?: number; rooms?: string[] } = {}): string {
@@ -20,8 +20,16 @@ function base64url(value: object): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-function message(id: string, text = id): MessageFrame {
-  return { action: 'message', room_id: 'r', user_id: 'u', message: text, message_id: id, timestamp: '' };
+function message(seq: number): MessageFrame {
+  return {
+    action: 'message',
+    room_id: 'r',
+    user_id: 'u',
+    message: `m${seq}`,
+    message_id: `id${seq}`,
+    seq,
+    timestamp: '',
+  };
 }
 
 describe('backoff', () => {
@@ -67,63 +75,126 @@ describe('token check', () => {
   });
 });
 
-describe('cursor', () => {
-  it('rewinds a ULID by whole milliseconds to the smallest id of that time', () => {
-    const id = '01ARZ3NDEKTSV4RRFFQ69G5FAV'; // 1469922850259 ms
-    const back = rewind(id, 1000);
-    assert.match(back, MESSAGE_ID_PATTERN);
-    assert.equal(back, `01ARZ3NCFB${'0'.repeat(16)}`);
-    assert.ok(back < id);
-    assert.equal(rewind(id, 0) < id, true);
-    assert.equal(rewind(id, Number.MAX_SAFE_INTEGER), FIRST_ID);
-    assert.equal(rewind('not-a-ulid', 1000), 'not-a-ulid');
-  });
-
-  it('pages with the largest limit the protocol allows', () => {
-    assert.equal(CATCH_UP_PAGE_LIMIT, MAX_HISTORY_LIMIT);
-  });
-});
-
-describe('message stream', () => {
-  it('hands over each message once; held live messages merge with the catch-up in id order', () => {
-    const seen: string[] = [];
-    const stream = new MessageStream<MessageFrame>((frame) => seen.push(frame.message_id));
-    stream.live(message('A1'));
-    stream.hold();
-    stream.live(message('A5'));
-    stream.live(message('A3'));
-    assert.deepEqual(seen, ['A1']);
-    stream.release([message('A1'), message('A2'), message('A3'), message('A4')]);
-    assert.deepEqual(seen, ['A1', 'A2', 'A3', 'A4', 'A5']);
-    stream.live(message('A4'));
-    assert.deepEqual(seen, ['A1', 'A2', 'A3', 'A4', 'A5']);
-    assert.equal(stream.newest, 'A5');
-  });
-
-  it('has no cursor before it has a start, and never reads before its start', async () => {
-    const stream = new MessageStream<MessageFrame>(() => {});
-    assert.equal(stream.cursor(1000), undefined);
-    const queries: unknown[] = [];
-    const caughtUp = await catchUp(
-      stream,
-      async (query) => {
-        queries.push(query);
-        return { action: 'history', messages: [], has_more: false };
+/** A stream over a fake history: `stored` is what the server has; `settled` how far its seqs are settled. */
+function streamOver(
+  stored: number[],
+  options: { settled?: number; maxBuffered?: number; start?: number } = {},
+) {
+  const server = { stored: new Set(stored), settled: options.settled ?? Number.POSITIVE_INFINITY };
+  const handed: number[] = [];
+  const repairs: Repair[] = [];
+  const reads: string[] = [];
+  const latest = () => Math.max(0, ...server.stored);
+  const stream = new OrderedStream<MessageFrame>(
+    'room',
+    { deliver: (frame) => handed.push(frame.seq), repaired: (repair) => repairs.push(repair) },
+    {
+      after: async (afterSeq) => {
+        reads.push(`after ${afterSeq}`);
+        const through = Math.min(latest(), server.settled);
+        const seqs = [...server.stored]
+          .filter((seq) => seq > afterSeq && seq <= through)
+          .sort((a, b) => a - b);
+        return page(seqs.map(message), { through_seq: Math.max(afterSeq, through), latest_seq: latest() });
       },
-      { initial: 0, overlapMs: 1000 },
-    );
-    assert.deepEqual(caughtUp, []);
-    assert.deepEqual(queries, [{ limit: 1 }]);
-    assert.equal(stream.cursor(1000), FIRST_ID);
+      newest: async (limit) => {
+        reads.push(`newest ${limit}`);
+        const seqs = [...server.stored].sort((a, b) => b - a).slice(0, limit);
+        return page(seqs.map(message), { latest_seq: latest() });
+      },
+    },
+    { repairDelayMs: 1000, maxRetryDelayMs: 4000, maxBuffered: options.maxBuffered ?? 100 },
+    options.start,
+  );
+  return { server, stream, handed, repairs, reads };
+}
 
-    const started = new MessageStream<MessageFrame>(() => {}, '01ARZ3NDEKTSV4RRFFQ69G5FAV');
-    started.live(message('01ARZ3NDEMAAAAAAAAAAAAAAAA'));
-    assert.equal(
-      started.cursor(60_000),
-      '01ARZ3NDEKTSV4RRFFQ69G5FAV',
-      'the start, not the overlap before it',
-    );
-    assert.equal(started.cursor(0), '01ARZ3NDEM0000000000000000');
+function page(messages: MessageFrame[], fields: Partial<HistoryFrame>): HistoryFrame {
+  return { action: 'history', room_id: 'r', messages, latest_seq: 0, has_more: false, ...fields };
+}
+
+/** Lets the stream's pending reads settle. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('ordered stream', () => {
+  it('hands frames over in seq order, each once, holding one that arrives ahead of a missing one', () => {
+    const { stream, handed, reads } = streamOver([], { start: 0 });
+    for (const seq of [1, 3, 4, 2, 2, 1, 5]) stream.live(message(seq));
+    assert.deepEqual(handed, [1, 2, 3, 4, 5]);
+    assert.deepEqual(reads, [], 'a gap that filled in time costs no read');
+    assert.equal(stream.position, 5);
+  });
+
+  it('repairs a gap that does not fill within repairDelayMs from history, and reports it', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { stream, handed, repairs, reads } = streamOver([1, 2, 3, 4], { start: 1 });
+    stream.live(message(4));
+    t.mock.timers.tick(999);
+    await settle();
+    assert.deepEqual(handed, []);
+    t.mock.timers.tick(1);
+    await settle();
+    assert.deepEqual(reads, ['after 1']);
+    assert.deepEqual(handed, [2, 3, 4]);
+    assert.deepEqual(repairs, [{ stream: 'room', reason: 'gap', recovered: 2, skipped: 0 }]);
+  });
+
+  it('waits for a seq the server has not settled, then skips it once settled empty', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    // Seq 2 was taken and never written; the server settles it only later.
+    const { server, stream, handed, repairs, reads } = streamOver([1, 3], { start: 1, settled: 1 });
+    stream.live(message(3));
+    t.mock.timers.tick(1000);
+    await settle();
+    assert.deepEqual([reads, handed], [['after 1'], []]);
+    t.mock.timers.tick(1000);
+    await settle();
+    assert.deepEqual(reads, ['after 1', 'after 1'], 'asked again after a wait');
+    server.settled = 3;
+    t.mock.timers.tick(2000);
+    await settle();
+    assert.deepEqual(handed, [3]);
+    assert.deepEqual(repairs, [{ stream: 'room', reason: 'gap', recovered: 0, skipped: 1 }]);
+  });
+
+  it('reads a missed tail when a heartbeat reports a newer seq, with no message arriving', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { stream, handed, repairs } = streamOver([1, 2, 3], { start: 1 });
+    stream.latest(1);
+    t.mock.timers.tick(5000);
+    await settle();
+    assert.deepEqual(handed, [], 'nothing missed, nothing read');
+    stream.latest(3);
+    t.mock.timers.tick(1000);
+    await settle();
+    assert.deepEqual(handed, [2, 3]);
+    assert.deepEqual(repairs, [{ stream: 'room', reason: 'heartbeat', recovered: 2, skipped: 0 }]);
+  });
+
+  it('holds at most maxBuffered frames; the ones dropped are read from history', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { stream, handed } = streamOver([1, 2, 3, 4, 5, 6], { start: 1, maxBuffered: 2 });
+    for (const seq of [3, 4, 5, 6]) stream.live(message(seq));
+    t.mock.timers.tick(1000);
+    await settle();
+    assert.deepEqual(handed, [2, 3, 4, 5, 6]);
+  });
+
+  it('starts after the newest stored message, handing over the newest `initial` ones', async () => {
+    const fresh = streamOver([1, 2, 3, 4]);
+    fresh.stream.live(message(5));
+    await fresh.stream.catchUp(2);
+    assert.deepEqual(fresh.reads, ['newest 2']);
+    assert.deepEqual(fresh.handed, [3, 4, 5], 'the two newest, then the live frame that arrived meanwhile');
+
+    const quiet = streamOver([]);
+    await quiet.stream.catchUp(0);
+    assert.deepEqual([quiet.reads, quiet.stream.position], [['newest 1'], 0]);
+
+    const resumed = streamOver([1, 2, 3, 4], { start: 2 });
+    await resumed.stream.catchUp(0);
+    assert.deepEqual([resumed.reads, resumed.handed], [['after 2'], [3, 4]]);
+    assert.deepEqual(resumed.repairs, [{ stream: 'room', reason: 'reconnect', recovered: 2, skipped: 0 }]);
   });
 });
 
@@ -165,14 +236,15 @@ describe('connect', () => {
         `initial: ${initial}`,
       );
     }
-    assert.throws(() => connect({ ...base, catchUp: { after: 'not-an-id' } }), /catchUp.after/);
-    assert.throws(
-      () => connect({ ...base, catchUp: { directAfter: '01arz3ndektsv4rrffq69g5fav' } }),
-      TypeError,
-    );
+    assert.throws(() => connect({ ...base, catchUp: { afterSeq: -1 } }), /catchUp.afterSeq/);
+    assert.throws(() => connect({ ...base, catchUp: { directAfterSeq: 1.5 } }), /catchUp.directAfterSeq/);
+    for (const maxSendsInFlight of [0, 1.5, -1]) {
+      assert.throws(() => connect({ ...base, maxSendsInFlight }), /maxSendsInFlight/);
+    }
     const valid = connect({
       ...base,
-      catchUp: { initial: MAX_HISTORY_LIMIT, after: '01ARZ3NDEKTSV4RRFFQ69G5FAV', directAfter: undefined },
+      maxSendsInFlight: 4,
+      catchUp: { initial: MAX_HISTORY_LIMIT, afterSeq: 12, directAfterSeq: undefined },
     });
     valid.close();
   });
@@ -191,8 +263,6 @@ describe('defaults', () => {
       documented[name] = cell === '∞' ? Number.POSITIVE_INFINITY : Number(cell.replaceAll(' ', ''));
     }
     assert.deepEqual(documented, defaults);
-    const remembered = `${(REMEMBERED_IDS / 2).toLocaleString('en-US')} to ${REMEMBERED_IDS.toLocaleString('en-US')} ids`;
-    assert.ok(readme.includes(remembered), `the README says it remembers ${remembered}`);
   });
 
   it("are the ones named in the options' doc comments", () => {

@@ -1,0 +1,227 @@
+/**
+ * Ordered streams: what the application gets of the room's messages, and of the user's direct messages. Each
+ * stored message has a `seq` in its stream (1, 2, 3, …), so the SDK hands messages over strictly in seq order and
+ * each once, by remembering one number: the last seq handed over. A frame that arrives ahead of a missing one
+ * waits; a gap that does not fill within `repairDelayMs` is read from history, which also settles the seqs that
+ * will never hold a message. After a reconnect, and when a heartbeat reports a newer seq than the last one seen,
+ * the stream reads what it missed the same way.
+ */
+import type { DirectFrame, HistoryFrame, MessageFrame } from './protocol.js';
+
+type Stored = MessageFrame | DirectFrame;
+
+/** Why a stream read history. */
+export type RepairReason = 'gap' | 'heartbeat' | 'reconnect';
+
+export interface Repair {
+  stream: 'room' | 'direct';
+  reason: RepairReason;
+  /** Messages handed over from history, that live delivery had missed or not yet brought. */
+  recovered: number;
+  /** Seqs history settled as empty: a write that failed, or a message past retention. */
+  skipped: number;
+}
+
+export interface StreamReads {
+  /** A forward page: the messages after `afterSeq`, oldest first, up to its `through_seq`. */
+  after(afterSeq: number): Promise<HistoryFrame>;
+  /** The newest `limit` messages, newest first. */
+  newest(limit: number): Promise<HistoryFrame>;
+}
+
+export interface StreamOptions {
+  /** How long a frame ahead of a missing seq waits for it before the gap is read from history. */
+  repairDelayMs: number;
+  /** Longest wait between reads of a seq the server reports is still being written. */
+  maxRetryDelayMs: number;
+  /** Most frames held back waiting for a gap; past it they are dropped and read from history instead. */
+  maxBuffered: number;
+}
+
+export interface StreamHandlers<F extends Stored> {
+  deliver(frame: F): void;
+  repaired(repair: Repair): void;
+}
+
+export class OrderedStream<F extends Stored> {
+  readonly #name: Repair['stream'];
+  readonly #on: StreamHandlers<F>;
+  readonly #reads: StreamReads;
+  readonly #options: StreamOptions;
+  /** The last seq handed over (or settled empty); undefined until the stream has a starting point. */
+  #position: number | undefined;
+  /** Frames ahead of a missing seq, by seq. */
+  readonly #held = new Map<number, F>();
+  /** The newest seq known to exist. */
+  #known = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #pendingReason: RepairReason | undefined;
+  #reading: Promise<void> | undefined;
+  #stopped = false;
+  /** The server reported a newest seq below the position. */
+  #behind = false;
+  /** The wait before asking again for a seq still being written; stop() ends it early. */
+  #wait: { timer: ReturnType<typeof setTimeout>; done(): void } | undefined;
+
+  constructor(
+    name: Repair['stream'],
+    handlers: StreamHandlers<F>,
+    reads: StreamReads,
+    options: StreamOptions,
+    start?: number,
+  ) {
+    this.#name = name;
+    this.#on = handlers;
+    this.#reads = reads;
+    this.#options = options;
+    this.#position = start;
+  }
+
+  /** The last seq handed over (or settled empty): keep it to resume after it later. */
+  get position(): number | undefined {
+    return this.#position;
+  }
+
+  /** A frame that arrived live. */
+  live(frame: F): void {
+    if (this.#position !== undefined && frame.seq <= this.#position) return;
+    this.#known = Math.max(this.#known, frame.seq);
+    if (this.#position !== undefined && frame.seq === this.#position + 1) {
+      this.#hand(frame);
+      this.#handHeld();
+      return;
+    }
+    // Bounded: past the limit the frame is dropped; it is stored, so the repair reads it.
+    if (this.#held.size < this.#options.maxBuffered) this.#held.set(frame.seq, frame);
+    if (this.#position !== undefined) this.#schedule('gap');
+  }
+
+  /** The server's newest seq of this stream (a heartbeat, a members list): a newer one means something was missed. */
+  latest(seq: number): void {
+    this.#known = Math.max(this.#known, seq);
+    if (this.#position === undefined) return;
+    // Behind the position: the stream was started over (a new table); the read finds out and follows it.
+    if (seq < this.#position) this.#behind = true;
+    if (this.#known > this.#position || this.#behind) this.#schedule('heartbeat');
+  }
+
+  /**
+   * On a new connection: the first time, reads the newest `initial` messages and starts after the newest stored
+   * one; after that, reads everything missed. Rejects when a read fails.
+   */
+  async catchUp(initial: number): Promise<void> {
+    await this.#reading?.catch(() => {});
+    if (this.#position === undefined) {
+      const page = await this.#reads.newest(Math.max(1, initial));
+      if (this.#position !== undefined) return;
+      const newestFirst = page.messages as F[];
+      const handOver = newestFirst.slice(0, initial).reverse();
+      this.#position = (newestFirst[0]?.seq ?? page.latest_seq) - handOver.length;
+      for (const frame of handOver) this.#hand(frame);
+      this.#known = Math.max(this.#known, page.latest_seq);
+      this.#handHeld();
+      if (this.#known > this.#position) this.#schedule('reconnect', 0);
+      return;
+    }
+    await this.#read('reconnect');
+  }
+
+  /** No more reads (the client closed). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    if (this.#wait) {
+      clearTimeout(this.#wait.timer);
+      this.#wait.done();
+    }
+  }
+
+  #schedule(reason: RepairReason, delayMs = this.#options.repairDelayMs): void {
+    this.#pendingReason ??= reason;
+    if (this.#timer !== undefined || this.#reading || this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      const why = this.#pendingReason ?? reason;
+      this.#pendingReason = undefined;
+      if (this.#position === undefined || (this.#known <= this.#position && !this.#behind)) return;
+      this.#read(why).catch(() => {
+        // The connection is gone or the server failed: a reconnect catches up; otherwise try again later.
+        this.#schedule(why, this.#options.maxRetryDelayMs);
+      });
+    }, delayMs);
+  }
+
+  /** Reads forward from the position until it reaches the newest known seq. */
+  #read(reason: RepairReason): Promise<void> {
+    const reading = this.#readLoop(reason).finally(() => {
+      if (this.#reading === reading) this.#reading = undefined;
+      // Frames that arrived meanwhile may need another repair.
+      if (this.#position !== undefined && this.#known > this.#position)
+        this.#schedule(this.#pendingReason ?? 'gap');
+    });
+    this.#reading = reading;
+    return reading;
+  }
+
+  async #readLoop(reason: RepairReason): Promise<void> {
+    let recovered = 0;
+    let skipped = 0;
+    let delayMs = this.#options.repairDelayMs;
+    try {
+      while (!this.#stopped && this.#position !== undefined) {
+        const page = await this.#reads.after(this.#position);
+        const from = this.#position;
+        this.#behind = false;
+        if (page.latest_seq < from) {
+          // The server's stream ends before this position: it was started over (its table replaced, or the
+          // position came from elsewhere). Follow it from its newest seq rather than wait for it to pass.
+          this.#position = page.latest_seq;
+          this.#known = page.latest_seq;
+          this.#held.clear();
+          return;
+        }
+        const through = page.through_seq ?? from;
+        let inRange = 0;
+        for (const frame of page.messages as F[]) {
+          if (frame.seq <= from || frame.seq > through) continue;
+          inRange += 1;
+          if (frame.seq > this.#position) {
+            // A frame held back had arrived live: it is not one the repair recovered.
+            if (!this.#held.has(frame.seq)) recovered += 1;
+            this.#hand(frame);
+          }
+        }
+        skipped += Math.max(0, through - from - inRange);
+        this.#position = Math.max(this.#position, through);
+        for (const seq of this.#held.keys()) if (seq <= this.#position) this.#held.delete(seq);
+        this.#handHeld();
+        this.#known = Math.max(this.#known, page.latest_seq);
+        if (page.has_more && through > from) continue;
+        if (this.#position >= this.#known) return;
+        // A seq is still being written (the server waits a bounded time before it gives up on one): ask again.
+        await new Promise<void>((done) => {
+          this.#wait = { timer: setTimeout(done, delayMs), done };
+        });
+        this.#wait = undefined;
+        delayMs = Math.min(delayMs * 2, this.#options.maxRetryDelayMs);
+      }
+    } finally {
+      if (recovered + skipped > 0) this.#on.repaired({ stream: this.#name, reason, recovered, skipped });
+    }
+  }
+
+  #hand(frame: F): void {
+    this.#position = frame.seq;
+    this.#held.delete(frame.seq);
+    this.#on.deliver(frame);
+  }
+
+  /** Hands over the held frames that follow on now, in order. */
+  #handHeld(): void {
+    if (this.#position === undefined) return;
+    for (const seq of [...this.#held.keys()]) if (seq <= this.#position) this.#held.delete(seq);
+    for (let next = this.#held.get(this.#position + 1); next; next = this.#held.get(this.#position + 1)) {
+      this.#hand(next);
+    }
+  }
+}
