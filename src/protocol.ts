@@ -161,11 +161,18 @@ export function errorFrame(code: ErrorCode, message: string, requestId?: string)
   return { action: 'error', code, message, ...(requestId && { request_id: requestId }) };
 }
 
-export function pongFrame(now: Date, latest?: { room: number; direct: number }, ref?: string): PongFrame {
+type StreamSeqs = { room: number; direct: number } | undefined;
+
+export function pongFrame(
+  now: Date,
+  { latest, joined }: { latest?: StreamSeqs; joined?: StreamSeqs } = {},
+  ref?: string,
+): PongFrame {
   return {
     action: 'pong',
     timestamp: now.toISOString(),
     ...(latest && { latest_seq: latest.room, latest_direct_seq: latest.direct }),
+    ...(joined && { joined_seq: joined.room, joined_direct_seq: joined.direct }),
     ...(ref !== undefined && { ref }),
   };
 }

@@ -44,10 +44,14 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       return refuse(403);
     }
 
+    // Read before the record exists: a message delivered to this connection is one stored after it registered,
+    // so its seq is above these, and a client starting fresh starts from them (docs/protocol.md, "Order").
+    const joined = await deps.messages.latestSeqs(roomId, identity.userId);
     const record = await deps.connections.put({
       connectionId: event.requestContext.connectionId,
       roomId,
       userId: identity.userId,
+      joined,
     });
     await announcePresence(deps, event, log, record, 'join');
     deps.metrics.count(METRIC.connectionsOpened);

@@ -58,13 +58,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const usingDevSecret = !env.JWT_SECRET && !env.JWT_JWKS_URL;
   if (usingDevSecret) env.JWT_SECRET = DEV_JWT_SECRET;
 
-  // Routes are bound before the handlers exist: the management endpoint is known only once the port is.
-  let handlers: Partial<Record<string, WebSocketHandler>> = {};
+  // Routes are bound before the handlers exist (the management endpoint is known only once the port is): a
+  // client that connects meanwhile, say while reconnecting to a restarting server, waits for them.
+  let handlersReady: (handlers: Partial<Record<string, WebSocketHandler>>) => void = () => {};
+  let handlersFailed: (error: unknown) => void = () => {};
+  const handlers = new Promise<Partial<Record<string, WebSocketHandler>>>((resolve, reject) => {
+    handlersReady = resolve;
+    handlersFailed = reject;
+  });
+  handlers.catch(() => {});
   const routes: Record<string, WebSocketLambda> = {};
   for (const { routeKey } of ROUTES) {
-    routes[routeKey] = (event: WebSocketEvent, context: Context) => {
-      const handler = handlers[routeKey];
-      if (!handler) throw new Error(`route ${routeKey} is not ready`);
+    routes[routeKey] = async (event: WebSocketEvent, context: Context) => {
+      const handler = (await handlers)[routeKey];
+      if (!handler) throw new Error(`route ${routeKey} has no handler`);
       return handler(event, context);
     };
   }
@@ -98,8 +105,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
       { ...(credentials && { credentials }) },
     );
-    handlers = Object.fromEntries(
-      ROUTES.map(({ routeKey, functionName }) => [routeKey, handlerFactories[functionName](deps)]),
+    handlersReady(
+      Object.fromEntries(
+        ROUTES.map(({ routeKey, functionName }) => [routeKey, handlerFactories[functionName](deps)]),
+      ),
     );
     return {
       wsUrl: listening.url,
@@ -116,6 +125,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
     };
   } catch (error) {
+    handlersFailed(error);
     await gateway.close().catch(() => {});
     await embedded?.close();
     throw error;

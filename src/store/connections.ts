@@ -16,6 +16,13 @@ export interface ConnectionRecord {
   ttl: number;
   /** ISO 8601. */
   created_at: string;
+  /**
+   * The newest seq of the room and of the user's inbox when the connection was registered: where a client that
+   * starts fresh starts, so that every message delivered to this connection comes after it. Absent on records
+   * written by versions before seqs.
+   */
+  joined_seq?: number;
+  joined_direct_seq?: number;
 }
 
 export interface ConnectionStoreOptions {
@@ -55,7 +62,12 @@ export class ConnectionStore {
     this.#pageSize = options.queryPageSize;
   }
 
-  async put(input: { connectionId: string; roomId: string; userId: string }): Promise<ConnectionRecord> {
+  async put(input: {
+    connectionId: string;
+    roomId: string;
+    userId: string;
+    joined?: { room: number; direct: number };
+  }): Promise<ConnectionRecord> {
     // dynalite stores empty GSI keys; real DynamoDB rejects them, so catch it here for both.
     requireId('connectionId', input.connectionId);
     requireId('roomId', input.roomId);
@@ -67,6 +79,7 @@ export class ConnectionStore {
       user_id: input.userId,
       ttl: Math.floor(nowMs / 1000) + this.#ttlSeconds,
       created_at: new Date(nowMs).toISOString(),
+      ...(input.joined && { joined_seq: input.joined.room, joined_direct_seq: input.joined.direct }),
     };
     await this.#doc.send(new PutCommand({ TableName: this.#tableName, Item: record }));
     return record;

@@ -12,6 +12,7 @@ import {
   MAX_HISTORY_LIMIT,
   type MembersFrame,
   type MessageFrame,
+  type PongFrame,
   type PresenceFrame,
   type ServerFrame,
 } from './protocol.js';
@@ -57,6 +58,8 @@ export class RoomcastClient {
   /** Undefined with `catchUp: false`: frames are then handed over as they come. */
   readonly #room: OrderedStream<MessageFrame> | undefined;
   readonly #direct: OrderedStream<DirectFrame> | undefined;
+  /** The first pong of the current connection: where fresh streams start. */
+  #joinedPong: Promise<PongFrame> | undefined;
 
   constructor(options: ConnectOptions) {
     const resolved = resolveOptions(options);
@@ -155,6 +158,7 @@ export class RoomcastClient {
   }
 
   #opened(generation: number): void {
+    this.#joinedPong = undefined;
     this.#outbox.resend();
     this.#requests.resend();
     if (this.#room && this.#direct) void this.#catchUp(generation, this.#room, this.#direct);
@@ -176,19 +180,24 @@ export class RoomcastClient {
 
   /** History reads for a stream's catch-up and repairs: they fail with the connection, and are made again. */
   #reads(direct: boolean): StreamReads {
-    const read = (query: { after_seq?: number; limit: number }) =>
-      this.#requests.request(
+    const read = async (query: { after_seq?: number; before_seq?: number; limit: number }) => {
+      const page = await this.#requests.request(
         { action: 'getHistory', ...query, ...(direct && { direct: true }) },
         this.#read(false),
       );
-    const acknowledged = async (reading: Promise<HistoryFrame>) => {
-      const page = await reading;
       for (const frame of page.messages) this.#outbox.acknowledge(frame, this.userId);
       return page;
     };
     return {
-      after: (afterSeq) => acknowledged(read({ after_seq: afterSeq, limit: MAX_HISTORY_LIMIT })),
-      newest: (limit) => acknowledged(read({ limit })),
+      after: (afterSeq) => read({ after_seq: afterSeq, limit: MAX_HISTORY_LIMIT }),
+      before: (beforeSeq, limit) =>
+        read({ ...(beforeSeq !== undefined && { before_seq: beforeSeq }), limit }),
+      joined: async () => {
+        // One ping per connection answers both streams.
+        this.#joinedPong ??= this.#requests.request({ action: 'ping' }, this.#read(false));
+        const pong = await this.#joinedPong;
+        return direct ? pong.joined_direct_seq : pong.joined_seq;
+      },
     };
   }
 

@@ -179,6 +179,12 @@ export interface PongFrame {
    */
   latest_seq?: number;
   latest_direct_seq?: number;
+  /**
+   * The newest seq of the room and of the inbox when this connection joined: every message delivered to it comes
+   * after these, so a client that starts fresh starts here. Absent when the server could not read them.
+   */
+  joined_seq?: number;
+  joined_direct_seq?: number;
   ref?: string;
 }
 

@@ -25,8 +25,10 @@ export interface Repair {
 export interface StreamReads {
   /** A forward page: the messages after `afterSeq`, oldest first, up to its `through_seq`. */
   after(afterSeq: number): Promise<HistoryFrame>;
-  /** The newest `limit` messages, newest first. */
-  newest(limit: number): Promise<HistoryFrame>;
+  /** The newest `limit` messages before `beforeSeq` (of all, without it), newest first. */
+  before(beforeSeq: number | undefined, limit: number): Promise<HistoryFrame>;
+  /** The stream's newest seq when this connection joined, if the server says (a `pong`'s `joined_seq`). */
+  joined(): Promise<number | undefined>;
 }
 
 export interface StreamOptions {
@@ -106,24 +108,31 @@ export class OrderedStream<F extends Stored> {
   }
 
   /**
-   * On a new connection: the first time, reads the newest `initial` messages and starts after the newest stored
-   * one; after that, reads everything missed. Rejects when a read fails.
+   * On a new connection: the first time, starts where the stream stood when the connection joined (so every
+   * message delivered to it is handed over), after handing over the `initial` messages before that; after that,
+   * reads everything missed. Rejects when a read fails.
    */
   async catchUp(initial: number): Promise<void> {
     await this.#reading?.catch(() => {});
-    if (this.#position === undefined) {
-      const page = await this.#reads.newest(Math.max(1, initial));
-      if (this.#position !== undefined) return;
-      const newestFirst = page.messages as F[];
-      const handOver = newestFirst.slice(0, initial).reverse();
-      this.#position = (newestFirst[0]?.seq ?? page.latest_seq) - handOver.length;
-      for (const frame of handOver) this.#hand(frame);
-      this.#known = Math.max(this.#known, page.latest_seq);
-      this.#handHeld();
-      if (this.#known > this.#position) this.#schedule('reconnect', 0);
+    if (this.#position !== undefined) {
+      await this.#read('reconnect');
       return;
     }
-    await this.#read('reconnect');
+    const joined = await this.#reads.joined();
+    // A server without joined seqs: start after the newest stored message instead.
+    const page =
+      joined === undefined || initial > 0
+        ? await this.#reads.before(joined === undefined ? undefined : joined + 1, Math.max(1, initial))
+        : undefined;
+    if (this.#position !== undefined) return;
+    const newestFirst = (page?.messages ?? []) as F[];
+    const start = joined ?? newestFirst[0]?.seq ?? page?.latest_seq ?? 0;
+    this.#position = 0;
+    for (const frame of newestFirst.slice(0, initial).reverse()) this.#hand(frame);
+    this.#position = start;
+    this.#known = Math.max(this.#known, start, page?.latest_seq ?? 0);
+    this.#handHeld();
+    if (this.#known > this.#position) this.#schedule('reconnect', 0);
   }
 
   /** No more reads (the client closed). */
@@ -143,7 +152,8 @@ export class OrderedStream<F extends Stored> {
       this.#timer = undefined;
       const why = this.#pendingReason ?? reason;
       this.#pendingReason = undefined;
-      if (this.#position === undefined || (this.#known <= this.#position && !this.#behind)) return;
+      if (this.#reading || this.#position === undefined) return;
+      if (this.#known <= this.#position && !this.#behind) return;
       this.#read(why).catch(() => {
         // The connection is gone or the server failed: a reconnect catches up; otherwise try again later.
         this.#schedule(why, this.#options.maxRetryDelayMs);
@@ -169,10 +179,11 @@ export class OrderedStream<F extends Stored> {
     let delayMs = this.#options.repairDelayMs;
     try {
       while (!this.#stopped && this.#position !== undefined) {
-        const page = await this.#reads.after(this.#position);
-        const from = this.#position;
+        // Live frames may move the position on while the page is on its way: the page answers `asked`.
+        const asked = this.#position;
+        const page = await this.#reads.after(asked);
         this.#behind = false;
-        if (page.latest_seq < from) {
+        if (page.latest_seq < asked) {
           // The server's stream ends before this position: it was started over (its table replaced, or the
           // position came from elsewhere). Follow it from its newest seq rather than wait for it to pass.
           this.#position = page.latest_seq;
@@ -180,10 +191,10 @@ export class OrderedStream<F extends Stored> {
           this.#held.clear();
           return;
         }
-        const through = page.through_seq ?? from;
+        const through = page.through_seq ?? asked;
         let inRange = 0;
         for (const frame of page.messages as F[]) {
-          if (frame.seq <= from || frame.seq > through) continue;
+          if (frame.seq <= asked || frame.seq > through) continue;
           inRange += 1;
           if (frame.seq > this.#position) {
             // A frame held back had arrived live: it is not one the repair recovered.
@@ -191,12 +202,12 @@ export class OrderedStream<F extends Stored> {
             this.#hand(frame);
           }
         }
-        skipped += Math.max(0, through - from - inRange);
+        skipped += Math.max(0, through - asked - inRange);
         this.#position = Math.max(this.#position, through);
         for (const seq of this.#held.keys()) if (seq <= this.#position) this.#held.delete(seq);
         this.#handHeld();
         this.#known = Math.max(this.#known, page.latest_seq);
-        if (page.has_more && through > from) continue;
+        if (page.has_more && through > asked) continue;
         if (this.#position >= this.#known) return;
         // A seq is still being written (the server waits a bounded time before it gives up on one): ask again.
         await new Promise<void>((done) => {

@@ -78,7 +78,7 @@ describe('token check', () => {
 /** A stream over a fake history: `stored` is what the server has; `settled` how far its seqs are settled. */
 function streamOver(
   stored: number[],
-  options: { settled?: number; maxBuffered?: number; start?: number } = {},
+  options: { settled?: number; maxBuffered?: number; start?: number; joined?: number } = {},
 ) {
   const server = { stored: new Set(stored), settled: options.settled ?? Number.POSITIVE_INFINITY };
   const handed: number[] = [];
@@ -97,10 +97,17 @@ function streamOver(
           .sort((a, b) => a - b);
         return page(seqs.map(message), { through_seq: Math.max(afterSeq, through), latest_seq: latest() });
       },
-      newest: async (limit) => {
-        reads.push(`newest ${limit}`);
-        const seqs = [...server.stored].sort((a, b) => b - a).slice(0, limit);
+      before: async (beforeSeq, limit) => {
+        reads.push(`before ${beforeSeq} ${limit}`);
+        const seqs = [...server.stored]
+          .filter((seq) => beforeSeq === undefined || seq < beforeSeq)
+          .sort((a, b) => b - a)
+          .slice(0, limit);
         return page(seqs.map(message), { latest_seq: latest() });
+      },
+      joined: async () => {
+        reads.push('joined');
+        return options.joined;
       },
     },
     { repairDelayMs: 1000, maxRetryDelayMs: 4000, maxBuffered: options.maxBuffered ?? 100 },
@@ -180,21 +187,42 @@ describe('ordered stream', () => {
     assert.deepEqual(handed, [2, 3, 4, 5, 6]);
   });
 
-  it('starts after the newest stored message, handing over the newest `initial` ones', async () => {
-    const fresh = streamOver([1, 2, 3, 4]);
+  it('starts where the stream stood when the connection joined, after the newest `initial` ones', async () => {
+    // Seqs 1–4 were stored before the connection joined; 5 after, and it arrives live before the start is known.
+    const fresh = streamOver([1, 2, 3, 4, 5], { joined: 4 });
     fresh.stream.live(message(5));
     await fresh.stream.catchUp(2);
-    assert.deepEqual(fresh.reads, ['newest 2']);
-    assert.deepEqual(fresh.handed, [3, 4, 5], 'the two newest, then the live frame that arrived meanwhile');
+    assert.deepEqual(fresh.reads, ['joined', 'before 5 2']);
+    assert.deepEqual(fresh.handed, [3, 4, 5], 'the two newest before joining, then the live frame');
 
-    const quiet = streamOver([]);
-    await quiet.stream.catchUp(0);
-    assert.deepEqual([quiet.reads, quiet.stream.position], [['newest 1'], 0]);
+    // A message stored after joining and before the start was read is not lost: it is above the start.
+    const racing = streamOver([1, 2, 3], { joined: 1 });
+    await racing.stream.catchUp(0);
+    assert.deepEqual([racing.reads, racing.stream.position], [['joined'], 1]);
+    racing.stream.live(message(3));
+    racing.stream.live(message(2));
+    assert.deepEqual(racing.handed, [2, 3]);
+
+    // A server that does not say: after the newest stored message.
+    const older = streamOver([1, 2, 3, 4]);
+    await older.stream.catchUp(0);
+    assert.deepEqual(
+      [older.reads, older.stream.position, older.handed],
+      [['joined', 'before undefined 1'], 4, []],
+    );
 
     const resumed = streamOver([1, 2, 3, 4], { start: 2 });
     await resumed.stream.catchUp(0);
     assert.deepEqual([resumed.reads, resumed.handed], [['after 2'], [3, 4]]);
     assert.deepEqual(resumed.repairs, [{ stream: 'room', reason: 'reconnect', recovered: 2, skipped: 0 }]);
+  });
+
+  it('follows a stream that starts over below its position (a replaced table)', async () => {
+    const { stream, handed } = streamOver([1, 2], { start: 40 });
+    await stream.catchUp(0);
+    assert.equal(stream.position, 2);
+    stream.live(message(3));
+    assert.deepEqual(handed, [3]);
   });
 });
 
