@@ -3,9 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { createTokenVerifier, DEV_JWT_SECRET } from '../../src/auth.ts';
+import { startEmbeddedDynamo } from '../../src/local/dynamo.ts';
 import { startLocalStack } from '../../src/local/stack.ts';
 import { ChatClient, eventually, putOldRecord, startTestStack } from '../support/chat.ts';
+import { localDynamoClient } from '../support/dynamo-backends.ts';
 
 describe('local stack', () => {
   it('serves the demo page, and dev tokens only while the development secret is in use', async () => {
@@ -47,6 +50,46 @@ describe('local stack', () => {
         await second.close();
       }
     } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a data directory whose messages table an older version made, saying what to do', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'roomcast-old-'));
+    const store = await startEmbeddedDynamo({ path: dataDir });
+    const client = localDynamoClient(store.endpoint);
+    let stored = true;
+    try {
+      // The messages table as versions before seqs made it.
+      await client.send(
+        new CreateTableCommand({
+          TableName: 'chat_messages',
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [
+            { AttributeName: 'room_id', AttributeType: 'S' },
+            { AttributeName: 'message_id', AttributeType: 'S' },
+          ],
+          KeySchema: [
+            { AttributeName: 'room_id', KeyType: 'HASH' },
+            { AttributeName: 'message_id', KeyType: 'RANGE' },
+          ],
+        }),
+      );
+      client.destroy();
+      await store.close();
+      stored = false;
+      await assert.rejects(startTestStack({ dataDir }), (error: Error) => {
+        assert.match(
+          error.message,
+          /chat_messages has the keys room_id \(S, HASH\), message_id \(S, RANGE\)/,
+        );
+        assert.match(error.message, /needs stream \(S, HASH\), seq \(N, RANGE\)/);
+        assert.match(error.message, /new --data-dir/);
+        return true;
+      });
+    } finally {
+      client.destroy();
+      if (stored) await store.close();
       await rm(dataDir, { recursive: true, force: true });
     }
   });
