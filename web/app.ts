@@ -163,6 +163,8 @@ function addMessage(frame: MessageFrame | DirectFrame): void {
   const classes = ['message', from === me ? 'mine' : '', frame.action === 'direct' ? 'direct' : ''];
   const item = line(classes.join(' ').trim(), who, '', frame.message, frame.timestamp);
   item.dataset.id = frame.message_id;
+  // The SDK hands messages over in seq order (the room's, or this user's inbox's): appending keeps that order.
+  item.dataset.seq = String(frame.seq);
   ui.messages.append(item);
   scrollToEnd();
 }

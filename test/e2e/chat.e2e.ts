@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
-import { signDevToken } from '../../src/auth.ts';
+import { DEV_JWT_SECRET, signDevToken } from '../../src/auth.ts';
 import { type LocalStack, startLocalStack } from '../../src/local/stack.ts';
+import { wholeHistory } from '../faults/support.ts';
+import { ChatClient, eventually } from '../support/chat.ts';
 
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
 const CHROMIUM_ARGS = [
@@ -46,6 +48,17 @@ async function say(page: Page, text: string): Promise<void> {
 /** Waits until the page lists a stored message (not a pending one) with this text. */
 async function sees(page: Page, text: string): Promise<void> {
   await page.locator('#messages li[data-id] .text').getByText(text, { exact: true }).waitFor();
+}
+
+/** The room messages a page lists, in its order, as `seq text`. */
+async function roomLines(page: Page): Promise<string[]> {
+  return page
+    .locator('#messages li[data-seq]:not(.direct)')
+    .evaluateAll((items) =>
+      items.map(
+        (item) => `${item.getAttribute('data-seq')} ${item.querySelector('.text')?.textContent ?? ''}`,
+      ),
+    );
 }
 
 async function listed(page: Page): Promise<{ texts: string[]; ids: string[] }> {
@@ -157,6 +170,42 @@ describe('demo page in Chromium', () => {
 
     await alice.screenshot({ path: join(ARTIFACTS, 'chat-alice.png') });
     await bob.screenshot({ path: join(ARTIFACTS, 'chat-bob.png') });
+  });
+
+  it('every tab shows a burst from several senders in one order, the seq order, live and after a reload', async () => {
+    const ann = await joinAs('ann', 'order');
+    const ben = await joinAs('ben', 'order');
+    const annAgain = await joinAs('ann', 'order');
+    // Three more senders at once, each firing its frames without waiting: the server stores them concurrently.
+    const senders = await Promise.all(
+      ['x', 'y', 'z'].map((user) => ChatClient.connect(stack, user, 'order', '', { secret: DEV_JWT_SECRET })),
+    );
+    try {
+      for (const [s, sender] of senders.entries()) {
+        for (let i = 0; i < 12; i++) sender.send({ action: 'sendMessage', message: `${'xyz'[s]}${i}` });
+      }
+      for (let i = 0; i < 4; i++) await say(ann, `ann ${i}`);
+      const history = await eventually(
+        () => wholeHistory(stack.deps.messages, 'order'),
+        (messages) => messages.length === 40,
+      );
+      const expected = history.map((message) => `${message.seq} ${message.message}`);
+      for (const page of [ann, ben, annAgain]) {
+        await page.locator('#messages li[data-seq]:not(.direct)').nth(39).waitFor();
+        assert.deepEqual(await roomLines(page), expected);
+      }
+
+      await ben.reload();
+      await ben.getByRole('textbox', { name: 'Name' }).fill('ben');
+      await ben.getByRole('textbox', { name: 'Room' }).fill('order');
+      await ben.getByRole('button', { name: 'Join' }).click();
+      await ben.locator('#messages li[data-seq]:not(.direct)').nth(39).waitFor();
+      assert.deepEqual(await roomLines(ben), expected, 'after a reload: the newest 50, the same order');
+      await ann.screenshot({ path: join(ARTIFACTS, 'chat-order-ann.png') });
+      await ben.screenshot({ path: join(ARTIFACTS, 'chat-order-ben-reloaded.png') });
+    } finally {
+      await Promise.all(senders.map((sender) => sender.close()));
+    }
   });
 });
 

@@ -56,9 +56,9 @@ export class ChatClient {
     user: string,
     room: string,
     extraQuery = '',
-    { keepPresence = false } = {},
+    { keepPresence = false, secret = TEST_SECRET } = {},
   ): Promise<ChatClient> {
-    const token = await signDevToken(TEST_SECRET, user);
+    const token = await signDevToken(secret, user);
     const socket = new WebSocket(`${stack.wsUrl}?token=${token}&room_id=${room}${extraQuery}`);
     const client = new ChatClient(socket, keepPresence);
     await new Promise<void>((resolve, reject) => {
