@@ -45,27 +45,34 @@ locals {
   # serves (src/handlers/routes.ts, held to this map by test/infra). `env` is added to common_env (null values are
   # dropped); `statements` is the function's whole IAM policy besides writing to its own log group.
   functions = {
-    # Verifies the token, registers the connection, then announces the join to the rest of the room (presence):
-    # a room query and a post to each connection. It prunes nothing: a 410 there is a newcomer still in $connect.
+    # Verifies the token, reads the room's and the user's newest seqs (where a fresh client starts), registers the
+    # connection, then announces the join to the rest of the room (presence): a room query and a post to each
+    # connection. It prunes nothing: a 410 there is a newcomer still in $connect.
     connect = {
       route_key = "$connect"
       env = {
-        CONNECTION_MAX_SECONDS        = var.connection_max_seconds
-        CONNECTION_TTL_MARGIN_SECONDS = var.connection_ttl_margin_seconds
-        PRESENCE_ENABLED              = var.presence_enabled
-        PRESENCE_MAX_ROOM_SIZE        = var.presence_max_room_size
-        FANOUT_CONCURRENCY            = var.fanout_concurrency
-        WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
-        JWT_JWKS_URL                  = var.jwt_jwks_url
-        JWT_ISSUER                    = var.jwt_issuer
-        JWT_AUDIENCE                  = var.jwt_audience
-        JWT_ALGORITHMS                = var.jwt_algorithms == null ? null : join(",", var.jwt_algorithms)
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
+        CONNECTION_MAX_SECONDS          = var.connection_max_seconds
+        CONNECTION_TTL_MARGIN_SECONDS   = var.connection_ttl_margin_seconds
+        PRESENCE_ENABLED                = var.presence_enabled
+        PRESENCE_MAX_ROOM_SIZE          = var.presence_max_room_size
+        FANOUT_CONCURRENCY              = var.fanout_concurrency
+        WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
+        JWT_JWKS_URL                    = var.jwt_jwks_url
+        JWT_ISSUER                      = var.jwt_issuer
+        JWT_AUDIENCE                    = var.jwt_audience
+        JWT_ALGORITHMS                  = var.jwt_algorithms == null ? null : join(",", var.jwt_algorithms)
       }
       statements = [
         {
           sid       = "RegisterConnection"
           actions   = ["dynamodb:PutItem"]
           resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "ReadNewestSeqs"
+          actions   = ["dynamodb:GetItem"]
+          resources = [aws_dynamodb_table.messages.arn]
         },
         {
           sid       = "QueryRoom"
@@ -124,9 +131,10 @@ locals {
       ]
     }
 
-    # Reads the sender's record, stores the message (a conditional put, plus an idempotency marker it may read
-    # back for a retried client_msg_id), queries the room through room_id-index, posts to each connection and
-    # deletes the records of connections that answer 410 Gone.
+    # Reads the sender's record, stores the message (takes the room's next seq from its counter, then conditional
+    # puts of an idempotency marker it may read back and update, of the message, or of a void for a seq it gives
+    # up), queries the room through room_id-index, posts to each connection and deletes the records of connections
+    # that answer 410 Gone.
     "send-message" = {
       route_key = "sendMessage"
       env = {
@@ -149,7 +157,7 @@ locals {
         },
         {
           sid       = "StoreMessage"
-          actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
+          actions   = ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem"]
           resources = [aws_dynamodb_table.messages.arn]
         },
         {
@@ -161,8 +169,8 @@ locals {
     }
 
     # Reads the sender's record, finds the recipient's and the sender's connections through user_id-index, stores
-    # the message in both inboxes (conditional puts, an idempotency marker it may read back), posts to each
-    # connection and deletes the records of connections that answer 410 Gone.
+    # the message in both inboxes (as send-message does, a seq in each), posts to each connection and deletes the
+    # records of connections that answer 410 Gone.
     "send-direct" = {
       route_key = "sendDirect"
       env = {
@@ -185,7 +193,7 @@ locals {
         },
         {
           sid       = "StoreMessage"
-          actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
+          actions   = ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem"]
           resources = [aws_dynamodb_table.messages.arn]
         },
         {
@@ -196,10 +204,38 @@ locals {
       ]
     }
 
-    # Reads the caller's record (its room and user), queries one page of the room or of the caller's inbox and
-    # replies with it.
+    # Reads the caller's record (its room and user), queries one page of the room or of the caller's inbox (and
+    # its counter), voids the seqs a dead writer left (a conditional put) and replies with it.
     "get-history" = {
       route_key = "getHistory"
+      env = {
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
+        MESSAGE_RETENTION_DAYS          = var.message_retention_days
+        WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
+      }
+      statements = [
+        {
+          sid       = "ReadCaller"
+          actions   = ["dynamodb:GetItem"]
+          resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "ReadHistory"
+          actions   = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"]
+          resources = [aws_dynamodb_table.messages.arn]
+        },
+        {
+          sid       = "ReplyToCaller"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.post_to_connection_arn]
+        },
+      ]
+    }
+
+    # Reads the caller's record, queries the room through room_id-index, reads the room's newest seq and replies
+    # with the members.
+    "list-members" = {
+      route_key = "listMembers"
       env = {
         DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
         WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
@@ -211,29 +247,9 @@ locals {
           resources = [aws_dynamodb_table.connections.arn]
         },
         {
-          sid       = "ReadHistory"
-          actions   = ["dynamodb:Query"]
-          resources = [aws_dynamodb_table.messages.arn]
-        },
-        {
-          sid       = "ReplyToCaller"
-          actions   = ["execute-api:ManageConnections"]
-          resources = [local.post_to_connection_arn]
-        },
-      ]
-    }
-
-    # Reads the caller's record, queries the room through room_id-index and replies with the members.
-    "list-members" = {
-      route_key = "listMembers"
-      env = {
-        WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
-      }
-      statements = [
-        {
-          sid       = "ReadCaller"
+          sid       = "ReadNewestSeq"
           actions   = ["dynamodb:GetItem"]
-          resources = [aws_dynamodb_table.connections.arn]
+          resources = [aws_dynamodb_table.messages.arn]
         },
         {
           sid       = "QueryRoom"
@@ -248,12 +264,24 @@ locals {
       ]
     }
 
+    # Reads the caller's record and the newest seqs of its room and inbox, and replies with them.
     ping = {
       route_key = "ping"
       env = {
-        WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
+        WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
       }
       statements = [
+        {
+          sid       = "ReadCaller"
+          actions   = ["dynamodb:GetItem"]
+          resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "ReadNewestSeqs"
+          actions   = ["dynamodb:GetItem"]
+          resources = [aws_dynamodb_table.messages.arn]
+        },
         {
           sid       = "ReplyToCaller"
           actions   = ["execute-api:ManageConnections"]

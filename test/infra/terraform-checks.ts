@@ -3,6 +3,7 @@ import { CONFIG_ENV_VARS, loadConfig } from '../../src/config.ts';
 import { type FunctionName, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../src/handlers/routes.ts';
 import { METRIC } from '../../src/metrics.ts';
 import { connectionsTable, keyAttributes, type TableDefinition, tables } from '../../src/store/tables.ts';
+import { DYNAMODB_NEEDS, type Table } from './dynamodb-needs.ts';
 import { isObject, type Json, type JsonObject } from './hcl.ts';
 import type { Evaluated } from './terraform-cli.ts';
 
@@ -183,19 +184,15 @@ function grantText(grant: Grant): string {
 }
 
 /**
- * The whole IAM policy of each function, as "action on resource": what its code calls, and nothing else.
- * connect and disconnect announce presence (src/handlers/presence.ts: a room query and posts; they prune nothing);
- * send-message and send-direct store the message (src/store/messages.ts: conditional puts, reading back an
- * idempotency marker) before fanning out (src/handlers/broadcast.ts: posts, deleting records of gone connections).
- * With a customer managed table key, each function that touches a table may use the key through DynamoDB only.
+ * The whole IAM policy of each function, as "action on resource": what its code calls (DYNAMODB_NEEDS, which the
+ * bundle tests hold to what each bundle really calls), a post to connections, and nothing else. With a customer
+ * managed table key, each function that touches a table may use the key through DynamoDB only.
  */
 export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Record<string, string[]> {
   const tableArn = (key: string) =>
     text(single(evaluated, `aws_dynamodb_table.${key}`)?.arn) ?? `(no ${key} table)`;
   const connections = tableArn('connections');
   const messages = tableArn('messages');
-  const roomIndex = `${connections}/index/${connectionsTable.indexes.byRoom.name}`;
-  const userIndex = `${connections}/index/${connectionsTable.indexes.byUser.name}`;
   const stage = single(evaluated, 'aws_apigatewayv2_stage.this');
   const post = `${text(single(evaluated, 'aws_apigatewayv2_api.this')?.execution_arn)}/${text(stage?.name)}/POST/@connections/*`;
   const logStreams = (fn: string) =>
@@ -203,31 +200,18 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
   const on = (actions: string[], resource: string) => actions.map((action) => ({ action, resource }));
 
   const reply = on(['execute-api:ManageConnections'], post);
-  const announce = [...on(['dynamodb:Query'], roomIndex), ...reply];
-  const fanOut = [...announce, ...on(['dynamodb:DeleteItem'], connections)];
-  const code: Record<string, Grant[]> = {
-    connect: [...on(['dynamodb:PutItem'], connections), ...announce],
-    disconnect: [...on(['dynamodb:DeleteItem'], connections), ...announce],
-    default: reply,
-    'send-message': [
-      ...on(['dynamodb:GetItem'], connections),
-      ...on(['dynamodb:PutItem', 'dynamodb:GetItem'], messages),
-      ...fanOut,
-    ],
-    'send-direct': [
-      ...on(['dynamodb:GetItem', 'dynamodb:DeleteItem'], connections),
-      ...on(['dynamodb:Query'], userIndex),
-      ...on(['dynamodb:PutItem', 'dynamodb:GetItem'], messages),
+  const tables: Record<Table, string> = { connections, messages };
+  const code: Record<string, Grant[]> = {};
+  for (const [fn, needs] of Object.entries(DYNAMODB_NEEDS)) {
+    code[fn] = [
+      ...needs.map((need) => ({
+        action: `dynamodb:${need.action}`,
+        resource: need.index ? `${tables[need.table]}/index/${need.index}` : tables[need.table],
+      })),
+      // Every function answers its caller, or posts to a room or to users.
       ...reply,
-    ],
-    'get-history': [...on(['dynamodb:GetItem'], connections), ...on(['dynamodb:Query'], messages), ...reply],
-    'list-members': [
-      ...on(['dynamodb:GetItem'], connections),
-      ...on(['dynamodb:Query'], roomIndex),
-      ...reply,
-    ],
-    ping: reply,
-  };
+    ];
+  }
   const dnsSuffix = text(single(evaluated, 'data.aws_partition.current')?.dns_suffix);
   const viaService = `dynamodb.${regionOf(evaluated)}.${dnsSuffix}`;
   const result: Record<string, string[]> = {};
