@@ -28,18 +28,22 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       ...(page.throughSeq !== undefined && { through_seq: page.throughSeq }),
       latest_seq: page.latestSeq,
       has_more: page.hasMore,
+      ...(page.nextBeforeSeq !== undefined && { next_before_seq: page.nextBeforeSeq }),
       ...(frame.ref !== undefined && { ref: frame.ref }),
     };
     // A page of long messages can exceed one frame: its far end is dropped and has_more set, so the client asks
-    // again from the last message it got, which a forward page's through_seq then is.
+    // again from the last message it got (a forward page's through_seq, a backward page's next_before_seq).
     const { frame: fitted, trimmed } = fitToMessage(history, 'messages');
     if (!trimmed) {
       await reply(deps, event, fitted, log);
       return;
     }
-    const last = fitted.messages.at(-1);
-    const through = fitted.through_seq === undefined ? {} : { through_seq: last?.seq ?? frame.after_seq };
-    await reply(deps, event, { ...fitted, ...through, has_more: true }, log);
+    const last = fitted.messages.at(-1)?.seq;
+    const cursor =
+      fitted.through_seq === undefined
+        ? { next_before_seq: last ?? frame.before_seq ?? page.latestSeq + 1 }
+        : { through_seq: last ?? frame.after_seq };
+    await reply(deps, event, { ...fitted, ...cursor, has_more: true }, log);
   });
 }
 

@@ -41,6 +41,7 @@ export interface LocalStack {
   usingDevSecret: boolean;
   config: Config;
   deps: HandlerDeps;
+  /** Closes the gateway (every client gets 1001), then the embedded store; safe to call more than once. */
   close(): Promise<void>;
 }
 
@@ -110,6 +111,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ROUTES.map(({ routeKey, functionName }) => [routeKey, handlerFactories[functionName](deps)]),
       ),
     );
+    let closed: Promise<void> | undefined;
     return {
       wsUrl: listening.url,
       httpUrl: listening.url.replace(/^ws/, 'http').replace(/\/[^/]*$/, '/'),
@@ -119,9 +121,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       usingDevSecret,
       config,
       deps,
-      close: async () => {
-        await gateway.close();
-        await embedded?.close();
+      // Once: a second call gets the first one's promise (the store's worker answers only one close).
+      close: () => {
+        closed ??= gateway.close().then(() => embedded?.close());
+        return closed;
       },
     };
   } catch (error) {

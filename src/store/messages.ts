@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
@@ -37,6 +38,8 @@ export const SEQ_TIMING = {
   /** Most voids one read writes, and most items it examines: what one getHistory can cost. */
   maxVoidsPerRead: 100,
   maxItemsPerRead: 1_000,
+  /** Items per Query page, whatever the page `limit`: voids and expired items are read past in few Queries. */
+  queryPageItems: 100,
   /** Attempts to place one copy of a message (each after a void took its seq) before the send fails. */
   maxPlacements: 5,
 } as const;
@@ -74,8 +77,10 @@ export interface HistoryPage {
   /** Forward pages: every seq up to this one is settled (a message in `messages`, or none for good). */
   throughSeq?: number;
   latestSeq: number;
-  /** More can be read now, from `throughSeq` (forward) or the last message (backward). */
+  /** More can be read now, from `throughSeq` (forward) or `nextBeforeSeq` (backward). */
   hasMore: boolean;
+  /** Backward pages with more: the `before_seq` of the next page. */
+  nextBeforeSeq?: number;
 }
 
 export interface MessageStoreOptions {
@@ -171,33 +176,67 @@ export class MessageStore {
     scope: string,
     streams: string[],
   ): Promise<Copy<M>[]> {
-    let claims = await Promise.all(streams.map((stream) => this.#allocate(stream)));
+    // Names this call's writes, so that a write whose response was lost is still known as this call's own.
+    const attempt = randomUUID();
+    const marker =
+      candidate.client_msg_id === undefined ? undefined : markerKey(senderId, scope, candidate.client_msg_id);
+    // A retry (the usual case of a known client_msg_id) takes no seq: a seq taken and voided would hold every
+    // ordered reader of the stream back until they read it as empty.
+    const known = marker && (await this.#get(marker));
+    if (marker && known) {
+      return this.#placeAll(streams, known.message as NewMessage<M>, claimsOf(known), marker, attempt);
+    }
+    let claims = await this.#allocateAll(streams);
     let message = candidate;
-    let marker: Item | undefined;
-    if (candidate.client_msg_id !== undefined) {
-      marker = markerKey(senderId, scope, candidate.client_msg_id);
+    if (marker) {
       const first = await this.#putIfAbsent({
         ...marker,
         message: candidate,
         seqs: claims.map((claim) => claim.seq),
         at: claims.map((claim) => claim.at),
+        attempt,
         [TTL]: this.#expiry(),
       }).catch(async (error: unknown) => {
         await Promise.all(claims.map((claim, i) => this.#voidQuietly(streams[i] as string, claim)));
         throw error;
       });
-      if (!first) {
-        // Sent before, or right now by a concurrent retry: that send's message and seqs stand.
+      // Refused: a concurrent retry's marker, or this call's own whose answer was lost (the SDK sent it again).
+      const stored = first ? undefined : await this.#get(marker);
+      if (stored && stored.attempt !== attempt) {
+        // The concurrent send's message and seqs stand.
         await Promise.all(claims.map((claim, i) => this.#voidQuietly(streams[i] as string, claim)));
-        const stored = await this.#get(marker);
-        if (!stored) throw new Error('the idempotency marker expired while it was read');
         message = stored.message as NewMessage<M>;
         claims = claimsOf(stored);
+      } else if (!first && !stored) {
+        throw new Error('the idempotency marker expired while it was read');
       }
     }
+    return this.#placeAll(streams, message, claims, marker, attempt);
+  }
+
+  /** A seq in each stream; if one cannot be taken, the ones taken are voided at once. */
+  async #allocateAll(streams: string[]): Promise<Claim[]> {
+    const taken = await Promise.allSettled(streams.map((stream) => this.#allocate(stream)));
+    const failed = taken.find((claim) => claim.status === 'rejected');
+    if (!failed) return taken.map((claim) => (claim as PromiseFulfilledResult<Claim>).value);
+    await Promise.all(
+      taken.map((claim, i) =>
+        claim.status === 'fulfilled' ? this.#voidQuietly(streams[i] as string, claim.value) : undefined,
+      ),
+    );
+    throw failed.reason;
+  }
+
+  async #placeAll<M extends StoredMessage>(
+    streams: string[],
+    message: NewMessage<M>,
+    claims: Claim[],
+    marker: Item | undefined,
+    attempt: string,
+  ): Promise<Copy<M>[]> {
     // Settled, not all: a copy that fails must not leave the other one's write running unwatched.
     const copies = await Promise.allSettled(
-      streams.map((stream, i) => this.#place(stream, i, message, claims[i] as Claim, marker)),
+      streams.map((stream, i) => this.#place(stream, i, message, claims[i] as Claim, marker, attempt)),
     );
     const failed = copies.find((copy) => copy.status === 'rejected');
     if (failed) throw failed.reason;
@@ -230,16 +269,18 @@ export class MessageStore {
     message: NewMessage<M>,
     initial: Claim,
     marker: Item | undefined,
+    attempt: string,
   ): Promise<Copy<M>> {
     let claim = initial;
     try {
-      for (let attempt = 0; attempt < SEQ_TIMING.maxPlacements; attempt++) {
+      for (let placement = 0; placement < SEQ_TIMING.maxPlacements; placement++) {
         if (this.#now() - claim.at <= SEQ_TIMING.writeDeadlineMs) {
           const item = {
             ...message,
             [STREAM]: stream,
             [SEQ]: claim.seq,
             at: claim.at,
+            attempt,
             [TTL]: this.#expiry(),
           };
           if (await this.#putIfAbsent(item)) return { message: toMessage(item) as M, created: true };
@@ -248,7 +289,9 @@ export class MessageStore {
         }
         const found = await this.#get({ [STREAM]: stream, [SEQ]: claim.seq });
         if (found && found.kind !== 'void' && found.message_id === message.message_id) {
-          return { message: toMessage(found) as M, created: false };
+          // Written by this very call when the SDK retried a put whose response was lost: still this call's to
+          // deliver. Written by another call (an earlier attempt, a concurrent retry): that one delivers it.
+          return { message: toMessage(found) as M, created: found.attempt === attempt };
         }
         claim = await this.#reclaim(stream, index, claim, marker);
       }
@@ -277,8 +320,8 @@ export class MessageStore {
       );
       return fresh;
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
       await this.#voidQuietly(stream, fresh);
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const stored = await this.#get(marker);
       const claim = stored && claimsOf(stored)[index];
       if (!claim) throw new Error('the idempotency marker expired while it was read');
@@ -326,7 +369,7 @@ export class MessageStore {
           ExpressionAttributeNames: { '#stream': STREAM, '#seq': SEQ },
           ExpressionAttributeValues: { ':stream': stream, ':after': after },
           ConsistentRead: true,
-          Limit: limit + 1,
+          Limit: Math.max(limit + 1, SEQ_TIMING.queryPageItems),
           ExclusiveStartKey: startKey,
         }),
       );
@@ -403,7 +446,9 @@ export class MessageStore {
     const messages: StoredMessage[] = [];
     let latest = 0;
     let items = SEQ_TIMING.maxItemsPerRead;
-    let hasMore = false;
+    /** Where the next page starts: below the last message, or below the last item read when the budget ran out. */
+    let next: number | undefined;
+    let lowestRead: number | undefined;
     let startKey: Item | undefined;
     scan: do {
       const page = await this.#doc.send(
@@ -417,23 +462,34 @@ export class MessageStore {
             ...(before !== undefined && { ':before': before }),
           },
           ScanIndexForward: false,
-          Limit: limit + 1,
+          Limit: Math.max(limit + 1, SEQ_TIMING.queryPageItems),
           ExclusiveStartKey: startKey,
         }),
       );
       for (const item of page.Items ?? []) {
-        latest = Math.max(latest, item[SEQ] as number);
+        const seq = item[SEQ] as number;
+        latest = Math.max(latest, seq);
         items -= 1;
         const empty = item.kind === 'void' || this.#expired(item);
-        if (items < 0 || (!empty && messages.length === limit)) {
-          hasMore = true;
+        if (!empty && messages.length === limit) {
+          next = messages.at(-1)?.seq;
+          break scan;
+        }
+        if (items < 0) {
+          next = lowestRead;
           break scan;
         }
         if (!empty) messages.push(toMessage(item));
+        lowestRead = seq;
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return { messages, latestSeq: Math.max(latest, (await counter)?.seq ?? 0), hasMore };
+    return {
+      messages,
+      latestSeq: Math.max(latest, (await counter)?.seq ?? 0),
+      hasMore: next !== undefined,
+      ...(next !== undefined && { nextBeforeSeq: next }),
+    };
   }
 
   /** A stream's counter: its last seq and when that was taken; undefined before the stream's first message. */
@@ -509,7 +565,7 @@ function claimsOf(marker: Item): Claim[] {
 
 /** An item as the message it holds: without the table's own attributes. */
 function toMessage(item: Item): StoredMessage {
-  const { [STREAM]: _stream, [TTL]: _ttl, at: _at, ...message } = item;
+  const { [STREAM]: _stream, [TTL]: _ttl, at: _at, attempt: _attempt, ...message } = item;
   return message as unknown as StoredMessage;
 }
 

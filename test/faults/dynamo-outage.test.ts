@@ -80,9 +80,9 @@ describe('DynamoDB stops mid-broadcast and comes back', () => {
     assert.ok(down, 'the outage began at the room query');
     const before = proxy.requests.slice(stored).map((request) => dynamoOperation(request));
     assert.deepEqual(
-      before.slice(0, 5),
-      ['GetItem', 'UpdateItem', 'PutItem', 'PutItem', 'Query'],
-      'a seq taken, the marker and the message stored, then cut',
+      before.slice(0, 6),
+      ['GetItem', 'GetItem', 'UpdateItem', 'PutItem', 'PutItem', 'Query'],
+      'the record read, the client_msg_id looked up, a seq taken, the marker and the message stored, then cut',
     );
   });
 

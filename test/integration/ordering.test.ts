@@ -6,9 +6,10 @@ import { after, describe, it } from 'node:test';
 import type { MessageFrame, RoomcastClient } from '@roomcast/client';
 import type { LocalStack } from '../../src/local/stack.ts';
 import type { StoredMessage } from '../../src/store/messages.ts';
-import { client, Recorder } from '../client/support.ts';
+import { client, instrumentedWebSocket, Recorder } from '../client/support.ts';
 import { wholeHistory } from '../faults/support.ts';
-import { startTestStack } from '../support/chat.ts';
+import { ChatClient, eventually, startTestStack } from '../support/chat.ts';
+import { dynamoOperation, type FaultProxy, FORWARD, startFaultProxy } from '../support/fault-proxy.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 
 /**
@@ -18,14 +19,19 @@ import { TcpProxy } from '../support/tcp-proxy.ts';
  */
 
 const stacks: LocalStack[] = [];
-const proxies: TcpProxy[] = [];
+const proxies: Array<TcpProxy | FaultProxy> = [];
+const raw: ChatClient[] = [];
 const clients: RoomcastClient[] = [];
 const dirs: string[] = [];
 
 after(async () => {
   for (const c of clients) c.close();
-  await Promise.all(proxies.map((proxy) => proxy.close()));
-  await Promise.all(stacks.map((stack) => stack.close().catch(() => {})));
+  await Promise.all(raw.map((c) => c.close()));
+  // Client proxies first: one that black-holes frames would hold a closing handshake, and so its stack, forever.
+  await Promise.all(proxies.filter((proxy) => proxy instanceof TcpProxy).map((proxy) => proxy.close()));
+  // Newest first: a stack whose store is another stack's must close before that one.
+  for (const stack of stacks.reverse()) await stack.close().catch(() => {});
+  await Promise.all(proxies.filter((proxy) => !(proxy instanceof TcpProxy)).map((proxy) => proxy.close()));
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
@@ -194,6 +200,72 @@ describe('ordered streams through the SDK', () => {
       assertIsHistory(`r${i}`, receiver.recorder.of('message'), history);
       assert.ok(receiver.recorder.of('state').filter((change) => change.state === 'open').length >= 2);
     }
+  });
+
+  it('a fresh client that joins while a message is being written gets it, after the newest `initial`', async () => {
+    const dynamo = await startFaultProxy();
+    proxies.push(dynamo);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let reached = () => {};
+    const holding = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    dynamo.decide = (request) => {
+      if (dynamoOperation(request) !== 'PutItem' || !request.body.includes('slow writer')) return FORWARD;
+      reached();
+      return { kind: 'hold', until: held };
+    };
+    const store = await stackOn();
+    dynamo.target = store.dynamodbEndpoint;
+    const stack = await startTestStack({ env: { PRESENCE_ENABLED: 'false', DYNAMODB_ENDPOINT: dynamo.url } });
+    stacks.push(stack);
+
+    const alice = await ChatClient.connect(stack, 'alice', 'joining');
+    raw.push(alice);
+    for (let i = 1; i <= 5; i++) {
+      alice.send({ action: 'sendMessage', message: `m${i}` });
+      await alice.next((frame) => frame.message === `m${i}`);
+    }
+    // Seq 6 is taken; its write hangs in the network while bob joins and starts.
+    alice.send({ action: 'sendMessage', message: 'slow writer' });
+    await holding;
+    const { WebSocket, seen } = instrumentedWebSocket();
+    const bob = sdk(stack.wsUrl, 'bob', 'joining', { WebSocket, catchUp: { initial: 10 } });
+    await eventually(
+      () => seen.frames.some((frame) => frame.action === 'history'),
+      (started) => started,
+    );
+    assert.equal(seen.frames.find((frame) => frame.action === 'pong')?.joined_seq, 6);
+    release();
+    await alice.next((frame) => frame.message === 'slow writer');
+    alice.send({ action: 'sendMessage', message: 'm7' });
+    await received(bob.recorder, 7);
+    assertIsHistory('bob', bob.recorder.of('message'), await wholeHistory(stack.deps.messages, 'joining'));
+  });
+
+  it('catchUp.initial hands over that many, also when they take more than one frame', async () => {
+    const stack = await stackOn();
+    // 20 messages of 4,000 four-byte characters: about 320 KB, three frames.
+    const long = '😀'.repeat(4_000);
+    for (let i = 0; i < 20; i++) {
+      await stack.deps.messages.saveRoomMessage({
+        kind: 'room',
+        room_id: 'long',
+        user_id: 'writer',
+        message: `${i} ${long}`,
+        message_id: stack.deps.newMessageId(),
+        timestamp: new Date().toISOString(),
+      });
+    }
+    const reader = sdk(stack.wsUrl, 'reader', 'long', { catchUp: { initial: 20 } });
+    await received(reader.recorder, 20);
+    assert.deepEqual(
+      reader.recorder.of('message').map((frame) => frame.seq),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
   });
 
   it('a busy room: thousands of messages at hundreds per second and a restart, no duplicate, none missing', async (t) => {

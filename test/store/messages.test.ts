@@ -25,6 +25,7 @@ import {
   dynamoOperation,
   type FaultProxy,
   FORWARD,
+  LOSE,
   type ProxyDecision,
   RESET,
   startFaultProxy,
@@ -192,6 +193,8 @@ for (const backend of dynamoBackends()) {
       assert.equal(first.created, true);
       assert.equal(retry.created, false);
       assert.deepEqual(retry.message, first.message);
+      // A retry takes no seq: an empty seq would hold ordered readers back until they read it as settled.
+      assert.equal(await store.roomLatestSeq(room), 1);
 
       const racing = await Promise.all(
         Array.from({ length: 8 }, () =>
@@ -298,6 +301,84 @@ for (const backend of dynamoBackends()) {
         assert.equal((await store.directHistory(sender, { limit: 10 })).messages.length, 1);
         assert.equal(await store.hasDirectMessage(sender, recipient, 'dm-retry'), true);
         assert.equal(await store.hasDirectMessage(sender, recipient, 'other'), false);
+      } finally {
+        await faulty.close();
+      }
+    });
+
+    test('a put whose answer was lost is retried by the SDK and still delivered by the send that made it', async () => {
+      // The first put into `lost` (a marker's or a message's, depending on the room) is carried out, and its
+      // answer never arrives: the SDK sends it again and is refused, as the item is there.
+      const lost = new Map<string, number>();
+      const lossy = await proxied((request) => {
+        const key = [
+          'idem#',
+          `"stream":{"S":"lost-item-${suffix}"}`,
+          `"stream":{"S":"inbox#gus-${suffix}"}`,
+        ].find((part) => request.body.includes(part));
+        if (dynamoOperation(request) !== 'PutItem' || !key) return FORWARD;
+        lost.set(key, (lost.get(key) ?? 0) + 1);
+        return lost.get(key) === 1 ? LOSE : FORWARD;
+      });
+      const retrying = createDocumentClient({
+        endpoint: lossy.proxy.url,
+        region: LOCAL_REGION,
+        credentials: LOCAL_CREDENTIALS,
+        maxAttempts: 3,
+      });
+      try {
+        const writer = storeAt(Date.now, retrying);
+        for (const room of [`lost-marker-${suffix}`, `lost-item-${suffix}`]) {
+          const saved = await writer.saveRoomMessage(
+            roomMessage(room, 'answer lost', { client_msg_id: 'lost-1' }),
+          );
+          assert.deepEqual([saved.message.seq, saved.created], [1, true], room);
+          assert.equal(await store.roomLatestSeq(room), 1, `${room}: no seq wasted`);
+        }
+        const direct = await writer.saveDirectMessage({
+          kind: 'direct',
+          from_user_id: `fay-${suffix}`,
+          to_user_id: `gus-${suffix}`,
+          message: 'also lost',
+          message_id: nextId(),
+          timestamp: new Date().toISOString(),
+        });
+        assert.deepEqual([direct.recipient.created, direct.sender.created], [true, true]);
+        assert.deepEqual(
+          [...lost.values()].map((puts) => puts >= 2),
+          [true, true, true],
+          'each lost put was sent again',
+        );
+      } finally {
+        retrying.destroy();
+        await lossy.close();
+      }
+    });
+
+    test('a direct message whose seq in one inbox could not be taken voids the other at once', async () => {
+      const [from, to] = [`hal-${suffix}`, `ivy-${suffix}`];
+      let failed = 0;
+      const faulty = await proxied((request) =>
+        dynamoOperation(request) === 'UpdateItem' &&
+        request.body.includes(`seq#inbox#${from}`) &&
+        failed++ === 0
+          ? THROTTLED
+          : FORWARD,
+      );
+      try {
+        await assert.rejects(
+          storeAt(Date.now, faulty.doc).saveDirectMessage({
+            kind: 'direct',
+            from_user_id: from,
+            to_user_id: to,
+            message: 'half',
+            message_id: nextId(),
+            timestamp: new Date().toISOString(),
+          }),
+        );
+        // Without waiting for the hole to age: it is settled already.
+        const inbox = await store.directHistory(to, { afterSeq: 0, limit: 10 });
+        assert.deepEqual([inbox.messages, inbox.throughSeq, inbox.latestSeq], [[], 1, 1]);
       } finally {
         await faulty.close();
       }
@@ -438,6 +519,48 @@ for (const backend of dynamoBackends()) {
       const page = await much.roomHistory(old, { afterSeq: 0, limit: 10 });
       assert.deepEqual([seqs(page.messages), page.throughSeq], [[151], 151]);
       assert.deepEqual(await streamItems(old), [{ seq: 151, kind: 'room', text: 'long after' }]);
+    });
+
+    test('reads past many voids in few Queries, and pages back past them', async () => {
+      const room = `voids-${suffix}`;
+      await store.saveRoomMessage(roomMessage(room, 'before the voids'));
+      const empty = 1_050;
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { stream: `seq#${room}`, seq: 0 },
+          UpdateExpression: 'SET #last = :n, #at = :at',
+          ExpressionAttributeNames: { '#last': 'last', '#at': 'at' },
+          ExpressionAttributeValues: { ':n': 1 + empty, ':at': Date.now() },
+        }),
+      );
+      const reader = storeAt(() => Date.now() + SEQ_TIMING.holePendingMs);
+      for (let page = await reader.roomHistory(room, { afterSeq: 1, limit: 1 }); page.hasMore; ) {
+        page = await reader.roomHistory(room, { afterSeq: page.throughSeq ?? 1, limit: 1 });
+      }
+      await store.saveRoomMessage(roomMessage(room, 'after the voids'));
+      const counting = await proxied(() => FORWARD);
+      try {
+        const counted = storeAt(Date.now, counting.doc);
+        const queries = () => counting.proxy.requests.filter((r) => dynamoOperation(r) === 'Query').length;
+        const forward = await counted.roomHistory(room, { afterSeq: 1, limit: 1 });
+        assert.deepEqual(seqs(forward.messages), [], 'the budget of items ran out before the next message');
+        assert.equal(forward.hasMore, true);
+        assert.ok(queries() <= 11, `${queries()} Queries for one page of limit 1`);
+        // Paging back from the newest: the read stops in the voids, and says where to go on.
+        let back = await counted.roomHistory(room, { limit: 1 });
+        const found = [...back.messages];
+        while (back.hasMore && found.length < 2) {
+          back = await counted.roomHistory(room, { beforeSeq: back.nextBeforeSeq, limit: 1 });
+          found.push(...back.messages);
+        }
+        assert.deepEqual(
+          found.map((m) => m.message),
+          ['after the voids', 'before the voids'],
+        );
+      } finally {
+        await counting.close();
+      }
     });
 
     test('under injected throttling, every seq ends up a message or a void, and each send is stored once', async () => {

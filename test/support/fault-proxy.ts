@@ -20,11 +20,14 @@ export type ProxyDecision =
   | { kind: 'hang' }
   | { kind: 'respond'; status: number; headers?: Record<string, string>; body?: string }
   /** Forwarded once `until` settles: a request held up in the network while the test does something else. */
-  | { kind: 'hold'; until: Promise<unknown> };
+  | { kind: 'hold'; until: Promise<unknown> }
+  /** Forwarded and carried out upstream, then the connection is reset: the answer is lost on its way back. */
+  | { kind: 'lose' };
 
 export const FORWARD: ProxyDecision = { kind: 'forward' };
 export const RESET: ProxyDecision = { kind: 'reset' };
 export const HANG: ProxyDecision = { kind: 'hang' };
+export const LOSE: ProxyDecision = { kind: 'lose' };
 
 export interface FaultProxy {
   /** `http://127.0.0.1:{port}`. */
@@ -90,6 +93,11 @@ export async function startFaultProxy(target = ''): Promise<FaultProxy> {
       new URL(request.path, proxy.target),
       { method: request.method, headers: { ...req.headers, host: new URL(proxy.target).host }, agent },
       (upstreamRes) => {
+        if (decision.kind === 'lose') {
+          upstreamRes.resume();
+          upstreamRes.on('end', () => req.socket.destroyed || req.socket.resetAndDestroy());
+          return;
+        }
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
         upstreamRes.pipe(res);
       },

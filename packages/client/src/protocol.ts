@@ -150,11 +150,13 @@ export interface HistoryFrame {
   /** The newest seq the stream had allocated when the page was read. */
   latest_seq: number;
   /**
-   * Ask again now: the page stopped at `limit` or at the frame size (from `through_seq`, or from the last message
-   * of a `before_seq` page). An `after_seq` page with `through_seq` < `latest_seq` and no `has_more` stopped at a
-   * seq still being written: ask again shortly.
+   * Ask again now: the page stopped at `limit` or at the frame size (from `through_seq`, or with `before_seq` =
+   * `next_before_seq`). An `after_seq` page with `through_seq` < `latest_seq` and no `has_more` stopped at a seq
+   * still being written: ask again shortly.
    */
   has_more: boolean;
+  /** A page read backward with more before it: the `before_seq` of the next page. */
+  next_before_seq?: number;
   ref?: string;
 }
 

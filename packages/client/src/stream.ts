@@ -108,9 +108,10 @@ export class OrderedStream<F extends Stored> {
   }
 
   /**
-   * On a new connection: the first time, starts where the stream stood when the connection joined (so every
-   * message delivered to it is handed over), after handing over the `initial` messages before that; after that,
-   * reads everything missed. Rejects when a read fails.
+   * On a new connection: the first time, hands over the newest `initial` messages stored when the connection
+   * joined and starts after the newest of them, so that every message stored later is handed over, also one whose
+   * writer was still at work when the connection joined. After that, reads everything missed. Rejects when a
+   * read fails.
    */
   async catchUp(initial: number): Promise<void> {
     await this.#reading?.catch(() => {});
@@ -118,19 +119,27 @@ export class OrderedStream<F extends Stored> {
       await this.#read('reconnect');
       return;
     }
+    // Seqs up to `joined` were taken when the connection joined (a server without it: none is known).
     const joined = await this.#reads.joined();
-    // A server without joined seqs: start after the newest stored message instead.
-    const page =
-      joined === undefined || initial > 0
-        ? await this.#reads.before(joined === undefined ? undefined : joined + 1, Math.max(1, initial))
-        : undefined;
+    const newestFirst: F[] = [];
+    let latest = 0;
+    let before = joined === undefined ? undefined : joined + 1;
+    // At least one message, to learn the newest stored; pages until `initial` (a page may be cut to fit a frame).
+    for (;;) {
+      const page = await this.#reads.before(before, Math.max(1, initial) - newestFirst.length);
+      newestFirst.push(...(page.messages as F[]));
+      latest = Math.max(latest, page.latest_seq);
+      if (!page.has_more || page.next_before_seq === undefined || newestFirst.length >= Math.max(1, initial))
+        break;
+      before = page.next_before_seq;
+    }
     if (this.#position !== undefined) return;
-    const newestFirst = (page?.messages ?? []) as F[];
-    const start = joined ?? newestFirst[0]?.seq ?? page?.latest_seq ?? 0;
+    // Seqs above the newest stored message were not written yet when it was read: they come after the start.
+    const start = newestFirst[0]?.seq ?? 0;
     this.#position = 0;
     for (const frame of newestFirst.slice(0, initial).reverse()) this.#hand(frame);
     this.#position = start;
-    this.#known = Math.max(this.#known, start, page?.latest_seq ?? 0);
+    this.#known = Math.max(this.#known, joined ?? 0, latest);
     this.#handHeld();
     if (this.#known > this.#position) this.#schedule('reconnect', 0);
   }

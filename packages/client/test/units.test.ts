@@ -198,10 +198,19 @@ describe('ordered stream', () => {
     // A message stored after joining and before the start was read is not lost: it is above the start.
     const racing = streamOver([1, 2, 3], { joined: 1 });
     await racing.stream.catchUp(0);
-    assert.deepEqual([racing.reads, racing.stream.position], [['joined'], 1]);
+    assert.deepEqual([racing.reads, racing.stream.position], [['joined', 'before 2 1'], 1]);
     racing.stream.live(message(3));
     racing.stream.live(message(2));
     assert.deepEqual(racing.handed, [2, 3]);
+
+    // A message whose seq was taken before the connection joined and which is stored after: it comes after the
+    // start, live or from history, never dropped as if it were older.
+    const slow = streamOver([1, 2, 3, 4, 5], { joined: 6 });
+    await slow.stream.catchUp(0);
+    assert.equal(slow.stream.position, 5);
+    slow.stream.live(message(6));
+    assert.deepEqual(slow.handed, [6]);
+    slow.stream.stop();
 
     // A server that does not say: after the newest stored message.
     const older = streamOver([1, 2, 3, 4]);
