@@ -30,6 +30,17 @@ const list = z.pipe(
 );
 
 /**
+ * Where token keys may come from: https only, since whoever can change the keys in transit can sign any token;
+ * plain http only to a loopback address (a test's key server).
+ */
+function isTrustedKeyUrl(value: string): boolean {
+  if (!URL.canParse(value)) return true; // z.url() reports it
+  const url = new URL(value);
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}
+
+/**
  * PostToConnection calls one fan-out keeps in flight. API Gateway's 10,000 requests/s account throttle is shared by
  * every API in the account and region, so much more lets one broadcast throttle everything else (bench/README.md).
  */
@@ -44,11 +55,26 @@ const envSchema = z.object({
   PRESENCE_MAX_ROOM_SIZE: z.pipe(positiveInt(100), z.number().check(z.maximum(10_000))),
   DYNAMODB_ENDPOINT: optionalUrl,
   WEBSOCKET_MANAGEMENT_ENDPOINT: optionalUrl,
-  JWT_SECRET: z.pipe(
-    optionalText,
-    z.optional(z.string().check(z.minLength(32, 'JWT_SECRET must be at least 32 characters'))),
+  // Set means used: an empty or blank secret is refused, never taken for "not set" (which would let the local
+  // stack fall back to its public development secret).
+  JWT_SECRET: z.optional(
+    z
+      .string()
+      .check(
+        z.trim(),
+        z.minLength(32, 'JWT_SECRET must be at least 32 characters (it is set, so it is used)'),
+      ),
   ),
-  JWT_JWKS_URL: optionalUrl,
+  JWT_JWKS_URL: z.optional(
+    z.pipe(
+      z.string().check(z.trim(), z.minLength(1, 'JWT_JWKS_URL is set but empty')),
+      z
+        .url()
+        .check(
+          z.refine(isTrustedKeyUrl, 'JWT_JWKS_URL must be an https: URL (http: only for loopback, in tests)'),
+        ),
+    ),
+  ),
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
   JWT_ALGORITHMS: list,

@@ -3,6 +3,7 @@ import https from 'node:https';
 import {
   ApiGatewayManagementApiClient,
   type ApiGatewayManagementApiClientConfig,
+  GetConnectionCommand,
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
@@ -233,6 +234,23 @@ export async function postOne(
 ): Promise<void> {
   const body = typeof data === 'string' ? encoder.encode(data) : data;
   await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: body }));
+}
+
+/**
+ * Whether API Gateway still has this connection (GetConnection). Only a 410 Gone says no; any other failure counts
+ * as connected, so a throttled check never refuses a message. A connection still in its `$connect` also answers
+ * 410: it cannot receive anything yet either.
+ */
+export async function isConnected(
+  client: ApiGatewayManagementApiClient,
+  connectionId: string,
+): Promise<boolean> {
+  try {
+    await client.send(new GetConnectionCommand({ ConnectionId: connectionId }));
+    return true;
+  } catch (error) {
+    return !(error instanceof GoneException);
+  }
 }
 
 const encoder = new TextEncoder();

@@ -44,3 +44,51 @@ export function invocationLog(logger: Pick<Logger, keyof Log>, keys: Attributes)
     error: (message, attributes) => logger.error(message, { ...keys, ...attributes }),
   };
 }
+
+/**
+ * Lines per kind of repeated failure that a container writes: the first of each kind, then at most `perMinute`
+ * a minute, each saying how many were left out since the last one. What a client can provoke at will (replies to
+ * a caller that does not read, frames refused by the thousand) must not become megabytes of log lines, nor a
+ * stack trace per frame. Bounded: at most `maxKinds` kinds are tracked; the oldest is forgotten first.
+ */
+export class LogBudget {
+  readonly #kinds = new Map<string, { windowStart: number; used: number; suppressed: number }>();
+  readonly #perMinute: number;
+  readonly #maxKinds: number;
+  readonly #now: () => number;
+
+  constructor(options: { perMinute?: number; maxKinds?: number; now?: () => number } = {}) {
+    this.#perMinute = options.perMinute ?? 10;
+    this.#maxKinds = options.maxKinds ?? 100;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Whether a line of this kind may be written now: undefined when not, otherwise how many were left out since
+   * the last one (0 for the first), to put on the line.
+   */
+  take(kind: string): { suppressed: number } | undefined {
+    const now = this.#now();
+    let state = this.#kinds.get(kind);
+    if (!state) {
+      if (this.#kinds.size >= this.#maxKinds) {
+        const oldest = this.#kinds.keys().next().value;
+        if (oldest !== undefined) this.#kinds.delete(oldest);
+      }
+      state = { windowStart: now, used: 0, suppressed: 0 };
+      this.#kinds.set(kind, state);
+    }
+    if (now - state.windowStart >= 60_000) {
+      state.windowStart = now;
+      state.used = 0;
+    }
+    if (state.used >= this.#perMinute) {
+      state.suppressed++;
+      return undefined;
+    }
+    state.used++;
+    const { suppressed } = state;
+    state.suppressed = 0;
+    return { suppressed };
+  }
+}

@@ -9,6 +9,8 @@ export const METRIC = {
   connectionsClosed: 'ConnectionsClosed',
   messagesReceived: 'MessagesReceived',
   framesRejected: 'FramesRejected',
+  /** Replies (answers, error frames) dropped because the caller's buffer stayed full: it is not reading. */
+  repliesDropped: 'RepliesDropped',
   deliveriesSucceeded: 'DeliveriesSucceeded',
   staleConnectionsPruned: 'StaleConnectionsPruned',
   deliveriesFailed: 'DeliveriesFailed',

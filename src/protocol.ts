@@ -186,6 +186,8 @@ export const MAX_MESSAGE_BYTES = 128 * 1024;
 /**
  * Drops items from the end of `frame[listKey]` until the frame fits in one WebSocket message, and says whether
  * any were dropped. Long pages of history or members can otherwise exceed what API Gateway accepts.
+ * `whenTrimmed` makes the frame a trimmed list is sent in (a `truncated` flag, a cursor from the last item kept);
+ * what it adds counts against the limit too, so the frame sent is the one measured.
  *
  * Each item is serialized once: re-serializing the whole frame after every drop would cost O(n²) for a page of
  * long messages (a cheap getHistory must not buy a client much CPU).
@@ -193,6 +195,7 @@ export const MAX_MESSAGE_BYTES = 128 * 1024;
 export function fitToMessage<F extends object, K extends keyof F>(
   frame: F,
   listKey: K,
+  whenTrimmed: (trimmed: F) => F = (trimmed) => trimmed,
 ): { frame: F; trimmed: boolean } {
   const list = [...(frame[listKey] as unknown[])];
   const fitted = { ...frame, [listKey]: list };
@@ -202,9 +205,13 @@ export function fitToMessage<F extends object, K extends keyof F>(
     // The item's own JSON, and the comma before it unless it was the only one.
     size -= byteLength(list.pop()) + (list.length > 0 ? 1 : 0);
   }
-  // The arithmetic above is exact for JSON data; this only guards it.
-  while (list.length > 0 && byteLength(fitted) > MAX_MESSAGE_BYTES) list.pop();
-  return { frame: fitted, trimmed: true };
+  // What `whenTrimmed` adds is a few dozen bytes, so this loop drops an item or two at most; with exact
+  // arithmetic above it also guards that.
+  for (;;) {
+    const final = whenTrimmed(fitted);
+    if (list.length === 0 || byteLength(final) <= MAX_MESSAGE_BYTES) return { frame: final, trimmed: true };
+    list.pop();
+  }
 }
 
 const encoder = new TextEncoder();

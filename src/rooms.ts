@@ -1,6 +1,6 @@
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { Config } from './config.ts';
-import { type DeliverySummary, fanOut } from './delivery.ts';
+import { type DeliverySummary, fanOut, isConnected } from './delivery.ts';
 import type { Log, WebSocketEvent } from './invocation.ts';
 import type { ChatMetrics } from './metrics.ts';
 import { METRIC } from './metrics.ts';
@@ -60,6 +60,31 @@ export async function broadcast(
   deps.metrics.count(METRIC.deliveriesTimedOut, summary.timedOut);
   deps.metrics.milliseconds(METRIC.fanOutDuration, summary.durationMs);
   return { ...summary, pruned };
+}
+
+/**
+ * The ids among `ids` whose connections API Gateway still has, checked in parallel (one GetConnection each); the
+ * records of the others are pruned (past the connect grace). Records outlive their connections when
+ * `$disconnect` never ran (a crash, a best-effort miss on AWS), so a record alone does not prove anyone is there.
+ */
+export async function stillConnected(
+  deps: RoomDeps,
+  event: WebSocketEvent,
+  log: Log,
+  ids: readonly string[],
+): Promise<string[]> {
+  const client = deps.managementClient(event);
+  const connected = await Promise.all(ids.map((id) => isConnected(client, id)));
+  const gone = ids.filter((_, i) => !connected[i]);
+  if (gone.length > 0) {
+    const pruned = await Promise.all(
+      gone.map((id) => deps.connections.removeGone(id, CONNECT_GRACE_SECONDS).catch(() => false)),
+    );
+    const count = pruned.filter(Boolean).length;
+    deps.metrics.count(METRIC.staleConnectionsPruned, count);
+    log.info('records of gone connections found', { gone: gone.length, pruned: count });
+  }
+  return ids.filter((_, i) => connected[i]);
 }
 
 /**

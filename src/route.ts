@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
+import { GoneException, LimitExceededException } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { monotonicFactory } from 'ulid';
@@ -10,6 +10,7 @@ import {
   httpResult,
   invocationLog,
   type Log,
+  LogBudget,
   type WebSocketEvent,
   type WebSocketHandler,
 } from './invocation.ts';
@@ -45,6 +46,8 @@ export interface HandlerDeps extends RoomDeps {
   config: Config;
   messages: MessageStore;
   logger: Logger;
+  /** Bounds the log lines a client can provoke at will (refused frames, replies it does not read). */
+  logBudget: LogBudget;
   /** Present only when JWT_SECRET or JWT_JWKS_URL is configured. */
   verifyToken?: TokenVerifier;
   newMessageId(): string;
@@ -78,6 +81,7 @@ export function createDeps(
       now: () => now().getTime(),
     }),
     logger: new Logger({ serviceName: config.serviceName, logLevel: config.logLevel }),
+    logBudget: new LogBudget({ now: () => now().getTime() }),
     metrics: createMetrics(config),
     ...(config.auth && { verifyToken: createTokenVerifier(config.auth) }),
     managementClient: (event) =>
@@ -177,8 +181,7 @@ export function messageRoute<A extends ClientAction>(
     const fail = (code: ErrorCode, message: string) =>
       replyError(deps, event, code, message, log, correlation);
     if (!parsed.ok) {
-      deps.metrics.count(METRIC.framesRejected);
-      log.info('frame refused', { code: parsed.code, detail: parsed.message });
+      refused(deps, log, parsed.code, parsed.message);
       await fail(parsed.code, parsed.message);
       return httpResult(200);
     }
@@ -190,9 +193,7 @@ export function messageRoute<A extends ClientAction>(
       await handle(parsed.frame as Extract<ClientFrame, { action: A }>, { event, log, correlation, fail });
     } catch (error) {
       log.error('route failed', { error: error as Error });
-      await fail('INTERNAL', 'internal error').catch((replyFailure: unknown) =>
-        log.error('error frame not sent', { error: replyFailure as Error }),
-      );
+      await fail('INTERNAL', 'internal error');
       return httpResult(500);
     }
     return httpResult(200);
@@ -215,26 +216,65 @@ export async function callerRecord(
   return record;
 }
 
-/** Sends one frame to the connection that sent `event`. A caller that is already gone is not an error. */
+/** Counts and logs (within the log budget) a frame refused before any route logic ran. */
+export function refused(deps: HandlerDeps, log: Log, code: ErrorCode, detail: string): void {
+  deps.metrics.count(METRIC.framesRejected);
+  logWithinBudget(deps, log, 'info', 'frame refused', { code, detail });
+}
+
+/**
+ * Writes `message` unless this container has written too many lines of its kind lately (see LogBudget); the
+ * line says how many were left out since the last one.
+ */
+function logWithinBudget(
+  deps: Pick<HandlerDeps, 'logBudget'>,
+  log: Log,
+  level: keyof Log,
+  message: string,
+  attributes: Record<string, unknown> = {},
+): void {
+  const grant = deps.logBudget.take(`${level} ${message}`);
+  if (grant)
+    log[level](message, { ...attributes, ...(grant.suppressed > 0 && { suppressed: grant.suppressed }) });
+}
+
+/**
+ * Sends one frame to the connection that sent `event`; true when API Gateway took it. A caller that has left is
+ * not an error, nor one whose buffer stays full through the retries (429 `LimitExceededException`: it is not
+ * reading, or the account is throttled): the frame is dropped and counted, and a request it answered times out
+ * in the client, which asks again. Other failures throw.
+ */
 export async function reply(
   deps: HandlerDeps,
   event: WebSocketEvent,
   frame: ServerFrame,
   log: Log,
-): Promise<void> {
+): Promise<boolean> {
   try {
     await postOne(deps.managementClient(event), event.requestContext.connectionId, JSON.stringify(frame));
+    return true;
   } catch (error) {
     if (error instanceof GoneException) {
       log.info('caller left before the reply', { frame_action: frame.action });
-      return;
+      return false;
+    }
+    if (error instanceof LimitExceededException) {
+      deps.metrics.count(METRIC.repliesDropped);
+      logWithinBudget(deps, log, 'warn', 'reply dropped: the caller is not reading', {
+        frame_action: frame.action,
+      });
+      return false;
     }
     throw error;
   }
 }
 
-/** Sends an `error` frame with a stable code; the request id lets support find the detailed log line. */
-export function replyError(
+/**
+ * Sends an `error` frame with a stable code; the request id lets support find the detailed log line. Best effort:
+ * it never throws, so a refusal the caller cannot receive never becomes a failed invocation (which API Gateway
+ * would answer with its own error frame, and which the error alarms count).
+ */
+export async function replyError(
   deps: HandlerDeps,
   event: WebSocketEvent,
   code: ErrorCode,
@@ -242,10 +282,10 @@ export function replyError(
   log: Log,
   correlation: Correlation = {},
 ): Promise<void> {
-  return reply(
-    deps,
-    event,
-    { ...errorFrame(code, message, event.requestContext.requestId), ...correlation },
-    log,
-  );
+  const frame = { ...errorFrame(code, message, event.requestContext.requestId), ...correlation };
+  try {
+    await reply(deps, event, frame, log);
+  } catch (error) {
+    logWithinBudget(deps, log, 'warn', 'error frame not sent', { code, error: String(error) });
+  }
 }

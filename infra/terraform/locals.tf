@@ -3,9 +3,10 @@ locals {
   # (src/handlers/deps.ts names its logger "roomcast" too). The DeliveriesFailed alarm filters on it.
   service_name = "roomcast"
 
-  # The management API of this stage, and the IAM resource of its POST /@connections/{connectionId} calls.
+  # The management API of this stage, and the IAM resources of its POST and GET /@connections/{connectionId} calls.
   management_endpoint    = "${replace(aws_apigatewayv2_api.this.api_endpoint, "wss://", "https://")}/${var.stage_name}"
   post_to_connection_arn = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/POST/@connections/*"
+  get_connection_arn     = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/GET/@connections/*"
 
   # The stage's access log line: the query string (which carries the token) is not logged.
   access_log_format = jsonencode({
@@ -168,8 +169,9 @@ locals {
       ]
     }
 
-    # Reads the sender's record, finds the recipient's and the sender's connections through user_id-index, stores
-    # the message in both inboxes (as send-message does, a seq in each), posts to each connection and deletes the
+    # Reads the sender's record, finds the recipient's and the sender's connections through user_id-index, asks
+    # API Gateway whether the recipient's are still there (GetConnection: a record outlives a crash), stores the
+    # message in both inboxes (as send-message does, a seq in each), posts to each connection and deletes the
     # records of connections that answer 410 Gone.
     "send-direct" = {
       route_key = "sendDirect"
@@ -200,6 +202,11 @@ locals {
           sid       = "PostToUsers"
           actions   = ["execute-api:ManageConnections"]
           resources = [local.post_to_connection_arn]
+        },
+        {
+          sid       = "CheckRecipients"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.get_connection_arn]
         },
       ]
     }

@@ -1,7 +1,6 @@
 import { httpResult, type WebSocketHandler } from '../invocation.ts';
-import { METRIC } from '../metrics.ts';
 import { correlationOf, parseClientFrame } from '../protocol.ts';
-import { type HandlerDeps, instrumented, lambdaEntry, replyError } from '../route.ts';
+import { type HandlerDeps, instrumented, lambdaEntry, refused, replyError } from '../route.ts';
 
 /**
  * `$default`: API Gateway routes here what matches no route: frames that are not JSON, have no `action`, or name
@@ -17,8 +16,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
           correlationOf(parsed.frame),
         ] as const)
       : [parsed.code, parsed.message, parsed.correlation];
-    deps.metrics.count(METRIC.framesRejected);
-    log.info('frame refused', { code, detail: message });
+    refused(deps, log, code, message);
     await replyError(deps, event, code, message, log, correlation);
     return httpResult(200);
   });

@@ -33,17 +33,15 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
     };
     // A page of long messages can exceed one frame: its far end is dropped and has_more set, so the client asks
     // again from the last message it got (a forward page's through_seq, a backward page's next_before_seq).
-    const { frame: fitted, trimmed } = fitToMessage(history, 'messages');
-    if (!trimmed) {
-      await reply(deps, event, fitted, log);
-      return;
-    }
-    const last = fitted.messages.at(-1)?.seq;
-    const cursor =
-      fitted.through_seq === undefined
-        ? { next_before_seq: last ?? frame.before_seq ?? page.latestSeq + 1 }
-        : { through_seq: last ?? frame.after_seq };
-    await reply(deps, event, { ...fitted, ...cursor, has_more: true }, log);
+    const { frame: fitted } = fitToMessage(history, 'messages', (kept) => {
+      const last = kept.messages.at(-1)?.seq;
+      const cursor =
+        kept.through_seq === undefined
+          ? { next_before_seq: last ?? frame.before_seq ?? page.latestSeq + 1 }
+          : { through_seq: last ?? frame.after_seq };
+      return { ...kept, ...cursor, has_more: true };
+    });
+    await reply(deps, event, fitted, log);
   });
 }
 

@@ -28,10 +28,13 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       latest_seq: latestSeq,
       ...(frame.ref !== undefined && { ref: frame.ref }),
     };
-    const { frame: fitted, trimmed } = fitToMessage(members, 'users');
+    const { frame: fitted, trimmed } = fitToMessage(members, 'users', (kept) => ({
+      ...kept,
+      truncated: true as const,
+    }));
     if (trimmed)
       log.warn('members list trimmed to one frame', { room_id: caller.room_id, users: connections.size });
-    await reply(deps, event, trimmed ? { ...fitted, truncated: true } : fitted, log);
+    await reply(deps, event, fitted, log);
   });
 }
 

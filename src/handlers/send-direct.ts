@@ -1,6 +1,6 @@
 import type { WebSocketHandler } from '../invocation.ts';
 import { METRIC } from '../metrics.ts';
-import { broadcast } from '../rooms.ts';
+import { broadcast, stillConnected } from '../rooms.ts';
 import { callerRecord, type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
 import { type DirectMessage, directFrame, type NewMessage } from '../store/messages.ts';
 
@@ -15,7 +15,14 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
     deps.metrics.count(METRIC.messagesReceived);
     const sender = await callerRecord(deps, ctx);
     if (!sender) return;
-    const recipientConnections = await deps.connections.userConnectionIds(frame.to_user_id);
+    // A record proves nothing after a crash (no $disconnect ran): ask API Gateway, or a message to a user who is
+    // gone would be stored and "delivered" to nobody instead of refused.
+    const recipientConnections = await stillConnected(
+      deps,
+      event,
+      log,
+      await deps.connections.userConnectionIds(frame.to_user_id),
+    );
     // A retry of a message already stored is answered with it, whether or not the recipient is still connected:
     // refusing it would make the sender's SDK reject a send that succeeded, and a manual resend duplicate it.
     const retried =

@@ -1,13 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import {
+  BatchWriteItemCommand,
   CreateTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
+  paginateScan,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { createTableInput, keyAttributes, type TableDefinition, tables } from '../store/tables.ts';
+import {
+  connectionsTable,
+  createTableInput,
+  keyAttributes,
+  type TableDefinition,
+  tables,
+} from '../store/tables.ts';
 
 export interface EmbeddedDynamo {
   endpoint: string;
@@ -131,4 +139,34 @@ async function enableTtl(client: DynamoDBClient, tableName: string, attribute: s
 
 function isNamed(error: unknown, name: string): boolean {
   return error instanceof Error && error.name === name;
+}
+
+/**
+ * Deletes every connection record: at start the store's records are a previous process's, whose connections
+ * died with it (a `kill -9` runs no `$disconnect`). Left, they would be listed as members and take direct
+ * messages until pruning or TTL found them. Only for a store this process owns; returns how many were removed.
+ */
+export async function clearConnections(client: DynamoDBClient, tableName: string): Promise<number> {
+  const key = connectionsTable.hashKey;
+  let removed = 0;
+  const pages = paginateScan(
+    { client },
+    { TableName: tableName, ProjectionExpression: '#key', ExpressionAttributeNames: { '#key': key } },
+  );
+  for await (const page of pages) {
+    const keys = (page.Items ?? []).map((item) => ({
+      [key]: item[key] as NonNullable<(typeof item)[string]>,
+    }));
+    for (let i = 0; i < keys.length; i += 25) {
+      let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+      while (requests.length > 0) {
+        const { UnprocessedItems } = await client.send(
+          new BatchWriteItemCommand({ RequestItems: { [tableName]: requests } }),
+        );
+        requests = (UnprocessedItems?.[tableName] ?? []) as typeof requests;
+      }
+    }
+    removed += keys.length;
+  }
+  return removed;
 }

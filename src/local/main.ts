@@ -41,6 +41,11 @@ async function main(): Promise<void> {
       '  tokens          JWT_SECRET is not set: using the public development secret (never deploy it)',
     );
   }
+  if (stack.staleConnectionsRemoved > 0) {
+    console.log(
+      `  cleaned up      ${stack.staleConnectionsRemoved} connection record(s) a previous run left (their sockets died with it)`,
+    );
+  }
   console.log('  get a token     npm run token -- <user> [--room <room>]');
   console.log(`ready on ${stack.wsUrl}`);
 

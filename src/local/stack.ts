@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createGateway, type Gateway, type WebSocketLambda } from '@roomcast/gateway';
+import { createGateway, type Gateway, type GatewayLogger, type WebSocketLambda } from '@roomcast/gateway';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import type { Context } from 'aws-lambda';
 import { DEV_JWT_SECRET } from '../auth.ts';
@@ -9,7 +9,7 @@ import { ROUTE_SELECTION_EXPRESSION, ROUTES } from '../handlers/routes.ts';
 import type { WebSocketEvent, WebSocketHandler } from '../invocation.ts';
 import { createDeps, type HandlerDeps } from '../route.ts';
 import { demoPageHandler } from './demo-page.ts';
-import { ensureTables, startEmbeddedDynamo } from './dynamo.ts';
+import { clearConnections, ensureTables, startEmbeddedDynamo } from './dynamo.ts';
 import { handlerFactories } from './handlers.ts';
 
 export interface LocalStackOptions {
@@ -30,6 +30,8 @@ export interface LocalStackOptions {
    * gateway; `http` goes over loopback like an external caller. Both run the same gateway code.
    */
   managementTransport?: 'in-process' | 'http';
+  /** Where the gateway's own lines go (failed invocations, refused handshakes); default: errors to stderr. */
+  gatewayLogger?: GatewayLogger;
 }
 
 export interface LocalStack {
@@ -39,6 +41,8 @@ export interface LocalStack {
   dynamodbEndpoint: string;
   embeddedStore: boolean;
   usingDevSecret: boolean;
+  /** Connection records a previous process left in the embedded store, removed at start. */
+  staleConnectionsRemoved: number;
   config: Config;
   deps: HandlerDeps;
   /** Closes the gateway (every client gets 1001), then the embedded store; safe to call more than once. */
@@ -56,7 +60,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (embedded) env.DYNAMODB_ENDPOINT = embedded.endpoint;
   // EMF metric lines are for CloudWatch; locally they are opt-in (POWERTOOLS_METRICS_DISABLED=false).
   env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  const usingDevSecret = !env.JWT_SECRET && !env.JWT_JWKS_URL;
+  // Only when neither is set at all: a set but empty JWT_SECRET is refused by loadConfig, not replaced.
+  const usingDevSecret = env.JWT_SECRET === undefined && env.JWT_JWKS_URL === undefined;
   if (usingDevSecret) env.JWT_SECRET = DEV_JWT_SECRET;
 
   // Routes are bound before the handlers exist (the management endpoint is known only once the port is): a
@@ -84,13 +89,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
     ...(options.idleTimeoutMs !== undefined && { idleTimeoutMs: options.idleTimeoutMs }),
     ...(options.maxConnectionMs !== undefined && { maxConnectionMs: options.maxConnectionMs }),
+    ...(options.gatewayLogger && { logger: options.gatewayLogger }),
   });
 
   try {
     const listening = await gateway.listen(options.port ?? 8080, options.host ?? '127.0.0.1');
     env.WEBSOCKET_MANAGEMENT_ENDPOINT ??= listening.managementEndpoint;
     const config = loadConfig(env);
-    await createTables(config, credentials);
+    const ghosts = await prepareTables(config, credentials, { clearConnections: embedded !== undefined });
     const deps = createDeps(
       config,
       {
@@ -119,6 +125,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamodbEndpoint: config.dynamodbEndpoint ?? '',
       embeddedStore: embedded !== undefined,
       usingDevSecret,
+      staleConnectionsRemoved: ghosts,
       config,
       deps,
       // Once: a second call gets the first one's promise (the store's worker answers only one close).
@@ -156,7 +163,16 @@ function inProcessClient(
   return () => client;
 }
 
-async function createTables(config: Config, credentials: AwsCredentialIdentity | undefined): Promise<void> {
+/**
+ * Creates the tables where missing; in a store this process owns, also removes the connection records a previous
+ * process left (they cannot be live). A store behind DYNAMODB_ENDPOINT may serve another stack's live connections,
+ * so its records stay: broadcasts prune them on 410 Gone and direct messages check them (docs/server.md).
+ */
+async function prepareTables(
+  config: Config,
+  credentials: AwsCredentialIdentity | undefined,
+  options: { clearConnections: boolean },
+): Promise<number> {
   const client = new DynamoDBClient({
     region: config.region,
     ...(config.dynamodbEndpoint && { endpoint: config.dynamodbEndpoint }),
@@ -164,6 +180,7 @@ async function createTables(config: Config, credentials: AwsCredentialIdentity |
   });
   try {
     await ensureTables(client, config.tables);
+    return options.clearConnections ? await clearConnections(client, config.tables.connections) : 0;
   } finally {
     client.destroy();
   }

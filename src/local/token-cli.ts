@@ -23,8 +23,11 @@ async function main(): Promise<void> {
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0))
     throw new UsageError('--ttl must be a positive integer');
 
-  const secret = process.env.JWT_SECRET || DEV_JWT_SECRET;
-  if (!process.env.JWT_SECRET) console.error('(JWT_SECRET is not set: signed with the development secret)');
+  const configured = process.env.JWT_SECRET;
+  if (configured !== undefined && configured.trim().length < 32)
+    throw new UsageError('JWT_SECRET is set but shorter than 32 characters; set a real secret or unset it');
+  const secret = configured ?? DEV_JWT_SECRET;
+  if (configured === undefined) console.error('(JWT_SECRET is not set: signed with the development secret)');
   const token = await signDevToken(secret, user, {
     ...(rooms && { rooms }),
     ...(ttl !== undefined && { expiresInSeconds: ttl }),

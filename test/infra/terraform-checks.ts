@@ -200,6 +200,10 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
   const on = (actions: string[], resource: string) => actions.map((action) => ({ action, resource }));
 
   const reply = on(['execute-api:ManageConnections'], post);
+  // sendDirect asks whether the recipient's connections are still there (GetConnection) before it stores.
+  const management: Record<string, Grant[]> = {
+    'send-direct': on(['execute-api:ManageConnections'], post.replace('/POST/', '/GET/')),
+  };
   const tables: Record<Table, string> = { connections, messages };
   const code: Record<string, Grant[]> = {};
   for (const [fn, needs] of Object.entries(DYNAMODB_NEEDS)) {
@@ -210,6 +214,7 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
       })),
       // Every function answers its caller, or posts to a room or to users.
       ...reply,
+      ...(management[fn] ?? []),
     ];
   }
   const dnsSuffix = text(single(evaluated, 'data.aws_partition.current')?.dns_suffix);

@@ -500,6 +500,26 @@ describe('fitting a page into one frame', () => {
     assert.ok(trimmedRuns > 0, 'no page needed trimming');
   });
 
+  it('counts what a trimmed frame adds (a flag, a cursor) against the limit, and drops no more than it must', () => {
+    const item = fc.record({ user_id: fc.string({ minLength: 40, maxLength: 128 }), connections: fc.nat(9) });
+    let trimmedRuns = 0;
+    fc.assert(
+      fc.property(fc.array(item, { minLength: 1500, maxLength: 3000 }), fc.nat(200), (users, extra) => {
+        const mark = (kept: { users: unknown[] }) => ({ ...kept, truncated: true, pad: 'p'.repeat(extra) });
+        const { frame, trimmed } = fitToMessage({ action: 'members', users }, 'users', mark);
+        const size = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+        assert.ok(size(frame) <= MAX_MESSAGE_BYTES, `${size(frame)} bytes`);
+        if (!trimmed) return;
+        trimmedRuns++;
+        assert.equal((frame as { truncated?: boolean }).truncated, true);
+        const oneMore = mark({ users: users.slice(0, frame.users.length + 1) });
+        assert.ok(size({ action: 'members', ...oneMore }) > MAX_MESSAGE_BYTES, 'dropped an item that fitted');
+      }),
+      { numRuns: 15 },
+    );
+    assert.ok(trimmedRuns > 0, 'no list needed trimming');
+  });
+
   it('serializes a page of maximal messages a bounded number of times', () => {
     const messages = Array.from({ length: 100 }, (_, i) => ({ message: '😀'.repeat(MAX_CHARS), i }));
     const pageChars = JSON.stringify(messages).length;

@@ -255,7 +255,7 @@ describe('JWKS tokens (RS256 and ES256 keys served on 127.0.0.1)', () => {
       keys: [{ ...(await exportJWK(keys.attacker.publicKey)), kid: 'rsa-1', alg: 'RS256' }],
     });
     stack = await startTestStack({
-      env: { JWT_SECRET: '', JWT_JWKS_URL: jwks.url, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE },
+      env: { JWT_SECRET: undefined, JWT_JWKS_URL: jwks.url, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE },
     });
   });
   after(async () => {
@@ -336,7 +336,9 @@ describe('JWKS tokens (RS256 and ES256 keys served on 127.0.0.1)', () => {
   it('cannot be configured to accept HS256 or none next to a key set', async () => {
     for (const algorithms of ['HS256', 'RS256,HS256', 'none']) {
       await assert.rejects(
-        startTestStack({ env: { JWT_SECRET: '', JWT_JWKS_URL: jwks.url, JWT_ALGORITHMS: algorithms } }),
+        startTestStack({
+          env: { JWT_SECRET: undefined, JWT_JWKS_URL: jwks.url, JWT_ALGORITHMS: algorithms },
+        }),
         /JWT_ALGORITHMS/,
         algorithms,
       );

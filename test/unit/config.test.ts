@@ -39,6 +39,15 @@ describe('loadConfig', () => {
     });
   });
 
+  it('takes a JWKS URL over plain http only from a loopback address (a test key server)', () => {
+    for (const url of [
+      'http://127.0.0.1:9999/jwks.json',
+      'http://localhost:9999/jwks',
+      'http://[::1]:9999/jwks',
+    ])
+      assert.equal(loadConfig({ JWT_JWKS_URL: url }).auth?.kind, 'jwks', url);
+  });
+
   it('builds JWKS auth with asymmetric algorithms only', () => {
     const config = loadConfig({ JWT_JWKS_URL: 'https://issuer.example.com/.well-known/jwks.json' });
     assert.equal(config.auth?.kind, 'jwks');
@@ -54,6 +63,13 @@ describe('loadConfig', () => {
     ['both secret and JWKS', { JWT_SECRET: secret, JWT_JWKS_URL: 'https://x.example.com/jwks' }],
     ['alg none', { JWT_SECRET: secret, JWT_ALGORITHMS: 'none' }],
     ['a JWKS URL that is not a URL', { JWT_JWKS_URL: 'not a url' }],
+    // Set but empty is not "unset": the local stack would fall back to its public development secret.
+    ['an empty secret', { JWT_SECRET: '' }],
+    ['a blank secret', { JWT_SECRET: '   ' }],
+    ['an empty JWKS URL', { JWT_JWKS_URL: '' }],
+    ['a JWKS URL over plain http', { JWT_JWKS_URL: 'http://issuer.example.com/jwks.json' }],
+    ['a JWKS URL on the file system', { JWT_JWKS_URL: 'file:///etc/roomcast/jwks.json' }],
+    ['a JWKS URL over ftp', { JWT_JWKS_URL: 'ftp://issuer.example.com/jwks.json' }],
     ['a non-numeric limit', { MAX_MESSAGE_CHARS: 'lots' }],
     ['messages too long for a 32 KB frame', { MAX_MESSAGE_CHARS: '5001' }],
     ['a negative TTL', { CONNECTION_MAX_SECONDS: '-5' }],

@@ -192,6 +192,7 @@ export class RoomcastClient {
       after: (afterSeq) => read({ after_seq: afterSeq, limit: MAX_HISTORY_LIMIT }),
       before: (beforeSeq, limit) =>
         read({ ...(beforeSeq !== undefined && { before_seq: beforeSeq }), limit }),
+      ownSendsSettled: () => this.#outbox.sentSettled(STREAM_LIMITS.ownSendsWaitMs),
       joined: async () => {
         // One ping per connection answers both streams.
         this.#joinedPong ??= this.#requests.request({ action: 'ping' }, this.#read(false));

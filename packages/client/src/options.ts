@@ -35,6 +35,8 @@ export const STREAM_LIMITS = {
   maxBuffered: 1_000,
   /** Longest wait between reads of a seq still being written (the server settles one within 30 s). */
   maxRetryDelayMs: 5_000,
+  /** Longest a fresh start waits for this client's sends in flight to be answered (see OrderedStream.catchUp). */
+  ownSendsWaitMs: 5_000,
 };
 
 /** Catch-up reads the largest pages the protocol allows. */

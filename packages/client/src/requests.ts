@@ -70,8 +70,15 @@ export interface PendingOptions {
  * kept across connections are transmitted again whenever a new connection opens. At most `inFlight` are out at
  * once: the others wait their turn, oldest first.
  */
+interface Waiter {
+  keys: Set<string>;
+  done(): void;
+}
+
 class PendingTable<T> {
   readonly #entries = new Map<string, Entry<T>>();
+  /** Callers of `sentSettled`, each with the keys it still waits for. */
+  readonly #waiters: Waiter[] = [];
   readonly #transmit: (frame: object) => void;
   readonly #inFlight: number;
 
@@ -94,6 +101,13 @@ class PendingTable<T> {
 
   has(key: string): boolean {
     return this.#entries.has(key);
+  }
+
+  /** Resolves once every entry sent so far is answered (or failed). */
+  sentSettled(): Promise<void> {
+    const keys = new Set([...this.#entries].filter(([, entry]) => entry.sent).map(([key]) => key));
+    if (keys.size === 0) return Promise.resolve();
+    return new Promise((done) => this.#waiters.push({ keys, done }));
   }
 
   resolve(key: string, value: T): boolean {
@@ -130,6 +144,14 @@ class PendingTable<T> {
     if (!entry) return undefined;
     this.#entries.delete(key);
     clearTimeout(entry.timer);
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const waiter = this.#waiters[i] as Waiter;
+      waiter.keys.delete(key);
+      if (waiter.keys.size === 0) {
+        this.#waiters.splice(i, 1);
+        waiter.done();
+      }
+    }
     this.#sendNext();
     return entry;
   }
@@ -251,6 +273,17 @@ export class Outbox {
 
   resend(): void {
     this.#pending.resend();
+  }
+
+  /** Resolves once every send that went out so far is acknowledged or failed, or after `maxWaitMs`. */
+  sentSettled(maxWaitMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      this.#pending.sentSettled(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, maxWaitMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 
   rejectAll(error: Error): void {

@@ -29,6 +29,11 @@ export interface StreamReads {
   before(beforeSeq: number | undefined, limit: number): Promise<HistoryFrame>;
   /** The stream's newest seq when this connection joined, if the server says (a `pong`'s `joined_seq`). */
   joined(): Promise<number | undefined>;
+  /**
+   * Resolves once this client's sends in flight are answered: a fresh start waits for them, so that one sent
+   * before the start is known (its answer held) and the start is placed below it.
+   */
+  ownSendsSettled(): Promise<void>;
 }
 
 export interface StreamOptions {
@@ -120,6 +125,7 @@ export class OrderedStream<F extends Stored> {
       return;
     }
     // Seqs up to `joined` were taken when the connection joined (a server without it: none is known).
+    await this.#reads.ownSendsSettled();
     const joined = await this.#reads.joined();
     const newestFirst: F[] = [];
     let latest = 0;
@@ -135,9 +141,12 @@ export class OrderedStream<F extends Stored> {
     }
     if (this.#position !== undefined) return;
     // Seqs above the newest stored message were not written yet when it was read: they come after the start.
-    const start = newestFirst[0]?.seq ?? 0;
+    // Never above a frame this client already received live (on an earlier connection whose catch-up was cut
+    // off, or the answer to its own send): those were stored after it joined, so they are its to see.
+    const lowestHeld = Math.min(...this.#held.keys());
+    const start = Math.min(newestFirst[0]?.seq ?? 0, lowestHeld - 1);
     this.#position = 0;
-    for (const frame of newestFirst.slice(0, initial).reverse()) this.#hand(frame);
+    for (const frame of newestFirst.slice(0, initial).reverse()) if (frame.seq <= start) this.#hand(frame);
     this.#position = start;
     this.#known = Math.max(this.#known, joined ?? 0, latest);
     this.#handHeld();

@@ -109,6 +109,9 @@ function streamOver(
         reads.push('joined');
         return options.joined;
       },
+      ownSendsSettled: async () => {
+        reads.push('own sends');
+      },
     },
     { repairDelayMs: 1000, maxRetryDelayMs: 4000, maxBuffered: options.maxBuffered ?? 100 },
     options.start,
@@ -192,13 +195,13 @@ describe('ordered stream', () => {
     const fresh = streamOver([1, 2, 3, 4, 5], { joined: 4 });
     fresh.stream.live(message(5));
     await fresh.stream.catchUp(2);
-    assert.deepEqual(fresh.reads, ['joined', 'before 5 2']);
+    assert.deepEqual(fresh.reads, ['own sends', 'joined', 'before 5 2']);
     assert.deepEqual(fresh.handed, [3, 4, 5], 'the two newest before joining, then the live frame');
 
     // A message stored after joining and before the start was read is not lost: it is above the start.
     const racing = streamOver([1, 2, 3], { joined: 1 });
     await racing.stream.catchUp(0);
-    assert.deepEqual([racing.reads, racing.stream.position], [['joined', 'before 2 1'], 1]);
+    assert.deepEqual([racing.reads, racing.stream.position], [['own sends', 'joined', 'before 2 1'], 1]);
     racing.stream.live(message(3));
     racing.stream.live(message(2));
     assert.deepEqual(racing.handed, [2, 3]);
@@ -217,8 +220,17 @@ describe('ordered stream', () => {
     await older.stream.catchUp(0);
     assert.deepEqual(
       [older.reads, older.stream.position, older.handed],
-      [['joined', 'before undefined 1'], 4, []],
+      [['own sends', 'joined', 'before undefined 1'], 4, []],
     );
+
+    // A first connection whose catch-up was cut off received seq 2 (its own send's answer, say); the start on
+    // the next connection, which joined at 3, is placed below it, so 2 and 3 are handed over.
+    const cutOff = streamOver([1, 2, 3], { joined: 3 });
+    cutOff.stream.live(message(2));
+    await cutOff.stream.catchUp(0);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await settle();
+    assert.deepEqual([cutOff.handed, cutOff.stream.position], [[2, 3], 3]);
 
     const resumed = streamOver([1, 2, 3, 4], { start: 2 });
     await resumed.stream.catchUp(0);
