@@ -505,15 +505,19 @@ describe('fitting a page into one frame', () => {
     let trimmedRuns = 0;
     fc.assert(
       fc.property(fc.array(item, { minLength: 1500, maxLength: 3000 }), fc.nat(200), (users, extra) => {
-        const mark = (kept: { users: unknown[] }) => ({ ...kept, truncated: true, pad: 'p'.repeat(extra) });
+        const mark = <T extends { users: unknown[] }>(kept: T) => ({
+          ...kept,
+          truncated: true,
+          pad: 'p'.repeat(extra),
+        });
         const { frame, trimmed } = fitToMessage({ action: 'members', users }, 'users', mark);
         const size = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
         assert.ok(size(frame) <= MAX_MESSAGE_BYTES, `${size(frame)} bytes`);
         if (!trimmed) return;
         trimmedRuns++;
         assert.equal((frame as { truncated?: boolean }).truncated, true);
-        const oneMore = mark({ users: users.slice(0, frame.users.length + 1) });
-        assert.ok(size({ action: 'members', ...oneMore }) > MAX_MESSAGE_BYTES, 'dropped an item that fitted');
+        const oneMore = mark({ action: 'members', users: users.slice(0, frame.users.length + 1) });
+        assert.ok(size(oneMore) > MAX_MESSAGE_BYTES, 'dropped an item that fitted');
       }),
       { numRuns: 15 },
     );
