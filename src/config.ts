@@ -1,3 +1,4 @@
+import type { FrameLimits } from './frame-limiter.ts';
 import { connectionsTable, messagesTable } from './store/tables.ts';
 import * as z from './zod.ts';
 
@@ -83,6 +84,18 @@ const envSchema = z.object({
   // A sendMessage frame must fit API Gateway's 32 KB frame: 5,000 characters at up to 6 bytes each, JSON-escaped.
   MAX_MESSAGE_CHARS: z.pipe(positiveInt(4000), z.number().check(z.maximum(5000))),
   FANOUT_CONCURRENCY: z.pipe(positiveInt(DEFAULT_FAN_OUT_CONCURRENCY), z.number().check(z.maximum(1000))),
+  // What one connection may send (src/frame-limiter.ts). The SDK sends one message at a time and a catch-up reads
+  // page after page, so the defaults leave ordinary clients far below them.
+  CONNECTION_FRAMES_PER_SECOND: z.pipe(positiveInt(50), z.number().check(z.maximum(100_000))),
+  CONNECTION_FRAME_BURST: z.pipe(positiveInt(50), z.number().check(z.maximum(100_000))),
+  CONNECTION_BYTES_PER_SECOND: z.pipe(positiveInt(256 * 1024), z.number().check(z.maximum(2 ** 30))),
+  // At least one frame of API Gateway's largest (32 KB), or such a frame could never pass.
+  CONNECTION_BYTE_BURST: z.pipe(
+    positiveInt(1024 * 1024),
+    z.number().check(z.minimum(32 * 1024), z.maximum(2 ** 30)),
+  ),
+  CONNECTION_CLOSE_AFTER_REFUSALS: z.pipe(positiveInt(100), z.number().check(z.maximum(1_000_000))),
+  MAX_CONNECTIONS_PER_USER: z.pipe(positiveInt(20), z.number().check(z.maximum(10_000))),
   LOG_LEVEL: z._default(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT', 'CRITICAL']), 'INFO'),
   POWERTOOLS_SERVICE_NAME: z._default(z.string().check(z.minLength(1)), 'roomcast'),
   POWERTOOLS_METRICS_NAMESPACE: z._default(z.string().check(z.minLength(1), z.maxLength(255)), 'roomcast'),
@@ -116,6 +129,10 @@ export interface Config {
   connectionTtlSeconds: number;
   maxMessageChars: number;
   fanOutConcurrency: number;
+  /** What one connection may send before its frames are refused with RATE_LIMITED. */
+  frameLimits: FrameLimits;
+  /** `$connect` refuses a user's connection past this many (429). */
+  maxConnectionsPerUser: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   serviceName: string;
   /** CloudWatch metrics in Embedded Metric Format, written to the log stream. */
@@ -152,6 +169,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     connectionTtlSeconds: e.CONNECTION_MAX_SECONDS + e.CONNECTION_TTL_MARGIN_SECONDS,
     maxMessageChars: e.MAX_MESSAGE_CHARS,
     fanOutConcurrency: e.FANOUT_CONCURRENCY,
+    frameLimits: {
+      framesPerSecond: e.CONNECTION_FRAMES_PER_SECOND,
+      frameBurst: e.CONNECTION_FRAME_BURST,
+      bytesPerSecond: e.CONNECTION_BYTES_PER_SECOND,
+      byteBurst: e.CONNECTION_BYTE_BURST,
+      closeAfterRefusals: e.CONNECTION_CLOSE_AFTER_REFUSALS,
+    },
+    maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
     logLevel: e.LOG_LEVEL,
     serviceName: e.POWERTOOLS_SERVICE_NAME,
     metrics: { enabled: !e.POWERTOOLS_METRICS_DISABLED, namespace: e.POWERTOOLS_METRICS_NAMESPACE },

@@ -9,6 +9,10 @@ export const METRIC = {
   connectionsClosed: 'ConnectionsClosed',
   messagesReceived: 'MessagesReceived',
   framesRejected: 'FramesRejected',
+  /** Frames over a connection's limits (answered RATE_LIMITED or dropped). */
+  framesRateLimited: 'FramesRateLimited',
+  /** Connections closed after sustained abuse of their limits. */
+  connectionsClosedForAbuse: 'ConnectionsClosedForAbuse',
   /** Replies (answers, error frames) dropped because the caller's buffer stayed full: it is not reading. */
   repliesDropped: 'RepliesDropped',
   deliveriesSucceeded: 'DeliveriesSucceeded',

@@ -72,11 +72,12 @@ export async function stillConnected(
   event: WebSocketEvent,
   log: Log,
   ids: readonly string[],
+  { prune = true }: { prune?: boolean } = {},
 ): Promise<string[]> {
   const client = deps.managementClient(event);
   const connected = await Promise.all(ids.map((id) => isConnected(client, id)));
   const gone = ids.filter((_, i) => !connected[i]);
-  if (gone.length > 0) {
+  if (gone.length > 0 && prune) {
     const pruned = await Promise.all(
       gone.map((id) => deps.connections.removeGone(id, CONNECT_GRACE_SECONDS).catch(() => false)),
     );

@@ -1,11 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { GoneException, LimitExceededException } from '@aws-sdk/client-apigatewaymanagementapi';
+import {
+  DeleteConnectionCommand,
+  GoneException,
+  LimitExceededException,
+} from '@aws-sdk/client-apigatewaymanagementapi';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { monotonicFactory } from 'ulid';
 import { createTokenVerifier, type TokenVerifier } from './auth.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { managementClientFor, postOne } from './delivery.ts';
+import { FrameLimiter } from './frame-limiter.ts';
 import {
   httpResult,
   invocationLog,
@@ -48,6 +53,8 @@ export interface HandlerDeps extends RoomDeps {
   logger: Logger;
   /** Bounds the log lines a client can provoke at will (refused frames, replies it does not read). */
   logBudget: LogBudget;
+  /** What each connection may send, counted in this container's memory. */
+  frameLimiter: FrameLimiter;
   /** Present only when JWT_SECRET or JWT_JWKS_URL is configured. */
   verifyToken?: TokenVerifier;
   newMessageId(): string;
@@ -82,6 +89,7 @@ export function createDeps(
     }),
     logger: new Logger({ serviceName: config.serviceName, logLevel: config.logLevel }),
     logBudget: new LogBudget({ now: () => now().getTime() }),
+    frameLimiter: new FrameLimiter(config.frameLimits, { now: () => now().getTime() }),
     metrics: createMetrics(config),
     ...(config.auth && { verifyToken: createTokenVerifier(config.auth) }),
     managementClient: (event) =>
@@ -176,6 +184,7 @@ export function messageRoute<A extends ClientAction>(
   handle: (frame: Extract<ClientFrame, { action: A }>, ctx: MessageContext) => Promise<void>,
 ): WebSocketHandler {
   return instrumented(deps, async (event, log) => {
+    if (!(await admitted(deps, event, log))) return httpResult(200);
     const parsed = parseClientFrame(event.body, { maxMessageChars: deps.config.maxMessageChars });
     const correlation = parsed.ok ? correlationOf(parsed.frame) : parsed.correlation;
     const fail = (code: ErrorCode, message: string) =>
@@ -214,6 +223,55 @@ export async function callerRecord(
     await fail('FORBIDDEN', 'connection is not registered; reconnect');
   }
   return record;
+}
+
+/**
+ * Whether the connection may send this frame now (src/frame-limiter.ts); runs before anything else, so a refused
+ * frame costs no parsing beyond its ids and no database call. The first refusals of a minute are answered with
+ * RATE_LIMITED and `retry_after_ms`, later ones dropped; sustained abuse closes the connection.
+ */
+export async function admitted(deps: HandlerDeps, event: WebSocketEvent, log: Log): Promise<boolean> {
+  const { connectionId } = event.requestContext;
+  const bytes = Buffer.byteLength(event.body ?? '');
+  const verdict = deps.frameLimiter.check(connectionId, bytes);
+  if (verdict === 'admit') return true;
+  deps.metrics.count(METRIC.framesRateLimited);
+  if (verdict === 'refuse') {
+    const retryAfterMs = deps.frameLimiter.retryAfterMs(connectionId, bytes);
+    const frame = {
+      ...errorFrame('RATE_LIMITED', 'too many frames; slow down', event.requestContext.requestId),
+      ...correlationOfText(event.body),
+      retry_after_ms: retryAfterMs,
+    };
+    logWithinBudget(deps, log, 'warn', 'frame rate-limited');
+    await reply(deps, event, frame, log).catch((error: unknown) =>
+      logWithinBudget(deps, log, 'warn', 'error frame not sent', {
+        code: 'RATE_LIMITED',
+        error: String(error),
+      }),
+    );
+  } else if (verdict === 'close') {
+    logWithinBudget(deps, log, 'warn', 'connection closed: sustained rate-limit abuse');
+    deps.metrics.count(METRIC.connectionsClosedForAbuse);
+    await deps
+      .managementClient(event)
+      .send(new DeleteConnectionCommand({ ConnectionId: connectionId }))
+      .catch((error: unknown) => {
+        if (!(error instanceof GoneException))
+          logWithinBudget(deps, log, 'warn', 'abusive connection not closed', { error: String(error) });
+      });
+  }
+  return false;
+}
+
+/** The `client_msg_id` and `ref` of a frame's text, if it is a JSON object carrying valid ones. */
+function correlationOfText(body: string | undefined): Correlation {
+  try {
+    const json: unknown = JSON.parse(body ?? '');
+    return typeof json === 'object' && json !== null ? correlationOf(json as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }
 
 /** Counts and logs (within the log budget) a frame refused before any route logic ran. */

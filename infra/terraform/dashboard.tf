@@ -152,7 +152,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           stat   = "Sum"
           period = 300
           metrics = [
-            for metric in ["MessagesReceived", "FramesRejected", "RepliesDropped", "DeliveriesSucceeded", "DeliveriesFailed", "DeliveriesTimedOut", "StaleConnectionsPruned"] :
+            for metric in ["MessagesReceived", "FramesRejected", "FramesRateLimited", "RepliesDropped", "DeliveriesSucceeded", "DeliveriesFailed", "DeliveriesTimedOut", "StaleConnectionsPruned"] :
             [var.metrics_namespace, metric, "service", local.service_name]
           ]
         }

@@ -40,6 +40,12 @@ locals {
     LOG_LEVEL                          = var.log_level
     POWERTOOLS_SERVICE_NAME            = local.service_name
     POWERTOOLS_METRICS_NAMESPACE       = var.metrics_namespace
+    # What one connection may send; each route function counts in its own containers (src/frame-limiter.ts).
+    CONNECTION_FRAMES_PER_SECOND    = var.connection_limits.frames_per_second
+    CONNECTION_FRAME_BURST          = var.connection_limits.frame_burst
+    CONNECTION_BYTES_PER_SECOND     = var.connection_limits.bytes_per_second
+    CONNECTION_BYTE_BURST           = var.connection_limits.byte_burst
+    CONNECTION_CLOSE_AFTER_REFUSALS = var.connection_limits.close_after_refusals
   }
 
   # One entry per Lambda function, keyed by its name: the esbuild bundle dist/<name>/index.mjs and the route it
@@ -59,6 +65,7 @@ locals {
         PRESENCE_MAX_ROOM_SIZE          = var.presence_max_room_size
         FANOUT_CONCURRENCY              = var.fanout_concurrency
         WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
+        MAX_CONNECTIONS_PER_USER        = var.max_connections_per_user
         JWT_JWKS_URL                    = var.jwt_jwks_url
         JWT_ISSUER                      = var.jwt_issuer
         JWT_AUDIENCE                    = var.jwt_audience
@@ -81,9 +88,19 @@ locals {
           resources = ["${aws_dynamodb_table.connections.arn}/index/room_id-index"]
         },
         {
+          sid       = "CountUserConnections"
+          actions   = ["dynamodb:Query"]
+          resources = ["${aws_dynamodb_table.connections.arn}/index/user_id-index"]
+        },
+        {
           sid       = "AnnouncePresence"
           actions   = ["execute-api:ManageConnections"]
           resources = [local.post_to_connection_arn]
+        },
+        {
+          sid       = "CheckUserConnections"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.get_connection_arn]
         },
       ]
     }

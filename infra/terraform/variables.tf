@@ -308,6 +308,41 @@ variable "fanout_concurrency" {
   }
 }
 
+variable "connection_limits" {
+  description = "What one connection may send before its frames are refused with RATE_LIMITED: frames and bytes per second, each with a burst, and the refusals per minute after which it is closed (CONNECTION_* variables, src/frame-limiter.ts)."
+  type = object({
+    frames_per_second    = optional(number, 50)
+    frame_burst          = optional(number, 50)
+    bytes_per_second     = optional(number, 262144)
+    byte_burst           = optional(number, 1048576)
+    close_after_refusals = optional(number, 100)
+  })
+  default = {}
+
+  validation {
+    condition = alltrue([
+      for value in values(var.connection_limits) : value >= 1 && floor(value) == value
+    ])
+    error_message = "Every connection_limits value must be a whole number of at least 1."
+  }
+
+  validation {
+    condition     = var.connection_limits.byte_burst >= 32768
+    error_message = "The connection_limits.byte_burst must be at least 32768 (one frame of API Gateway's largest), or such a frame could never pass."
+  }
+}
+
+variable "max_connections_per_user" {
+  description = "MAX_CONNECTIONS_PER_USER: $connect refuses (429) a user's connection past this many."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.max_connections_per_user >= 1 && var.max_connections_per_user <= 10000 && floor(var.max_connections_per_user) == var.max_connections_per_user
+    error_message = "The max_connections_per_user must be a whole number between 1 and 10000."
+  }
+}
+
 variable "metrics_namespace" {
   description = "CloudWatch namespace of roomcast's own metrics (POWERTOOLS_METRICS_NAMESPACE), e.g. DeliveriesFailed. Use a distinct one per deployment in an account."
   type        = string

@@ -2,7 +2,7 @@ import { AuthError } from '../auth.ts';
 import { httpResult, type WebSocketHandler } from '../invocation.ts';
 import { METRIC } from '../metrics.ts';
 import { isRoomId } from '../protocol.ts';
-import { announcePresence } from '../rooms.ts';
+import { announcePresence, stillConnected } from '../rooms.ts';
 import { type HandlerDeps, instrumented, lambdaEntry, requireVerifier } from '../route.ts';
 
 /**
@@ -11,9 +11,10 @@ import { type HandlerDeps, instrumented, lambdaEntry, requireVerifier } from '..
  */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   const verifyToken = requireVerifier(deps);
-  const refuse = (statusCode: 400 | 401 | 403) => {
+  const refuse = (statusCode: 400 | 401 | 403 | 429) => {
     deps.metrics.count(METRIC.connectionsRefused);
-    return httpResult(statusCode, { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden' }[statusCode]);
+    const text = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests' };
+    return httpResult(statusCode, text[statusCode]);
   };
   return instrumented(deps, async (event, log) => {
     const query = event.queryStringParameters ?? {};
@@ -42,6 +43,18 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
     if (identity.rooms && !identity.rooms.includes(roomId)) {
       log.info('connect refused: room not in token', { user_id: identity.userId, room_id: roomId });
       return refuse(403);
+    }
+
+    // A cap per user, so that one token cannot open connections without end. Records can outlive their
+    // connections (a crash), so at the cap API Gateway is asked which are still there before refusing.
+    const cap = deps.config.maxConnectionsPerUser;
+    const existing = await deps.connections.userConnectionIds(identity.userId);
+    if (
+      existing.length >= cap &&
+      (await stillConnected(deps, event, log, existing, { prune: false })).length >= cap
+    ) {
+      log.info('connect refused: connection cap', { user_id: identity.userId, cap });
+      return refuse(429);
     }
 
     // Read before the record exists: a message delivered to this connection is one stored after it registered,

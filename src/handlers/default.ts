@@ -1,6 +1,6 @@
 import { httpResult, type WebSocketHandler } from '../invocation.ts';
 import { correlationOf, parseClientFrame } from '../protocol.ts';
-import { type HandlerDeps, instrumented, lambdaEntry, refused, replyError } from '../route.ts';
+import { admitted, type HandlerDeps, instrumented, lambdaEntry, refused, replyError } from '../route.ts';
 
 /**
  * `$default`: API Gateway routes here what matches no route: frames that are not JSON, have no `action`, or name
@@ -8,6 +8,7 @@ import { type HandlerDeps, instrumented, lambdaEntry, refused, replyError } from
  */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   return instrumented(deps, async (event, log) => {
+    if (!(await admitted(deps, event, log))) return httpResult(200);
     const parsed = parseClientFrame(event.body, { maxMessageChars: deps.config.maxMessageChars });
     const [code, message, correlation] = parsed.ok
       ? ([

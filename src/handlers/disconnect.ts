@@ -6,6 +6,7 @@ import { type HandlerDeps, instrumented, lambdaEntry } from '../route.ts';
 /** `$disconnect` (best effort on AWS): removes the connection record. TTL and Gone pruning cover the misses. */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   return instrumented(deps, async (event, log) => {
+    deps.frameLimiter.forget(event.requestContext.connectionId);
     const removed = await deps.connections.remove(event.requestContext.connectionId);
     const { disconnectStatusCode, disconnectReason } = event.requestContext as {
       disconnectStatusCode?: number;

@@ -16,6 +16,12 @@ if (!String(createIndexKey).includes('roomcast patch')) {
 
 const { path } = workerData;
 const server = dynalite({ ...(path && { path }), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+// The handlers' DynamoDB clients keep sockets alive with no idle limit, as the SDK does on AWS. Node's server closes
+// a socket idle for 5 s; a request written at that moment meets a closed socket ("socket hang up"), and while the
+// event loop stalls under load that happened to hundreds of requests. Idle sockets are kept much longer here, so
+// the race is rare; the SDK retries a reset request as it does against AWS (test/security/hostile-load.test.ts).
+server.keepAliveTimeout = 120_000;
+server.headersTimeout = 121_000;
 server.once('error', (error) => parentPort.postMessage({ error: error.message }));
 server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
 parentPort.on('message', (message) => {

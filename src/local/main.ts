@@ -2,20 +2,27 @@ import { parseArgs } from 'node:util';
 import { startLocalStack } from './stack.ts';
 
 /** `npm start`: the local stack in the foreground. */
-const usage = `usage: npm start [-- --data-dir DIR]
+const usage = `usage: npm start [-- --data-dir DIR] [--management-auth sigv4|none]
 environment: HOST (127.0.0.1), PORT (8080), STAGE (dev), DYNAMODB_ENDPOINT, JWT_SECRET | JWT_JWKS_URL, LOG_LEVEL`;
 
 async function main(): Promise<void> {
   // The SDK is pinned by the lockfile and Lambda runs Node.js 22; its Node 20 notice is noise at every start.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { values } = parseArgs({
-    options: { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      'data-dir': { type: 'string' },
+      'management-auth': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     strict: true,
   });
   if (values.help) {
     console.log(usage);
     return;
   }
+  const managementAuth = values['management-auth'] ?? 'sigv4';
+  if (managementAuth !== 'sigv4' && managementAuth !== 'none')
+    throw new Error(`--management-auth must be sigv4 or none, got ${managementAuth}`);
   const port = Number(process.env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`PORT must be a port number, got ${process.env.PORT}`);
@@ -26,6 +33,7 @@ async function main(): Promise<void> {
     stage: process.env.STAGE ?? 'dev',
     env: { LOG_LEVEL: 'WARN', ...process.env },
     ...(values['data-dir'] && { dataDir: values['data-dir'] }),
+    managementAuth,
   });
 
   const store = stack.embeddedStore
@@ -33,7 +41,7 @@ async function main(): Promise<void> {
     : `DynamoDB at ${stack.dynamodbEndpoint}`;
   console.log(`roomcast local stack
   WebSocket       ${stack.wsUrl}?token=<JWT>&room_id=<room>
-  management API  ${stack.managementEndpoint}/@connections/<connectionId>
+  management API  ${stack.managementEndpoint}/@connections/<connectionId> (${stack.managementKeyId ? `SigV4, key ${stack.managementKeyId}` : 'unsigned requests accepted'})
   demo page       ${stack.httpUrl}
   store           ${store}`);
   if (stack.usingDevSecret) {

@@ -32,6 +32,12 @@ export interface LocalStackOptions {
   managementTransport?: 'in-process' | 'http';
   /** Where the gateway's own lines go (failed invocations, refused handshakes); default: errors to stderr. */
   gatewayLogger?: GatewayLogger;
+  /**
+   * `sigv4` (default): the HTTP management API refuses a request not signed with the key pair the functions
+   * have, as AWS refuses one without IAM credentials. `none` accepts anyone, for tools that cannot sign. The
+   * handlers' in-process transport is never checked (nothing reaches it from outside).
+   */
+  managementAuth?: 'sigv4' | 'none';
 }
 
 export interface LocalStack {
@@ -43,6 +49,8 @@ export interface LocalStack {
   usingDevSecret: boolean;
   /** Connection records a previous process left in the embedded store, removed at start. */
   staleConnectionsRemoved: number;
+  /** The access key the HTTP management API requires signatures with; undefined when it checks none. */
+  managementKeyId: string | undefined;
   config: Config;
   deps: HandlerDeps;
   /** Closes the gateway (every client gets 1001), then the embedded store; safe to call more than once. */
@@ -82,6 +90,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
   }
   const stage = options.stage ?? 'dev';
+  const managementKey = managementKeyOf(env, credentials, options.managementAuth ?? 'sigv4');
   const gateway = createGateway({
     routes,
     stage,
@@ -90,6 +99,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ...(options.idleTimeoutMs !== undefined && { idleTimeoutMs: options.idleTimeoutMs }),
     ...(options.maxConnectionMs !== undefined && { maxConnectionMs: options.maxConnectionMs }),
     ...(options.gatewayLogger && { logger: options.gatewayLogger }),
+    region: env.AWS_REGION || 'us-east-1',
+    managementAuth: managementKey ? { credentials: [managementKey] } : 'none',
   });
 
   try {
@@ -126,6 +137,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       embeddedStore: embedded !== undefined,
       usingDevSecret,
       staleConnectionsRemoved: ghosts,
+      managementKeyId: managementKey?.accessKeyId,
       config,
       deps,
       // Once: a second call gets the first one's promise (the store's worker answers only one close).
@@ -184,6 +196,23 @@ async function prepareTables(
   } finally {
     client.destroy();
   }
+}
+
+/**
+ * The key pair the HTTP management API checks signatures against: the one the functions sign with, as IAM would.
+ * A developer's own profile (AWS_PROFILE without a key pair in the environment) has a secret this process does
+ * not know, so then nothing is checked.
+ */
+function managementKeyOf(
+  env: Record<string, string | undefined>,
+  credentials: AwsCredentialIdentity | undefined,
+  mode: 'sigv4' | 'none',
+): { accessKeyId: string; secretAccessKey: string } | undefined {
+  if (mode === 'none') return undefined;
+  if (credentials)
+    return { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey };
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
+  return accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
 }
 
 /**

@@ -105,6 +105,8 @@ export interface DocumentClientOptions {
   credentials?: DynamoDBClientConfig['credentials'];
 }
 
+const DYNAMODB_MAX_SOCKETS = 50;
+
 /**
  * One DocumentClient per cold start, over keep-alive sockets. The handler options object makes the SDK build its
  * own NodeHttpHandler, so no undeclared `@smithy/*` import is needed.
@@ -117,9 +119,11 @@ export function createDocumentClient(options: DocumentClientOptions = {}): Dynam
     ...(options.credentials && { credentials: options.credentials }),
     // No `cacheMiddleware` (the management client has it): DynamoDBDocumentClient.from() refuses a client with it
     // in this SDK version.
+    // 50 sockets, the SDK's own default: a burst of calls queues for a warm socket instead of opening hundreds
+    // (each a TCP handshake, each an idle socket later that the server may close under a request).
     requestHandler: {
-      httpAgent: new http.Agent({ keepAlive: true }),
-      httpsAgent: new https.Agent({ keepAlive: true }),
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets: DYNAMODB_MAX_SOCKETS }),
+      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: DYNAMODB_MAX_SOCKETS }),
     },
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });

@@ -197,6 +197,8 @@ describe('Lambda bundles', () => {
     const stored = await alice.next((f) => f.action === 'message' && f.message === 'once');
     const retried = await alice.next((f) => f.action === 'message' && f.message === 'once');
     assert.deepEqual(retried, stored, 'the retry is answered with the first message');
+    // sendDirect asks API Gateway whether the recipient is there: a real connection, not a record alone.
+    const bob = await ChatClient.connect(stack, 'bob', 'bundles');
     const direct = JSON.stringify({
       action: 'sendDirect',
       to_user_id: 'bob',
@@ -208,6 +210,8 @@ describe('Lambda bundles', () => {
     const own = await alice.next((f) => f.action === 'direct');
     assert.deepEqual([own.message, own.seq], ['psst', 1]);
     assert.deepEqual(await alice.next((f) => f.action === 'direct'), own, 'the retry is answered with it');
+    assert.equal((await bob.next((f) => f.action === 'direct')).message, 'psst');
+    await bob.close();
   });
 
   it('get-history and list-members: read the room, settle a seq a dead writer left', async () => {

@@ -1,9 +1,10 @@
 import { after, before } from 'node:test';
+import { DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { type ClientEvents, type ConnectOptions, connect, type RoomcastClient } from '@roomcast/client';
 import WebSocket from 'ws';
 import { signDevToken } from '../../src/auth.ts';
 import type { LocalStack, LocalStackOptions } from '../../src/local/stack.ts';
-import { startTestStack, TEST_SECRET } from '../support/chat.ts';
+import { managementApi, startTestStack, TEST_SECRET } from '../support/chat.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 
 export function token(
@@ -93,14 +94,12 @@ export async function connectionIdOf(stack: LocalStack, room: string, user: stri
 
 /** Closes a connection from the server side, as a backend would with DeleteConnection. */
 export async function dropConnection(stack: LocalStack, connectionId: string): Promise<void> {
-  const response = await fetch(
-    `${stack.managementEndpoint}/@connections/${encodeURIComponent(connectionId)}`,
-    {
-      method: 'DELETE',
-    },
-  );
-  if (response.status !== 204 && response.status !== 200)
-    throw new Error(`DELETE answered ${response.status}`);
+  const api = managementApi(stack);
+  try {
+    await api.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+  } finally {
+    api.destroy();
+  }
 }
 
 /** `ws`, counting the handshakes it starts and keeping every frame the server sent. */

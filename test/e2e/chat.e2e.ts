@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
 import { DEV_JWT_SECRET, signDevToken } from '../../src/auth.ts';
 import { type LocalStack, startLocalStack } from '../../src/local/stack.ts';
+import { dropConnection } from '../client/support.ts';
 import { wholeHistory } from '../faults/support.ts';
 import { ChatClient, eventually } from '../support/chat.ts';
 
@@ -140,13 +141,7 @@ describe('demo page in Chromium', () => {
     assert.ok(record && others.length === 0, 'alice has one connection');
 
     await setOffline(alice, true);
-    const dropped = await fetch(
-      `${stack.managementEndpoint}/@connections/${encodeURIComponent(record.connection_id)}`,
-      {
-        method: 'DELETE',
-      },
-    );
-    assert.equal(dropped.status, 204);
+    await dropConnection(stack, record.connection_id);
     await alice.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor();
 
     const missed = ['while you were away 1', 'while you were away 2', 'while you were away 3'];

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { METRIC } from '../../src/metrics.ts';
 import { MAX_MESSAGE_BYTES } from '../../src/protocol.ts';
-import { ChatClient, eventually, recordingMetrics, startTestStack } from '../support/chat.ts';
+import { ChatClient, eventually, managementApi, recordingMetrics, startTestStack } from '../support/chat.ts';
 
 /**
  * A client that stops reading must not slow its room: delivery times to the others are measured without it and
@@ -40,16 +41,23 @@ const percentile = (values: number[], p: number) => {
  * gateway refuses it with 429 for its send buffer). Returns how many megabytes it took.
  */
 async function backUp(stack: LocalStack, connectionId: string): Promise<number> {
-  const url = `${stack.managementEndpoint}/@connections/${encodeURIComponent(connectionId)}`;
+  // One attempt each, given up after 500 ms: a post that is refused (429) or never completes counts as stuck.
+  const api = managementApi(stack, { maxAttempts: 1, requestTimeoutMs: 500 });
   const body = Buffer.alloc(POST_BYTES, 'x');
   let stuck = 0;
-  for (let posts = 1; posts <= 512; posts++) {
-    const answered = await fetch(url, { method: 'POST', body, signal: AbortSignal.timeout(500) }).then(
-      (response) => response.status === 200,
-      () => false,
-    );
-    stuck = answered ? 0 : stuck + 1;
-    if (stuck === 2) return (posts * POST_BYTES) / 2 ** 20;
+  try {
+    for (let posts = 1; posts <= 512; posts++) {
+      const answered = await api
+        .send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: body }))
+        .then(
+          () => true,
+          () => false,
+        );
+      stuck = answered ? 0 : stuck + 1;
+      if (stuck === 2) return (posts * POST_BYTES) / 2 ** 20;
+    }
+  } finally {
+    api.destroy();
   }
   throw new Error('64 MB went through to a client that reads nothing');
 }

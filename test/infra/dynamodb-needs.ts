@@ -35,7 +35,12 @@ const store = [
 ];
 
 export const DYNAMODB_NEEDS: Record<string, DynamoDbNeed[]> = {
-  connect: [need('PutItem', 'connections'), need('GetItem', 'messages'), ...announce],
+  connect: [
+    need('Query', 'connections', USER_INDEX),
+    need('PutItem', 'connections'),
+    need('GetItem', 'messages'),
+    ...announce,
+  ],
   disconnect: [need('DeleteItem', 'connections'), ...announce],
   default: [],
   'send-message': [...store, need('Query', 'connections', ROOM_INDEX), need('DeleteItem', 'connections')],

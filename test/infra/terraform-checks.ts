@@ -200,10 +200,10 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
   const on = (actions: string[], resource: string) => actions.map((action) => ({ action, resource }));
 
   const reply = on(['execute-api:ManageConnections'], post);
-  // sendDirect asks whether the recipient's connections are still there (GetConnection) before it stores.
-  const management: Record<string, Grant[]> = {
-    'send-direct': on(['execute-api:ManageConnections'], post.replace('/POST/', '/GET/')),
-  };
+  // GetConnection: sendDirect asks whether the recipient's connections are still there before it stores, and
+  // $connect whether a user at the connection cap really has that many.
+  const getConnection = on(['execute-api:ManageConnections'], post.replace('/POST/', '/GET/'));
+  const management: Record<string, Grant[]> = { connect: getConnection, 'send-direct': getConnection };
   const tables: Record<Table, string> = { connections, messages };
   const code: Record<string, Grant[]> = {};
   for (const [fn, needs] of Object.entries(DYNAMODB_NEEDS)) {

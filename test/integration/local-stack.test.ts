@@ -40,12 +40,23 @@ describe('local stack', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'roomcast-data-'));
     try {
       const first = await startTestStack({ dataDir });
+      const writer = await ChatClient.connect(first, 'u1', 'kept');
+      writer.send({ action: 'sendMessage', message: 'still here', client_msg_id: 'kept-1' });
+      await writer.next((frame) => frame.client_msg_id === 'kept-1');
+      // A record as a crashed process leaves it (no $disconnect).
       await first.deps.connections.put({ connectionId: 'KeptAcrossRuns0=', roomId: 'kept', userId: 'u1' });
       await first.close();
 
       const second = await startTestStack({ dataDir });
       try {
-        assert.equal((await second.deps.connections.get('KeptAcrossRuns0='))?.user_id, 'u1');
+        const page = await second.deps.messages.roomHistory('kept', { afterSeq: 0, limit: 10 });
+        assert.deepEqual(
+          page.messages.map((message) => message.message),
+          ['still here'],
+        );
+        // Connections do not outlive their process: the records it left are removed at start.
+        assert.equal(second.staleConnectionsRemoved, 1);
+        assert.equal(await second.deps.connections.get('KeptAcrossRuns0='), undefined);
       } finally {
         await second.close();
       }

@@ -102,7 +102,15 @@ describe('@roomcast/client as published', { timeout: TEST_TIMEOUT_MS }, () => {
       received: ['hi'],
       userId: 'alice',
       afterClose: 'CLOSED',
-      errorCodes: ['BAD_REQUEST', 'FORBIDDEN', 'TOO_LARGE', 'UNKNOWN_ACTION', 'NOT_CONNECTED', 'INTERNAL'],
+      errorCodes: [
+        'BAD_REQUEST',
+        'FORBIDDEN',
+        'TOO_LARGE',
+        'UNKNOWN_ACTION',
+        'NOT_CONNECTED',
+        'RATE_LIMITED',
+        'INTERNAL',
+      ],
       roomIds: [true, false],
     };
     for (const app of ['app.mjs', 'app.cjs']) {

@@ -1,5 +1,7 @@
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import WebSocket from 'ws';
 import { signDevToken } from '../../src/auth.ts';
+import { createManagementClient, type ManagementClientOptions } from '../../src/delivery.ts';
 import {
   LOCAL_CREDENTIALS,
   type LocalStack,
@@ -13,11 +15,38 @@ import { createDocumentClient } from '../../src/store/tables.ts';
 
 export const TEST_SECRET = 'integration-test-secret-0123456789abcdef';
 
+/**
+ * Per-connection frame limits out of the way: tests drive single connections far harder than any client may
+ * (bursts of raw sends, thousands of reads). The tests of the limits themselves (test/security/hostile-load.test.ts)
+ * and of the SDK under them set their own.
+ */
+export const UNLIMITED_FRAMES = {
+  CONNECTION_FRAMES_PER_SECOND: '100000',
+  CONNECTION_FRAME_BURST: '100000',
+  CONNECTION_BYTES_PER_SECOND: String(2 ** 30),
+  CONNECTION_BYTE_BURST: String(2 ** 30),
+};
+
+/**
+ * The management API as a backend calls it: the AWS SDK, signing with the key pair the local stack gives its
+ * functions (the HTTP endpoint refuses unsigned requests, as AWS does).
+ */
+export function managementApi(
+  stack: LocalStack,
+  options: ManagementClientOptions = {},
+): ApiGatewayManagementApiClient {
+  return createManagementClient(stack.managementEndpoint, {
+    region: stack.config.region,
+    credentials: LOCAL_CREDENTIALS,
+    ...options,
+  });
+}
+
 export function startTestStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   return startLocalStack({
     port: 0,
     ...options,
-    env: { JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'SILENT', ...options.env },
+    env: { JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'SILENT', ...UNLIMITED_FRAMES, ...options.env },
   });
 }
 

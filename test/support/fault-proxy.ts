@@ -91,7 +91,9 @@ export async function startFaultProxy(target = ''): Promise<FaultProxy> {
     }
     const upstream = http.request(
       new URL(request.path, proxy.target),
-      { method: request.method, headers: { ...req.headers, host: new URL(proxy.target).host }, agent },
+      // The Host header is passed on as the client sent it: it is signed (SigV4), so a rewritten one would not
+      // verify, on AWS as at the local management API.
+      { method: request.method, headers: req.headers, agent },
       (upstreamRes) => {
         if (decision.kind === 'lose') {
           upstreamRes.resume();

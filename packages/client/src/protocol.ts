@@ -48,6 +48,7 @@ export const ERROR_CODES = [
   'TOO_LARGE',
   'UNKNOWN_ACTION',
   'NOT_CONNECTED',
+  'RATE_LIMITED',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -198,6 +199,8 @@ export interface ErrorFrame {
   /** Echoed from the failed frame, so a client can match the failure to its request. */
   client_msg_id?: string;
   ref?: string;
+  /** RATE_LIMITED only: how long to wait before sending again. */
+  retry_after_ms?: number;
 }
 
 export type ServerFrame =

@@ -79,6 +79,8 @@ class PendingTable<T> {
   readonly #entries = new Map<string, Entry<T>>();
   /** Callers of `sentSettled`, each with the keys it still waits for. */
   readonly #waiters: Waiter[] = [];
+  /** When the next entry refused with RATE_LIMITED may go out again (epoch ms). */
+  #nextRetryAt = 0;
   readonly #transmit: (frame: object) => void;
   readonly #inFlight: number;
 
@@ -114,6 +116,23 @@ class PendingTable<T> {
     const entry = this.#settle(key);
     entry?.resolve(value);
     return entry !== undefined;
+  }
+
+  /**
+   * The server refused the entry for now (RATE_LIMITED): it goes out again after `ms`, on whatever connection is
+   * open then. Its timeout keeps running. False when there is no such entry.
+   */
+  retryAfter(key: string, ms: number): boolean {
+    const entry = this.#entries.get(key);
+    if (!entry) return false;
+    // Spaced by the server's hint, so that several refused at once do not all come back at the same moment
+    // (each refusal counts toward the server closing the connection).
+    const at = Math.max(Date.now() + ms, this.#nextRetryAt);
+    this.#nextRetryAt = at + ms;
+    setTimeout(() => {
+      if (this.#entries.get(key) === entry && entry.sent) this.#transmit(entry.frame);
+    }, at - Date.now());
+    return true;
   }
 
   reject(key: string, error: Error): boolean {
@@ -205,7 +224,9 @@ export class Requests {
 
   /** An error frame; false when it is not about one of these requests. */
   fail(frame: ErrorFrame): boolean {
-    return frame.ref !== undefined && this.#pending.reject(frame.ref, RoomcastError.fromFrame(frame));
+    if (frame.ref === undefined) return false;
+    if (frame.code === 'RATE_LIMITED') return this.#pending.retryAfter(frame.ref, retryDelay(frame));
+    return this.#pending.reject(frame.ref, RoomcastError.fromFrame(frame));
   }
 
   resend(): void {
@@ -265,10 +286,11 @@ export class Outbox {
 
   /** An error frame; false when it is not about one of these sends. */
   fail(frame: ErrorFrame): boolean {
-    return (
-      frame.client_msg_id !== undefined &&
-      this.#pending.reject(frame.client_msg_id, RoomcastError.fromFrame(frame))
-    );
+    if (frame.client_msg_id === undefined) return false;
+    // Refused for now, not for good: the same send goes out again (the server stores it once).
+    if (frame.code === 'RATE_LIMITED')
+      return this.#pending.retryAfter(frame.client_msg_id, retryDelay(frame));
+    return this.#pending.reject(frame.client_msg_id, RoomcastError.fromFrame(frame));
   }
 
   resend(): void {
@@ -304,4 +326,10 @@ export class Outbox {
 function randomId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** How long a RATE_LIMITED request waits before it goes out again: what the server says, within 50 ms – 10 s. */
+function retryDelay(frame: ErrorFrame): number {
+  const asked = typeof frame.retry_after_ms === 'number' ? frame.retry_after_ms : 1000;
+  return Math.min(10_000, Math.max(50, asked));
 }

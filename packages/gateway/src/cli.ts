@@ -14,6 +14,7 @@ import {
   DEFAULT_STAGE,
   IDLE_TIMEOUT_MS,
   INTEGRATION_TIMEOUT_MS,
+  LOCAL_CREDENTIALS,
   MAX_CONNECTION_MS,
   MAX_FRAME_BYTES,
   MAX_MESSAGE_BYTES,
@@ -21,7 +22,14 @@ import {
 } from './constants.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { deferredHandler } from './invoke.js';
-import type { GatewayLogger, GatewayOptions, RouteDefinition, WebSocketLambda } from './options.js';
+import type {
+  GatewayLogger,
+  GatewayOptions,
+  ManagementAuth,
+  ManagementCredentials,
+  RouteDefinition,
+  WebSocketLambda,
+} from './options.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -34,7 +42,8 @@ const NAME = 'roomcast-gateway';
 /**
  * `roomcast-gateway --routes <file> …`: listens, points the handlers' environment at itself (dummy credentials,
  * region, `AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI`), then imports the handler modules, so that SDK clients they
- * build at import time already see that environment. Prints the URLs and `ready`. SIGINT/SIGTERM close every
+ * build at import time already see that environment. The management API accepts only requests signed with the
+ * handlers' key pair, unless `--management-auth none`. Prints the URLs and `ready`. SIGINT/SIGTERM close every
  * client with 1001, wait for their `$disconnect`, and exit; a second signal exits at once.
  */
 export async function main(
@@ -77,12 +86,16 @@ export async function main(
   const routes: Record<string, RouteDefinition> = {};
   for (const [key, { ref, twoWay }] of routesFile.routes) routes[key] = { handler: handlerFor(ref), twoWay };
   const region = args.gateway.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION ?? DEFAULT_REGION;
+  const logger = cliLogger(io, args.verbose);
+  const auth = cliManagementAuth(args.managementAuth, io.env);
+  if (auth.warning) logger.warn(auth.warning);
 
   let gateway: Gateway;
   try {
     gateway = createGateway({
       ...args.gateway,
       region,
+      managementAuth: auth.managementAuth,
       routes,
       ...(routesFile.authorizer && {
         authorizer: {
@@ -90,7 +103,7 @@ export async function main(
           identitySources: routesFile.authorizer.identitySources,
         },
       }),
-      logger: cliLogger(io, args.verbose),
+      logger,
     });
   } catch (error) {
     fail(messageOf(error), 1);
@@ -102,7 +115,7 @@ export async function main(
     injectLambdaEnvironment(io.env, { region, managementEndpoint });
     startLoading();
     await Promise.all(loads);
-    io.stdout.write(describe(routesFile, url, managementEndpoint));
+    io.stdout.write(describe(routesFile, url, managementEndpoint, auth.managementAuth));
   } catch (error) {
     await gateway.close();
     fail(messageOf(error), 1);
@@ -112,7 +125,12 @@ export async function main(
   io.stdout.write('ready\n');
 }
 
-function describe(routesFile: RoutesFile, url: string, managementEndpoint: string): string {
+function describe(
+  routesFile: RoutesFile,
+  url: string,
+  managementEndpoint: string,
+  managementAuth: ManagementAuth,
+): string {
   const routes = [...routesFile.routes].map(([key, { ref, twoWay }]) => {
     return `    ${key}${twoWay ? ' (two-way)' : ''} → ${ref.label}\n`;
   });
@@ -124,6 +142,7 @@ function describe(routesFile: RoutesFile, url: string, managementEndpoint: strin
     `${NAME}\n`,
     `  WebSocket URL:       ${url}\n`,
     `  Management endpoint: ${managementEndpoint}\n`,
+    `  Management auth:     ${managementAuth === 'none' ? 'none' : `SigV4, key ${managementAuth.credentials[0]?.accessKeyId}`}\n`,
     authorizerLine,
     '  Routes:\n',
     ...routes,
@@ -187,15 +206,19 @@ Runs WebSocket Lambda handlers behind a local API Gateway WebSocket API.
   --integration-timeout-ms <ms>      default ${INTEGRATION_TIMEOUT_MS}
   --connection-rate <n>              new connections per second (token bucket); default unlimited
   --connection-burst <n>             bucket size; default the rate
-  --send-buffer-limit-bytes <n>      PostToConnection gets 429 above this; default ${SEND_BUFFER_LIMIT_BYTES}
+  --send-buffer-limit-bytes <n>      above this, 429 for posts, gateway frames dropped; default ${SEND_BUFFER_LIMIT_BYTES}
+  --management-auth <sigv4|none>     sigv4: signed by the handlers' key pair, or none; default sigv4
   --verbose                          log connections and refusals
   --help
 `;
 
-/** Gateway options the command line sets; routes and the authorizer come from the routes file. */
+/**
+ * Gateway options the command line sets; routes and the authorizer come from the routes file, `managementAuth` from
+ * `--management-auth` and the environment.
+ */
 export type CliGatewayOptions = Omit<
   GatewayOptions,
-  'routes' | 'authorizer' | 'logger' | 'httpHandler' | 'clock'
+  'routes' | 'authorizer' | 'logger' | 'httpHandler' | 'clock' | 'managementAuth'
 >;
 
 export interface CliArgs {
@@ -204,6 +227,8 @@ export interface CliArgs {
   port: number;
   host: string;
   verbose: boolean;
+  /** `sigv4`: verify management requests against the handlers' key pair (SPEC.md §5.7); `none`: do not. */
+  managementAuth: 'sigv4' | 'none';
   gateway: CliGatewayOptions;
 }
 
@@ -234,6 +259,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
       'stage-variable': { type: 'string', multiple: true },
       'connection-rate': { type: 'string' },
       'connection-burst': { type: 'string' },
+      'management-auth': { type: 'string' },
       ...Object.fromEntries(Object.keys(NUMBER_OPTIONS).map((name) => [name, { type: 'string' as const }])),
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -268,6 +294,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
     throw new Error('--connection-burst needs --connection-rate');
   }
 
+  const managementAuth = values['management-auth'] ?? 'sigv4';
+  if (managementAuth !== 'sigv4' && managementAuth !== 'none') {
+    throw new Error(`--management-auth must be sigv4 or none, got ${managementAuth}`);
+  }
+
   const port = values.port === undefined ? DEFAULT_CLI_PORT : number('port', values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error('--port must be 0 to 65535');
   return {
@@ -276,6 +307,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     port,
     host: values.host === undefined ? DEFAULT_HOST : String(values.host),
     verbose: values.verbose === true,
+    managementAuth,
     gateway,
   };
 }
@@ -402,12 +434,44 @@ export function injectLambdaEnvironment(
   };
   if (!env.AWS_REGION) assign('AWS_REGION', region);
   if (!env.AWS_DEFAULT_REGION) assign('AWS_DEFAULT_REGION', region);
-  if (!env.AWS_ACCESS_KEY_ID && !env.AWS_SECRET_ACCESS_KEY && !env.AWS_PROFILE) {
-    assign('AWS_ACCESS_KEY_ID', 'ASIALOCALGATEWAY0000');
-    assign('AWS_SECRET_ACCESS_KEY', 'local-gateway-dummy-secret');
-    assign('AWS_SESSION_TOKEN', 'local-gateway-dummy-session-token');
+  if (configuresNoCredentials(env)) {
+    assign('AWS_ACCESS_KEY_ID', LOCAL_CREDENTIALS.accessKeyId);
+    assign('AWS_SECRET_ACCESS_KEY', LOCAL_CREDENTIALS.secretAccessKey);
+    assign('AWS_SESSION_TOKEN', LOCAL_CREDENTIALS.sessionToken);
   }
   // Always: this gateway is where @connections calls must go.
   assign('AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI', managementEndpoint);
   return set;
+}
+
+function configuresNoCredentials(env: NodeJS.ProcessEnv): boolean {
+  return !env.AWS_ACCESS_KEY_ID && !env.AWS_SECRET_ACCESS_KEY && !env.AWS_PROFILE;
+}
+
+/**
+ * What the command verifies management requests against (SPEC.md §5.7, §8.3): the key pair its handlers sign with.
+ * That is the environment's own pair when it sets one, else the local pair `injectLambdaEnvironment` gives them.
+ * When the environment names only a profile (or half a pair) the command cannot know that key: it verifies nothing
+ * and says so once.
+ */
+export function cliManagementAuth(
+  mode: CliArgs['managementAuth'],
+  env: NodeJS.ProcessEnv,
+): { managementAuth: ManagementAuth; warning?: string } {
+  if (mode === 'none') return { managementAuth: 'none' };
+  let credentials: ManagementCredentials | undefined;
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY };
+  } else if (configuresNoCredentials(env)) {
+    const { accessKeyId, secretAccessKey } = LOCAL_CREDENTIALS;
+    credentials = { accessKeyId, secretAccessKey };
+  }
+  if (credentials) return { managementAuth: { credentials: [credentials] } };
+  return {
+    managementAuth: 'none',
+    warning:
+      'management API signatures are not checked: the environment sets AWS_PROFILE (or half a key pair) but not ' +
+      'both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, so the key handlers sign with is unknown ' +
+      '(--management-auth none silences this)',
+  };
 }

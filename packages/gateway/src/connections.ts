@@ -1,8 +1,8 @@
 /**
- * Open connections (SPEC.md §2, §4, §7.2, §7.3): the registry the management API looks them up in, and one session
- * per upgraded socket: frames in (the frame size guard, routing, invocations, error frames) and out (cut into 32 KB
- * frames), the idle and age timers, and the close code and `$disconnect` that end it. Also what every part of the
- * gateway shares, `GatewayRuntime`, which gateway.ts builds.
+ * Open connections (SPEC.md §2, §4, §7.2, §7.3, §7.6): the registry the management API looks them up in, and one
+ * session per upgraded socket: frames in (the frame size guard, routing, invocations, error frames) and out (cut into
+ * 32 KB frames, never past the send buffer cap), the idle and age timers, and the close code and `$disconnect` that
+ * end it. Also what every part of the gateway shares, `GatewayRuntime`, which gateway.ts builds.
  */
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket } from 'ws';
@@ -15,6 +15,7 @@ import {
   CLOSE_UNSUPPORTED_DATA,
   GOING_AWAY_REASON,
   MAX_FRAME_BYTES,
+  MAX_INVOCATIONS_PER_CONNECTION,
 } from './constants.js';
 import {
   type ConnectionFacts,
@@ -24,7 +25,9 @@ import {
   messageEvent,
   newGatewayId,
 } from './events.js';
+import { describeError, type FailureLog } from './failure-log.js';
 import { describeFailure, type InvocationOutcome, routeResponseOf } from './invoke.js';
+import type { SignatureVerifier } from './management-auth.js';
 import type { GatewayClock, ResolvedOptions, WebSocketLambda } from './options.js';
 import type { RouteSelector } from './routing.js';
 
@@ -37,6 +40,10 @@ export interface GatewayRuntime {
   readonly domainName: string;
   /** True once `close()` started. */
   readonly closing: boolean;
+  /** Where failures a client can cause are logged, within bounds (SPEC.md §8.5). */
+  readonly failureLog: FailureLog;
+  /** Checks the SigV4 signature of management requests over HTTP; undefined when `managementAuth` is off. */
+  readonly verifySignature: SignatureVerifier | undefined;
   /** Makes `close()` wait for `work`: a handshake, an invocation, a session up to its `$disconnect`. */
   track<T>(work: Promise<T>): Promise<T>;
   /** Runs a handler under the integration timeout, tracked; `name` names the Lambda function. */
@@ -53,8 +60,12 @@ export interface CloseStatus {
 interface ConnectionLimits {
   idleTimeoutMs: number;
   maxConnectionMs: number;
+  sendBufferLimitBytes: number;
   clock: GatewayClock;
 }
+
+/** What became of a message: queued, not sent because the connection is closing or closed, or dropped (§7.6). */
+export type SendResult = 'sent' | 'gone' | 'full';
 
 /** An open client socket and what the gateway knows about it. */
 export class Connection {
@@ -65,14 +76,17 @@ export class Connection {
   readonly #lifetimeTimer: unknown;
   readonly #clock: GatewayClock;
   readonly #idleTimeoutMs: number;
+  readonly #sendBufferLimitBytes: number;
+  #droppedMessages = 0;
 
   constructor(
     readonly facts: ConnectionFacts,
     readonly socket: WebSocket,
-    { idleTimeoutMs, maxConnectionMs, clock }: ConnectionLimits,
+    { idleTimeoutMs, maxConnectionMs, sendBufferLimitBytes, clock }: ConnectionLimits,
   ) {
     this.#clock = clock;
     this.#idleTimeoutMs = idleTimeoutMs;
+    this.#sendBufferLimitBytes = sendBufferLimitBytes;
     this.#lastActiveAt = clock.now();
     this.#idleTimer = clock.setTimeout(() => this.#checkIdle(), idleTimeoutMs);
     // The age limit counts from the handshake, not from the end of `$connect`.
@@ -112,24 +126,34 @@ export class Connection {
     return this.socket.bufferedAmount;
   }
 
+  /** Messages dropped because the send buffer was full: error frames, route responses, refused posts. */
+  get droppedMessages(): number {
+    return this.#droppedMessages;
+  }
+
   /**
    * Queues one message, cut into frames of at most 32 KB as API Gateway does (SPEC.md §5.4); the client sees one
-   * message either way. Returns false when the connection is no longer open. Does not wait for the client: a
-   * slow reader is reported through `bufferedAmount`.
+   * message either way. Does not wait for the client, and does not queue past the cap (SPEC.md §7.6): while
+   * `sendBufferLimitBytes` or more wait for a client that is not reading, the message is dropped and counted
+   * (`full`). Checked before queueing, so the buffer holds at most the cap plus one message.
    */
-  send(data: Buffer | string, binary: boolean): boolean {
-    if (!this.isOpen) return false;
+  send(data: Buffer | string, binary: boolean): SendResult {
+    if (!this.isOpen) return 'gone';
+    if (this.bufferedAmount >= this.#sendBufferLimitBytes) {
+      this.#droppedMessages += 1;
+      return 'full';
+    }
     this.markActive();
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (bytes.length <= MAX_FRAME_BYTES) {
       this.socket.send(bytes, { binary });
-      return true;
+      return 'sent';
     }
     for (let offset = 0; offset < bytes.length; offset += MAX_FRAME_BYTES) {
       const fin = offset + MAX_FRAME_BYTES >= bytes.length;
       this.socket.send(bytes.subarray(offset, offset + MAX_FRAME_BYTES), { binary, fin });
     }
-    return true;
+    return 'sent';
   }
 
   close(code: number, reason = ''): void {
@@ -218,9 +242,31 @@ export function openSession(
   void runtime.track(new Promise<void>((resolve) => (sessionEnded = resolve)));
 
   const reportBug = (what: string) => (error: unknown) =>
-    logger.error(`${what} failed`, { connectionId: facts.connectionId, error: String(error) });
+    runtime.failureLog.report(`${what} failed`, describeError(error), { connectionId: facts.connectionId });
+  // A flood becomes backpressure: at most MAX_INVOCATIONS_PER_CONNECTION frames are invoked at once; later ones
+  // wait in order (at most what one socket read holds, since reading stops meanwhile). A connection that closes
+  // meanwhile (a handler closed it, say) drops what waits.
+  let running = 0;
+  const waiting: Array<{ data: RawData; isBinary: boolean }> = [];
+  const dispatch = (data: RawData, isBinary: boolean) => {
+    running += 1;
+    onMessage(runtime, connection, data, isBinary)
+      .catch(reportBug('message handling'))
+      .finally(() => {
+        running -= 1;
+        const next = waiting.shift();
+        if (next) dispatch(next.data, next.isBinary);
+        else if (socket.isPaused && running <= MAX_INVOCATIONS_PER_CONNECTION / 2) socket.resume();
+      });
+  };
   socket.on('message', (data, isBinary) => {
-    onMessage(runtime, connection, data, isBinary).catch(reportBug('message handling'));
+    if (running < MAX_INVOCATIONS_PER_CONNECTION) {
+      dispatch(data, isBinary);
+      return;
+    }
+    if (!connection.isOpen) return;
+    waiting.push({ data, isBinary });
+    if (!socket.isPaused) socket.pause();
   });
   socket.on('error', (error) => {
     const code = closeCodeForSocketError(error);
@@ -231,7 +277,12 @@ export function openSession(
     connection.stopTimers();
     runtime.connections.delete(connection.id);
     const status = connection.disconnectStatus({ code, reason: reason.toString('utf8') });
-    logger.info('disconnected', { connectionId: facts.connectionId, ...status });
+    const dropped = connection.droppedMessages;
+    logger.info('disconnected', {
+      connectionId: facts.connectionId,
+      ...status,
+      ...(dropped > 0 && { droppedMessages: dropped }),
+    });
     runDisconnect(runtime, facts, status).catch(reportBug('$disconnect handling')).finally(sessionEnded);
   });
   return connection;
@@ -261,28 +312,23 @@ async function onMessage(
   if (!outcome) return;
   const { connectionId, requestId } = event.requestContext;
   if (!outcome.ok) {
-    runtime.options.logger.error(`${routeKey} failed`, {
-      connectionId,
-      requestId,
-      ...describeFailure(outcome),
-    });
+    runtime.failureLog.report(`${routeKey} failed`, describeFailure(outcome), { connectionId, requestId });
     sendErrorFrame(connection, 'Internal server error', requestId);
     return;
   }
   // A one-way route's return value is dropped; a two-way route sends its body back (SPEC.md §2.3, §6).
   if (!runtime.options.routes.get(routeKey)?.twoWay) return;
   const response = routeResponseOf(outcome.result);
+  // Dropped when the client's buffer is full, like the error frames below: AWS guarantees neither (SPEC.md §7.6).
   if (response.send) connection.send(response.data, response.binary);
   else if (response.malformed) {
-    runtime.options.logger.error(`${routeKey} returned a body that is not a string`, {
-      connectionId,
-      requestId,
-    });
+    const failure = { summary: 'the result has a body that is not a string' };
+    runtime.failureLog.report(`${routeKey} failed`, failure, { connectionId, requestId });
     sendErrorFrame(connection, 'Internal server error', requestId);
   }
 }
 
-/** Byte layout as API Gateway sends it (SPEC.md §2.2). */
+/** Byte layout as API Gateway sends it (SPEC.md §2.2); dropped, like any message, when the buffer is full. */
 function sendErrorFrame(connection: Connection, message: string, requestId: string): void {
   const frame = `{"message": ${JSON.stringify(message)}, "connectionId":${JSON.stringify(connection.id)}, "requestId":${JSON.stringify(requestId)}}`;
   connection.send(frame, false);
@@ -305,11 +351,7 @@ export async function runDisconnect(
   const outcome = await runtime.invokeRoute('$disconnect', event);
   if (outcome && !outcome.ok) {
     const { connectionId, requestId } = event.requestContext;
-    runtime.options.logger.error('$disconnect failed', {
-      connectionId,
-      requestId,
-      ...describeFailure(outcome),
-    });
+    runtime.failureLog.report('$disconnect failed', describeFailure(outcome), { connectionId, requestId });
   }
 }
 

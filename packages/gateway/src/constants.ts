@@ -32,14 +32,47 @@ export const MAX_AUTHORIZER_RESULT_BYTES = 8_192;
 
 // The emulator's own limits ---------------------------------------------------------------------------------
 
-/** 1 MiB waiting to be sent to a slow client, then `PostToConnection` gets 429 (AWS publishes no threshold). */
+/**
+ * 1 MiB waiting to be sent to a slow client: then `PostToConnection` gets 429 and the gateway's own frames (error
+ * frames, two-way route responses) are dropped (AWS publishes no threshold).
+ */
 export const SEND_BUFFER_LIMIT_BYTES = 1_048_576;
+
+/**
+ * Invocations one connection may have running before the gateway stops reading its socket (and reads again at
+ * half): the emulator's own bound, so one client's flood of frames becomes TCP backpressure instead of tens of
+ * thousands of invocations in one process. AWS documents no such limit; its account-wide throttles apply there.
+ */
+export const MAX_INVOCATIONS_PER_CONNECTION = 128;
 
 /** How long a closing handshake waits for the client's close frame before the socket is destroyed. */
 export const CLOSE_HANDSHAKE_TIMEOUT_MS = 3_000;
 
 /** Node timers cannot wait longer than 2^31-1 ms, so no timer option may be longer. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+// Signatures on the management API (SPEC.md §5.7) ----------------------------------------------------------
+
+/** The service in the credential scope of every @connections request. */
+export const MANAGEMENT_SIGNING_SERVICE = 'execute-api';
+
+/** How far `X-Amz-Date` may be from the gateway's clock, either way: AWS's 5 minutes. */
+export const MAX_SIGNATURE_SKEW_MS = 300_000;
+
+// Failure logs (SPEC.md §8.5): what one client can make the gateway log --------------------------------------
+
+/** After the first failure of each kind, this many log lines per second per gateway at most… */
+export const FAILURE_LOG_LINES_PER_SECOND = 5;
+/** …with bursts of this many. */
+export const FAILURE_LOG_BURST = 10;
+/** How often `n more failures suppressed` is logged while failures are being suppressed. */
+export const FAILURE_LOG_SUMMARY_INTERVAL_MS = 10_000;
+/** Kinds (what failed + the error message) remembered as seen; once full, new kinds are only rate-limited. */
+export const FAILURE_LOG_MAX_KINDS = 100;
+/** Kinds are told apart by the first this many characters of the error message. */
+export const FAILURE_KIND_CHARS = 256;
+/** Longest stack or error message a failure log line carries; the rest is cut. */
+export const MAX_LOGGED_ERROR_CHARS = 4_096;
 
 // Defaults of the options and the command -------------------------------------------------------------------
 
@@ -48,10 +81,19 @@ export const DEFAULT_ROUTE_SELECTION_EXPRESSION = '$request.body.action';
 export const DEFAULT_REGION = 'us-east-1';
 /** A dummy account: it only appears in ARNs (the authorizer's `methodArn`, the Lambda context's function ARN). */
 export const DEFAULT_ACCOUNT_ID = '000000000000';
-/** Where `listen()` and the command listen: loopback, since the gateway checks no signatures. */
+/** Where `listen()` and the command listen: loopback, since the gateway is a development tool, not a server. */
 export const DEFAULT_HOST = '127.0.0.1';
 /** The command's port; `listen()` picks a free port by default. */
 export const DEFAULT_CLI_PORT = 8080;
+/**
+ * The key pair the command gives handlers when the environment configures none (SPEC.md §8.3), and so the one it
+ * verifies management requests against. The session token is sent but not checked.
+ */
+export const LOCAL_CREDENTIALS = {
+  accessKeyId: 'ASIALOCALGATEWAY0000',
+  secretAccessKey: 'local-gateway-dummy-secret',
+  sessionToken: 'local-gateway-dummy-session-token',
+} as const;
 
 // WebSocket close codes (RFC 6455 §7.4.1) and the gateway's close reason ------------------------------------
 

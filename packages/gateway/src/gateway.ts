@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConnectionRegistry, type GatewayRuntime } from './connections.js';
 import { DEFAULT_HOST } from './constants.js';
+import { FailureLog } from './failure-log.js';
 import { createUpgradeHandler } from './handshake.js';
 import { invokeLambda } from './invoke.js';
 import {
@@ -14,6 +15,7 @@ import {
   parseManagementPath,
   serveManagementOverHttp,
 } from './management.js';
+import { createSignatureVerifier } from './management-auth.js';
 import { type GatewayOptions, resolveOptions } from './options.js';
 import { createRouteSelector, isStagePath, pathnameOf } from './routing.js';
 
@@ -46,12 +48,15 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
       invokeLambda(handler, event, { routeKey: name, region, accountId, timeoutMs, clock }),
     );
   };
+  const { managementCredentials: credentials, region, clock } = options;
   const runtime: GatewayRuntime & { domainName: string; closing: boolean } = {
     options,
     connections: new ConnectionRegistry(),
     selectRoute: createRouteSelector(options.routeSelectionExpression, options.routes.keys()),
     domainName: '',
     closing: false,
+    failureLog: new FailureLog(options.logger, clock),
+    verifySignature: credentials && createSignatureVerifier({ credentials, region, clock }),
     track: (work) => inFlight.track(work),
     invoke,
     invokeRoute: async (routeKey, event) => {
@@ -109,6 +114,7 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
         // Pending handshakes, invocations and every session up to its `$disconnect`; the management API stays
         // up meanwhile because `$disconnect` handlers often call it.
         await inFlight.drain();
+        runtime.failureLog.flush();
         if (!listening) return;
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -25,9 +25,10 @@ import {
   type QueryMaps,
   queryMaps,
 } from './events.js';
+import { describeError } from './failure-log.js';
 import { describeFailure, type InvocationOutcome } from './invoke.js';
-import type { GatewayClock } from './options.js';
 import { isStagePath, pathnameOf } from './routing.js';
+import { TokenBucket } from './token-bucket.js';
 
 export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -75,7 +76,7 @@ export function createUpgradeHandler(runtime: GatewayRuntime): UpgradeHandler {
     const outcome = await runtime.invokeRoute('$connect', event);
     if (outcome && !outcome.ok) {
       const { connectionId, requestId } = event.requestContext;
-      options.logger.error('$connect failed', { connectionId, requestId, ...describeFailure(outcome) });
+      runtime.failureLog.report('$connect failed', describeFailure(outcome), { connectionId, requestId });
     }
     // An API without a `$connect` route accepts every handshake.
     const decision = outcome ? decideConnect(outcome) : { accept: true as const, protocol: undefined };
@@ -109,7 +110,7 @@ export function createUpgradeHandler(runtime: GatewayRuntime): UpgradeHandler {
     if (problem !== undefined) return rejectUpgrade(socket, problem);
     if (connectionRate && !connectionRate.tryTake()) return rejectUpgrade(socket, 429);
     const handshake = connect(req, socket, head).catch((error: unknown) => {
-      options.logger.error('handshake failed', { error: String(error) });
+      runtime.failureLog.report('handshake failed', describeError(error));
       socket.destroy();
     });
     void runtime.track(handshake);
@@ -193,7 +194,10 @@ async function admit(runtime: GatewayRuntime, request: AdmissionRequest): Promis
     const details = { connectionId: facts.connectionId, status, why };
     // 401 and 403 are the authorizer saying no; a 500 is a broken authorizer and worth an error.
     if (status !== 500) logger.info('connection refused', details);
-    else logger.error('authorizer failed', { ...details, ...(!outcome.ok && describeFailure(outcome)) });
+    else {
+      const failure = outcome.ok ? { summary: why } : describeFailure(outcome);
+      runtime.failureLog.report('authorizer failed', failure, details);
+    }
     return { admitted: false, status };
   }
   return { admitted: true, authorizer: verdict.authorizer };
@@ -249,32 +253,4 @@ function rejectUpgrade(socket: Duplex, status: number): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () =>
     socket.destroy(),
   );
-}
-
-// The new-connection rate (SPEC.md §7.5) --------------------------------------------------------------------
-
-/** A token bucket: `burst` tokens at most, refilled at `perSecond`. */
-export class TokenBucket {
-  #tokens: number;
-  #updatedAt: number;
-
-  constructor(
-    readonly perSecond: number,
-    readonly burst: number,
-    readonly clock: GatewayClock,
-  ) {
-    this.#tokens = burst;
-    this.#updatedAt = clock.now();
-  }
-
-  /** Takes one token if there is one. */
-  tryTake(): boolean {
-    const now = this.clock.now();
-    const elapsedSeconds = Math.max(0, now - this.#updatedAt) / 1000;
-    this.#tokens = Math.min(this.burst, this.#tokens + elapsedSeconds * this.perSecond);
-    this.#updatedAt = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
-  }
 }

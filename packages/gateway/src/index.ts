@@ -20,6 +20,8 @@ export type {
   GatewayClock,
   GatewayLogger,
   GatewayOptions,
+  ManagementAuth,
+  ManagementCredentials,
   RouteDefinition,
   WebSocketLambda,
 } from './options.js';

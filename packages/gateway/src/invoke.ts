@@ -7,6 +7,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { newUuid } from './events.js';
+import { describeError, type FailureReport } from './failure-log.js';
 import type { GatewayClock, WebSocketLambda } from './options.js';
 
 export type InvocationOutcome =
@@ -68,11 +69,9 @@ export function invokeLambda(
   });
 }
 
-/** One line for the log about an invocation that failed. */
-export function describeFailure(outcome: Exclude<InvocationOutcome, { ok: true }>): object {
-  if (outcome.reason === 'timeout') return { failure: 'integration timeout' };
-  const { error } = outcome;
-  return { failure: 'handler error', error: error instanceof Error ? (error.stack ?? error.message) : error };
+/** A failed invocation as the failure log tells it (SPEC.md §8.5). */
+export function describeFailure(outcome: Exclude<InvocationOutcome, { ok: true }>): FailureReport {
+  return outcome.reason === 'timeout' ? { summary: 'integration timeout' } : describeError(outcome.error);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -1,7 +1,8 @@
 /**
  * The @connections management API (SPEC.md §5): `PostToConnection`, `GetConnection` and `DeleteConnection`, with
  * errors the AWS SDK recognises, over two transports that share one implementation: the gateway's HTTP listener,
- * and an in-process Smithy `HttpHandler` for the SDK client's `requestHandler` option.
+ * where SigV4 signatures are verified when the `managementAuth` option asks for it (SPEC.md §5.7), and an in-process
+ * Smithy `HttpHandler` for the SDK client's `requestHandler` option, which no network client can reach.
  */
 import { isUtf8 } from 'node:buffer';
 import type http from 'node:http';
@@ -9,6 +10,7 @@ import type { HttpHandlerOptions, HttpRequest, HttpResponse } from '@smithy/type
 import type { Connection, GatewayRuntime } from './connections.js';
 import { CLOSE_NORMAL, MAX_MESSAGE_BYTES } from './constants.js';
 import { isWellFormedGatewayId, newUuid } from './events.js';
+import { bodyHasher, type ReceivedRequest } from './management-auth.js';
 import { pathnameOf } from './routing.js';
 
 // Requests and responses, whichever transport carried them --------------------------------------------------
@@ -17,8 +19,17 @@ interface ManagementRequest {
   method: string;
   /** The path without the query string, still percent-encoded. */
   pathname: string;
-  /** The whole body, or undefined when it is longer than `limit` bytes. */
-  readBody(limit: number): Promise<Buffer | undefined>;
+  /** The body (read once: every call gets the first one's result). */
+  readBody(limit: number): Promise<ReceivedBody>;
+  /** Over HTTP, what a signature covers; the in-process transport has none and is never verified. */
+  signed?: Omit<ReceivedRequest, 'bodySha256'>;
+}
+
+interface ReceivedBody {
+  /** Undefined when the body is longer than the limit. */
+  data: Buffer | undefined;
+  /** Hex SHA-256 of the whole body, when the transport hashes it (over HTTP with signatures checked). */
+  sha256?: string;
 }
 
 interface ManagementResponse {
@@ -91,14 +102,20 @@ export function parseManagementPath(pathname: string): ManagementPath | undefine
 }
 
 /**
- * POST sends a frame, GET describes the connection, DELETE closes it. Checked in order: the path, stage and method
- * (403), the id (400), for POST the size (413), the connection (410), for POST the client's buffer (429).
+ * POST sends a frame, GET describes the connection, DELETE closes it. Checked in order: the signature, when the
+ * request came over HTTP and the gateway verifies them (403), the path, stage and method (403), the id (400), for
+ * POST the size (413), the connection (410), for POST the client's buffer (429).
  */
 async function handleManagementRequest(
   runtime: GatewayRuntime,
   request: ManagementRequest,
 ): Promise<ManagementResponse> {
   const { method } = request;
+  if (request.signed && runtime.verifySignature) {
+    const { sha256 = '' } = await request.readBody(MAX_MESSAGE_BYTES);
+    const refusal = await runtime.verifySignature({ ...request.signed, bodySha256: sha256 });
+    if (refusal) return awsError(403, refusal.errorType, refusal.message);
+  }
   const path = parseManagementPath(request.pathname);
   const stageMatches = path?.stage === undefined || path.stage === runtime.options.stage;
   if (!path || !stageMatches || path.encodedId === undefined || !['POST', 'GET', 'DELETE'].includes(method)) {
@@ -121,17 +138,20 @@ async function postToConnection(
   request: ManagementRequest,
   id: string,
 ): Promise<ManagementResponse> {
-  const data = await request.readBody(MAX_MESSAGE_BYTES);
+  const { data } = await request.readBody(MAX_MESSAGE_BYTES);
   if (data === undefined) return awsError(413, 'PayloadTooLargeException', 'Message too long');
   const connection = runtime.connections.getOpen(id);
   if (!connection) return gone();
-  // "The WebSocket client side buffer is full" (service model): the client is not reading fast enough.
-  if (connection.bufferedAmount >= runtime.options.sendBufferLimitBytes) {
-    return awsError(429, 'LimitExceededException', 'Rate exceeded');
-  }
   // Text when the bytes are UTF-8, binary otherwise (SPEC.md §5.4, unverified).
-  if (!connection.send(data, !isUtf8(data))) return gone();
-  return awsSuccess(200);
+  switch (connection.send(data, !isUtf8(data))) {
+    case 'sent':
+      return awsSuccess(200);
+    case 'gone':
+      return gone();
+    case 'full':
+      // "The WebSocket client side buffer is full" (service model): the client is not reading fast enough.
+      return awsError(429, 'LimitExceededException', 'Rate exceeded');
+  }
 }
 
 function describe(connection: Connection) {
@@ -151,19 +171,34 @@ function decodeId(encoded: string): string | undefined {
   }
 }
 
-/** Reads a byte stream up to `limit`; the rest is consumed and dropped so the sender is not cut off. */
+/**
+ * Reads a byte stream up to `limit`; the rest is consumed and dropped so the sender is not cut off, but still
+ * hashed when `hash` is set: a signature covers the whole body, whatever its size.
+ */
 async function collectLimited(
   stream: AsyncIterable<Uint8Array | string>,
   limit: number,
-): Promise<Buffer | undefined> {
+  hash = false,
+): Promise<ReceivedBody> {
+  const hasher = hash ? bodyHasher() : undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
     size += bytes.length;
+    hasher?.update(bytes);
     if (size <= limit) chunks.push(bytes);
   }
-  return size <= limit ? Buffer.concat(chunks) : undefined;
+  return {
+    data: size <= limit ? Buffer.concat(chunks) : undefined,
+    ...(hasher && { sha256: hasher.hex() }),
+  };
+}
+
+/** Every response carries the gateway's time, as AWS's do: the SDK corrects its clock skew from it. */
+function dated(response: ManagementResponse, runtime: GatewayRuntime): ManagementResponse {
+  const date = new Date(runtime.options.clock.now()).toUTCString();
+  return { ...response, headers: { ...response.headers, Date: date } };
 }
 
 // Over the HTTP listener ------------------------------------------------------------------------------------
@@ -174,14 +209,17 @@ export async function serveManagementOverHttp(
   req: http.IncomingMessage,
   res: http.ServerResponse,
 ): Promise<void> {
-  let body: Promise<Buffer | undefined> | undefined;
-  const request = {
-    method: req.method ?? '',
-    pathname: pathnameOf(req.url),
+  let body: Promise<ReceivedBody> | undefined;
+  const method = req.method ?? '';
+  const url = req.url ?? '/';
+  const request: ManagementRequest = {
+    method,
+    pathname: pathnameOf(url),
     readBody: (limit: number) => {
-      body ??= collectLimited(req, limit);
+      body ??= collectLimited(req, limit, runtime.verifySignature !== undefined);
       return body;
     },
+    signed: { method, url, headers: req.headersDistinct },
   };
   let response: ManagementResponse;
   try {
@@ -192,15 +230,17 @@ export async function serveManagementOverHttp(
   }
   // Whatever was not read is drained, so the client is not cut off while still sending.
   await (body ?? collectLimited(req, 0)).catch(() => undefined);
-  res.writeHead(response.statusCode, response.headers);
-  res.end(response.body);
+  const { statusCode, headers, body: payload } = dated(response, runtime);
+  res.writeHead(statusCode, headers);
+  res.end(payload);
 }
 
 // In process ------------------------------------------------------------------------------------------------
 
 /**
  * A Smithy `HttpHandler` for the `requestHandler` option of `ApiGatewayManagementApiClient`: SDK requests go straight
- * to the gateway's @connections code, without a TCP round trip. The client still signs requests and still needs an
+ * to the gateway's @connections code, without a TCP round trip. The client still signs requests, but signatures are
+ * not checked here: only code in the gateway's own process can reach this handler. The client still needs an
  * endpoint, whose path must be `/{stage}` (or empty); the host is ignored.
  */
 export interface ManagementRequestHandler {
@@ -236,7 +276,7 @@ export function createManagementRequestHandler(runtime: GatewayRuntime): Managem
         response = internalError();
       }
       throwIfAborted(options?.abortSignal);
-      return { response: toSmithyResponse(response) };
+      return { response: toSmithyResponse(dated(response, runtime)) };
     },
     updateHttpClientConfig() {},
     httpHandlerConfigs: () => ({}),
@@ -253,14 +293,14 @@ function toSmithyResponse({ statusCode, headers, body }: ManagementResponse): Ht
   };
 }
 
-async function readSmithyBody(body: Body, limit: number): Promise<Buffer | undefined> {
+async function readSmithyBody(body: Body, limit: number): Promise<ReceivedBody> {
   let bytes: Buffer;
   if (body === undefined || body === null) bytes = Buffer.alloc(0);
   else if (typeof body === 'string') bytes = Buffer.from(body, 'utf8');
   else if (body instanceof ArrayBuffer) bytes = Buffer.from(body);
   else if (ArrayBuffer.isView(body)) bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   else return collectLimited(body, limit);
-  return bytes.length <= limit ? bytes : undefined;
+  return { data: bytes.length <= limit ? bytes : undefined };
 }
 
 function throwIfAborted(signal: HttpHandlerOptions['abortSignal']): void {

@@ -68,6 +68,19 @@ export interface GatewayClock {
   clearTimeout(timer: unknown): void;
 }
 
+/** A key pair whose SigV4 signatures the management API accepts. */
+export interface ManagementCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/**
+ * Who may call the @connections API over HTTP (SPEC.md §5.7): `{ credentials }` accepts only requests signed with
+ * SigV4 by one of these key pairs, as AWS accepts only requests signed by an IAM principal; `'none'` accepts every
+ * request, for tools that cannot sign.
+ */
+export type ManagementAuth = { credentials: readonly ManagementCredentials[] } | 'none';
+
 /** Real time: `Date.now()` and Node's timers. */
 const SYSTEM_CLOCK: GatewayClock = {
   now: () => Date.now(),
@@ -113,8 +126,19 @@ export interface GatewayOptions {
   integrationTimeoutMs?: number;
   /** @default none (unlimited) */
   connectionRateLimit?: ConnectionRateLimit;
-  /** PostToConnection gets 429 while this many bytes wait to be sent to the client. @default 1_048_576 */
+  /**
+   * While this many bytes wait to be sent to a client, PostToConnection gets 429 and the gateway drops its own
+   * frames to that client (error frames, two-way route responses). @default 1_048_576
+   */
   sendBufferLimitBytes?: number;
+  /**
+   * `{ credentials: [{ accessKeyId, secretAccessKey }] }`: every @connections request over HTTP must carry a valid
+   * SigV4 signature by one of these key pairs (service `execute-api`, the gateway's region, at most 5 minutes from
+   * the gateway's clock), else 403 as on AWS. `'none'` checks nothing. The in-process `managementRequestHandler()`
+   * is never checked: only code in the gateway's own process reaches it. The command turns verification on.
+   * @default 'none' (no signatures checked, as in earlier versions)
+   */
+  managementAuth?: ManagementAuth;
   /** Serves HTTP paths the gateway does not own (e.g. a demo page); resolve `true` when handled. */
   httpHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
   /** @default info and warn are dropped, errors go to stderr */
@@ -159,6 +183,8 @@ export interface ResolvedOptions {
   integrationTimeoutMs: number;
   connectionRateLimit: Required<ConnectionRateLimit> | undefined;
   sendBufferLimitBytes: number;
+  /** Access key id → secret access key; undefined when management requests are not verified. */
+  managementCredentials: ReadonlyMap<string, string> | undefined;
   httpHandler: GatewayOptions['httpHandler'];
   logger: GatewayLogger;
   clock: GatewayClock;
@@ -199,6 +225,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedOptions {
       options.sendBufferLimitBytes,
       SEND_BUFFER_LIMIT_BYTES,
     ),
+    managementCredentials: resolveManagementAuth(options.managementAuth),
     httpHandler: options.httpHandler,
     logger: options.logger ?? stderrLogger,
     clock: resolveClock(options.clock),
@@ -258,6 +285,35 @@ function resolveRateLimit(limit: ConnectionRateLimit | undefined): Required<Conn
   if (limit === undefined) return undefined;
   const perSecond = positive('connectionRateLimit.perSecond', limit.perSecond ?? Number.NaN, 0);
   return { perSecond, burst: positive('connectionRateLimit.burst', limit.burst, Math.max(1, perSecond)) };
+}
+
+function resolveManagementAuth(auth: ManagementAuth | undefined): Map<string, string> | undefined {
+  if (auth === undefined || auth === 'none') return undefined;
+  const credentials = typeof auth === 'object' && auth !== null ? auth.credentials : undefined;
+  if (!Array.isArray(credentials) || credentials.length === 0) {
+    throw new TypeError(
+      "managementAuth must be 'none' or { credentials: [{ accessKeyId, secretAccessKey }, …] }",
+    );
+  }
+  const secrets = new Map<string, string>();
+  for (const pair of credentials as unknown[]) {
+    const { accessKeyId, secretAccessKey } = (pair ?? {}) as Partial<ManagementCredentials>;
+    // A slash would end the access key id early in the credential scope (`AKID/date/region/service/aws4_request`).
+    if (typeof accessKeyId !== 'string' || !/^[^/\s,]+$/.test(accessKeyId)) {
+      throw new TypeError(
+        'managementAuth.credentials: accessKeyId must be a non-empty string without / or spaces',
+      );
+    }
+    if (typeof secretAccessKey !== 'string' || secretAccessKey === '') {
+      throw new TypeError(`managementAuth.credentials: ${accessKeyId} needs a non-empty secretAccessKey`);
+    }
+    const known = secrets.get(accessKeyId);
+    if (known !== undefined && known !== secretAccessKey) {
+      throw new Error(`managementAuth.credentials: two different secrets for ${accessKeyId}`);
+    }
+    secrets.set(accessKeyId, secretAccessKey);
+  }
+  return secrets;
 }
 
 function resolveClock(clock: GatewayClock | undefined): GatewayClock {

@@ -6,7 +6,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { injectLambdaEnvironment, parseCliArgs, parseRoutesFile, USAGE } from '../src/cli.js';
+import {
+  cliManagementAuth,
+  injectLambdaEnvironment,
+  parseCliArgs,
+  parseRoutesFile,
+  USAGE,
+} from '../src/cli.js';
 import { deferredHandler, invokeLambda } from '../src/invoke.js';
 import { closeOf, handshakeResponse, ManualClock, nextMessage, opened, waitUntil } from './helpers.js';
 
@@ -23,8 +29,15 @@ test('CLI arguments: defaults, numbers, stage variables, the rate limit, errors'
     port: 8080,
     host: '127.0.0.1',
     verbose: false,
+    managementAuth: 'sigv4',
     gateway: {},
   });
+  assert.equal(parseCliArgs(['--routes', 'r', '--management-auth', 'none']).managementAuth, 'none');
+  assert.equal(parseCliArgs(['--routes', 'r', '--management-auth=sigv4']).managementAuth, 'sigv4');
+  assert.throws(
+    () => parseCliArgs(['--routes', 'r', '--management-auth', 'iam']),
+    /--management-auth must be sigv4 or none/,
+  );
   const full = parseCliArgs([
     '--routes=r.ts',
     '--port=0',
@@ -150,6 +163,34 @@ test('Lambda environment: region and dummy credentials only when unset, the endp
   assert.equal(configured.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, 'http://h:2/dev');
 });
 
+// SPEC.md §5.7, §8.3: the command checks signatures against the key pair its handlers sign with.
+test('management auth of the command: the environment pair, else the local pair; a profile alone warns', () => {
+  const local = { accessKeyId: 'ASIALOCALGATEWAY0000', secretAccessKey: 'local-gateway-dummy-secret' };
+  assert.deepEqual(cliManagementAuth('sigv4', {}), { managementAuth: { credentials: [local] } });
+  const injected: NodeJS.ProcessEnv = {};
+  injectLambdaEnvironment(injected, { region: 'us-east-1', managementEndpoint: 'http://h:1/dev' });
+  assert.deepEqual(
+    { accessKeyId: injected.AWS_ACCESS_KEY_ID, secretAccessKey: injected.AWS_SECRET_ACCESS_KEY },
+    local,
+    'the pair handlers get is the pair verified',
+  );
+
+  const pair = { accessKeyId: 'AKIAOWN', secretAccessKey: 'own-secret' };
+  const env = { AWS_ACCESS_KEY_ID: pair.accessKeyId, AWS_SECRET_ACCESS_KEY: pair.secretAccessKey };
+  assert.deepEqual(cliManagementAuth('sigv4', env), { managementAuth: { credentials: [pair] } });
+  assert.deepEqual(cliManagementAuth('sigv4', { ...env, AWS_PROFILE: 'dev' }), {
+    managementAuth: { credentials: [pair] },
+  });
+
+  for (const unknowable of [{ AWS_PROFILE: 'dev' }, { AWS_ACCESS_KEY_ID: 'AKIAHALF' }]) {
+    const { managementAuth, warning } = cliManagementAuth('sigv4', unknowable);
+    assert.equal(managementAuth, 'none');
+    assert.match(warning ?? '', /signatures are not checked/);
+  }
+  assert.deepEqual(cliManagementAuth('none', env), { managementAuth: 'none' });
+  assert.deepEqual(cliManagementAuth('none', { AWS_PROFILE: 'dev' }), { managementAuth: 'none' });
+});
+
 const FILES: Record<string, string> = {
   // A .ts file outside a "type": "module" package is CommonJS for Node; the CLI must load it anyway.
   'routes.ts': `export default {
@@ -216,6 +257,7 @@ test('SPEC.md §10.9 the roomcast-gateway CLI: plain node, TS routes, Lambda env
   const endpoint = /Management endpoint:\s+(\S+)/.exec(stdout)?.[1] ?? '';
   assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/local$/);
   assert.equal(endpoint, url.replace('ws:', 'http:'));
+  assert.match(stdout, /^ {2}Management auth: {5}SigV4, key ASIALOCALGATEWAY0000$/m);
 
   assert.equal((await handshakeResponse(url)).status, 401, 'identity source missing');
   const client = new WebSocket(`${url}?token=abc`);
@@ -229,7 +271,10 @@ test('SPEC.md §10.9 the roomcast-gateway CLI: plain node, TS routes, Lambda env
   });
   const posted = nextMessage(client);
   client.send('{"action":"post"}');
-  assert.equal((await posted).text, 'posted');
+  assert.equal((await posted).text, 'posted', 'the handler signs with the key pair the command verifies');
+  const unsigned = await fetch(`${endpoint}/@connections/AAAAAAAAAAAAAAA%3D`, { method: 'POST', body: 'x' });
+  assert.equal(unsigned.status, 403, 'the command checks signatures by default');
+  assert.equal(unsigned.headers.get('x-amzn-errortype'), 'MissingAuthenticationTokenException');
 
   const closed = closeOf(client);
   child.kill('SIGINT');

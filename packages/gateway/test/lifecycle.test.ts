@@ -79,4 +79,27 @@ test('invalid options are refused when the gateway is created', () => {
       createGateway({ routes: {}, authorizer: { handler: () => undefined, identitySources: ['header.x'] } }),
     /Invalid identity source/,
   );
+  const auth = (managementAuth: unknown) => () =>
+    createGateway({ routes: {}, managementAuth: managementAuth as never });
+  assert.throws(auth('sigv4'), /managementAuth must be 'none' or \{ credentials/);
+  assert.throws(auth({ credentials: [] }), /managementAuth must be/);
+  assert.throws(
+    auth({ credentials: [{ accessKeyId: 'a/b', secretAccessKey: 's' }] }),
+    /without \/ or spaces/,
+  );
+  assert.throws(
+    auth({ credentials: [{ accessKeyId: 'AKID', secretAccessKey: '' }] }),
+    /non-empty secretAccessKey/,
+  );
+  assert.throws(
+    auth({
+      credentials: [
+        { accessKeyId: 'AKID', secretAccessKey: 'one' },
+        { accessKeyId: 'AKID', secretAccessKey: 'two' },
+      ],
+    }),
+    /two different secrets for AKID/,
+  );
+  assert.doesNotThrow(auth('none'));
+  assert.doesNotThrow(auth({ credentials: [{ accessKeyId: 'AKID', secretAccessKey: 'one' }] }));
 });

@@ -7,8 +7,8 @@ import {
   statementsOf,
   wildcardMatch,
 } from '../src/authorizer.js';
-import { TokenBucket } from '../src/handshake.js';
 import { parseIdentitySources } from '../src/options.js';
+import { TokenBucket } from '../src/token-bucket.js';
 import { ManualClock } from './helpers.js';
 
 const ARN = 'arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/$connect';
