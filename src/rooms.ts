@@ -31,6 +31,8 @@ export interface RoomDeps {
   now(): Date;
   /** Rooms this container found too large for presence lately (see LargeRooms). */
   largeRooms: LargeRooms;
+  /** Presence frames this container may still send to each room. */
+  presenceBudget: PresenceBudget;
 }
 
 /**
@@ -89,9 +91,13 @@ export async function stillConnected(
 }
 
 /**
- * Tells the rest of a room that a connection joined or left. The connection itself is skipped: during `$connect`
- * it is not open yet and during `$disconnect` it is closed, so a post would answer 410 and prune a live record.
- * Presence is best effort: a failure is logged and never fails the connect or disconnect, and it prunes nothing.
+ * Tells the rest of a room that a user joined or left. Presence is per user: a user's first connection in the room
+ * joins, the last one leaves, and the tabs in between are silent. The connection itself is skipped: during
+ * `$connect` it is not open yet and during `$disconnect` it is closed, so a post would answer 410 and prune a live
+ * record. Presence is best effort: a failure is logged and never fails the connect or disconnect, and it prunes
+ * nothing. Bounded twice: rooms with more than PRESENCE_MAX_ROOM_SIZE users get none (a user counts once however
+ * many connections it has, so one account cannot switch presence off for a room), and each room gets at most
+ * PRESENCE_BUDGET frames from one container; a frame says how many events it left out before it (`missed`).
  */
 export async function announcePresence(
   deps: RoomDeps,
@@ -101,29 +107,41 @@ export async function announcePresence(
   presence: PresenceFrame['event'],
 ): Promise<void> {
   if (!deps.config.presenceEnabled) return;
-  const frame: PresenceFrame = {
-    action: 'presence',
-    room_id: who.room_id,
-    user_id: who.user_id,
-    event: presence,
-    timestamp: deps.now().toISOString(),
-  };
   const { connectionId } = event.requestContext;
   if (deps.largeRooms.has(who.room_id)) {
     log.debug('presence skipped: large room (remembered)', { event: presence });
     return;
   }
   try {
-    // The room's size counts this connection either way: its record is already written during $connect and
-    // already removed during $disconnect. So a client never hears a leave whose join it was spared.
-    const limit = deps.config.presenceMaxRoomSize - (presence === 'leave' ? 1 : 0);
-    const room = await deps.connections.roomConnectionIdsUpTo(who.room_id, limit);
-    if (!room) {
+    const maxUsers = deps.config.presenceMaxRoomSize;
+    const members = await deps.connections.roomMembersUpTo(
+      who.room_id,
+      maxUsers * PRESENCE_CONNECTIONS_PER_USER,
+    );
+    if (!members || new Set(members.map((member) => member.user_id)).size > maxUsers) {
       deps.largeRooms.add(who.room_id);
       log.debug('presence skipped: large room', { event: presence });
       return;
     }
-    const others = room.filter((id) => id !== connectionId);
+    // Another connection of the same user: it is (still) there, so nothing changed for the room.
+    if (members.some((m) => m.user_id === who.user_id && m.connection_id !== connectionId)) {
+      log.debug('presence skipped: the user has another connection here', { event: presence });
+      return;
+    }
+    const missed = deps.presenceBudget.take(who.room_id);
+    if (missed === undefined) {
+      log.debug("presence skipped: the room's presence budget is spent", { event: presence });
+      return;
+    }
+    const frame: PresenceFrame = {
+      action: 'presence',
+      room_id: who.room_id,
+      user_id: who.user_id,
+      event: presence,
+      timestamp: deps.now().toISOString(),
+      ...(missed > 0 && { missed }),
+    };
+    const others = members.map((m) => m.connection_id).filter((id) => id !== connectionId);
     // Joins come in bursts, and a connection still in its $connect answers 410 like a gone one: here most 410s
     // are newcomers, whose records removeGone would keep anyway, at a failed conditional delete (1 WRU) each.
     // Stale records are left to the next message broadcast and to TTL.
@@ -131,6 +149,61 @@ export async function announcePresence(
     log.debug('presence announced', { event: presence, ...summary });
   } catch (error) {
     log.warn('presence not announced', { event: presence, error: error as Error });
+  }
+}
+
+/**
+ * How many connections per user a room may average and still count as small: the room query reads at most this
+ * many entries per allowed user (a user at the connection cap in a room of few users stays under it).
+ */
+const PRESENCE_CONNECTIONS_PER_USER = 4;
+
+/** Presence frames one container sends to a room: a burst, then a steady rate. */
+const PRESENCE_BUDGET = { burst: 10, perSecond: 2 };
+
+/**
+ * The presence frames this container may still send to each room (token buckets), so that churn (a client opening
+ * and closing connections in a loop) does not fan out a frame to every member per event. Bounded like LargeRooms.
+ */
+export class PresenceBudget {
+  readonly #rooms = new Map<string, { tokens: number; at: number; missed: number }>();
+  readonly #now: () => number;
+  readonly #maxRooms: number;
+
+  constructor(options: { now?: () => number; maxRooms?: number } = {}) {
+    this.#now = options.now ?? Date.now;
+    this.#maxRooms = options.maxRooms ?? 10_000;
+  }
+
+  /**
+   * Takes one frame's worth for `roomId`: how many events were left out since its last frame, or undefined when
+   * this one is to be left out too.
+   */
+  take(roomId: string): number | undefined {
+    const now = this.#now();
+    let room = this.#rooms.get(roomId);
+    if (room) this.#rooms.delete(roomId);
+    else {
+      if (this.#rooms.size >= this.#maxRooms) {
+        const oldest = this.#rooms.keys().next().value;
+        if (oldest !== undefined) this.#rooms.delete(oldest);
+      }
+      room = { tokens: PRESENCE_BUDGET.burst, at: now, missed: 0 };
+    }
+    this.#rooms.set(roomId, room);
+    room.tokens = Math.min(
+      PRESENCE_BUDGET.burst,
+      room.tokens + ((now - room.at) / 1000) * PRESENCE_BUDGET.perSecond,
+    );
+    room.at = now;
+    if (room.tokens < 1) {
+      room.missed += 1;
+      return undefined;
+    }
+    room.tokens -= 1;
+    const { missed } = room;
+    room.missed = 0;
+    return missed;
   }
 }
 

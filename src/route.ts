@@ -30,7 +30,7 @@ import {
   parseClientFrame,
   type ServerFrame,
 } from './protocol.ts';
-import { LARGE_ROOM_MEMORY_MS, LargeRooms, type RoomDeps } from './rooms.ts';
+import { LARGE_ROOM_MEMORY_MS, LargeRooms, PresenceBudget, type RoomDeps } from './rooms.ts';
 import { type ConnectionRecord, ConnectionStore } from './store/connections.ts';
 import { MessageStore } from './store/messages.ts';
 import { createDocumentClient } from './store/tables.ts';
@@ -100,6 +100,7 @@ export function createDeps(
     now,
     newMessageId: monotonicFactory(),
     largeRooms: new LargeRooms({ ttlMs: LARGE_ROOM_MEMORY_MS, now: () => now().getTime() }),
+    presenceBudget: new PresenceBudget({ now: () => now().getTime() }),
     ...overrides,
   };
 }

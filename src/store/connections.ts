@@ -25,6 +25,12 @@ export interface ConnectionRecord {
   joined_direct_seq?: number;
 }
 
+/** One connection of a room, and whose it is. */
+export interface RoomMember {
+  user_id: string;
+  connection_id: string;
+}
+
 export interface ConnectionStoreOptions {
   tableName: string;
   ttlSeconds: number;
@@ -141,21 +147,26 @@ export class ConnectionStore {
   }
 
   /**
-   * The live connection ids of a room, or undefined when it has more than `max`: reads at most about `max + 1`
-   * index entries, so asking whether a room is small stays cheap however large it is.
+   * The live connections of a room with their users, or undefined when it has more than `max`: reads at most
+   * about `max + 1` index entries, so asking whether a room is small stays cheap however large it is.
    */
-  async roomConnectionIdsUpTo(roomId: string, max: number): Promise<string[] | undefined> {
-    const ids: string[] = [];
-    const pages = this.#queryLive(byRoom.name, byRoom.hashKey, roomId, [CONNECTION_ID], max + 1);
-    for await (const items of pages) {
-      for (const item of items) ids.push(item[CONNECTION_ID] as string);
-      if (ids.length > max) return undefined;
+  async roomMembersUpTo(roomId: string, max: number): Promise<RoomMember[] | undefined> {
+    const members: RoomMember[] = [];
+    const attributes = [CONNECTION_ID, byUser.hashKey];
+    for await (const items of this.#queryLive(byRoom.name, byRoom.hashKey, roomId, attributes, max + 1)) {
+      for (const item of items) {
+        members.push({
+          user_id: item[byUser.hashKey] as string,
+          connection_id: item[CONNECTION_ID] as string,
+        });
+      }
+      if (members.length > max) return undefined;
     }
-    return ids;
+    return members;
   }
 
-  async roomMembers(roomId: string): Promise<Array<{ user_id: string; connection_id: string }>> {
-    const members: Array<{ user_id: string; connection_id: string }> = [];
+  async roomMembers(roomId: string): Promise<RoomMember[]> {
+    const members: RoomMember[] = [];
     for await (const items of this.#queryLive(byRoom.name, byRoom.hashKey, roomId, [
       CONNECTION_ID,
       byUser.hashKey,

@@ -11,6 +11,7 @@ import { ConfigError } from '../../src/config.ts';
 import { createManagementClient } from '../../src/delivery.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { LOCAL_CREDENTIALS, startLocalStack } from '../../src/local/stack.ts';
+import { METRIC } from '../../src/metrics.ts';
 import { MAX_MESSAGE_BYTES } from '../../src/protocol.ts';
 import { ConnectionStore } from '../../src/store/connections.ts';
 import { createDocumentClient } from '../../src/store/tables.ts';
@@ -20,6 +21,7 @@ import {
   eventually,
   managementApi,
   putOldRecord,
+  recordingMetrics,
   startTestStack,
   TEST_SECRET,
 } from '../support/chat.ts';
@@ -474,6 +476,97 @@ describe('5. ghost members after a crash', () => {
       assert.deepEqual(inbox.messages, [], 'nothing stored for a message refused');
       doc.destroy();
       await erin.close();
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
+describe('6. presence', () => {
+  const presenceOf = (client: ChatClient) => client.frames.filter((frame) => frame.action === 'presence');
+
+  it('is per user: the first tab joins, the last one leaves, the tabs between are silent', async () => {
+    const metrics = recordingMetrics();
+    const stack = await startTestStack({ depsOverrides: { metrics } });
+    try {
+      const bob = await ChatClient.connect(stack, 'bob', 'tabs', '', { keepPresence: true });
+      const tabs = [];
+      for (let i = 0; i < 3; i++) tabs.push(await ChatClient.connect(stack, 'alice', 'tabs'));
+      // Every $connect has ended (and so announced what it would): the sentinel for "no more joins".
+      await eventually(
+        () => metrics.totals.get(METRIC.connectionsOpened) ?? 0,
+        (opened) => opened === 4,
+      );
+      assert.deepEqual(
+        presenceOf(bob).map((frame) => [frame.user_id, frame.event]),
+        [['alice', 'join']],
+      );
+      const closedBefore = metrics.totals.get(METRIC.connectionsClosed) ?? 0;
+      await Promise.all(tabs.slice(0, 2).map((tab) => tab.close()));
+      await eventually(
+        () => metrics.totals.get(METRIC.connectionsClosed) ?? 0,
+        (closed) => closed === closedBefore + 2,
+      );
+      assert.equal(presenceOf(bob).length, 1, 'no leave while a tab is open');
+      await (tabs[2] as ChatClient).close();
+      await bob.next((frame) => frame.action === 'presence' && frame.event === 'leave', 5000);
+      await bob.close();
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('churn gets a bounded number of frames to each member, which say how many events they left out', async (t) => {
+    const metrics = recordingMetrics();
+    const stack = await startTestStack({ depsOverrides: { metrics } });
+    try {
+      const members = [];
+      for (let i = 0; i < 50; i++)
+        members.push(await ChatClient.connect(stack, `member-${i}`, 'churned', '', { keepPresence: true }));
+      for (const member of members) member.frames.length = 0;
+      const started = performance.now();
+      for (let round = 0; round < 25; round++) {
+        const batch = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => ChatClient.connect(stack, `churn-${round}-${i}`, 'churned')),
+        );
+        await Promise.all(batch.map((client) => client.close()));
+      }
+      const seconds = (performance.now() - started) / 1000;
+      // The sentinel: every $connect and $disconnect has ended, and each posts its presence frame before it ends.
+      await eventually(
+        () =>
+          (metrics.totals.get(METRIC.connectionsClosed) ?? 0) +
+          (metrics.totals.get(METRIC.connectionsOpened) ?? 0),
+        (ended) => ended === 50 + 250 + 250,
+        10_000,
+      );
+      const watcher = members[0] as ChatClient;
+      const counts = members.map((member) => presenceOf(member).length);
+      const missed = presenceOf(watcher).reduce((sum, frame) => sum + Number(frame.missed ?? 0), 0);
+      t.diagnostic(
+        `500 churn events in ${seconds.toFixed(1)} s: at most ${Math.max(...counts)} presence frames to a member ` +
+          `(${presenceOf(watcher).length} to the first, saying ${missed} were left out)`,
+      );
+      const bound = 10 + 2 * (seconds + 1) + 1;
+      assert.ok(Math.max(...counts) <= bound, `${Math.max(...counts)} frames, more than ${bound}`);
+      assert.ok(missed > 0, 'the frames say that events were left out');
+      await Promise.all(members.map((client) => client.close()));
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('cannot be switched off for a room by one account opening connections', async () => {
+    const stack = await startTestStack({ env: { PRESENCE_MAX_ROOM_SIZE: '5' } });
+    try {
+      const bob = await ChatClient.connect(stack, 'bob', 'small', '', { keepPresence: true });
+      // One account, ten connections: more connections than the room size, one user.
+      const crowd = [];
+      for (let i = 0; i < 10; i++) crowd.push(await ChatClient.connect(stack, 'crowder', 'small'));
+      const carol = await ChatClient.connect(stack, 'carol', 'small');
+      const join = await bob.next((frame) => frame.action === 'presence' && frame.user_id === 'carol', 5000);
+      assert.equal(join.event, 'join');
+      await Promise.all([bob, carol, ...crowd].map((client) => client.close()));
     } finally {
       await stack.close();
     }

@@ -134,6 +134,11 @@ export interface PresenceFrame {
   user_id: string;
   event: 'join' | 'leave';
   timestamp: string;
+  /**
+   * Presence events of this room left out before this one (the server bounds presence frames per room): the
+   * members list may have changed more than the frames say; `listMembers` has it whole.
+   */
+  missed?: number;
 }
 
 export interface HistoryFrame {
