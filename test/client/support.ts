@@ -39,7 +39,8 @@ export class Recorder {
   #waiters: Array<() => void> = [];
 
   constructor(client: RoomcastClient) {
-    for (const name of ['message', 'direct', 'presence', 'members', 'error', 'state', 'repair'] as const) {
+    const names = ['message', 'direct', 'presence', 'members', 'error', 'state', 'repair', 'reconnected', 'recovered'] as const;
+    for (const name of names) {
       client.on(name, (value) => {
         this.events.push({ name, value } as (typeof this.events)[number]);
         for (const wake of this.#waiters.splice(0)) wake();

@@ -7,7 +7,6 @@ import { Connection, type ConnectionState, type StateChange } from './connection
 import { type ConnectOptions, type ResolvedOptions, resolveOptions, STREAM_LIMITS } from './options.js';
 import {
   type DirectFrame,
-  type ErrorFrame,
   type HistoryFrame,
   MAX_HISTORY_LIMIT,
   type MembersFrame,
@@ -29,9 +28,16 @@ export interface ClientEvents {
   presence: PresenceFrame;
   /** Every members list received, the answers to `members()` included. */
   members: MembersFrame;
-  /** An error frame that answers none of this client's requests. */
-  error: ErrorFrame;
+  /**
+   * An error frame that answers none of this client's requests (its `code`, and the frame as `frame`), or a
+   * listener that threw (`LISTENER_FAILED`, the thrown value as `cause`): listeners never break the client.
+   */
+  error: RoomcastError;
   state: StateChange;
+  /** A connection opened after one was lost; catch-up follows (`recovered`). */
+  reconnected: { downtimeMs: number };
+  /** The catch-up after a reconnect finished: how many messages it handed over that live delivery had missed. */
+  recovered: { room: number; direct: number };
 }
 
 export interface HistoryQuery {
@@ -51,7 +57,7 @@ export function connect(options: ConnectOptions): RoomcastClient {
 export class RoomcastClient {
   readonly room: string;
   readonly #options: ResolvedOptions;
-  readonly #events = new Emitter<ClientEvents>();
+  readonly #events = new Emitter<ClientEvents>((error, name) => this.#listenerFailed(error, name));
   readonly #connection: Connection;
   readonly #requests: Requests;
   readonly #outbox: Outbox;
@@ -60,6 +66,13 @@ export class RoomcastClient {
   readonly #direct: OrderedStream<DirectFrame> | undefined;
   /** The first pong of the current connection: where fresh streams start. */
   #joinedPong: Promise<PongFrame> | undefined;
+  /** When the last open connection was lost; undefined before the first one opened, and while one is open. */
+  #lostAt: number | undefined;
+  #hasOpened = false;
+  /** Messages the current catch-up handed over, per stream. */
+  #caughtUp = { room: 0, direct: 0 };
+  /** When a frame last arrived: the heartbeat pings only a connection that has been silent. */
+  #lastFrameAt = 0;
 
   constructor(options: ConnectOptions) {
     const resolved = resolveOptions(options);
@@ -71,17 +84,22 @@ export class RoomcastClient {
       text: (text) => this.#receive(text),
       down: () => this.#down(),
       state: (change) => this.#changed(change),
-      heartbeat: () => this.#ping(),
+      heartbeat: () => this.#heartbeat(),
     });
     const transmit = (frame: object) => this.#connection.send(JSON.stringify(frame));
     this.#requests = new Requests(transmit);
     this.#outbox = new Outbox(transmit, {
       timeoutMs: resolved.sendTimeoutMs,
       inFlight: resolved.maxSendsInFlight,
+      // A send that got no answer in that long suggests a dead link: find out now, not at the next heartbeat.
+      onTimeout: () => this.#checkAlive(),
     });
     if (catchUp) {
       const streamOptions = { repairDelayMs: resolved.repairDelayMs, ...STREAM_LIMITS };
-      const repaired = (repair: Repair) => this.#events.emit('repair', repair);
+      const repaired = (repair: Repair) => {
+        if (repair.reason === 'reconnect') this.#caughtUp[repair.stream] += repair.recovered;
+        this.#events.emit('repair', repair);
+      };
       this.#room = new OrderedStream(
         'room',
         { deliver: (frame) => this.#events.emit('message', frame), repaired },
@@ -120,8 +138,26 @@ export class RoomcastClient {
     return this.#direct?.position;
   }
 
+  /** Adds a listener; returns a function that removes it. */
   on<K extends keyof ClientEvents>(name: K, listener: (value: ClientEvents[K]) => void): () => void {
     return this.#events.on(name, listener);
+  }
+
+  /** Like `on`, for the next event only. */
+  once<K extends keyof ClientEvents>(name: K, listener: (value: ClientEvents[K]) => void): () => void {
+    return this.#events.once(name, listener);
+  }
+
+  off<K extends keyof ClientEvents>(name: K, listener: (value: ClientEvents[K]) => void): void {
+    this.#events.off(name, listener);
+  }
+
+  /**
+   * While waiting to reconnect, tries now instead of at the end of the delay (a Reconnect button; the client does
+   * this itself when the browser comes back online or the page becomes visible). Does nothing otherwise.
+   */
+  reconnectNow(): void {
+    this.#connection.wake();
   }
 
   /** Resolves with the stored message once the server has it; rejects with a RoomcastError (`code`). */
@@ -159,23 +195,38 @@ export class RoomcastClient {
 
   #opened(generation: number): void {
     this.#joinedPong = undefined;
+    this.#lastFrameAt = Date.now();
+    const reconnected = this.#hasOpened;
+    this.#hasOpened = true;
+    if (reconnected)
+      this.#events.emit('reconnected', { downtimeMs: Date.now() - (this.#lostAt ?? Date.now()) });
+    this.#lostAt = undefined;
     this.#outbox.resend();
     this.#requests.resend();
-    if (this.#room && this.#direct) void this.#catchUp(generation, this.#room, this.#direct);
+    if (this.#room && this.#direct) void this.#catchUp(generation, this.#room, this.#direct, reconnected);
+    // Without catch-up there is nothing to prove: the open socket is the connection.
+    else this.#connection.healthy(generation);
   }
 
   async #catchUp(
     generation: number,
     room: OrderedStream<MessageFrame>,
     direct: OrderedStream<DirectFrame>,
+    reconnected: boolean,
   ): Promise<void> {
     const { initial } = this.#options.catchUp || { initial: 0 };
+    this.#caughtUp = { room: 0, direct: 0 };
     try {
       await Promise.all([room.catchUp(initial), direct.catchUp(initial)]);
     } catch (error) {
-      // A connection that cannot catch up would hide the missed messages: start over on a new one.
+      // A connection that cannot catch up would hide the missed messages: start over on a new one (after a
+      // delay that keeps growing: a connection counts as made only once it has caught up).
       this.#connection.abandon(generation, `catch-up failed: ${(error as Error).message}`);
+      return;
     }
+    if (generation !== this.#connection.generation) return;
+    this.#connection.healthy(generation);
+    if (reconnected) this.#events.emit('recovered', { ...this.#caughtUp });
   }
 
   /** History reads for a stream's catch-up and repairs: they fail with the connection, and are made again. */
@@ -203,6 +254,7 @@ export class RoomcastClient {
   }
 
   #receive(text: string): void {
+    this.#lastFrameAt = Date.now();
     const frame = parse(text);
     switch (frame?.action) {
       case 'message':
@@ -232,9 +284,21 @@ export class RoomcastClient {
         this.#requests.settle(frame);
         return;
       case 'error':
-        if (!this.#outbox.fail(frame) && !this.#requests.fail(frame)) this.#events.emit('error', frame);
+        if (!this.#outbox.fail(frame) && !this.#requests.fail(frame))
+          this.#events.emit('error', RoomcastError.fromFrame(frame));
         return;
     }
+  }
+
+  /** The heartbeat: a connection that has been silent for a heartbeat period is asked for a pong. */
+  #heartbeat(): void {
+    if (Date.now() - this.#lastFrameAt < this.#options.heartbeatMs) return;
+    this.#ping();
+  }
+
+  /** Asks for a pong now: an unanswered one ends the connection within `heartbeatTimeoutMs`. */
+  #checkAlive(): void {
+    if (this.#connection.state === 'open') this.#ping();
   }
 
   #ping(): void {
@@ -249,7 +313,23 @@ export class RoomcastClient {
   }
 
   #down(): void {
+    if (this.#hasOpened) this.#lostAt ??= Date.now();
     this.#requests.connectionLost();
+  }
+
+  #listenerFailed(error: unknown, name: keyof ClientEvents): void {
+    const message = error instanceof Error ? error.message : String(error);
+    if (name === 'error') {
+      // Nowhere left to report it but the console; throwing would reach the socket's callback.
+      console.error(`roomcast: an "error" listener threw: ${message}`);
+      return;
+    }
+    this.#events.emit(
+      'error',
+      new RoomcastError('LISTENER_FAILED', `a "${String(name)}" listener threw: ${message}`, undefined, {
+        cause: error,
+      }),
+    );
   }
 
   #changed(change: StateChange): void {
@@ -296,21 +376,35 @@ type Listeners<Events> = { [K in keyof Events]?: Set<(value: Events[K]) => void>
 /** A minimal typed event emitter that runs in browsers and Node alike. */
 export class Emitter<Events> {
   readonly #listeners: Listeners<Events> = {};
-  readonly #onListenerError: (error: unknown) => void;
+  readonly #onListenerError: (error: unknown, name: keyof Events) => void;
 
-  /** A listener that throws must not break the caller's bookkeeping; by default its error is rethrown later. */
-  constructor(onListenerError: (error: unknown) => void = rethrowLater) {
+  /**
+   * A listener that throws must not break the caller's bookkeeping (a socket's callback, a stream's order): its
+   * error goes to `onListenerError`, never up the stack.
+   */
+  constructor(onListenerError: (error: unknown, name: keyof Events) => void) {
     this.#onListenerError = onListenerError;
   }
 
-  /** Returns a function that removes the listener. */
+  /** Returns a function that removes the listener (as `off` does). */
   on<K extends keyof Events>(name: K, listener: (value: Events[K]) => void): () => void {
     const set = this.#listeners[name] ?? new Set();
     this.#listeners[name] = set;
     set.add(listener);
-    return () => {
-      set.delete(listener);
-    };
+    return () => this.off(name, listener);
+  }
+
+  /** Like `on`, for the next event only. */
+  once<K extends keyof Events>(name: K, listener: (value: Events[K]) => void): () => void {
+    const off = this.on(name, (value) => {
+      off();
+      listener(value);
+    });
+    return off;
+  }
+
+  off<K extends keyof Events>(name: K, listener: (value: Events[K]) => void): void {
+    this.#listeners[name]?.delete(listener);
   }
 
   emit<K extends keyof Events>(name: K, value: Events[K]): void {
@@ -318,7 +412,7 @@ export class Emitter<Events> {
       try {
         listener(value);
       } catch (error) {
-        this.#onListenerError(error);
+        this.#onListenerError(error, name);
       }
     }
   }
@@ -326,10 +420,4 @@ export class Emitter<Events> {
   clear(): void {
     for (const set of Object.values(this.#listeners) as Array<Set<unknown> | undefined>) set?.clear();
   }
-}
-
-function rethrowLater(error: unknown): void {
-  queueMicrotask(() => {
-    throw error;
-  });
 }

@@ -19,7 +19,7 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 export type CloseReason = 'client' | 'unauthorized' | 'forbidden' | 'bad-request' | 'gave-up';
 
 export type StateChange =
-  /** A handshake starts; attempt 1 is the first after the last open connection (or ever). */
+  /** A handshake starts; attempt 1 is the first after the last connection that caught up (or ever). */
   | { state: 'connecting'; attempt: number }
   | { state: 'open' }
   /** No connection; attempt number `attempt` starts in `delayMs`. */
@@ -68,9 +68,13 @@ export class Connection {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
 
+  /** Removes the `online` and `visibilitychange` listeners (browsers). */
+  readonly #unwatch: () => void;
+
   constructor(options: ResolvedOptions, handlers: ConnectionHandlers) {
     this.#options = options;
     this.#on = handlers;
+    this.#unwatch = watchWakeUps(() => this.wake());
   }
 
   get state(): ConnectionState {
@@ -94,6 +98,21 @@ export class Connection {
     if (this.#state === 'open' && this.#socket?.opened) this.#socket.send(text);
   }
 
+  /**
+   * Socket `generation` proved itself (its catch-up is done): the next loss starts the backoff afresh. Not at open:
+   * a socket that opens and is dropped again and again (a catch-up that keeps failing) must keep backing off.
+   */
+  healthy(generation: number): void {
+    if (generation === this.#generation && this.#state === 'open') this.#attempts = 0;
+  }
+
+  /** While waiting to reconnect, tries now (the network came back, the page is visible again, a user asked). */
+  wake(): void {
+    if (this.#state !== 'reconnecting') return;
+    clearTimeout(this.#timer);
+    void this.#attempt();
+  }
+
   /** Gives up on socket `generation`, presumed dead, and reconnects as if it had closed. */
   abandon(generation: number, reason: string): void {
     const socket = this.#socket;
@@ -106,6 +125,7 @@ export class Connection {
     if (this.#state === 'closed') return;
     const socket = this.#socket;
     this.#drop();
+    this.#unwatch();
     socket?.abandon(reason === 'client');
     this.#setState({ state: 'closed', reason, detail, ...(status !== undefined && { status }) });
   }
@@ -154,7 +174,6 @@ export class Connection {
   #opened(socket: Socket): void {
     if (socket !== this.#socket) return;
     clearTimeout(this.#timer);
-    this.#attempts = 0;
     this.#failedHandshakes = 0;
     this.#state = 'open';
     const { heartbeatMs } = this.#options;
@@ -216,6 +235,28 @@ export class Connection {
     this.#state = change.state;
     this.#on.state(change);
   }
+}
+
+/**
+ * Calls `wake` when a browser comes back online or its page becomes visible again: a reconnect then should not
+ * wait out a backoff delay of up to `maxDelayMs`. Returns the function that stops watching; nothing to watch in Node.
+ */
+function watchWakeUps(wake: () => void): () => void {
+  const target = globalThis as {
+    addEventListener?: (type: string, listener: () => void) => void;
+    removeEventListener?: (type: string, listener: () => void) => void;
+    document?: { visibilityState?: string };
+  };
+  if (typeof target.addEventListener !== 'function') return () => {};
+  const onVisible = () => {
+    if (target.document?.visibilityState !== 'hidden') wake();
+  };
+  target.addEventListener('online', wake);
+  target.addEventListener('visibilitychange', onVisible);
+  return () => {
+    target.removeEventListener?.('online', wake);
+    target.removeEventListener?.('visibilitychange', onVisible);
+  };
 }
 
 function knownOffline(): boolean {

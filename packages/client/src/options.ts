@@ -7,8 +7,12 @@ import { isRoomId, isSeq, MAX_HISTORY_LIMIT } from './protocol.js';
 
 /** The defaults of ConnectOptions, keyed like the options they fill in. */
 export const DEFAULTS = {
-  /** Half API Gateway's 10-minute idle timeout. */
-  heartbeatMs: 300_000,
+  /**
+   * A connection silent this long is asked for a pong: a dead link is found within about 35 s (Socket.IO: 25 s
+   * pings + 20 s). A connection that receives frames sends no pings; an idle one sends one per period (each a
+   * billed API Gateway message and a Lambda invocation: see the README).
+   */
+  heartbeatMs: 25_000,
   heartbeatTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
   requestTimeoutMs: 10_000,
@@ -22,7 +26,7 @@ export const DEFAULTS = {
     initialDelayMs: 500,
     maxDelayMs: 30_000,
     maxAttempts: Number.POSITIVE_INFINITY,
-    maxFailedHandshakes: 8,
+    maxFailedHandshakes: Number.POSITIVE_INFINITY,
   },
   catchUp: {
     initial: 0,
@@ -62,13 +66,18 @@ export interface ReconnectOptions {
   initialDelayMs?: number | undefined;
   /** Largest ceiling. Default 30 000. */
   maxDelayMs?: number | undefined;
-  /** Give up after this many attempts in a row without a connection. Default: never. */
+  /**
+   * Give up after this many attempts in a row without a connection that caught up. Default: never. After the
+   * first few the attempts come every `maxDelayMs`, and at once when the browser comes back online or the page
+   * becomes visible.
+   */
   maxAttempts?: number | undefined;
   /**
    * Give up after this many handshakes in a row that failed without a visible cause. Browsers do not show a
    * refused handshake's HTTP status, so a 401 or 403 the token check could not foresee (a bad signature, a
-   * revoked user) looks like a network failure; this bounds the retries. Not used where the status is visible
-   * (`ws` in Node). Default 8.
+   * revoked user) looks like a network failure; set this to stop retrying such a token (`getToken` is asked
+   * again before every attempt, so a fresh token usually fixes it). Not used where the status is visible (`ws` in
+   * Node). Default: never.
    */
   maxFailedHandshakes?: number | undefined;
 }
@@ -94,7 +103,10 @@ export interface ConnectOptions {
   getToken?: (() => string | Promise<string>) | undefined;
   /** The WebSocket class; default `globalThis.WebSocket`. In Node pass `ws`'s default export. */
   WebSocket?: WebSocketFactory | undefined;
-  /** Ping period, under API Gateway's 10-minute idle timeout; 0 turns it off. Default 300 000. */
+  /**
+   * How long a connection may be silent before it is asked for a pong; 0 turns the heartbeat off (API Gateway
+   * then closes an idle connection after 10 minutes). Default 25 000.
+   */
   heartbeatMs?: number | undefined;
   /** A ping unanswered this long means the connection is dead. Default 10 000. */
   heartbeatTimeoutMs?: number | undefined;
@@ -137,30 +149,56 @@ export type ResolvedCatchUp = typeof DEFAULTS.catchUp & Pick<CatchUpOptions, 'af
  * must be caught here: a catch-up the server refuses would drop the connection and reconnect, forever.
  */
 export function resolveOptions(options: ConnectOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('connect() takes an options object');
   const { url, room, token, getToken } = options;
   if ((token === undefined) === (getToken === undefined))
     throw new TypeError('pass either token or getToken');
+  if (token !== undefined && (typeof token !== 'string' || token === ''))
+    throw new TypeError('token must be a non-empty string');
+  if (getToken !== undefined && typeof getToken !== 'function')
+    throw new TypeError('getToken must be a function');
   const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketFactory }).WebSocket;
   if (!WebSocket) throw new TypeError('no global WebSocket: pass one, e.g. `import WebSocket from "ws"`');
-  if (!/^wss?:$/.test(new URL(url).protocol)) throw new TypeError('url must start with ws: or wss:');
+  if (typeof url !== 'string' || !URL.canParse(url) || !/^wss?:$/.test(new URL(url).protocol))
+    throw new TypeError(`url must be a ws: or wss: URL, got ${JSON.stringify(url)}`);
   if (!isRoomId(room)) throw new TypeError('room must be 1-64 characters of [A-Za-z0-9_.:-]');
   const { reconnect, catchUp, ...timing } = DEFAULTS;
-  const { maxSendsInFlight } = options;
-  if (maxSendsInFlight !== undefined && !(Number.isInteger(maxSendsInFlight) && maxSendsInFlight >= 1)) {
-    throw new TypeError('maxSendsInFlight must be a whole number, 1 or more');
-  }
+  const resolvedTiming = withDefaults(timing, options);
+  const resolvedReconnect = withDefaults(reconnect, options.reconnect);
+  checkNumbers(resolvedTiming, resolvedReconnect);
   return {
-    ...withDefaults(timing, options),
+    ...resolvedTiming,
     url,
     room,
     getToken: getToken ?? (() => token as string),
     WebSocket,
-    reconnect: withDefaults(reconnect, options.reconnect),
+    reconnect: resolvedReconnect,
     catchUp:
       options.catchUp === false
         ? false
         : resolveCatchUp({ ...options.catchUp, ...withDefaults(catchUp, options.catchUp) }),
   };
+}
+
+/** Every number option in its range, or a TypeError that names it: a bad one would only fail later, obscurely. */
+function checkNumbers(timing: Timing, reconnect: typeof DEFAULTS.reconnect): void {
+  const wholeAtLeast = (name: string, value: number, min: number, infinite = false) => {
+    const ok = (infinite && value === Number.POSITIVE_INFINITY) || (Number.isInteger(value) && value >= min);
+    if (!ok)
+      throw new TypeError(`${name} must be a whole number, ${min} or more${infinite ? ', or Infinity' : ''}`);
+  };
+  wholeAtLeast('heartbeatMs', timing.heartbeatMs, 0);
+  wholeAtLeast('heartbeatTimeoutMs', timing.heartbeatTimeoutMs, 1);
+  wholeAtLeast('connectTimeoutMs', timing.connectTimeoutMs, 1);
+  wholeAtLeast('requestTimeoutMs', timing.requestTimeoutMs, 1);
+  wholeAtLeast('sendTimeoutMs', timing.sendTimeoutMs, 1);
+  wholeAtLeast('maxSendsInFlight', timing.maxSendsInFlight, 1);
+  wholeAtLeast('repairDelayMs', timing.repairDelayMs, 0);
+  wholeAtLeast('reconnect.initialDelayMs', reconnect.initialDelayMs, 1);
+  wholeAtLeast('reconnect.maxDelayMs', reconnect.maxDelayMs, reconnect.initialDelayMs);
+  wholeAtLeast('reconnect.maxAttempts', reconnect.maxAttempts, 1, true);
+  wholeAtLeast('reconnect.maxFailedHandshakes', reconnect.maxFailedHandshakes, 1, true);
 }
 
 /** `defaults`, with the options given (not undefined) in place of theirs. */

@@ -26,18 +26,24 @@ import type {
  * Why a request failed: a server error code, or one of the client's own. A `TIMEOUT`ed send may still have been
  * delivered (it then arrives as a `message` event); sending again with the same `clientMsgId` is safe.
  */
-export type ClientErrorCode = ErrorCode | 'TIMEOUT' | 'CONNECTION_LOST' | 'CLOSED';
+export type ClientErrorCode = ErrorCode | 'TIMEOUT' | 'CONNECTION_LOST' | 'CLOSED' | 'LISTENER_FAILED';
 
 export class RoomcastError extends Error {
   override readonly name = 'RoomcastError';
+  /**
+   * A send's `client_msg_id`, on a send that timed out: the server may still store it, so send again with this
+   * id (`send(text, { clientMsgId })`) to have it stored once, or wait for a `message` frame that carries it.
+   */
+  clientMsgId?: string;
 
   constructor(
     readonly code: ClientErrorCode,
     message: string,
     /** The server's `error` frame, when the server refused the request. */
     readonly frame?: ErrorFrame,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 
   static fromFrame(frame: ErrorFrame): RoomcastError {
@@ -257,9 +263,16 @@ export class Outbox {
   readonly #pending: PendingTable<MessageFrame | DirectFrame>;
   readonly #timeoutMs: number;
 
-  constructor(transmit: (frame: object) => void, options: { timeoutMs: number; inFlight: number }) {
+  readonly #onTimeout: () => void;
+
+  /** `onTimeout` hears of every send that timed out: the connection it went out on may be dead. */
+  constructor(
+    transmit: (frame: object) => void,
+    options: { timeoutMs: number; inFlight: number; onTimeout?: () => void },
+  ) {
     this.#pending = new PendingTable(transmit, options.inFlight);
     this.#timeoutMs = options.timeoutMs;
+    this.#onTimeout = options.onTimeout ?? (() => {});
   }
 
   sendMessage(message: string, clientMsgId = randomId()): Promise<MessageFrame> {
@@ -318,7 +331,15 @@ export class Outbox {
         new RoomcastError('BAD_REQUEST', `a send with client_msg_id ${clientMsgId} is pending`),
       );
     }
-    return this.#pending.add(clientMsgId, frame, { timeoutMs: this.#timeoutMs, keep: true });
+    return this.#pending
+      .add(clientMsgId, frame, { timeoutMs: this.#timeoutMs, keep: true })
+      .catch((error: unknown) => {
+        if (error instanceof RoomcastError && error.code === 'TIMEOUT') {
+          error.clientMsgId = clientMsgId;
+          this.#onTimeout();
+        }
+        throw error;
+      });
   }
 }
 
