@@ -10,7 +10,7 @@ import {
   connectionIdOf,
   dropConnection,
   instrumentedWebSocket,
-  Recorder,
+  type Recorder,
   token,
 } from './support.ts';
 
@@ -270,12 +270,20 @@ describe('options', () => {
       ['an http url', { url: 'http://example.com' }, /url must be a ws: or wss: URL/],
       ['no token and no getToken', { token: undefined }, /token or getToken/],
       ['an empty token', { token: '' }, /token must be a non-empty string/],
-      ['a getToken that is not a function', { token: undefined, getToken: 'abc' }, /getToken must be a function/],
+      [
+        'a getToken that is not a function',
+        { token: undefined, getToken: 'abc' },
+        /getToken must be a function/,
+      ],
       ['a bad room', { room: 'a room' }, /room must be/],
       ['a negative heartbeat', { heartbeatMs: -1 }, /heartbeatMs/],
       ['a fractional timeout', { sendTimeoutMs: 1.5 }, /sendTimeoutMs/],
       ['a zero request timeout', { requestTimeoutMs: 0 }, /requestTimeoutMs/],
-      ['maxDelayMs below initialDelayMs', { reconnect: { initialDelayMs: 500, maxDelayMs: 100 } }, /maxDelayMs/],
+      [
+        'maxDelayMs below initialDelayMs',
+        { reconnect: { initialDelayMs: 500, maxDelayMs: 100 } },
+        /maxDelayMs/,
+      ],
       ['zero attempts', { reconnect: { maxAttempts: 0 } }, /maxAttempts/],
       ['initial past one page', { catchUp: { initial: 101 } }, /catchUp.initial/],
       ['no sends in flight', { maxSendsInFlight: 0 }, /maxSendsInFlight/],

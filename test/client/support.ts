@@ -39,7 +39,17 @@ export class Recorder {
   #waiters: Array<() => void> = [];
 
   constructor(client: RoomcastClient) {
-    const names = ['message', 'direct', 'presence', 'members', 'error', 'state', 'repair', 'reconnected', 'recovered'] as const;
+    const names = [
+      'message',
+      'direct',
+      'presence',
+      'members',
+      'error',
+      'state',
+      'repair',
+      'reconnected',
+      'recovered',
+    ] as const;
     for (const name of names) {
       client.on(name, (value) => {
         this.events.push({ name, value } as (typeof this.events)[number]);
