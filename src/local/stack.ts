@@ -1,5 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createGateway, type Gateway, type GatewayLogger, type WebSocketLambda } from '@roomcast/gateway';
+import {
+  createGateway,
+  type Gateway,
+  type GatewayLogger,
+  type StageThrottling,
+  type WebSocketLambda,
+} from '@roomcast/gateway';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import type { Context } from 'aws-lambda';
 import { DEV_JWT_SECRET } from '../auth.ts';
@@ -38,6 +44,8 @@ export interface LocalStackOptions {
    * handlers' in-process transport is never checked (nothing reaches it from outside).
    */
   managementAuth?: 'sigv4' | 'none';
+  /** API Gateway's stage and route throttling for messages (none by default, as on a new stage). */
+  throttling?: StageThrottling;
 }
 
 export interface LocalStack {
@@ -101,6 +109,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ...(options.gatewayLogger && { logger: options.gatewayLogger }),
     region: env.AWS_REGION || 'us-east-1',
     managementAuth: managementKey ? { credentials: [managementKey] } : 'none',
+    ...(options.throttling && { throttling: options.throttling }),
   });
 
   try {

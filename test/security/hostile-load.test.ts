@@ -338,6 +338,26 @@ describe('4. the limits, for a client that is merely too fast', () => {
   });
 });
 
+describe("4. API Gateway's own throttling, in the local stack", () => {
+  it('refuses frames over the stage\'s burst with "Too Many Requests", before any invocation', async () => {
+    const stack = await startTestStack({ throttling: { rateLimit: 0.001, burstLimit: 2 } });
+    try {
+      const client = await ChatClient.connect(stack, 'thrifty', 'throttled');
+      for (let i = 0; i < 4; i++) client.send({ action: 'ping', ref: `t${i}` });
+      const answers = await Promise.all([0, 1, 2, 3].map(() => client.next(() => true)));
+      // The ping route's bucket holds two; the stage default gives each route its own bucket.
+      assert.equal(answers.filter((frame) => frame.action === 'pong').length, 2);
+      assert.deepEqual(
+        answers.filter((frame) => frame.action === undefined).map((frame) => frame.message),
+        ['Too Many Requests', 'Too Many Requests'],
+      );
+      await client.close();
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
 describe('4. connections per user', () => {
   it('are capped (429), counting only those API Gateway still has', async () => {
     const stack = await startTestStack({ env: { PRESENCE_ENABLED: 'false', MAX_CONNECTIONS_PER_USER: '3' } });

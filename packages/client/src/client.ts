@@ -359,9 +359,11 @@ function parse(text: string): ServerFrame | undefined {
     const frame: unknown = JSON.parse(text);
     if (typeof frame !== 'object' || frame === null) return undefined;
     if ('action' in frame) return frame as ServerFrame;
-    // API Gateway's own frames have no action: {"message": "Internal server error", …} when a handler threw.
+    // API Gateway's own frames have no action: {"message": "Internal server error", …} when a handler threw,
+    // "Too Many Requests" when the stage's throttling refused a frame.
     const message = (frame as { message?: unknown }).message;
-    return typeof message === 'string' ? { action: 'error', code: 'INTERNAL', message } : undefined;
+    if (typeof message !== 'string') return undefined;
+    return { action: 'error', code: message === 'Too Many Requests' ? 'RATE_LIMITED' : 'INTERNAL', message };
   } catch {
     return undefined;
   }

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
+  ACCOUNT_THROTTLE_BURST_LIMIT,
+  ACCOUNT_THROTTLE_RATE_LIMIT,
   DEFAULT_ACCOUNT_ID,
   DEFAULT_CLI_PORT,
   DEFAULT_HOST,
@@ -28,6 +30,8 @@ import type {
   ManagementAuth,
   ManagementCredentials,
   RouteDefinition,
+  StageThrottling,
+  ThrottleSettings,
   WebSocketLambda,
 } from './options.js';
 
@@ -89,6 +93,7 @@ export async function main(
   const logger = cliLogger(io, args.verbose);
   const auth = cliManagementAuth(args.managementAuth, io.env);
   if (auth.warning) logger.warn(auth.warning);
+  const throttling = cliThrottling(args.gateway.throttling, routesFile);
 
   let gateway: Gateway;
   try {
@@ -96,6 +101,7 @@ export async function main(
       ...args.gateway,
       region,
       managementAuth: auth.managementAuth,
+      ...(throttling && { throttling }),
       routes,
       ...(routesFile.authorizer && {
         authorizer: {
@@ -115,7 +121,7 @@ export async function main(
     injectLambdaEnvironment(io.env, { region, managementEndpoint });
     startLoading();
     await Promise.all(loads);
-    io.stdout.write(describe(routesFile, url, managementEndpoint, auth.managementAuth));
+    io.stdout.write(describe(routesFile, url, managementEndpoint, auth.managementAuth, throttling));
   } catch (error) {
     await gateway.close();
     fail(messageOf(error), 1);
@@ -130,23 +136,38 @@ function describe(
   url: string,
   managementEndpoint: string,
   managementAuth: ManagementAuth,
+  throttling: StageThrottling | undefined,
 ): string {
-  const routes = [...routesFile.routes].map(([key, { ref, twoWay }]) => {
-    return `    ${key}${twoWay ? ' (two-way)' : ''} → ${ref.label}\n`;
+  const routes = [...routesFile.routes].map(([key, route]) => {
+    const notes = [
+      route.twoWay && 'two-way',
+      route.throttling && `throttled: ${describeThrottle(route.throttling)}`,
+    ].filter(Boolean);
+    return `    ${key}${notes.length > 0 ? ` (${notes.join(', ')})` : ''} → ${route.ref.label}\n`;
   });
   const { authorizer } = routesFile;
   const authorizerLine = authorizer
     ? `  Authorizer:          ${authorizer.ref.label} (identity sources: ${authorizer.identitySources.join(', ') || 'none'})\n`
     : '';
+  const { rateLimit, burstLimit } = throttling ?? {};
+  const throttlingLine =
+    rateLimit !== undefined && burstLimit !== undefined
+      ? `  Throttling:          ${describeThrottle({ rateLimit, burstLimit })} per message route\n`
+      : '';
   return [
     `${NAME}\n`,
     `  WebSocket URL:       ${url}\n`,
     `  Management endpoint: ${managementEndpoint}\n`,
     `  Management auth:     ${managementAuth === 'none' ? 'none' : `SigV4, key ${managementAuth.credentials[0]?.accessKeyId}`}\n`,
     authorizerLine,
+    throttlingLine,
     '  Routes:\n',
     ...routes,
   ].join('');
+}
+
+function describeThrottle({ rateLimit, burstLimit }: ThrottleSettings): string {
+  return `${rateLimit} messages/s, burst ${burstLimit}`;
 }
 
 function stopOnSignals(gateway: Gateway, io: CliIo): void {
@@ -206,6 +227,8 @@ Runs WebSocket Lambda handlers behind a local API Gateway WebSocket API.
   --integration-timeout-ms <ms>      default ${INTEGRATION_TIMEOUT_MS}
   --connection-rate <n>              new connections per second (token bucket); default unlimited
   --connection-burst <n>             bucket size; default the rate
+  --throttle-rate <n>                messages per second per route, all clients together; default unlimited
+  --throttle-burst <n>               each route's bucket size, with --throttle-rate (AWS account: ${ACCOUNT_THROTTLE_RATE_LIMIT}/s, ${ACCOUNT_THROTTLE_BURST_LIMIT})
   --send-buffer-limit-bytes <n>      above this, 429 for posts, gateway frames dropped; default ${SEND_BUFFER_LIMIT_BYTES}
   --management-auth <sigv4|none>     sigv4: signed by the handlers' key pair, or none; default sigv4
   --verbose                          log connections and refusals
@@ -259,6 +282,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
       'stage-variable': { type: 'string', multiple: true },
       'connection-rate': { type: 'string' },
       'connection-burst': { type: 'string' },
+      'throttle-rate': { type: 'string' },
+      'throttle-burst': { type: 'string' },
       'management-auth': { type: 'string' },
       ...Object.fromEntries(Object.keys(NUMBER_OPTIONS).map((name) => [name, { type: 'string' as const }])),
       verbose: { type: 'boolean' },
@@ -292,6 +317,18 @@ export function parseCliArgs(argv: string[]): CliArgs {
     };
   } else if (values['connection-burst'] !== undefined) {
     throw new Error('--connection-burst needs --connection-rate');
+  }
+  // The stage default of message throttling (SPEC.md §7.7); AWS has no default for either, so both are needed.
+  const throttleRate = values['throttle-rate'];
+  const throttleBurst = values['throttle-burst'];
+  if ((throttleRate === undefined) !== (throttleBurst === undefined)) {
+    throw new Error('--throttle-rate and --throttle-burst go together');
+  }
+  if (throttleRate !== undefined) {
+    gateway.throttling = {
+      rateLimit: number('throttle-rate', throttleRate),
+      burstLimit: number('throttle-burst', throttleBurst),
+    };
   }
 
   const managementAuth = values['management-auth'] ?? 'sigv4';
@@ -341,14 +378,21 @@ export interface HandlerRef {
   exportName: string | undefined;
 }
 
+export interface RouteEntry {
+  ref: HandlerRef;
+  twoWay: boolean;
+  /** The route's own throttling (SPEC.md §7.7); createGateway checks the numbers. */
+  throttling?: ThrottleSettings;
+}
+
 export interface RoutesFile {
-  routes: Map<string, { ref: HandlerRef; twoWay: boolean }>;
+  routes: Map<string, RouteEntry>;
   authorizer: { ref: HandlerRef; identitySources: string[] } | undefined;
 }
 
 /**
- * Reads a routes file: its default export maps route keys to handler paths or `{ handler, twoWay? }`, and the key
- * `authorizer` (which therefore cannot be a route key here) holds `{ handler, identitySources? }`.
+ * Reads a routes file: its default export maps route keys to handler paths or `{ handler, twoWay?, throttling? }`,
+ * and the key `authorizer` (which therefore cannot be a route key here) holds `{ handler, identitySources? }`.
  */
 async function readRoutesFile(file: string): Promise<RoutesFile> {
   const absolute = path.resolve(file);
@@ -358,7 +402,7 @@ async function readRoutesFile(file: string): Promise<RoutesFile> {
 
 export function parseRoutesFile(value: unknown, baseDir: string, label = 'the routes file'): RoutesFile {
   if (!isRecord(value)) throw new Error(`${label}: the default export must be an object of routes`);
-  const routes = new Map<string, { ref: HandlerRef; twoWay: boolean }>();
+  const routes = new Map<string, RouteEntry>();
   let authorizer: RoutesFile['authorizer'];
   for (const [key, entry] of Object.entries(value)) {
     if (key === 'authorizer') {
@@ -373,12 +417,36 @@ export function parseRoutesFile(value: unknown, baseDir: string, label = 'the ro
     } else if (typeof entry === 'string') {
       routes.set(key, { ref: handlerRef(entry, baseDir), twoWay: false });
     } else if (isRecord(entry) && typeof entry.handler === 'string') {
-      routes.set(key, { ref: handlerRef(entry.handler, baseDir), twoWay: entry.twoWay === true });
+      const { throttling } = entry;
+      if (throttling !== undefined && !isRecord(throttling)) {
+        throw new Error(`${label}: route ${key}: throttling must be { rateLimit, burstLimit }`);
+      }
+      routes.set(key, {
+        ref: handlerRef(entry.handler, baseDir),
+        twoWay: entry.twoWay === true,
+        ...(throttling && { throttling: throttling as unknown as ThrottleSettings }),
+      });
     } else {
-      throw new Error(`${label}: route ${key} must be 'path#export' or { handler: 'path#export', twoWay? }`);
+      throw new Error(
+        `${label}: route ${key} must be 'path#export' or { handler: 'path#export', twoWay?, throttling? }`,
+      );
     }
   }
   return { routes, authorizer };
+}
+
+/**
+ * The gateway's `throttling` (SPEC.md §7.7): the stage default from `--throttle-rate`/`--throttle-burst`, and the
+ * routes file's `throttling` of each route that has one. Undefined when neither throttles anything.
+ */
+export function cliThrottling(
+  stageDefault: StageThrottling | undefined,
+  routesFile: RoutesFile,
+): StageThrottling | undefined {
+  const routes: Record<string, ThrottleSettings> = {};
+  for (const [key, { throttling }] of routesFile.routes) if (throttling) routes[key] = throttling;
+  if (Object.keys(routes).length === 0) return stageDefault;
+  return { ...stageDefault, routes };
 }
 
 function handlerRef(label: string, baseDir: string): HandlerRef {

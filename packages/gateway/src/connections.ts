@@ -1,8 +1,8 @@
 /**
- * Open connections (SPEC.md §2, §4, §7.2, §7.3, §7.6): the registry the management API looks them up in, and one
- * session per upgraded socket: frames in (the frame size guard, routing, invocations, error frames) and out (cut into
- * 32 KB frames, never past the send buffer cap), the idle and age timers, and the close code and `$disconnect` that
- * end it. Also what every part of the gateway shares, `GatewayRuntime`, which gateway.ts builds.
+ * Open connections (SPEC.md §2, §4, §7.2, §7.3, §7.6, §7.7): the registry the management API looks them up in, and
+ * one session per upgraded socket: frames in (the frame size guard, routing, throttling, invocations, error frames)
+ * and out (cut into 32 KB frames, never past the send buffer cap), the idle and age timers, and the close code and
+ * `$disconnect` that end it. Also what every part of the gateway shares, `GatewayRuntime`, which gateway.ts builds.
  */
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket } from 'ws';
@@ -30,12 +30,15 @@ import { describeFailure, type InvocationOutcome, routeResponseOf } from './invo
 import type { SignatureVerifier } from './management-auth.js';
 import type { GatewayClock, ResolvedOptions, WebSocketLambda } from './options.js';
 import type { RouteSelector } from './routing.js';
+import type { RouteThrottle } from './throttling.js';
 
 /** What the handshake, the sessions and the management API of one gateway share. */
 export interface GatewayRuntime {
   readonly options: ResolvedOptions;
   readonly connections: ConnectionRegistry;
   readonly selectRoute: RouteSelector;
+  /** The stage and route throttling of messages (SPEC.md §7.7), shared by every connection. */
+  readonly throttle: RouteThrottle;
   /** `host:port` of the listener, used as `requestContext.domainName`. */
   readonly domainName: string;
   /** True once `close()` started. */
@@ -78,6 +81,7 @@ export class Connection {
   readonly #idleTimeoutMs: number;
   readonly #sendBufferLimitBytes: number;
   #droppedMessages = 0;
+  #throttledMessages = 0;
 
   constructor(
     readonly facts: ConnectionFacts,
@@ -129,6 +133,15 @@ export class Connection {
   /** Messages dropped because the send buffer was full: error frames, route responses, refused posts. */
   get droppedMessages(): number {
     return this.#droppedMessages;
+  }
+
+  /** Messages from this client that stage or route throttling refused (SPEC.md §7.7). */
+  get throttledMessages(): number {
+    return this.#throttledMessages;
+  }
+
+  noteThrottled(): void {
+    this.#throttledMessages += 1;
   }
 
   /**
@@ -277,11 +290,12 @@ export function openSession(
     connection.stopTimers();
     runtime.connections.delete(connection.id);
     const status = connection.disconnectStatus({ code, reason: reason.toString('utf8') });
-    const dropped = connection.droppedMessages;
+    const { droppedMessages, throttledMessages } = connection;
     logger.info('disconnected', {
       connectionId: facts.connectionId,
       ...status,
-      ...(dropped > 0 && { droppedMessages: dropped }),
+      ...(droppedMessages > 0 && { droppedMessages }),
+      ...(throttledMessages > 0 && { throttledMessages }),
     });
     runDisconnect(runtime, facts, status).catch(reportBug('$disconnect handling')).finally(sessionEnded);
   });
@@ -307,6 +321,12 @@ async function onMessage(
     sendErrorFrame(connection, 'Forbidden', newGatewayId());
     return;
   }
+  // Stage and route throttling (SPEC.md §7.7): checked before any event exists, so the frame gets a fresh requestId.
+  if (!runtime.throttle.admit(routeKey)) {
+    connection.noteThrottled();
+    sendErrorFrame(connection, 'Too Many Requests', newGatewayId());
+    return;
+  }
   const event = messageEvent(connection.facts, routeKey, body, runtime.options.clock.now());
   const outcome = await runtime.invokeRoute(routeKey, event);
   if (!outcome) return;
@@ -328,7 +348,7 @@ async function onMessage(
   }
 }
 
-/** Byte layout as API Gateway sends it (SPEC.md §2.2); dropped, like any message, when the buffer is full. */
+/** Byte layout as API Gateway sends it (SPEC.md §2.2, §7.7); dropped, like any message, when the buffer is full. */
 function sendErrorFrame(connection: Connection, message: string, requestId: string): void {
   const frame = `{"message": ${JSON.stringify(message)}, "connectionId":${JSON.stringify(connection.id)}, "requestId":${JSON.stringify(requestId)}}`;
   connection.send(frame, false);

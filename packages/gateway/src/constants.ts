@@ -30,6 +30,14 @@ export const INTEGRATION_TIMEOUT_MS = 29_000;
 /** 8 KB: the longest authorizer result, as JSON. */
 export const MAX_AUTHORIZER_RESULT_BYTES = 8_192;
 
+/**
+ * The account-level throttle per Region, shared by every API of the account and the @connections API: 10 000
+ * requests per second, with a bucket of 5 000 (SPEC.md §7.7). Not enforced: the emulator is one API, not an
+ * account. The command's usage text cites it, as the ceiling of realistic `--throttle-rate`/`--throttle-burst`.
+ */
+export const ACCOUNT_THROTTLE_RATE_LIMIT = 10_000;
+export const ACCOUNT_THROTTLE_BURST_LIMIT = 5_000;
+
 // The emulator's own limits ---------------------------------------------------------------------------------
 
 /**

@@ -18,6 +18,7 @@ import {
 import { createSignatureVerifier } from './management-auth.js';
 import { type GatewayOptions, resolveOptions } from './options.js';
 import { createRouteSelector, isStagePath, pathnameOf } from './routing.js';
+import { RouteThrottle } from './throttling.js';
 
 export interface ListenInfo {
   port: number;
@@ -53,6 +54,7 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
     options,
     connections: new ConnectionRegistry(),
     selectRoute: createRouteSelector(options.routeSelectionExpression, options.routes.keys()),
+    throttle: new RouteThrottle(options.routeThrottles, clock),
     domainName: '',
     closing: false,
     failureLog: new FailureLog(options.logger, clock),

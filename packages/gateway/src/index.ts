@@ -23,5 +23,7 @@ export type {
   ManagementAuth,
   ManagementCredentials,
   RouteDefinition,
+  StageThrottling,
+  ThrottleSettings,
   WebSocketLambda,
 } from './options.js';

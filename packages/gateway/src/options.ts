@@ -53,11 +53,34 @@ export interface ConnectionRateLimit {
 }
 
 /**
+ * One token bucket, as API Gateway's `ThrottlingRateLimit` and `ThrottlingBurstLimit` of a stage or route
+ * (SPEC.md §7.7). The bucket starts full.
+ */
+export interface ThrottleSettings {
+  /** Tokens (messages) added per second; 0 never refills. */
+  rateLimit: number;
+  /** The bucket's size, the most messages that pass at once: an integer; 0 lets nothing through. */
+  burstLimit: number;
+}
+
+/**
+ * A stage's throttling of messages (SPEC.md §7.7), as its `DefaultRouteSettings` and `RouteSettings` on AWS. Every
+ * throttled message route has one bucket that all connections draw on; a frame that finds it empty is not invoked
+ * and gets `{"message": "Too Many Requests", …}`. `rateLimit` and `burstLimit` (both or neither) are the stage
+ * default: each message route (`$default` included) without its own entry in `routes` gets a bucket of that size.
+ * `$connect` is limited by `connectionRateLimit` instead.
+ */
+export interface StageThrottling extends Partial<ThrottleSettings> {
+  /** Route key → that route's own bucket, in place of the stage default. Keys must be message routes of the API. */
+  routes?: Record<string, ThrottleSettings>;
+}
+
+/**
  * The time a gateway reads and the timers it sets: the idle timeout, the maximum connection age, the integration
- * timeout, the new-connection token bucket, and every timestamp (`connectedAt`, `requestTime`, `requestTimeEpoch`,
- * the trace id, GetConnection's `lastActiveAt`, the Lambda context's remaining time). A test passes a clock it
- * advances by hand, to see a 10-minute idle timeout without waiting 10 minutes. `ws`'s own wait for a client's
- * close frame keeps real time.
+ * timeout, the token buckets of the new-connection rate and of message throttling, and every timestamp
+ * (`connectedAt`, `requestTime`, `requestTimeEpoch`, the trace id, GetConnection's `lastActiveAt`, the Lambda
+ * context's remaining time). A test passes a clock it advances by hand, to see a 10-minute idle timeout without
+ * waiting 10 minutes. `ws`'s own wait for a client's close frame keeps real time.
  */
 export interface GatewayClock {
   /** Epoch milliseconds, like `Date.now()`. */
@@ -127,6 +150,11 @@ export interface GatewayOptions {
   /** @default none (unlimited) */
   connectionRateLimit?: ConnectionRateLimit;
   /**
+   * Stage and route throttling of messages: `{ rateLimit?, burstLimit?, routes? }`, one token bucket per message
+   * route shared by every connection (SPEC.md §7.7). @default none (no message is throttled)
+   */
+  throttling?: StageThrottling;
+  /**
    * While this many bytes wait to be sent to a client, PostToConnection gets 429 and the gateway drops its own
    * frames to that client (error frames, two-way route responses). @default 1_048_576
    */
@@ -182,6 +210,8 @@ export interface ResolvedOptions {
   maxFrameBytes: number;
   integrationTimeoutMs: number;
   connectionRateLimit: Required<ConnectionRateLimit> | undefined;
+  /** Message route key → its bucket (its own setting, else the stage default); routes not in it are not throttled. */
+  routeThrottles: ReadonlyMap<string, ThrottleSettings>;
   sendBufferLimitBytes: number;
   /** Access key id → secret access key; undefined when management requests are not verified. */
   managementCredentials: ReadonlyMap<string, string> | undefined;
@@ -191,6 +221,8 @@ export interface ResolvedOptions {
 }
 
 const SPECIAL_ROUTES = new Set(['$connect', '$disconnect', '$default']);
+/** The routes that are not messages: they are never throttled by `throttling`. */
+const CONNECTION_ROUTES = new Set(['$connect', '$disconnect']);
 
 const stderrLogger: GatewayLogger = {
   info() {},
@@ -205,8 +237,9 @@ export function resolveOptions(options: GatewayOptions): ResolvedOptions {
   if (!/^[A-Za-z0-9_-]{1,128}$/.test(stage)) throw new Error(`Invalid stage name: ${stage}`);
   const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
   if (!/^\d{12}$/.test(accountId)) throw new Error(`Invalid account id: ${accountId}`);
+  const routes = resolveRoutes(options.routes);
   return {
-    routes: resolveRoutes(options.routes),
+    routes,
     authorizer: resolveAuthorizer(options.authorizer),
     stage,
     stageVariables: resolveStageVariables(options.stageVariables),
@@ -220,6 +253,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedOptions {
     maxFrameBytes: positive('maxFrameBytes', options.maxFrameBytes, MAX_FRAME_BYTES),
     integrationTimeoutMs: timer('integrationTimeoutMs', options.integrationTimeoutMs, INTEGRATION_TIMEOUT_MS),
     connectionRateLimit: resolveRateLimit(options.connectionRateLimit),
+    routeThrottles: resolveThrottling(options.throttling, routes),
     sendBufferLimitBytes: positive(
       'sendBufferLimitBytes',
       options.sendBufferLimitBytes,
@@ -285,6 +319,62 @@ function resolveRateLimit(limit: ConnectionRateLimit | undefined): Required<Conn
   if (limit === undefined) return undefined;
   const perSecond = positive('connectionRateLimit.perSecond', limit.perSecond ?? Number.NaN, 0);
   return { perSecond, burst: positive('connectionRateLimit.burst', limit.burst, Math.max(1, perSecond)) };
+}
+
+/**
+ * The bucket of each throttled message route (SPEC.md §7.7): a route's own setting replaces the stage default, which
+ * applies to every other message route. `$connect` and `$disconnect` are never throttled here.
+ */
+function resolveThrottling(
+  throttling: StageThrottling | undefined,
+  routes: ReadonlyMap<string, ResolvedRoute>,
+): Map<string, ThrottleSettings> {
+  const buckets = new Map<string, ThrottleSettings>();
+  if (throttling === undefined) return buckets;
+  if (typeof throttling !== 'object' || throttling === null) {
+    throw new TypeError('throttling must be { rateLimit?, burstLimit?, routes? }');
+  }
+  const { rateLimit, burstLimit, routes: routeSettings = {} } = throttling;
+  if ((rateLimit === undefined) !== (burstLimit === undefined)) {
+    throw new TypeError('throttling: set both rateLimit and burstLimit (the stage default), or neither');
+  }
+  if (typeof routeSettings !== 'object' || routeSettings === null) {
+    throw new TypeError('throttling.routes must map route keys to { rateLimit, burstLimit }');
+  }
+  for (const [routeKey, settings] of Object.entries(routeSettings)) {
+    const name = `throttling.routes.${routeKey}`;
+    if (CONNECTION_ROUTES.has(routeKey)) {
+      throw new TypeError(
+        `${name}: only message routes are throttled; limit new connections with connectionRateLimit`,
+      );
+    }
+    if (!routes.has(routeKey)) throw new TypeError(`${name}: ${routeKey} is not a route of this API`);
+    buckets.set(routeKey, throttleSettings(name, settings));
+  }
+  if (rateLimit !== undefined) {
+    const stageDefault = throttleSettings('throttling', { rateLimit, burstLimit });
+    for (const routeKey of routes.keys()) {
+      if (!CONNECTION_ROUTES.has(routeKey) && !buckets.has(routeKey)) buckets.set(routeKey, stageDefault);
+    }
+  }
+  return buckets;
+}
+
+/** AWS's types: `ThrottlingRateLimit` is a number (a double), `ThrottlingBurstLimit` an integer; 0 is allowed. */
+function throttleSettings(name: string, settings: unknown): ThrottleSettings {
+  const { rateLimit, burstLimit } = (typeof settings === 'object' && settings !== null ? settings : {}) as {
+    rateLimit?: unknown;
+    burstLimit?: unknown;
+  };
+  if (typeof rateLimit !== 'number' || !Number.isFinite(rateLimit) || rateLimit < 0) {
+    throw new TypeError(
+      `${name}.rateLimit must be a number ≥ 0 (messages per second), got ${String(rateLimit)}`,
+    );
+  }
+  if (typeof burstLimit !== 'number' || !Number.isInteger(burstLimit) || burstLimit < 0) {
+    throw new TypeError(`${name}.burstLimit must be an integer ≥ 0, got ${String(burstLimit)}`);
+  }
+  return { rateLimit, burstLimit };
 }
 
 function resolveManagementAuth(auth: ManagementAuth | undefined): Map<string, string> | undefined {

@@ -1,10 +1,10 @@
 /**
  * A token bucket on the gateway's clock: the new-connection rate (SPEC.md §7.5) and the failure log's line rate
- * (SPEC.md §8.5) use one each.
+ * (SPEC.md §8.5) use one each, message throttling (SPEC.md §7.7) one per throttled route.
  */
 import type { GatewayClock } from './options.js';
 
-/** `burst` tokens at most, refilled at `perSecond`. */
+/** `burst` tokens at most, refilled at `perSecond`; it starts full. A bucket of 0 never lets anything through. */
 export class TokenBucket {
   #tokens: number;
   #updatedAt: number;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import {
   cliManagementAuth,
+  cliThrottling,
   injectLambdaEnvironment,
   parseCliArgs,
   parseRoutesFile,
@@ -77,6 +78,51 @@ test('CLI arguments: defaults, numbers, stage variables, the rate limit, errors'
   assert.throws(() => parseCliArgs(['--routes', 'r', '--nope']), /Unknown option/);
   assert.throws(() => parseCliArgs(['--routes', 'r', '--connection-burst', '3']), /--connection-rate/);
   assert.throws(() => parseCliArgs(['--routes', 'r', '--stage-variable', 'x']), /name=value/);
+});
+
+// SPEC.md §7.7: the stage default from the flags, each route's own setting from the routes file.
+test("CLI throttling: --throttle-rate with --throttle-burst, and a route's throttling in the routes file", () => {
+  const args = parseCliArgs(['--routes', 'r.mjs', '--throttle-rate', '0.5', '--throttle-burst=20']);
+  assert.deepEqual(args.gateway, { throttling: { rateLimit: 0.5, burstLimit: 20 } });
+  assert.throws(
+    () => parseCliArgs(['--routes', 'r', '--throttle-rate', '5']),
+    /--throttle-rate and --throttle-burst go together/,
+  );
+  assert.throws(() => parseCliArgs(['--routes', 'r', '--throttle-burst', '5']), /go together/);
+  assert.throws(
+    () => parseCliArgs(['--routes', 'r', '--throttle-rate', 'fast', '--throttle-burst', '5']),
+    /--throttle-rate must be a number/,
+  );
+  assert.match(
+    USAGE,
+    /^ {2}--throttle-rate <n> +messages per second per route, all clients together; default unlimited$/m,
+  );
+  assert.match(USAGE, /^ {2}--throttle-burst <n> +each route's bucket size, with --throttle-rate/m);
+
+  const routesFile = parseRoutesFile(
+    {
+      send: { handler: './send.mjs', throttling: { rateLimit: 1, burstLimit: 2 } },
+      ping: { handler: './ping.mjs', twoWay: true },
+    },
+    '/base',
+  );
+  assert.deepEqual(routesFile.routes.get('send')?.throttling, { rateLimit: 1, burstLimit: 2 });
+  assert.equal('throttling' in (routesFile.routes.get('ping') ?? {}), false);
+  assert.throws(
+    () => parseRoutesFile({ send: { handler: './send.mjs', throttling: 5 } }, '/'),
+    /route send: throttling must be \{ rateLimit, burstLimit \}/,
+  );
+  assert.deepEqual(cliThrottling(args.gateway.throttling, routesFile), {
+    rateLimit: 0.5,
+    burstLimit: 20,
+    routes: { send: { rateLimit: 1, burstLimit: 2 } },
+  });
+  assert.deepEqual(cliThrottling(undefined, routesFile), {
+    routes: { send: { rateLimit: 1, burstLimit: 2 } },
+  });
+  const unthrottled = parseRoutesFile({ ping: './ping.mjs' }, '/');
+  assert.deepEqual(cliThrottling(args.gateway.throttling, unthrottled), { rateLimit: 0.5, burstLimit: 20 });
+  assert.equal(cliThrottling(undefined, unthrottled), undefined);
 });
 
 test('routes file: paths, #exports, two-way routes and the authorizer key', () => {
@@ -191,6 +237,13 @@ test('management auth of the command: the environment pair, else the local pair;
   assert.deepEqual(cliManagementAuth('none', { AWS_PROFILE: 'dev' }), { managementAuth: 'none' });
 });
 
+/** The environment the command is started with: none of the test's AWS settings, no loader options. */
+function commandEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_') && name !== 'NODE_OPTIONS'),
+  );
+}
+
 const FILES: Record<string, string> = {
   // A .ts file outside a "type": "module" package is CommonJS for Node; the CLI must load it anyway.
   'routes.ts': `export default {
@@ -238,12 +291,9 @@ test('SPEC.md §10.9 the roomcast-gateway CLI: plain node, TS routes, Lambda env
   await symlink(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   for (const [name, text] of Object.entries(FILES)) await writeFile(path.join(dir, name), text);
 
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_') && name !== 'NODE_OPTIONS'),
-  );
   child = spawn(process.execPath, [BIN, '--routes', 'routes.ts', '--port', '0', '--stage', 'local'], {
     cwd: dir,
-    env,
+    env: commandEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -281,4 +331,62 @@ test('SPEC.md §10.9 the roomcast-gateway CLI: plain node, TS routes, Lambda env
   assert.deepEqual(await closed, { code: 1001, reason: 'Going away' });
   assert.equal(await exited, 0);
   assert.match(stdout, /^disconnect 1001$/m);
+});
+
+// SPEC.md §10.13 (§7.7): the flags and the routes file's throttling reach the gateway the command runs.
+test('the command throttles: --throttle-rate/--throttle-burst for every route, a route’s own from the routes file', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'roomcast-gateway-throttle-'));
+  let child: ChildProcess | undefined;
+  t.after(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+  await writeFile(
+    path.join(dir, 'routes.mjs'),
+    `export default {
+  echo: { handler: './echo.mjs', twoWay: true },
+  strict: { handler: './echo.mjs', twoWay: true, throttling: { rateLimit: 0, burstLimit: 2 } },
+};
+`,
+  );
+  await writeFile(
+    path.join(dir, 'echo.mjs'),
+    "export const handler = async (event) => ({ statusCode: 200, body: 'echo ' + JSON.parse(event.body).action });\n",
+  );
+  // The command keeps real time: with a rate of 0 no bucket refills, so the counts below are exact.
+  const argv = ['--routes', 'routes.mjs', '--port', '0', '--throttle-rate', '0', '--throttle-burst', '1'];
+  child = spawn(process.execPath, [BIN, ...argv], {
+    cwd: dir,
+    env: commandEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk) => (stdout += chunk));
+  child.stderr?.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
+  await waitUntil(() => /^ready$/m.test(stdout) || child?.exitCode !== null, 'the ready line', 15_000);
+  assert.match(stdout, /^ready$/m, stderr);
+  assert.match(stdout, /^ {2}Throttling: {10}0 messages\/s, burst 1 per message route$/m);
+  assert.match(stdout, /^ {4}echo \(two-way\) → \.\/echo\.mjs$/m);
+  assert.match(stdout, /^ {4}strict \(two-way, throttled: 0 messages\/s, burst 2\) → \.\/echo\.mjs$/m);
+
+  const client = new WebSocket(/WebSocket URL:\s+(\S+)/.exec(stdout)?.[1] ?? '');
+  await opened(client);
+  const answer = async (action: string) => {
+    const reply = nextMessage(client);
+    client.send(JSON.stringify({ action }));
+    return (await reply).text;
+  };
+  const tooManyRequests = /^\{"message": "Too Many Requests", "connectionId":/;
+  assert.equal(await answer('echo'), 'echo echo');
+  assert.match(await answer('echo'), tooManyRequests, 'the stage default from the flags: a bucket of 1');
+  assert.equal(await answer('strict'), 'echo strict');
+  assert.equal(await answer('strict'), 'echo strict');
+  assert.match(await answer('strict'), tooManyRequests, 'the route’s own bucket of 2, from the routes file');
+
+  const closed = closeOf(client);
+  child.kill('SIGINT');
+  await closed;
+  assert.equal(await exited, 0);
 });

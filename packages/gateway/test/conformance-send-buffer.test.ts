@@ -6,13 +6,14 @@ import { MAX_FRAME_BYTES } from '../src/constants.js';
 import { connectedId, framesUntil, QUIET, Recorder, rejection, startGateway, waitUntil } from './helpers.js';
 
 const LIMIT = 65_536;
-/** Frames from the client, each failing its invocation (or answered by a two-way route). */
-const FLOOD = 5_000;
+/** Frames from the client: a third fail their invocation, a third get a two-way response, a third are throttled. */
+const FLOOD = 6_000;
+const FLOOD_FRAMES = ['not json', '{"action":"echo"}', '{"action":"blocked"}'];
 /** A 32 KB frame as ws queues it: the payload and a 4-byte header. */
 const ONE_FRAME = MAX_FRAME_BYTES + 4;
 
 // SPEC.md §10.12 (§7.6): the send buffer cap belongs to the connection, so no frame the gateway queues (a post, an
-// error frame, a two-way route's response) can grow a slow client's buffer past it.
+// error frame, a Too Many Requests frame, a two-way route's response) can grow a slow client's buffer past it.
 test('SPEC.md §10.12 the send buffer cap holds for every frame: error frames and route responses are dropped', async (t) => {
   // Every message queued for a client, and the connection's buffer right after it.
   const sends: { result: SendResult; buffered: number; text: string }[] = [];
@@ -28,14 +29,16 @@ test('SPEC.md §10.12 the send buffer cap holds for every frame: error frames an
   );
 
   const recorder = new Recorder();
-  const infos: { msg: string; extra?: { droppedMessages?: number } }[] = [];
+  const infos: { msg: string; extra?: { droppedMessages?: number; throttledMessages?: number } }[] = [];
   const gw = await startGateway(t, {
     sendBufferLimitBytes: LIMIT,
+    throttling: { routes: { blocked: { rateLimit: 0, burstLimit: 0 } } },
     logger: { ...QUIET, info: (msg, extra) => infos.push({ msg, extra: extra as never }) },
     routes: {
       $connect: recorder.handler(),
       $disconnect: recorder.handler(),
       echo: { handler: async () => ({ statusCode: 200, body: 'e'.repeat(200) }), twoWay: true },
+      blocked: async () => undefined,
       $default: async () => {
         throw new Error('broken handler');
       },
@@ -61,14 +64,13 @@ test('SPEC.md §10.12 the send buffer cap holds for every frame: error frames an
 
   // Thousands of frames whose answers (error frames, route responses) all find the buffer full.
   const before = sends.length;
-  for (let i = 0; i < FLOOD; i++) client.send(i % 2 === 0 ? 'not json' : '{"action":"echo"}');
+  for (let i = 0; i < FLOOD; i++) client.send(FLOOD_FRAMES[i % FLOOD_FRAMES.length] ?? '');
   await waitUntil(() => sends.length - before >= FLOOD, 'an answer to every frame');
   const flood = sends.slice(before);
-  assert.equal(
-    flood.filter((s) => s.text.startsWith('{"message": "Internal server error"')).length,
-    FLOOD / 2,
-  );
-  assert.equal(flood.filter((s) => s.text.startsWith('eee')).length, FLOOD / 2);
+  const answers = (prefix: string) => flood.filter((s) => s.text.startsWith(prefix)).length;
+  assert.equal(answers('{"message": "Internal server error"'), FLOOD / 3);
+  assert.equal(answers('eee'), FLOOD / 3);
+  assert.equal(answers('{"message": "Too Many Requests"'), FLOOD / 3);
 
   const peak = Math.max(...sends.map((s) => s.buffered));
   assert.ok(peak < LIMIT + ONE_FRAME, `the buffer peaked at ${peak} bytes: more than the cap plus one frame`);
@@ -103,4 +105,5 @@ test('SPEC.md §10.12 the send buffer cap holds for every frame: error frames an
   await recorder.next('$disconnect');
   const disconnected = infos.find((info) => info.msg === 'disconnected');
   assert.ok((disconnected?.extra?.droppedMessages ?? 0) >= dropped + 1, JSON.stringify(disconnected));
+  assert.equal(disconnected?.extra?.throttledMessages, FLOOD / 3, JSON.stringify(disconnected));
 });
