@@ -1,255 +1,323 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
-import { DEV_JWT_SECRET, signDevToken } from '../../src/auth.ts';
-import { type LocalStack, startLocalStack } from '../../src/local/stack.ts';
-import { dropConnection } from '../client/support.ts';
+import type { Browser, Page } from 'playwright-core';
+import { DEV_JWT_SECRET } from '../../src/auth.ts';
+import type { LocalStack } from '../../src/local/stack.ts';
 import { wholeHistory } from '../faults/support.ts';
 import { ChatClient, eventually } from '../support/chat.ts';
+import {
+  connected,
+  conversation,
+  expectNoPageErrors,
+  joinRoom,
+  launchBrowser,
+  lines,
+  newPage,
+  say,
+  screenshot,
+  sees,
+  startStack,
+  texts,
+} from './support.ts';
 
-const ARTIFACTS = join(import.meta.dirname, 'artifacts');
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
+/** The demo page in Chromium: people chatting in a room and directly, history, scrolling, reloads. */
 let stack: LocalStack;
-let browser: BrowserContext;
-let profile: string;
-
-/** Opens the demo page and joins `room` as `user` with a development token. */
-async function joinAs(user: string, room: string): Promise<Page> {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(10_000);
-  await page.goto(stack.httpUrl);
-  await page.getByRole('textbox', { name: 'Name' }).fill(user);
-  await page.getByRole('textbox', { name: 'Room' }).fill(room);
-  await page.getByRole('button', { name: 'Join' }).click();
-  await page
-    .getByRole('status')
-    .filter({ hasText: `Connected as ${user} in ${room}` })
-    .waitFor();
-  return page;
-}
-
-async function say(page: Page, text: string): Promise<void> {
-  const input = page.getByLabel('Message', { exact: true });
-  await input.fill(text);
-  await input.press('Enter');
-}
-
-/** Waits until the page lists a stored message (not a pending one) with this text. */
-async function sees(page: Page, text: string): Promise<void> {
-  await page.locator('#messages li[data-id] .text').getByText(text, { exact: true }).waitFor();
-}
-
-/** The room messages a page lists, in its order, as `seq text`. */
-async function roomLines(page: Page): Promise<string[]> {
-  return page
-    .locator('#messages li[data-seq]:not(.direct)')
-    .evaluateAll((items) =>
-      items.map(
-        (item) => `${item.getAttribute('data-seq')} ${item.querySelector('.text')?.textContent ?? ''}`,
-      ),
-    );
-}
-
-async function listed(page: Page): Promise<{ texts: string[]; ids: string[] }> {
-  return page.locator('#messages li[data-id]').evaluateAll((items) => ({
-    texts: items.map((item) => item.querySelector('.text')?.textContent ?? ''),
-    ids: items.map((item) => item.getAttribute('data-id') ?? ''),
-  }));
-}
-
-const sessions = new Map<Page, CDPSession>();
-
-/** Cuts one page off the network (new handshakes fail), like a laptop losing its Wi-Fi. */
-async function setOffline(page: Page, offline: boolean): Promise<void> {
-  let cdp = sessions.get(page);
-  if (!cdp) {
-    cdp = await browser.newCDPSession(page);
-    sessions.set(page, cdp);
-    await cdp.send('Network.enable');
-  }
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline,
-    latency: 0,
-    downloadThroughput: -1,
-    uploadThroughput: -1,
-  });
-}
+let browser: Browser;
 
 before(async () => {
-  stack = await startLocalStack({ port: 0, env: { LOG_LEVEL: 'SILENT' } });
-  profile = await mkdtemp(join(tmpdir(), 'roomcast-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  await mkdir(ARTIFACTS, { recursive: true });
+  [stack, browser] = await Promise.all([startStack(), launchBrowser()]);
 });
 
 after(async () => {
   await browser?.close();
   await stack?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
-describe('demo page in Chromium', () => {
-  let alice: Page;
-  let bob: Page;
-  let carol: Page;
+/** A page of its own (storage, network) that has joined `room` as `user`. */
+async function joined(user: string, room: string): Promise<Page> {
+  const { page } = await newPage(browser);
+  await joinRoom(page, stack.httpUrl, user, room);
+  return page;
+}
 
-  it('two pages in one room chat both ways and send direct messages; another room sees nothing', async () => {
-    alice = await joinAs('alice', 'lobby');
-    bob = await joinAs('bob', 'lobby');
-    carol = await joinAs('carol', 'elsewhere');
-    await alice.locator('#messages .notice').getByText('bob joined').waitFor();
+/** Someone outside the browser: a raw WebSocket client with a development token. */
+function outsider(user: string, room: string): Promise<ChatClient> {
+  return ChatClient.connect(stack, user, room, '', { secret: DEV_JWT_SECRET });
+}
+
+async function storedCount(room: string, count: number) {
+  return eventually(
+    () => wholeHistory(stack.deps.messages, room),
+    (messages) => messages.length === count,
+    10_000,
+  );
+}
+
+describe('demo page in Chromium: chatting', () => {
+  it('before joining only the form shows; two people chat; Leave clears everything', async () => {
+    const { page: alice } = await newPage(browser);
+    await alice.goto(stack.httpUrl);
+    assert.equal(await alice.locator('#chat').isVisible(), false, 'no chat before joining');
+    assert.equal(await alice.getByLabel('Message', { exact: true }).isVisible(), false);
+    await screenshot(alice, 'chat-1-before-joining');
+
+    await alice.getByRole('textbox', { name: 'Name' }).fill('alice');
+    await alice.getByRole('textbox', { name: 'Room' }).fill('lobby');
+    await alice.getByRole('button', { name: 'Join' }).click();
+    await connected(alice);
+    assert.equal(await alice.locator('#join').isVisible(), false, 'no join form once joined');
+    assert.equal(await alice.locator('#me').textContent(), 'You are alice');
+
+    const bob = await joined('bob', 'lobby');
+    await alice.locator('li.notice').getByText('bob joined').waitFor();
+    await alice.locator('#members button[data-user="bob"]').waitFor();
 
     await say(alice, 'hello bob');
-    await sees(bob, 'hello bob');
+    await say(alice, 'are you there?');
+    await sees(bob, 'are you there?');
     await say(bob, 'hi alice');
     await sees(alice, 'hi alice');
+    assert.deepEqual(await texts(bob), ['hello bob', 'are you there?', 'hi alice']);
+    // Own messages are styled as own; consecutive ones of one sender form one group (one name above them).
+    assert.deepEqual(
+      await conversation(alice)
+        .locator('li[data-id]')
+        .evaluateAll((items) => items.map((item) => item.className)),
+      ['message mine', 'message mine continued', 'message'],
+    );
+    assert.equal(await conversation(bob).locator('li.mine').count(), 1);
+    await screenshot(alice, 'chat-2-two-people-alice');
+    await screenshot(bob, 'chat-2-two-people-bob');
 
-    await alice.getByRole('button', { name: 'bob', exact: true }).click();
-    await alice.getByText('Direct message to bob').waitFor();
-    await say(alice, 'psst, bob');
-    await sees(bob, 'psst, bob');
-    assert.equal(await bob.locator('#messages li.direct .text').textContent(), 'psst, bob');
-    await alice.getByLabel('Message', { exact: true }).press('Escape');
-    assert.equal(await alice.locator('#target').isHidden(), true);
-
-    await say(carol, 'anyone?');
-    await sees(carol, 'anyone?');
-    assert.deepEqual((await listed(carol)).texts, ['anyone?']);
-    assert.deepEqual((await listed(bob)).texts, ['hello bob', 'hi alice', 'psst, bob']);
+    await alice.getByRole('button', { name: 'Leave' }).click();
+    await alice.locator('#join').waitFor();
+    assert.equal(await alice.locator('#chat').isVisible(), false, 'no chat after leaving');
+    assert.equal(await alice.locator('#status').textContent(), 'Not connected');
+    assert.equal(await alice.locator('ol.messages').count(), 0, 'no messages after leaving');
+    assert.equal(await alice.locator('#members li').count(), 0, 'no members after leaving');
+    assert.equal(await alice.getByRole('textbox', { name: 'Name' }).inputValue(), 'alice', 'the name stays');
+    await bob.locator('li.notice').getByText('alice left').waitFor();
+    await screenshot(alice, 'chat-3-after-leave');
+    expectNoPageErrors(alice);
+    expectNoPageErrors(bob);
+    await Promise.all([alice.context().close(), bob.context().close()]);
   });
 
-  it('a page whose connection the server drops reconnects and shows what it missed, once each', async () => {
-    const [record, ...others] = (await stack.deps.connections.roomMembers('lobby')).filter(
-      (m) => m.user_id === 'alice',
+  it('direct messages are their own conversations, with unread counts, never in the room', async () => {
+    const alice = await joined('alice', 'dm-room');
+    const bob = await joined('bob', 'dm-room');
+    const carol = await outsider('carol', 'dm-elsewhere');
+    await say(alice, 'room message');
+    await sees(bob, 'room message');
+
+    // Bob writes to alice from the member list; alice is looking at the room.
+    await bob.locator('#members button[data-user="alice"]').click();
+    await bob.locator('#conversation-title').getByText('alice', { exact: true }).waitFor();
+    await say(bob, 'psst, alice');
+    await sees(bob, 'psst, alice', '@alice');
+    await say(bob, 'are you free later?');
+    const badge = alice.locator('#conversations button[data-conversation="@bob"] .unread');
+    await badge.filter({ hasText: /^2$/ }).waitFor();
+    // Someone from another room writes too: a conversation of its own.
+    carol.send({ action: 'sendDirect', to_user_id: 'alice', message: 'hello from elsewhere' });
+    await alice
+      .locator('#conversations button[data-conversation="@carol"] .unread')
+      .filter({ hasText: /^1$/ })
+      .waitFor();
+    await say(alice, 'back in the room');
+    await sees(alice, 'back in the room');
+    await screenshot(alice, 'dm-1-unread');
+    assert.deepEqual(
+      await texts(alice),
+      ['room message', 'back in the room'],
+      'no direct message in the room',
     );
-    assert.ok(record && others.length === 0, 'alice has one connection');
 
-    await setOffline(alice, true);
-    await dropConnection(stack, record.connection_id);
-    await alice.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor();
-
-    const missed = ['while you were away 1', 'while you were away 2', 'while you were away 3'];
-    for (const text of missed) {
-      await say(bob, text);
-      await sees(bob, text);
-    }
-    await alice.screenshot({ path: join(ARTIFACTS, 'chat-reconnecting.png') });
-    await setOffline(alice, false);
-    await alice.getByRole('status').filter({ hasText: 'Connected as alice in lobby' }).waitFor();
-    await say(bob, 'welcome back');
-    await sees(alice, 'welcome back');
-
-    const { texts, ids } = await listed(alice);
-    assert.deepEqual(texts, ['hello bob', 'hi alice', 'psst, bob', ...missed, 'welcome back']);
-    assert.equal(new Set(ids).size, ids.length, 'no message is listed twice');
-    assert.notEqual(
-      (await stack.deps.connections.roomMembers('lobby')).find((m) => m.user_id === 'alice')?.connection_id,
-      record.connection_id,
+    await alice.locator('#conversations button[data-conversation="@bob"]').click();
+    await sees(alice, 'are you free later?', '@bob');
+    assert.equal(await badge.count(), 0, 'read once shown');
+    assert.deepEqual(await texts(alice, '@bob'), ['psst, alice', 'are you free later?']);
+    await say(alice, 'sure');
+    await sees(bob, 'sure', '@alice');
+    // Bob, still in his conversation with alice, sees no unread count there; the room's did not move.
+    assert.equal(await bob.locator('#conversations button[data-conversation="@alice"] .unread').count(), 0);
+    assert.deepEqual(await texts(bob, '@alice'), ['psst, alice', 'are you free later?', 'sure']);
+    // Inbox order: each conversation lists its messages in this user's inbox seq order.
+    const seqs = (await lines(alice, '@bob')).map((line) => Number(line.split(' ')[0]));
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
     );
+    await screenshot(alice, 'dm-2-conversation');
+    await screenshot(bob, 'dm-2-conversation-bob');
 
-    await alice.screenshot({ path: join(ARTIFACTS, 'chat-alice.png') });
-    await bob.screenshot({ path: join(ARTIFACTS, 'chat-bob.png') });
+    // After a reload the conversations are back from history, and what was there before counts as read.
+    await alice.reload();
+    await connected(alice);
+    await sees(alice, 'sure', '@bob');
+    await sees(alice, 'hello from elsewhere', '@carol');
+    await sees(alice, 'back in the room');
+    await say(bob, 'one more thing');
+    await alice
+      .locator('#conversations button[data-conversation="@bob"] .unread')
+      .filter({ hasText: /^1$/ })
+      .waitFor();
+    assert.equal(await alice.locator('#conversations .unread').count(), 1, 'only the new message is unread');
+    assert.deepEqual(await texts(alice), ['room message', 'back in the room']);
+    await carol.close();
+    await Promise.all([alice, bob].map((page) => page.context().close()));
   });
 
-  it('every tab shows a burst from several senders in one order, the seq order, live and after a reload', async () => {
-    const ann = await joinAs('ann', 'order');
-    const ben = await joinAs('ben', 'order');
-    const annAgain = await joinAs('ann', 'order');
+  it('a send that fails keeps the text and says why; the counter stops too long a message', async () => {
+    const erin = await joined('erin', 'fail-room');
+    const dave = await joined('dave', 'fail-room');
+    await erin.locator('#members button[data-user="dave"]').click();
+    await dave.context().close();
+    await eventually(
+      () => stack.deps.connections.roomMembers('fail-room'),
+      (members) => members.every((member) => member.user_id !== 'dave'),
+      10_000,
+    );
+    await say(erin, 'are you still there?');
+    await erin.locator('#send-error').filter({ hasText: 'dave is not online' }).waitFor();
+    assert.equal(await erin.getByLabel('Message', { exact: true }).inputValue(), 'are you still there?');
+    assert.equal(await conversation(erin, '@dave').locator('li').count(), 0, 'no pending line left behind');
+    await screenshot(erin, 'send-1-recipient-offline');
+
+    await erin.locator('#conversations button[data-conversation="room"]').click();
+    const long = 'x'.repeat(4001);
+    await erin.getByLabel('Message', { exact: true }).fill(long);
+    await erin.locator('#counter').filter({ hasText: '4,001 / 4,000 — 1 too many' }).waitFor();
+    await erin.getByLabel('Message', { exact: true }).press('Enter');
+    await erin.locator('#send-error').filter({ hasText: 'at most 4,000 characters' }).waitFor();
+    assert.equal(await erin.getByLabel('Message', { exact: true }).inputValue(), long, 'the text stays');
+    await screenshot(erin, 'send-2-too-long');
+    await erin.getByLabel('Message', { exact: true }).press('Backspace');
+    assert.equal(await erin.locator('#send-error').isVisible(), false, 'the error goes once it fits');
+    await erin.getByLabel('Message', { exact: true }).press('Enter');
+    await sees(erin, 'x'.repeat(4000));
+    expectNoPageErrors(erin);
+    await erin.context().close();
+  });
+
+  it('loads older messages page by page, keeping the view; new messages do not yank it', async () => {
+    const seeder = await outsider('seeder', 'history');
+    for (let i = 1; i <= 130; i++) seeder.send({ action: 'sendMessage', message: `old ${i}` });
+    const history = await storedCount('history', 130);
+    const expected = history.map((message) => `${message.seq} ${message.message}`);
+    // And 60 direct messages to the reader, while the reader is connected elsewhere (they need a recipient).
+    const elsewhere = await outsider('reader', 'elsewhere');
+    for (let i = 1; i <= 60; i++)
+      seeder.send({ action: 'sendDirect', to_user_id: 'reader', message: `dm ${i}` });
+    for (let i = 1; i <= 60; i++) await elsewhere.next((frame) => frame.message === `dm ${i}`, 10_000);
+    await elsewhere.close();
+
+    const { page } = await newPage(browser);
+    await page.setViewportSize({ width: 1100, height: 600 });
+    await joinRoom(page, stack.httpUrl, 'reader', 'history');
+    await conversation(page).locator('li[data-id]').nth(49).waitFor();
+    assert.deepEqual(await lines(page), expected.slice(-50), 'the newest 50 on joining');
+    const timeline = page.locator('#timeline');
+    assert.equal(await timeline.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 2), true);
+
+    const older = page.getByRole('button', { name: 'Load older messages' });
+    await timeline.evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    const firstBefore = conversation(page).locator(`li[data-seq="${history[80]?.seq}"] .text`);
+    const yBefore = (await firstBefore.boundingBox())?.y;
+    await screenshot(page, 'history-0-load-older-button');
+    await older.click();
+    await conversation(page).locator('li[data-id]').nth(99).waitFor();
+    assert.deepEqual(await lines(page), expected.slice(-100), 'the page before, in front, in seq order');
+    const yAfter = (await firstBefore.boundingBox())?.y;
+    assert.ok(
+      yBefore !== undefined && yAfter !== undefined && Math.abs(yAfter - yBefore) < 2,
+      `the view stays: ${yBefore} → ${yAfter}`,
+    );
+    await screenshot(page, 'history-1-older-loaded');
+    await older.click();
+    await conversation(page).locator('li[data-id]').nth(129).waitFor();
+    assert.deepEqual(await lines(page), expected, 'the whole history');
+    await older.waitFor({ state: 'hidden' });
+
+    // Reading older messages: a new one does not move the view, a marker offers to go down.
+    const scrolled = await timeline.evaluate((el) => {
+      el.scrollTop = 400;
+      return el.scrollTop;
+    });
+    seeder.send({ action: 'sendMessage', message: 'something new' });
+    await sees(page, 'something new');
+    const marker = page.getByRole('button', { name: 'New messages ↓' });
+    await marker.waitFor();
+    assert.equal(await timeline.evaluate((el) => el.scrollTop), scrolled, 'the view did not jump');
+    await screenshot(page, 'history-2-new-messages-marker');
+    await marker.click();
+    await marker.waitFor({ state: 'hidden' });
+    assert.equal(await timeline.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 2), true);
+    // At the bottom it follows new messages.
+    seeder.send({ action: 'sendMessage', message: 'and another' });
+    await sees(page, 'and another');
+    assert.equal(await timeline.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 2), true);
+    assert.equal(await marker.isVisible(), false);
+
+    // The direct messages: the newest 50 on joining, the rest on demand; none unread, they were there before.
+    const dms = page.locator('#conversations button[data-conversation="@seeder"]');
+    assert.equal(await dms.locator('.unread').count(), 0);
+    await dms.click();
+    assert.equal(await conversation(page, '@seeder').locator('li[data-id]').count(), 50);
+    await older.click();
+    await conversation(page, '@seeder').locator('li[data-id]').nth(59).waitFor();
+    const inbox = await texts(page, '@seeder');
+    assert.deepEqual(new Set(inbox), new Set(Array.from({ length: 60 }, (_, i) => `dm ${i + 1}`)));
+    const inboxSeqs = (await lines(page, '@seeder')).map((line) => Number(line.split(' ')[0]));
+    assert.deepEqual(
+      inboxSeqs,
+      [...inboxSeqs].sort((a, b) => a - b),
+      'in inbox order',
+    );
+    await older.waitFor({ state: 'hidden' });
+    expectNoPageErrors(page);
+    await seeder.close();
+    await page.context().close();
+  });
+
+  it('every tab shows a burst from several senders in the seq order, live and after a reload', async () => {
+    const { page: ann, context } = await newPage(browser);
+    await joinRoom(ann, stack.httpUrl, 'ann', 'order');
+    const ben = await joined('ben', 'order');
+    const annAgain = await context.newPage();
+    await annAgain.goto(stack.httpUrl);
+    // Another tab of the same browser remembers the name and the room.
+    assert.equal(await annAgain.getByRole('textbox', { name: 'Name' }).inputValue(), 'ann');
+    assert.equal(await annAgain.getByRole('textbox', { name: 'Room' }).inputValue(), 'order');
+    await annAgain.getByRole('button', { name: 'Join' }).click();
+    await connected(annAgain);
     // Three more senders at once, each firing its frames without waiting: the server stores them concurrently.
-    const senders = await Promise.all(
-      ['x', 'y', 'z'].map((user) => ChatClient.connect(stack, user, 'order', '', { secret: DEV_JWT_SECRET })),
-    );
+    const senders = await Promise.all(['x', 'y', 'z'].map((user) => outsider(user, 'order')));
     try {
       for (const [s, sender] of senders.entries()) {
         for (let i = 0; i < 12; i++) sender.send({ action: 'sendMessage', message: `${'xyz'[s]}${i}` });
       }
       for (let i = 0; i < 4; i++) await say(ann, `ann ${i}`);
-      const history = await eventually(
-        () => wholeHistory(stack.deps.messages, 'order'),
-        (messages) => messages.length === 40,
-      );
+      const history = await storedCount('order', 40);
       const expected = history.map((message) => `${message.seq} ${message.message}`);
       for (const page of [ann, ben, annAgain]) {
-        await page.locator('#messages li[data-seq]:not(.direct)').nth(39).waitFor();
-        assert.deepEqual(await roomLines(page), expected);
+        await conversation(page).locator('li[data-id]').nth(39).waitFor();
+        assert.deepEqual(await lines(page), expected);
       }
 
+      // A reload joins again by itself, with the same history in the same order.
       await ben.reload();
-      await ben.getByRole('textbox', { name: 'Name' }).fill('ben');
-      await ben.getByRole('textbox', { name: 'Room' }).fill('order');
-      await ben.getByRole('button', { name: 'Join' }).click();
-      await ben.locator('#messages li[data-seq]:not(.direct)').nth(39).waitFor();
-      assert.deepEqual(await roomLines(ben), expected, 'after a reload: the newest 50, the same order');
-      await ann.screenshot({ path: join(ARTIFACTS, 'chat-order-ann.png') });
-      await ben.screenshot({ path: join(ARTIFACTS, 'chat-order-ben-reloaded.png') });
+      await connected(ben);
+      await conversation(ben).locator('li[data-id]').nth(39).waitFor();
+      assert.deepEqual(await lines(ben), expected, 'after a reload: the same messages, the same order');
+      assert.equal(await ben.locator('#me').textContent(), 'You are ben');
+      await screenshot(ann, 'order-1-ann');
+      await screenshot(ben, 'order-2-ben-reloaded');
     } finally {
       await Promise.all(senders.map((sender) => sender.close()));
+      await Promise.all([context.close(), ben.context().close()]);
     }
-  });
-});
-
-describe('demo page pointed at another server, as the deploy walkthrough does', () => {
-  const secret = 'walkthrough-deployed-secret-0123456789abcdef';
-  let deployed: LocalStack;
-
-  before(async () => {
-    // A second stack with its own secret stands in for the deployed API: the page is served by the first one.
-    deployed = await startLocalStack({
-      port: 0,
-      stage: 'prod',
-      env: { LOG_LEVEL: 'SILENT', JWT_SECRET: secret },
-    });
-  });
-  after(() => deployed?.close());
-
-  /** Opens the page with `?server=`, pastes a token for `user` signed with the other server's secret, joins. */
-  async function joinDeployed(user: string, room: string): Promise<Page> {
-    const page = await browser.newPage();
-    page.setDefaultTimeout(10_000);
-    await page.goto(`${stack.httpUrl}?server=${encodeURIComponent(deployed.wsUrl)}`);
-    assert.equal(await page.getByRole('textbox', { name: 'Server' }).inputValue(), deployed.wsUrl);
-    await page.getByRole('textbox', { name: 'Room' }).fill(room);
-    await page.getByRole('textbox', { name: 'Token' }).fill(await signDevToken(secret, user));
-    await page.getByRole('button', { name: 'Join' }).click();
-    // The name comes from the token, whatever the Name field says.
-    await page
-      .getByRole('status')
-      .filter({ hasText: `Connected as ${user} in ${room}` })
-      .waitFor();
-    return page;
-  }
-
-  it('joins with pasted tokens and chats; without a token it says what to do', async () => {
-    const lonely = await browser.newPage();
-    await lonely.goto(`${stack.httpUrl}?server=${encodeURIComponent(deployed.wsUrl)}`);
-    await lonely.getByRole('button', { name: 'Join' }).click();
-    await lonely.getByRole('alert').filter({ hasText: 'needs a token signed with its secret' }).waitFor();
-    await lonely.close();
-
-    const alice = await joinDeployed('alice', 'walkthrough');
-    const bob = await joinDeployed('bob', 'walkthrough');
-    await say(alice, 'hello from the deployed stack');
-    await sees(bob, 'hello from the deployed stack');
-    assert.equal(await bob.locator('#messages li.mine').count(), 0);
-    assert.equal(await alice.locator('#messages li.mine').count(), 1);
-    assert.equal((await deployed.deps.connections.roomMembers('walkthrough')).length, 2);
-    assert.equal((await stack.deps.connections.roomMembers('walkthrough')).length, 0);
-    await alice.screenshot({ path: join(ARTIFACTS, 'chat-deployed-server.png') });
   });
 });

@@ -85,15 +85,22 @@ class PendingTable<T> {
   readonly #entries = new Map<string, Entry<T>>();
   /** Callers of `sentSettled`, each with the keys it still waits for. */
   readonly #waiters: Waiter[] = [];
-  /** When the next entry refused with RATE_LIMITED may go out again (epoch ms). */
-  #nextRetryAt = 0;
+  /** After a RATE_LIMITED answer nothing goes out before this (epoch ms): the client paces itself by the server. */
+  #pausedUntil = 0;
+  #resumeTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #transmit: (frame: object) => void;
   readonly #inFlight: number;
+  /**
+   * How many may be out now: `inFlight`, down to 1 after a RATE_LIMITED answer and back up by one per answered
+   * entry, so that a client over its limit sends one frame at a time until the server keeps up again.
+   */
+  #window: number;
 
   /** `transmit` sends a frame now if a connection is open, and otherwise does nothing. */
   constructor(transmit: (frame: object) => void, inFlight = Number.POSITIVE_INFINITY) {
     this.#transmit = transmit;
     this.#inFlight = inFlight;
+    this.#window = inFlight;
   }
 
   add(key: string, frame: object, options: PendingOptions): Promise<T> {
@@ -119,25 +126,33 @@ class PendingTable<T> {
   }
 
   resolve(key: string, value: T): boolean {
+    if (this.#entries.has(key)) this.#window = Math.min(this.#inFlight, this.#window + 1);
     const entry = this.#settle(key);
     entry?.resolve(value);
     return entry !== undefined;
   }
 
   /**
-   * The server refused the entry for now (RATE_LIMITED): it goes out again after `ms`, on whatever connection is
-   * open then. Its timeout keeps running. False when there is no such entry.
+   * The server refused the entry for now (RATE_LIMITED): it goes out again, in its turn, once `ms` have passed,
+   * and nothing else goes out before that, so a client over its limit slows to the server's pace instead of
+   * collecting refusals (which the server counts toward closing the connection). Its timeout keeps running.
+   * False when there is no such entry.
    */
   retryAfter(key: string, ms: number): boolean {
     const entry = this.#entries.get(key);
     if (!entry) return false;
-    // Spaced by the server's hint, so that several refused at once do not all come back at the same moment
-    // (each refusal counts toward the server closing the connection).
-    const at = Math.max(Date.now() + ms, this.#nextRetryAt);
-    this.#nextRetryAt = at + ms;
-    setTimeout(() => {
-      if (this.#entries.get(key) === entry && entry.sent) this.#transmit(entry.frame);
-    }, at - Date.now());
+    entry.sent = false;
+    this.#window = 1;
+    const until = Date.now() + ms;
+    if (until > this.#pausedUntil) {
+      this.#pausedUntil = until;
+      clearTimeout(this.#resumeTimer);
+      // The timer may fire a moment before Date.now() reaches `until`: it ends the pause itself.
+      this.#resumeTimer = setTimeout(() => {
+        this.#pausedUntil = 0;
+        this.#sendNext();
+      }, ms);
+    }
     return true;
   }
 
@@ -161,6 +176,7 @@ class PendingTable<T> {
   }
 
   rejectAll(error: Error): void {
+    clearTimeout(this.#resumeTimer);
     for (const key of [...this.#entries.keys()]) this.reject(key, error);
   }
 
@@ -183,9 +199,10 @@ class PendingTable<T> {
 
   /** Sends the oldest waiting entries while fewer than `inFlight` are out. */
   #sendNext(): void {
+    if (Date.now() < this.#pausedUntil) return;
     let out = 0;
     for (const entry of this.#entries.values()) {
-      if (out >= this.#inFlight) return;
+      if (out >= this.#window) return;
       out += 1;
       if (entry.sent) continue;
       entry.sent = true;

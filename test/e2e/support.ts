@@ -1,0 +1,132 @@
+/**
+ * What the browser tests share: Debian's Chromium driven by playwright-core, a local stack per file, and helpers
+ * that drive the demo page the way a person does (by labels and roles), waiting for what the page shows, never for
+ * a fixed time. Screenshots go to test/e2e/artifacts/ (git-ignored) for a person to look at.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../src/local/stack.ts';
+import { UNLIMITED_FRAMES } from '../support/chat.ts';
+
+export const ARTIFACTS = join(import.meta.dirname, 'artifacts');
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+/** Generous for a loaded 2-core machine: every wait ends as soon as the page shows what it waits for. */
+const TIMEOUT_MS = 15_000;
+export const DESKTOP = { width: 1100, height: 720 };
+export const PHONE = { width: 375, height: 667 };
+
+export async function launchBrowser(): Promise<Browser> {
+  await mkdir(ARTIFACTS, { recursive: true });
+  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+}
+
+/** A local stack as `npm start` runs it (the development secret), without per-connection frame limits. */
+export function startStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  return startLocalStack({
+    port: 0,
+    ...options,
+    env: { LOG_LEVEL: 'SILENT', ...UNLIMITED_FRAMES, ...options.env },
+  });
+}
+
+/**
+ * A fresh browser profile (its own storage, its own network to switch off) with one page. Page errors fail the
+ * test that waits next: they are collected and thrown by `expectNoPageErrors`.
+ */
+export async function newPage(
+  browser: Browser,
+  viewport: { width: number; height: number } = DESKTOP,
+): Promise<{ page: Page; context: BrowserContext }> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT_MS);
+  watchErrors(page);
+  return { page, context };
+}
+
+const pageErrors = new WeakMap<Page, string[]>();
+
+function watchErrors(page: Page): void {
+  const errors: string[] = [];
+  pageErrors.set(page, errors);
+  page.on('pageerror', (error) => errors.push(error.message));
+}
+
+export function expectNoPageErrors(page: Page): void {
+  const errors = pageErrors.get(page) ?? [];
+  if (errors.length) throw new Error(`the page threw: ${errors.join('; ')}`);
+}
+
+/** Fills the join form (name, room) and joins; waits until the page says it is connected. */
+export async function joinRoom(page: Page, url: string, user: string, room: string): Promise<void> {
+  await page.goto(url);
+  await page.getByRole('textbox', { name: 'Name' }).fill(user);
+  await page.getByRole('textbox', { name: 'Room' }).fill(room);
+  await page.getByRole('button', { name: 'Join' }).click();
+  await connected(page);
+}
+
+export async function connected(page: Page): Promise<void> {
+  await statusSays(page, 'Connected');
+}
+
+export async function statusSays(page: Page, text: string | RegExp): Promise<void> {
+  await page
+    .locator('#status')
+    .filter({ hasText: typeof text === 'string' ? new RegExp(`^${escapeRegExp(text)}$`) : text })
+    .waitFor();
+}
+
+/** Types a message in the composer and presses Enter. */
+export async function say(page: Page, text: string): Promise<void> {
+  const input = page.getByLabel('Message', { exact: true });
+  await input.fill(text);
+  await input.press('Enter');
+}
+
+/** A conversation's list: `room`, or `@user` for the direct messages with that user. */
+export function conversation(page: Page, key = 'room') {
+  return page.locator(`ol.messages[data-conversation="${key}"]`);
+}
+
+/** Waits until a conversation lists a stored message (not a pending one) with this text, shown or not. */
+export async function sees(page: Page, text: string, key = 'room'): Promise<void> {
+  await conversation(page, key)
+    .locator('li[data-id] .text')
+    .getByText(text, { exact: true })
+    .waitFor({ state: 'attached' });
+}
+
+/** The stored messages of a conversation, in the page's order, as `seq text`. */
+export function lines(page: Page, key = 'room'): Promise<string[]> {
+  return conversation(page, key)
+    .locator('li[data-id]')
+    .evaluateAll((items) =>
+      items.map(
+        (item) => `${item.getAttribute('data-seq')} ${item.querySelector('.text')?.textContent ?? ''}`,
+      ),
+    );
+}
+
+export function texts(page: Page, key = 'room'): Promise<string[]> {
+  return conversation(page, key)
+    .locator('li[data-id] .text')
+    .evaluateAll((items) => items.map((item) => item.textContent ?? ''));
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
