@@ -1,4 +1,5 @@
 import type { ClientErrorCode, StateChange } from '@roomcast/client';
+import { decodeJwtPayload } from '@roomcast/client';
 
 /**
  * The server's longest message, in characters (code points): MAX_MESSAGE_CHARS in src/config.ts, 4,000 unless a
@@ -91,21 +92,8 @@ export function caughtUpText(count: number): string {
   return `Back online — ${formatCount(count)} ${count === 1 ? 'message' : 'messages'} caught up`;
 }
 
-/**
- * The `sub` claim of a JWT, read without verifying it (only the server can): the identity a pasted token gives.
- * Undefined when the text is not a JWT with a string `sub`.
- */
+/** The `sub` claim of a JWT (read, not verified: only the server can): the identity a pasted token gives. */
 export function tokenSubject(token: string): string | undefined {
-  const payload = token.split('.')[1];
-  if (!payload) return undefined;
-  try {
-    const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
-    const claims: unknown = JSON.parse(
-      new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))),
-    );
-    const sub = (claims as { sub?: unknown } | null)?.sub;
-    return typeof sub === 'string' ? sub : undefined;
-  } catch {
-    return undefined;
-  }
+  const sub = decodeJwtPayload(token)?.sub;
+  return typeof sub === 'string' ? sub : undefined;
 }

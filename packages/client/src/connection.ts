@@ -302,6 +302,10 @@ export function checkToken(token: string, room: string, nowMs: number): TokenChe
   return { ok: true, userId: typeof claims.sub === 'string' ? claims.sub : undefined };
 }
 
+/**
+ * A JWT's claims, read without verifying it (only the server can): what a token says about its user (`sub`),
+ * rooms and expiry. Undefined when the text is not a JWT with a JSON object payload.
+ */
 export function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
   const payload = token.split('.')[1];
   if (!payload) return undefined;

@@ -1,5 +1,5 @@
 export { type ClientEvents, connect, type HistoryQuery, RoomcastClient } from './client.js';
-export type { CloseReason, ConnectionState, StateChange } from './connection.js';
+export { type CloseReason, type ConnectionState, decodeJwtPayload, type StateChange } from './connection.js';
 export type {
   CatchUpOptions,
   ConnectOptions,
