@@ -34,9 +34,15 @@ after(async () => {
 });
 
 /** Sends messages as someone else and waits until the server has stored them all (their frames come back). */
+/**
+ * Stores `messages` one after another: frames sent together are stored in any order (API Gateway invokes them
+ * concurrently), and the tests expect the page to show the room in the order sent.
+ */
 async function storedBy(client: ChatClient, messages: string[]): Promise<void> {
-  for (const message of messages) client.send({ action: 'sendMessage', message });
-  for (const message of messages) await client.next((frame) => frame.message === message, 10_000);
+  for (const message of messages) {
+    client.send({ action: 'sendMessage', message });
+    await client.next((frame) => frame.message === message, 10_000);
+  }
 }
 
 describe('demo page when the connection goes', () => {
