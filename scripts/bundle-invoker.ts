@@ -115,8 +115,9 @@ function lambdaEnvironment(stack: LocalStack, functionName: string): Record<stri
     AWS_LAMBDA_FUNCTION_NAME: deployed.function_name,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(deployed.memory_size),
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    // The key pair the local management API accepts (dynalite takes any): the role's, so to speak.
+    AWS_ACCESS_KEY_ID: stack.managementCredentials?.accessKeyId ?? 'local',
+    AWS_SECRET_ACCESS_KEY: stack.managementCredentials?.secretAccessKey ?? 'local',
     AWS_SESSION_TOKEN: 'local',
     // Lambda runs Node.js 22; this process is the local Node 20, whose SDK notice is noise.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

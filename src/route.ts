@@ -62,12 +62,16 @@ export interface HandlerDeps extends RoomDeps {
 
 /**
  * The handlers' dependencies for `config`. On Lambda the AWS clients take their credentials from the environment
- * (the role's); the local stack passes `credentials` instead of putting any in `process.env`.
+ * (the role's); the local stack passes `credentials` (for the store) and `managementCredentials` instead of putting
+ * any in `process.env`.
  */
 export function createDeps(
   config: Config,
   overrides: Partial<HandlerDeps> = {},
-  { credentials }: { credentials?: AwsCredentialIdentity } = {},
+  {
+    credentials,
+    managementCredentials = credentials,
+  }: { credentials?: AwsCredentialIdentity; managementCredentials?: AwsCredentialIdentity } = {},
 ): HandlerDeps {
   const doc = createDocumentClient({
     region: config.region,
@@ -95,7 +99,7 @@ export function createDeps(
     managementClient: (event) =>
       managementClientFor(managementEndpoint(config, event), {
         region: config.region,
-        ...(credentials && { credentials }),
+        ...(managementCredentials && { credentials: managementCredentials }),
       }),
     now,
     newMessageId: monotonicFactory(),

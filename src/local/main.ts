@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     : `DynamoDB at ${stack.dynamodbEndpoint}`;
   console.log(`roomcast local stack
   WebSocket       ${stack.wsUrl}?token=<JWT>&room_id=<room>
-  management API  ${stack.managementEndpoint}/@connections/<connectionId> (${stack.managementKeyId ? `SigV4, key ${stack.managementKeyId}` : 'unsigned requests accepted'})
+  management API  ${stack.managementEndpoint}/@connections/<connectionId> (${managementAuthText(stack)})
   demo page       ${stack.httpUrl}
   store           ${store}`);
   if (stack.usingDevSecret) {
@@ -74,3 +74,13 @@ main().catch((error: unknown) => {
   console.error(`roomcast: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });
+
+/** How the management API checks callers, as the banner says it: the key pair to sign with, when it is made up. */
+function managementAuthText(stack: Awaited<ReturnType<typeof startLocalStack>>): string {
+  const key = stack.managementCredentials;
+  if (!stack.managementKeyId || !key) return 'unsigned requests accepted';
+  const own = process.env.AWS_ACCESS_KEY_ID === key.accessKeyId;
+  return own
+    ? `SigV4 with your key ${key.accessKeyId}`
+    : `SigV4: sign with key ${key.accessKeyId}, secret ${key.secretAccessKey} (made up at start)`;
+}

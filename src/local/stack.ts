@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   createGateway,
@@ -59,6 +60,11 @@ export interface LocalStack {
   staleConnectionsRemoved: number;
   /** The access key the HTTP management API requires signatures with; undefined when it checks none. */
   managementKeyId: string | undefined;
+  /**
+   * The key pair to sign management calls with (`npm start` prints it): the developer's own from the environment,
+   * or one made up at start. Undefined with only AWS_PROFILE set.
+   */
+  managementCredentials: AwsCredentialIdentity | undefined;
   config: Config;
   deps: HandlerDeps;
   /** Closes the gateway (every client gets 1001), then the embedded store; safe to call more than once. */
@@ -71,6 +77,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // Lambda gives every function credentials; locally the clients get static ones (no store checks them), unless
   // the developer brought their own (say, to use a real DynamoDB table through DYNAMODB_ENDPOINT).
   const credentials = env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE ? undefined : LOCAL_CREDENTIALS;
+  // What the functions sign management calls with, and the HTTP management API accepts: the developer's own key
+  // pair, or one made up for this process. Never the published `local`/`local`: anyone could sign with that.
+  const managementCredentials = ownKeyPair(env) ?? (env.AWS_PROFILE ? undefined : processKeyPair());
 
   const embedded = env.DYNAMODB_ENDPOINT ? undefined : await startEmbeddedDynamo({ path: options.dataDir });
   if (embedded) env.DYNAMODB_ENDPOINT = embedded.endpoint;
@@ -98,7 +107,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
   }
   const stage = options.stage ?? 'dev';
-  const managementKey = managementKeyOf(env, credentials, options.managementAuth ?? 'sigv4');
+  const managementKey = options.managementAuth === 'none' ? undefined : managementCredentials;
   const gateway = createGateway({
     routes,
     stage,
@@ -108,7 +117,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ...(options.maxConnectionMs !== undefined && { maxConnectionMs: options.maxConnectionMs }),
     ...(options.gatewayLogger && { logger: options.gatewayLogger }),
     region: env.AWS_REGION || 'us-east-1',
-    managementAuth: managementKey ? { credentials: [managementKey] } : 'none',
+    managementAuth: managementKey
+      ? {
+          credentials: [
+            { accessKeyId: managementKey.accessKeyId, secretAccessKey: managementKey.secretAccessKey },
+          ],
+        }
+      : 'none',
     ...(options.throttling && { throttling: options.throttling }),
   });
 
@@ -125,12 +140,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             config.managementEndpoint ?? listening.managementEndpoint,
             config.region,
             gateway.managementRequestHandler(),
-            credentials,
+            managementCredentials,
           ),
         }),
         ...options.depsOverrides,
       },
-      { ...(credentials && { credentials }) },
+      { ...(credentials && { credentials }), ...(managementCredentials && { managementCredentials }) },
     );
     handlersReady(
       Object.fromEntries(
@@ -147,6 +162,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       usingDevSecret,
       staleConnectionsRemoved: ghosts,
       managementKeyId: managementKey?.accessKeyId,
+      managementCredentials,
       config,
       deps,
       // Once: a second call gets the first one's promise (the store's worker answers only one close).
@@ -207,21 +223,16 @@ async function prepareTables(
   }
 }
 
-/**
- * The key pair the HTTP management API checks signatures against: the one the functions sign with, as IAM would.
- * A developer's own profile (AWS_PROFILE without a key pair in the environment) has a secret this process does
- * not know, so then nothing is checked.
- */
-function managementKeyOf(
-  env: Record<string, string | undefined>,
-  credentials: AwsCredentialIdentity | undefined,
-  mode: 'sigv4' | 'none',
-): { accessKeyId: string; secretAccessKey: string } | undefined {
-  if (mode === 'none') return undefined;
-  if (credentials)
-    return { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey };
-  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
-  return accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
+/** The key pair in the environment (`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`), if both are there. */
+function ownKeyPair(env: Record<string, string | undefined>): AwsCredentialIdentity | undefined {
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN } = env;
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  return { accessKeyId, secretAccessKey, ...(AWS_SESSION_TOKEN && { sessionToken: AWS_SESSION_TOKEN }) };
+}
+
+/** A key pair made up for this process: known to its functions and to whoever reads `managementCredentials`. */
+function processKeyPair(): AwsCredentialIdentity {
+  return { accessKeyId: 'local', secretAccessKey: randomBytes(24).toString('base64url') };
 }
 
 /**

@@ -37,7 +37,7 @@ export function managementApi(
 ): ApiGatewayManagementApiClient {
   return createManagementClient(stack.managementEndpoint, {
     region: stack.config.region,
-    credentials: LOCAL_CREDENTIALS,
+    ...(stack.managementCredentials && { credentials: stack.managementCredentials }),
     ...options,
   });
 }

@@ -43,6 +43,9 @@ export const STREAM_LIMITS = {
   ownSendsWaitMs: 5_000,
 };
 
+/** Reads (history, members, pings) a client has on the wire at once; more wait their turn. */
+export const MAX_READS_IN_FLIGHT = 16;
+
 /** Catch-up reads the largest pages the protocol allows. */
 export const CATCH_UP_PAGE_LIMIT = MAX_HISTORY_LIMIT;
 

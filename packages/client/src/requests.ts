@@ -1,3 +1,4 @@
+import { MAX_READS_IN_FLIGHT } from './options.js';
 /**
  * Calls to the server waiting for their answers, and how they fail. API Gateway runs requests concurrently, so
  * answers arrive in any order: reads are matched by the `ref` the SDK puts on them, sends (the outbox) by their
@@ -164,7 +165,13 @@ class PendingTable<T> {
 
   /** A new connection opened: send again what went out on a lost one, then what waits its turn. */
   resend(): void {
-    for (const entry of this.#entries.values()) if (entry.sent) this.#transmit(entry.frame);
+    // Within the window, as any sending: a reconnect after RATE_LIMITED must not send everything at once.
+    let out = 0;
+    for (const entry of this.#entries.values()) {
+      if (out >= this.#window) break;
+      out += 1;
+      if (entry.sent) this.#transmit(entry.frame);
+    }
     this.#sendNext();
   }
 
@@ -231,7 +238,8 @@ export class Requests {
   #next = 0;
 
   constructor(transmit: (frame: object) => void) {
-    this.#pending = new PendingTable(transmit);
+    // Reads a client has out at once: more wait their turn (the server limits frames per connection).
+    this.#pending = new PendingTable(transmit, MAX_READS_IN_FLIGHT);
   }
 
   request<F extends Unreferenced<Request>>(frame: F, options: PendingOptions): Promise<Replies[F['action']]> {
