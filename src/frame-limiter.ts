@@ -24,10 +24,13 @@ export interface FrameLimits {
  */
 export type FrameVerdict = 'admit' | 'refuse' | 'drop' | 'close';
 
-/** The window refusals are counted in. */
-const WINDOW_MS = 60_000;
 /**
- * Refusals answered with RATE_LIMITED per connection and window; past it, refused frames are dropped unanswered
+ * Refusals are counted per minute, as leaky counters (each drains at its limit per minute), not in fixed windows:
+ * a burst split across a window's boundary would otherwise get twice the limit.
+ */
+const MINUTE_MS = 60_000;
+/**
+ * Refusals answered with RATE_LIMITED per connection and minute; past it, refused frames are dropped unanswered
  * (each answer is a post). A client that waits `retry_after_ms`, as the SDK does, stays far below it.
  */
 const ANSWERED_REFUSALS = 50;
@@ -36,8 +39,10 @@ interface Bucket {
   frames: number;
   bytes: number;
   at: number;
-  windowStart: number;
+  /** Refusals lately (a leaky counter, draining `closeAfterRefusals` a minute) and answered ones (50 a minute). */
   refused: number;
+  answered: number;
+  refusedAt: number;
   /** Once closed, every later frame is dropped until the connection is gone. */
   closed: boolean;
 }
@@ -69,16 +74,17 @@ export class FrameLimiter {
       bucket.bytes -= bytes;
       return 'admit';
     }
-    if (now - bucket.windowStart >= WINDOW_MS) {
-      bucket.windowStart = now;
-      bucket.refused = 0;
-    }
-    bucket.refused += 1;
+    const minutes = Math.max(0, now - bucket.refusedAt) / MINUTE_MS;
+    bucket.refusedAt = now;
+    bucket.refused = Math.max(0, bucket.refused - minutes * limits.closeAfterRefusals) + 1;
+    bucket.answered = Math.max(0, bucket.answered - minutes * ANSWERED_REFUSALS);
     if (bucket.refused > limits.closeAfterRefusals) {
       bucket.closed = true;
       return 'close';
     }
-    return bucket.refused <= ANSWERED_REFUSALS ? 'refuse' : 'drop';
+    if (bucket.answered + 1 > ANSWERED_REFUSALS) return 'drop';
+    bucket.answered += 1;
+    return 'refuse';
   }
 
   /** Milliseconds until a frame of `bytes` would be admitted: the `retry_after_ms` of a RATE_LIMITED answer. */
@@ -107,7 +113,15 @@ export class FrameLimiter {
         if (oldest !== undefined) this.#buckets.delete(oldest);
       }
       const { frameBurst, byteBurst } = this.#limits;
-      bucket = { frames: frameBurst, bytes: byteBurst, at: now, windowStart: now, refused: 0, closed: false };
+      bucket = {
+        frames: frameBurst,
+        bytes: byteBurst,
+        at: now,
+        refused: 0,
+        answered: 0,
+        refusedAt: now,
+        closed: false,
+      };
     }
     this.#buckets.set(connectionId, bucket);
     return bucket;

@@ -70,6 +70,17 @@ describe('FrameLimiter', () => {
     }
   });
 
+  it('counts refusals per minute without windows: a burst split across a minute boundary is still abuse', () => {
+    const { clock, burst } = limiter({ closeAfterRefusals: 100 });
+    burst('a', 1);
+    clock.now += 59_900;
+    const before = burst('a', 80); // 20 admitted (the burst), 60 refused
+    clock.now += 200;
+    const after = burst('a', 60); // 2 admitted (the refill), 58 refused: 118 within a fraction of a second
+    assert.ok(!before.includes('close'));
+    assert.ok(after.includes('close'), 'a fixed window would have started over at 60 s');
+  });
+
   it('tracks a bounded number of connections, forgetting the least recently seen', () => {
     const { frames, burst } = limiter({}, 3);
     burst('a', 20);
