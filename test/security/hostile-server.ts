@@ -15,7 +15,10 @@ export type HostileReply =
       rss: number;
       /** The highest RSS sampled (every 10 ms) since start or the last reset. */
       rssPeak: number;
-      /** Invocations that failed (a handler threw or timed out), as the gateway reports them. */
+      /**
+       * Failure lines the gateway logged (a handler threw or timed out). Its failure log bounds them, so this is a
+       * lower bound of the failed invocations; but the first of each kind is always logged, so 0 means none.
+       */
       failedInvocations: number;
     };
 

@@ -66,6 +66,17 @@ for (const backend of dynamoBackends()) {
     });
     const storeAt = (now: () => number, target = doc) =>
       new MessageStore(target, { tableName, retentionSeconds: 7 * DAY, now });
+    /** Moves a stream's counter to `last`, as writers that took those seqs and never wrote would have. */
+    const takeUnwritten = (stream: string, last: number) =>
+      doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { stream: `seq#${stream}`, seq: 0 },
+          UpdateExpression: 'SET #last = :n, #at = :at',
+          ExpressionAttributeNames: { '#last': 'last', '#at': 'at' },
+          ExpressionAttributeValues: { ':n': last, ':at': Date.now() },
+        }),
+      );
     /** Every item of a stream, voids included: what is stored at each seq. */
     const streamItems = async (stream: string) => {
       const { Items = [] } = await doc.send(
@@ -485,15 +496,7 @@ for (const backend of dynamoBackends()) {
     test('long-missing seqs: a read voids at most its budget, and none past the void window', async () => {
       const room = `budget-${suffix}`;
       // 150 seqs taken by writers that never wrote (a counter bumped by hand), then one message.
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { stream: `seq#${room}`, seq: 0 },
-          UpdateExpression: 'SET #last = :n, #at = :at',
-          ExpressionAttributeNames: { '#last': 'last', '#at': 'at' },
-          ExpressionAttributeValues: { ':n': 150, ':at': Date.now() },
-        }),
-      );
+      await takeUnwritten(room, 150);
       await store.saveRoomMessage(roomMessage(room, 'after the gap'));
       const reader = storeAt(() => Date.now() + SEQ_TIMING.holePendingMs);
       const first = await reader.roomHistory(room, { afterSeq: 0, limit: 10 });
@@ -505,15 +508,7 @@ for (const backend of dynamoBackends()) {
       assert.deepEqual([seqs(second.messages), second.throughSeq, second.hasMore], [[151], 151, false]);
 
       const old = `old-${suffix}`;
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { stream: `seq#${old}`, seq: 0 },
-          UpdateExpression: 'SET #last = :n, #at = :at',
-          ExpressionAttributeNames: { '#last': 'last', '#at': 'at' },
-          ExpressionAttributeValues: { ':n': 150, ':at': Date.now() },
-        }),
-      );
+      await takeUnwritten(old, 150);
       await store.saveRoomMessage(roomMessage(old, 'long after'));
       const much = storeAt(() => Date.now() + SEQ_TIMING.holeVoidWindowMs);
       const page = await much.roomHistory(old, { afterSeq: 0, limit: 10 });
@@ -525,15 +520,7 @@ for (const backend of dynamoBackends()) {
       const room = `voids-${suffix}`;
       await store.saveRoomMessage(roomMessage(room, 'before the voids'));
       const empty = 1_050;
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { stream: `seq#${room}`, seq: 0 },
-          UpdateExpression: 'SET #last = :n, #at = :at',
-          ExpressionAttributeNames: { '#last': 'last', '#at': 'at' },
-          ExpressionAttributeValues: { ':n': 1 + empty, ':at': Date.now() },
-        }),
-      );
+      await takeUnwritten(room, 1 + empty);
       const reader = storeAt(() => Date.now() + SEQ_TIMING.holePendingMs);
       for (let page = await reader.roomHistory(room, { afterSeq: 1, limit: 1 }); page.hasMore; ) {
         page = await reader.roomHistory(room, { afterSeq: page.throughSeq ?? 1, limit: 1 });
