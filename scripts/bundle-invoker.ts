@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { type SimulatedConnection, simulatedConnection } from '@roomcast/gateway';
 import type { LocalStack } from '../src/local/stack.ts';
-import { connectionsTable, messagesTable } from '../src/store/tables.ts';
+import { tables } from '../src/store/tables.ts';
 
 /**
  * Runs a built Lambda bundle (scripts/bundle.ts) as the Lambda runtime would: imported in a fresh Node process,
@@ -122,8 +122,11 @@ function lambdaEnvironment(stack: LocalStack, functionName: string): Record<stri
     // Lambda runs Node.js 22; this process is the local Node 20, whose SDK notice is noise.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...env,
-    ...(connectionsTable.envVar in env && { [connectionsTable.envVar]: stack.config.tables.connections }),
-    ...(messagesTable.envVar in env && { [messagesTable.envVar]: stack.config.tables.messages }),
+    ...Object.fromEntries(
+      Object.entries(tables)
+        .filter(([, def]) => def.envVar in env)
+        .map(([key, def]) => [def.envVar, stack.config.tables[key as keyof typeof tables]]),
+    ),
     ...('WEBSOCKET_MANAGEMENT_ENDPOINT' in env && {
       WEBSOCKET_MANAGEMENT_ENDPOINT: stack.managementEndpoint,
     }),

@@ -1,6 +1,7 @@
 import { webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
 import type { AuthConfig } from './config.ts';
+import { isRoomClaimEntry } from './protocol.ts';
 
 /**
  * Connect tokens: the one place identity comes from. `$connect` verifies a token (HS* with a shared secret, or a
@@ -11,7 +12,7 @@ import type { AuthConfig } from './config.ts';
 /** Who a verified connect token says the caller is. Nothing else in roomcast decides identity. */
 interface Identity {
   userId: string;
-  /** Rooms the token may join; undefined means any room. */
+  /** Rooms the token may join (exact ids and `prefix*` patterns, see roomAllowed); undefined means any room. */
   rooms?: string[];
 }
 
@@ -82,6 +83,10 @@ function identityFrom(payload: JWTPayload): Identity {
   if (rooms === undefined) return { userId: sub };
   if (!Array.isArray(rooms) || !rooms.every((room) => typeof room === 'string')) {
     throw new AuthError('invalid', 'rooms must be an array of strings');
+  }
+  const malformed = rooms.find((room) => !isRoomClaimEntry(room));
+  if (malformed !== undefined) {
+    throw new AuthError('invalid', 'rooms entries must be room ids or prefix patterns ending in *');
   }
   return { userId: sub, rooms };
 }

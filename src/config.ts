@@ -1,5 +1,5 @@
 import type { FrameLimits } from './frame-limiter.ts';
-import { connectionsTable, messagesTable } from './store/tables.ts';
+import { connectionsTable, messagesTable, subscriptionsTable } from './store/tables.ts';
 import * as z from './zod.ts';
 
 /**
@@ -50,6 +50,7 @@ export const DEFAULT_FAN_OUT_CONCURRENCY = 32;
 const envSchema = z.object({
   AWS_REGION: z._default(z.string(), 'us-east-1'),
   [connectionsTable.envVar]: z._default(z.string().check(z.minLength(3)), connectionsTable.defaultName),
+  [subscriptionsTable.envVar]: z._default(z.string().check(z.minLength(3)), subscriptionsTable.defaultName),
   [messagesTable.envVar]: z._default(z.string().check(z.minLength(3)), messagesTable.defaultName),
   MESSAGE_RETENTION_DAYS: z.pipe(positiveInt(7), z.number().check(z.maximum(3650))),
   PRESENCE_ENABLED: flag(true),
@@ -96,6 +97,9 @@ const envSchema = z.object({
   ),
   CONNECTION_CLOSE_AFTER_REFUSALS: z.pipe(positiveInt(100), z.number().check(z.maximum(1_000_000))),
   MAX_CONNECTIONS_PER_USER: z.pipe(positiveInt(20), z.number().check(z.maximum(10_000))),
+  // Each room a connection holds is a set member on its record (which every write to the record pays for) and a
+  // counter a ping reads; 100 rooms of 64-character ids make a 7 KB record.
+  MAX_ROOMS_PER_CONNECTION: z.pipe(positiveInt(100), z.number().check(z.maximum(1000))),
   LOG_LEVEL: z._default(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT', 'CRITICAL']), 'INFO'),
   POWERTOOLS_SERVICE_NAME: z._default(z.string().check(z.minLength(1)), 'roomcast'),
   POWERTOOLS_METRICS_NAMESPACE: z._default(z.string().check(z.minLength(1), z.maxLength(255)), 'roomcast'),
@@ -111,7 +115,7 @@ export type AuthConfig =
 
 export interface Config {
   region: string;
-  tables: { connections: string; messages: string };
+  tables: { connections: string; subscriptions: string; messages: string };
   /** How long messages stay readable in history. */
   messageRetentionSeconds: number;
   /** Join/leave frames to the room; switch off for very large rooms (each one is a fan-out). */
@@ -133,6 +137,8 @@ export interface Config {
   frameLimits: FrameLimits;
   /** `$connect` refuses a user's connection past this many (429). */
   maxConnectionsPerUser: number;
+  /** `subscribe` refuses a connection's room past this many (TOO_MANY_ROOMS). */
+  maxRoomsPerConnection: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   serviceName: string;
   /** CloudWatch metrics in Embedded Metric Format, written to the log stream. */
@@ -157,7 +163,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const e = parsed.data;
   return {
     region: e.AWS_REGION,
-    tables: { connections: e[connectionsTable.envVar], messages: e[messagesTable.envVar] },
+    tables: {
+      connections: e[connectionsTable.envVar],
+      subscriptions: e[subscriptionsTable.envVar],
+      messages: e[messagesTable.envVar],
+    },
     messageRetentionSeconds: e.MESSAGE_RETENTION_DAYS * 86_400,
     presenceEnabled: e.PRESENCE_ENABLED,
     presenceMaxRoomSize: e.PRESENCE_MAX_ROOM_SIZE,
@@ -177,6 +187,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       closeAfterRefusals: e.CONNECTION_CLOSE_AFTER_REFUSALS,
     },
     maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+    maxRoomsPerConnection: e.MAX_ROOMS_PER_CONNECTION,
     logLevel: e.LOG_LEVEL,
     serviceName: e.POWERTOOLS_SERVICE_NAME,
     metrics: { enabled: !e.POWERTOOLS_METRICS_DISABLED, namespace: e.POWERTOOLS_METRICS_NAMESPACE },

@@ -23,10 +23,27 @@ const ref = z.string().check(z.minLength(1), z.maxLength(MAX_CORRELATION_ID_CHAR
 const messageText = z.string().check(z.minLength(1));
 const seq = z.int().check(z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER));
 
+const roomId = z.string().check(z.regex(ROOM_ID_PATTERN));
+const historyLimit = z.int().check(z.minimum(1), z.maximum(MAX_HISTORY_LIMIT));
+
+const subscribeFrame = z.object({
+  action: z.literal('subscribe'),
+  room_id: roomId,
+  after_seq: z.optional(seq),
+  limit: z.optional(historyLimit),
+  ref: z.optional(ref),
+});
+
+const unsubscribeFrame = z.object({
+  action: z.literal('unsubscribe'),
+  room_id: roomId,
+  ref: z.optional(ref),
+});
+
 const sendMessageFrame = z.object({
   action: z.literal('sendMessage'),
   message: messageText,
-  room_id: z.optional(z.string().check(z.regex(ROOM_ID_PATTERN))),
+  room_id: z.optional(roomId),
   client_msg_id: z.optional(clientMsgId),
 });
 
@@ -43,17 +60,24 @@ const getHistoryFrame = z.object({
   after_seq: z.optional(seq),
   /** Paging back: the newest messages before this seq. */
   before_seq: z.optional(seq),
-  limit: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_HISTORY_LIMIT))),
-  /** Read the caller's direct messages instead of the room. */
+  limit: z.optional(historyLimit),
+  /** Read the caller's direct messages instead of a room. */
   direct: z.optional(z.boolean()),
+  room_id: z.optional(roomId),
   ref: z.optional(ref),
 });
 
-const listMembersFrame = z.object({ action: z.literal('listMembers'), ref: z.optional(ref) });
+const listMembersFrame = z.object({
+  action: z.literal('listMembers'),
+  room_id: z.optional(roomId),
+  ref: z.optional(ref),
+});
 
 const pingFrame = z.object({ action: z.literal('ping'), ref: z.optional(ref) });
 
 const clientFrame = z.discriminatedUnion('action', [
+  subscribeFrame,
+  unsubscribeFrame,
   sendMessageFrame,
   sendDirectFrame,
   getHistoryFrame,
@@ -122,6 +146,10 @@ export function parseClientFrame(body: string | undefined, limits: FrameLimits):
     const message = 'after_seq reads forward and before_seq backward: send one of them';
     return { ok: false, code: 'BAD_REQUEST', message, correlation };
   }
+  if (frame.action === 'getHistory' && frame.direct && frame.room_id !== undefined) {
+    const message = 'direct reads the inbox, room_id a room: send one of them';
+    return { ok: false, code: 'BAD_REQUEST', message, correlation };
+  }
   if ('message' in frame && [...frame.message].length > limits.maxMessageChars) {
     return {
       ok: false,
@@ -161,18 +189,23 @@ export function errorFrame(code: ErrorCode, message: string, requestId?: string)
   return { action: 'error', code, message, ...(requestId && { request_id: requestId }) };
 }
 
-type StreamSeqs = { room: number; direct: number } | undefined;
+/** What a pong reports: the newest seqs of the rooms held and of the inbox, and those of the connect URL's room. */
+export interface PongSeqs {
+  latest?: { rooms: Record<string, number>; direct: number };
+  /** The connect URL's room: its newest seq now and when the connection joined (absent without such a room). */
+  connectRoom?: { latest: number; joined?: number };
+  joinedDirect?: number;
+}
 
-export function pongFrame(
-  now: Date,
-  { latest, joined }: { latest?: StreamSeqs; joined?: StreamSeqs } = {},
-  ref?: string,
-): PongFrame {
+export function pongFrame(now: Date, seqs: PongSeqs = {}, ref?: string): PongFrame {
+  const { latest, connectRoom, joinedDirect } = seqs;
   return {
     action: 'pong',
     timestamp: now.toISOString(),
-    ...(latest && { latest_seq: latest.room, latest_direct_seq: latest.direct }),
-    ...(joined && { joined_seq: joined.room, joined_direct_seq: joined.direct }),
+    ...(latest && { latest_seqs: latest.rooms, latest_direct_seq: latest.direct }),
+    ...(connectRoom && { latest_seq: connectRoom.latest }),
+    ...(connectRoom?.joined !== undefined && { joined_seq: connectRoom.joined }),
+    ...(joinedDirect !== undefined && { joined_direct_seq: joinedDirect }),
     ...(ref !== undefined && { ref }),
   };
 }
@@ -184,8 +217,9 @@ export function pongFrame(
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 
 /**
- * Drops items from the end of `frame[listKey]` until the frame fits in one WebSocket message, and says whether
- * any were dropped. Long pages of history or members can otherwise exceed what API Gateway accepts.
+ * Drops items from the end of `frame[listKey]` until the frame fits in one WebSocket message (or in `maxBytes`,
+ * when it goes inside another frame), and says whether any were dropped. Long pages of history or members can
+ * otherwise exceed what API Gateway accepts.
  * `whenTrimmed` makes the frame a trimmed list is sent in (a `truncated` flag, a cursor from the last item kept);
  * what it adds counts against the limit too, so the frame sent is the one measured.
  *
@@ -196,12 +230,13 @@ export function fitToMessage<F extends object, K extends keyof F>(
   frame: F,
   listKey: K,
   whenTrimmed: (trimmed: F) => F = (trimmed) => trimmed,
+  maxBytes = MAX_MESSAGE_BYTES,
 ): { frame: F; trimmed: boolean } {
   const list = [...(frame[listKey] as unknown[])];
   const fitted = { ...frame, [listKey]: list };
   let size = byteLength(fitted);
-  if (size <= MAX_MESSAGE_BYTES) return { frame: fitted, trimmed: false };
-  while (list.length > 0 && size > MAX_MESSAGE_BYTES) {
+  if (size <= maxBytes) return { frame: fitted, trimmed: false };
+  while (list.length > 0 && size > maxBytes) {
     // The item's own JSON, and the comma before it unless it was the only one.
     size -= byteLength(list.pop()) + (list.length > 0 ? 1 : 0);
   }
@@ -209,13 +244,13 @@ export function fitToMessage<F extends object, K extends keyof F>(
   // arithmetic above it also guards that.
   for (;;) {
     const final = whenTrimmed(fitted);
-    if (list.length === 0 || byteLength(final) <= MAX_MESSAGE_BYTES) return { frame: final, trimmed: true };
+    if (list.length === 0 || byteLength(final) <= maxBytes) return { frame: final, trimmed: true };
     list.pop();
   }
 }
 
 const encoder = new TextEncoder();
 
-function byteLength(value: unknown): number {
+export function byteLength(value: unknown): number {
   return encoder.encode(JSON.stringify(value)).length;
 }

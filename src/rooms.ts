@@ -36,8 +36,9 @@ export interface RoomDeps {
 }
 
 /**
- * Posts one frame to many connections, pruning the gone ones (unless `pruneGone` is false), and records the
- * delivery metrics.
+ * Posts one frame to many connections, pruning the gone ones (unless `pruneGone` is false): their records and
+ * all their subscriptions, and `roomId`'s item (the room posted to) even when the record is gone already. Records
+ * the delivery metrics.
  */
 export async function broadcast(
   deps: RoomDeps,
@@ -45,14 +46,15 @@ export async function broadcast(
   log: Log,
   ids: ConnectionIds,
   frame: ServerFrame,
-  { pruneGone = true }: { pruneGone?: boolean } = {},
+  { pruneGone = true, roomId }: { pruneGone?: boolean; roomId?: string } = {},
 ): Promise<DeliverySummary & { pruned: number }> {
   let pruned = 0;
   const summary = await fanOut(ids, JSON.stringify(frame), {
     client: deps.managementClient(event),
     concurrency: deps.config.fanOutConcurrency,
     onGone: async (connectionId) => {
-      if (pruneGone && (await deps.connections.removeGone(connectionId, CONNECT_GRACE_SECONDS))) pruned++;
+      if (pruneGone && (await deps.connections.removeGone(connectionId, CONNECT_GRACE_SECONDS, roomId)))
+        pruned++;
     },
     logger: log,
   });
@@ -91,10 +93,10 @@ export async function stillConnected(
 }
 
 /**
- * Tells the rest of a room that a user joined or left. Presence is per user: a user's first connection in the room
- * joins, the last one leaves, and the tabs in between are silent. The connection itself is skipped: during
- * `$connect` it is not open yet and during `$disconnect` it is closed, so a post would answer 410 and prune a live
- * record. Presence is best effort: a failure is logged and never fails the connect or disconnect, and it prunes
+ * Tells the rest of a room that a user joined or left. Presence is per user: a user's first connection to hold
+ * the room joins, the last one to let it go leaves, and the tabs in between are silent. The connection itself is
+ * skipped: during `$connect` it is not open yet and during `$disconnect` it is closed, so a post would answer 410
+ * and prune a live record (and after its own subscribe it knows). Presence is best effort: a failure is logged and never fails the connect or disconnect, and it prunes
  * nothing. Bounded twice: rooms with more than PRESENCE_MAX_ROOM_SIZE users get none (a user counts once however
  * many connections it has, so one account cannot switch presence off for a room), and each room gets at most
  * PRESENCE_BUDGET frames from one container; a frame says how many events it left out before it (`missed`).
@@ -146,9 +148,31 @@ export async function announcePresence(
     // are newcomers, whose records removeGone would keep anyway, at a failed conditional delete (1 WRU) each.
     // Stale records are left to the next message broadcast and to TTL.
     const summary = await broadcast(deps, event, log, others, frame, { pruneGone: false });
-    log.debug('presence announced', { event: presence, ...summary });
+    log.debug('presence announced', { event: presence, room_id: who.room_id, ...summary });
   } catch (error) {
-    log.warn('presence not announced', { event: presence, error: error as Error });
+    log.warn('presence not announced', { event: presence, room_id: who.room_id, error: error as Error });
+  }
+}
+
+/** Rooms whose presence one `$disconnect` announces at once: a connection may hold a hundred. */
+const PRESENCE_ROOMS_AT_ONCE = 8;
+
+/** `announcePresence` for each of `roomIds`, a few rooms at a time. */
+export async function announcePresenceInRooms(
+  deps: RoomDeps,
+  event: WebSocketEvent,
+  log: Log,
+  userId: string,
+  roomIds: Iterable<string>,
+  presence: PresenceFrame['event'],
+): Promise<void> {
+  const rooms = [...roomIds];
+  for (let start = 0; start < rooms.length; start += PRESENCE_ROOMS_AT_ONCE) {
+    await Promise.all(
+      rooms
+        .slice(start, start + PRESENCE_ROOMS_AT_ONCE)
+        .map((room_id) => announcePresence(deps, event, log, { room_id, user_id: userId }, presence)),
+    );
   }
 }
 

@@ -31,7 +31,7 @@ import {
   type ServerFrame,
 } from './protocol.ts';
 import { LARGE_ROOM_MEMORY_MS, LargeRooms, PresenceBudget, type RoomDeps } from './rooms.ts';
-import { type ConnectionRecord, ConnectionStore } from './store/connections.ts';
+import { type ConnectionRecord, ConnectionStore, roomsOf } from './store/connections.ts';
 import { MessageStore } from './store/messages.ts';
 import { createDocumentClient } from './store/tables.ts';
 
@@ -83,6 +83,7 @@ export function createDeps(
     config,
     connections: new ConnectionStore(doc, {
       tableName: config.tables.connections,
+      subscriptionsTableName: config.tables.subscriptions,
       ttlSeconds: config.connectionTtlSeconds,
       now: () => now().getTime(),
     }),
@@ -215,8 +216,8 @@ export function messageRoute<A extends ClientAction>(
 }
 
 /**
- * The calling connection's record: its room and user, as `$connect` verified them. Without one (expired, or
- * pruned) the caller gets FORBIDDEN and undefined comes back.
+ * The calling connection's record: its user as `$connect` verified it, and the rooms it holds. Without one
+ * (expired, or pruned) the caller gets FORBIDDEN and undefined comes back.
  */
 export async function callerRecord(
   deps: HandlerDeps,
@@ -228,6 +229,33 @@ export async function callerRecord(
     await fail('FORBIDDEN', 'connection is not registered; reconnect');
   }
   return record;
+}
+
+/**
+ * The caller's record and the room a room frame acts on: `roomId` when the connection holds it (FORBIDDEN
+ * otherwise: a connection acts only on rooms it subscribed to, each checked against its token then), or, when the
+ * frame names none, the one room the connection holds (BAD_REQUEST when it holds none or several).
+ */
+export async function callerRoom(
+  deps: HandlerDeps,
+  ctx: MessageContext,
+  roomId: string | undefined,
+): Promise<{ caller: ConnectionRecord; roomId: string } | undefined> {
+  const caller = await callerRecord(deps, ctx);
+  if (!caller) return undefined;
+  const rooms = roomsOf(caller);
+  if (roomId === undefined) {
+    if (rooms.size === 1) return { caller, roomId: [...rooms][0] as string };
+    const held = rooms.size === 0 ? 'holds no room' : `holds ${rooms.size} rooms`;
+    await ctx.fail('BAD_REQUEST', `room_id is required: this connection ${held}`);
+    return undefined;
+  }
+  if (!rooms.has(roomId)) {
+    ctx.log.info('frame for a room not held', { room_id: roomId });
+    await ctx.fail('FORBIDDEN', 'not subscribed to that room');
+    return undefined;
+  }
+  return { caller, roomId };
 }
 
 /**

@@ -5,16 +5,20 @@ import {
   type MembersFrame,
   type MessageFrame,
   type PresenceFrame,
+  type Repair,
+  type Room,
   type RoomcastClient,
   type RoomcastError,
   type StateChange,
 } from '@roomcast/client';
 import { Conversation } from './conversation.ts';
 import {
+  loadJoinedRooms,
   loadSettings,
   parseServer,
   rememberJoined,
   type Settings,
+  saveJoinedRooms,
   saveSettings,
   wasJoined,
 } from './settings.ts';
@@ -24,6 +28,7 @@ import {
   closedText,
   formatCount,
   MAX_MESSAGE_CHARS,
+  roomRefusedText,
   sendErrorText,
   serverErrorText,
   statusText,
@@ -31,8 +36,9 @@ import {
 } from './words.ts';
 
 /**
- * The demo chat page: the client SDK and the DOM, no framework. One room and the direct messages of the user the
- * token names, each in its own conversation; the connection's state in plain words.
+ * The demo chat page: the client SDK and the DOM, no framework. One connection for as long as the user is signed
+ * in; on it the rooms the user joined (`client.room(id)`) and the direct messages of the user the token names,
+ * each in its own conversation; the connection's state in plain words.
  */
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -42,7 +48,7 @@ const ui = {
   meName: byId<HTMLElement>('me-name'),
   membersToggle: byId<HTMLButtonElement>('members-toggle'),
   memberCount: byId<HTMLSpanElement>('member-count'),
-  leave: byId<HTMLButtonElement>('leave'),
+  signOut: byId<HTMLButtonElement>('sign-out'),
   error: byId<HTMLParagraphElement>('error'),
   dismissError: byId<HTMLButtonElement>('dismiss-error'),
   notice: byId<HTMLParagraphElement>('notice'),
@@ -52,12 +58,21 @@ const ui = {
   tokenIdentity: byId<HTMLParagraphElement>('token-identity'),
   settings: byId<HTMLDetailsElement>('settings'),
   chat: byId<HTMLElement>('chat'),
-  conversations: byId<HTMLUListElement>('conversations'),
+  tabs: document.querySelector('#conversations .tabs') as HTMLDivElement,
+  rooms: byId<HTMLUListElement>('rooms'),
+  addRoom: byId<HTMLButtonElement>('add-room'),
+  joinRoom: byId<HTMLFormElement>('join-room'),
+  newRoom: byId<HTMLInputElement>('new-room'),
+  joinRoomError: byId<HTMLParagraphElement>('join-room-error'),
+  directsTitle: byId<HTMLHeadingElement>('directs-title'),
+  directs: byId<HTMLUListElement>('directs'),
   membersPanel: byId<HTMLElement>('members-panel'),
+  membersTitle: byId<HTMLHeadingElement>('members-title'),
   closeMembers: byId<HTMLButtonElement>('close-members'),
   members: byId<HTMLUListElement>('members'),
   conversationTitle: byId<HTMLHeadingElement>('conversation-title'),
   conversationHint: byId<HTMLSpanElement>('conversation-hint'),
+  noConversation: byId<HTMLParagraphElement>('no-conversation'),
   timeline: byId<HTMLDivElement>('timeline'),
   loadOlder: byId<HTMLButtonElement>('load-older'),
   newMessages: byId<HTMLButtonElement>('new-messages'),
@@ -69,7 +84,7 @@ const ui = {
 const field = (name: string) => ui.join.elements.namedItem(name) as HTMLInputElement;
 const fields = { user: field('user'), room: field('room'), server: field('server'), token: field('token') };
 const NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
-/** Newest messages shown on joining (room and direct, each); older ones through "Load older messages". */
+/** Newest messages shown on joining (each room, and direct); older ones through "Load older messages". */
 const INITIAL_MESSAGES = 50;
 const OLDER_PAGE = 50;
 /** How far from the bottom still counts as "at the bottom" (a line's height, give or take). */
@@ -79,12 +94,14 @@ const stagePath =
   document.querySelector<HTMLMetaElement>('meta[name="roomcast-stage-path"]')?.content || '/dev';
 const localServer = `${location.origin.replace(/^http/, 'ws')}${stagePath}`;
 
-/** One connection to one room, as long as the user stays in it; Reconnect after the SDK gave up starts another. */
+/**
+ * One connection, as long as the user stays signed in, holding every room joined; Reconnect after the SDK gave up
+ * starts another.
+ */
 interface Session {
   client: RoomcastClient;
   /** What `connect` got, but for catch-up: a restart passes these again. */
   base: ConnectOptions;
-  room: string;
   change: StateChange | undefined;
   everOpened: boolean;
   /** The connection was lost since it was last open: the next open is "back online". */
@@ -96,16 +113,44 @@ interface Session {
   sawReconnected: boolean;
 }
 
+/**
+ * A room the page holds: its conversation, its members and how far back it was read. It outlives the client (a
+ * Reconnect after the SDK gave up takes the room again on the new one).
+ */
+interface RoomView {
+  id: string;
+  /** The room on the current session's client. */
+  room: Room;
+  conversation: Conversation;
+  members: Map<string, number>;
+  membersTruncated: boolean;
+  /** Paging back through the room: the next `beforeSeq`, and whether it is done. */
+  older: Paging;
+  /**
+   * While the room's first catch-up runs: the messages it hands over that were sent before this (epoch ms, when
+   * the page took the room) were there before, and are not unread. Undefined once it is done, or for a room taken
+   * again to resume (everything it hands over is new).
+   */
+  startedAt: number | undefined;
+}
+
+interface Paging {
+  cursor: number | undefined;
+  done: boolean;
+}
+
 let session: Session | undefined;
 /** Who the server knows this page as: the token's `sub`. */
 let me = '';
+/** Every conversation by key: `#room` for the rooms held, `@user` for the direct messages. */
 const conversations = new Map<string, Conversation>();
 let active: Conversation | undefined;
-const members = new Map<string, number>();
-let membersTruncated = false;
-/** Paging back through the room and through this user's inbox: the next `beforeSeq`, and whether it is done. */
-let roomOlder: { cursor: number | undefined; done: boolean } = { cursor: undefined, done: false };
-let directOlder: { cursor: number | undefined; done: boolean } = { cursor: undefined, done: false };
+/** The rooms held, in the order joined. */
+const rooms = new Map<string, RoomView>();
+/** The room whose members are listed: the one shown, or the one shown last while a direct conversation is. */
+let current: RoomView | undefined;
+/** Paging back through this user's inbox: the next `beforeSeq`, and whether it is done. */
+let directOlder: Paging = { cursor: undefined, done: false };
 /** The lowest inbox seq listed, in any conversation. */
 let directMin: number | undefined;
 /**
@@ -119,7 +164,7 @@ let noticeTimer: ReturnType<typeof setTimeout> | undefined;
 let errorTimer: ReturnType<typeof setTimeout> | undefined;
 
 // ---------------------------------------------------------------------------------------------------------------
-// Joining and leaving
+// Signing in and out; joining and leaving rooms
 // ---------------------------------------------------------------------------------------------------------------
 
 const initial = loadSettings();
@@ -130,25 +175,30 @@ fields.token.value = initial.token;
 ui.settings.open = initial.fromQuery || initial.server !== '' || initial.token !== '';
 showTokenIdentity();
 fields.token.addEventListener('input', showTokenIdentity);
-if (wasJoined()) void join();
+if (wasJoined()) void join({ restore: true });
 
 ui.join.addEventListener('submit', (event) => {
   event.preventDefault();
   void join();
 });
 
-ui.leave.addEventListener('click', () => {
-  leave();
+ui.signOut.addEventListener('click', () => {
+  signOut();
   fields.room.focus();
 });
 
-async function join(): Promise<void> {
+/**
+ * Signs in from the form and joins its room; with `restore` (a reload of a tab that was signed in), the rooms the
+ * tab held instead, showing the one it showed.
+ */
+async function join({ restore = false } = {}): Promise<void> {
   const settings: Settings = {
     user: fields.user.value.trim(),
     room: fields.room.value.trim(),
     server: fields.server.value.trim(),
     token: fields.token.value.trim(),
   };
+  const remembered = restore ? loadJoinedRooms() : undefined;
   showJoinError('');
   let url = localServer;
   if (settings.server) {
@@ -163,7 +213,7 @@ async function join(): Promise<void> {
   if (!settings.token && !NAME_PATTERN.test(settings.user)) {
     return showJoinError('Names are 1–64 letters, digits or _ . : -', fields.user);
   }
-  if (!NAME_PATTERN.test(settings.room)) {
+  if (!remembered && !NAME_PATTERN.test(settings.room)) {
     return showJoinError('Room names are 1–64 letters, digits or _ . : -', fields.room);
   }
   if (settings.server && !settings.token) {
@@ -188,18 +238,22 @@ async function join(): Promise<void> {
   }
   saveSettings(settings);
   rememberJoined(true);
-  leave({ keepJoined: true });
+  signOut({ keepJoined: true });
   setMe(subject ?? user);
   joinedAt = Date.now();
-  startSession({
+  const s = startSession({
     url,
-    room: settings.room,
     // The default; passed explicitly so that type-checking this page proves the browser's WebSocket fits the SDK.
     WebSocket,
     ...(settings.token ? { token: settings.token } : { getToken }),
     reconnect: { initialDelayMs: 250, maxDelayMs: 5000 },
   });
-  showChat(settings.room);
+  showChat();
+  // No default room: every room is the page's own `client.room(id)`, taken on the one connection.
+  for (const id of remembered?.rooms ?? [settings.room]) openRoom(s, id);
+  const shown = rooms.get(remembered?.shown ?? '') ?? [...rooms.values()][0];
+  if (shown) show(shown.conversation);
+  else showNothing();
 }
 
 /** A development token from the local stack, or an error that says what to do. */
@@ -217,19 +271,21 @@ async function devToken(user: string): Promise<string> {
   return ((await response.json()) as { token: string }).token;
 }
 
-/** Starts a client; `resume` continues after what the page lists already (Reconnect after the SDK gave up). */
+/**
+ * Starts a client; `resume` continues after what the page lists already (Reconnect after the SDK gave up): the
+ * rooms held are taken again on the new client, each after its last seq.
+ */
 function startSession(
   base: ConnectOptions,
-  resume?: { afterSeq: number | undefined; directAfterSeq: number | undefined },
-): void {
+  resume?: { directAfterSeq: number | undefined; rooms: Map<string, number | undefined> },
+): Session {
   const client = connect({
     ...base,
-    catchUp: resume ? { ...resume, initial: INITIAL_MESSAGES } : { initial: INITIAL_MESSAGES },
+    catchUp: { initial: INITIAL_MESSAGES, ...(resume && { directAfterSeq: resume.directAfterSeq }) },
   });
   const s: Session = {
     client,
     base,
-    room: base.room,
     change: undefined,
     everOpened: resume !== undefined,
     lost: resume !== undefined,
@@ -238,20 +294,12 @@ function startSession(
     sawReconnected: false,
   };
   session = s;
-  // Events of a client that was replaced or closed are not this page's any more.
-  const mine =
-    <T>(handler: (value: T) => void) =>
-    (value: T) => {
-      if (session === s) handler(value);
-    };
+  const mine = whileCurrent(s);
   client.on(
     'state',
     mine((change) => onState(s, change)),
   );
-  client.on('message', mine(onRoomMessage));
   client.on('direct', mine(onDirect));
-  client.on('presence', mine(onPresence));
-  client.on('members', mine(renderMembers));
   client.on(
     'error',
     mine((error) => onServerError(error)),
@@ -264,49 +312,222 @@ function startSession(
   );
   client.on(
     'recovered',
-    mine(({ room, direct }) => showNotice(caughtUpText(room + direct))),
+    mine(({ direct, rooms: byRoom }) => {
+      const inRooms = Object.values(byRoom).reduce((sum, count) => sum + count, 0);
+      showNotice(caughtUpText(direct + inRooms));
+    }),
   );
   client.on(
     'repair',
-    mine((repair) => {
-      // A resumed client's first catch-up is not a reconnect to the SDK: the page counts it from the repairs.
-      if (!s.resumed || s.sawReconnected || repair.reason !== 'reconnect') return;
-      s.caughtUp += repair.recovered;
-      showNotice(caughtUpText(s.caughtUp));
-    }),
+    mine((repair) => countResumed(s, repair)),
   );
+  for (const view of rooms.values()) {
+    view.room = client.room(view.id, { afterSeq: resume?.rooms.get(view.id) });
+    listen(s, view);
+  }
+  return s;
 }
 
-/** Closes the client and forgets the room: its messages, members, conversations and state. */
-function leave({ keepJoined = false } = {}): void {
+/** Events of a client that was replaced or closed are not this page's any more. */
+function whileCurrent(s: Session) {
+  return <T>(handler: (value: T) => void) =>
+    (value: T) => {
+      if (session === s) handler(value);
+    };
+}
+
+/** A resumed client's first catch-up is not a reconnect to the SDK: the page counts it from the repairs. */
+function countResumed(s: Session, repair: Repair): void {
+  if (!s.resumed || s.sawReconnected || repair.reason !== 'reconnect') return;
+  s.caughtUp += repair.recovered;
+  showNotice(caughtUpText(s.caughtUp));
+}
+
+/** Takes room `id` on the session's connection (no new connection: one `subscribe` on it) and lists it. */
+function openRoom(s: Session, id: string): RoomView {
+  const conversation = new Conversation({ room: id }, 'No messages yet. Say hello!');
+  conversations.set(conversation.key, conversation);
+  ui.timeline.append(conversation.list);
+  const view: RoomView = {
+    id,
+    room: s.client.room(id),
+    conversation,
+    members: new Map(),
+    membersTruncated: false,
+    older: { cursor: undefined, done: false },
+    startedAt: Date.now(),
+  };
+  rooms.set(id, view);
+  listen(s, view);
+  saveJoined();
+  return view;
+}
+
+/** The room's events, to its conversation and members, while it is held on this session's client. */
+function listen(s: Session, view: RoomView): void {
+  const { room } = view;
+  const mine =
+    <T>(handler: (value: T) => void) =>
+    (value: T) => {
+      if (session === s && rooms.get(view.id) === view && view.room === room) handler(value);
+    };
+  room.on(
+    'message',
+    mine((frame) => onRoomMessage(view, frame)),
+  );
+  room.on(
+    'presence',
+    mine((frame) => onPresence(view, frame)),
+  );
+  room.on(
+    'members',
+    mine((frame) => renderMembers(view, frame)),
+  );
+  room.on(
+    'repair',
+    mine((repair) => countResumed(s, repair)),
+  );
+  room.on(
+    'error',
+    mine((error) => onRoomError(view, error)),
+  );
+  if (s.resumed) view.startedAt = undefined;
+  room.ready.then(
+    mine(() => {
+      view.startedAt = undefined;
+    }),
+    () => {},
+  );
+  if (s.client.state === 'open') refreshMembers(view);
+}
+
+ui.joinRoom.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const s = session;
+  const id = ui.newRoom.value.trim();
+  if (!s) return;
+  if (!NAME_PATTERN.test(id)) {
+    showJoinRoomError('Room names are 1–64 letters, digits or _ . : -');
+    ui.newRoom.focus();
+    return;
+  }
+  showJoinRoomError('');
+  ui.newRoom.value = '';
+  setJoinRoomOpen(false);
+  show((rooms.get(id) ?? openRoom(s, id)).conversation);
+});
+
+ui.newRoom.addEventListener('input', () => showJoinRoomError(''));
+ui.newRoom.addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape' || !ui.joinRoom.hasAttribute('data-open')) return;
+  setJoinRoomOpen(false);
+  ui.addRoom.focus();
+});
+ui.addRoom.addEventListener('click', () => {
+  const open = !ui.joinRoom.hasAttribute('data-open');
+  setJoinRoomOpen(open);
+  if (open) ui.newRoom.focus();
+});
+
+/** On phones the room field is a line under the tabs, behind +; on larger screens it is always there. */
+function setJoinRoomOpen(open: boolean): void {
+  ui.joinRoom.toggleAttribute('data-open', open);
+  ui.addRoom.setAttribute('aria-expanded', String(open));
+  if (!open) showJoinRoomError('');
+}
+
+function showJoinRoomError(text: string): void {
+  ui.joinRoomError.textContent = text;
+  ui.joinRoomError.hidden = !text;
+}
+
+/** Leaves one room: `unsubscribe` on the connection, which stays; its conversation and members go. */
+function leaveRoom(view: RoomView): void {
+  if (rooms.get(view.id) !== view) return;
+  forgetRoom(view);
+  // Its events stop at once; the answer to the unsubscribe changes nothing the page shows.
+  view.room.leave().catch(() => {});
+}
+
+/** Takes the room out of the page; shows the next one if it was shown. */
+function forgetRoom(view: RoomView): void {
+  const order = [...rooms.values()];
+  const index = order.indexOf(view);
+  rooms.delete(view.id);
+  conversations.delete(view.conversation.key);
+  view.conversation.list.remove();
+  if (current === view) current = order[index + 1] ?? order[index - 1];
+  saveJoined();
+  renderMembersList();
+  if (active !== view.conversation) {
+    renderConversations();
+    return;
+  }
+  active = undefined;
+  const then = current?.conversation ?? [...conversations.values()].find((c) => c.peer !== undefined);
+  if (then) show(then);
+  else showNothing();
+}
+
+/** The server refused a room for good (the SDK no longer holds it), or a listener of this page threw. */
+function onRoomError(view: RoomView, error: RoomcastError): void {
+  if (error.code === 'LISTENER_FAILED') {
+    console.error(error);
+    return;
+  }
+  const text = roomRefusedText(error.code, view.id);
+  forgetRoom(view);
+  const direct = [...conversations.values()].some((c) => c.peer !== undefined);
+  if (rooms.size === 0 && !direct) {
+    // Nothing left to show: back to the form, with what to do (as when the room from the form is refused).
+    signOut();
+    showJoinError(text, fields.room);
+    return;
+  }
+  showError(text);
+}
+
+/** Remembers the rooms held and the room shown, for a reload of this tab. */
+function saveJoined(): void {
+  if (!session) return;
+  saveJoinedRooms({ rooms: [...rooms.keys()], shown: current?.id });
+}
+
+/** Closes the client and forgets every room: messages, members, conversations and state. */
+function signOut({ keepJoined = false } = {}): void {
   const s = session;
   session = undefined;
   s?.client.close();
-  if (!keepJoined) rememberJoined(false);
+  if (!keepJoined) {
+    rememberJoined(false);
+    saveJoinedRooms(undefined);
+  }
   for (const conversation of conversations.values()) conversation.list.remove();
   conversations.clear();
+  rooms.clear();
   active = undefined;
-  members.clear();
-  membersTruncated = false;
-  roomOlder = { cursor: undefined, done: false };
+  current = undefined;
   directOlder = { cursor: undefined, done: false };
   directMin = undefined;
   directBaseline = undefined;
   me = '';
   ui.members.replaceChildren();
-  ui.conversations.replaceChildren();
+  ui.rooms.replaceChildren();
+  ui.directs.replaceChildren();
   ui.text.value = '';
   updateComposer();
   showSendError('');
   showError('');
   hideNotice();
   setMembersOpen(false);
+  setJoinRoomOpen(false);
+  ui.newRoom.value = '';
   ui.newMessages.hidden = true;
   ui.loadOlder.hidden = true;
   ui.chat.hidden = true;
   ui.join.hidden = false;
   document.body.dataset.view = 'join';
-  ui.leave.hidden = true;
+  ui.signOut.hidden = true;
   ui.me.hidden = true;
   ui.membersToggle.hidden = true;
   ui.reconnect.hidden = true;
@@ -314,17 +535,12 @@ function leave({ keepJoined = false } = {}): void {
   document.title = 'roomcast — chat';
 }
 
-function showChat(room: string): void {
+function showChat(): void {
   ui.join.hidden = true;
   ui.chat.hidden = false;
   document.body.dataset.view = 'chat';
-  ui.leave.hidden = false;
-  ui.membersToggle.hidden = false;
-  const lobby = new Conversation('room', undefined, 'No messages yet. Say hello!');
-  lobby.list.dataset.room = room;
-  conversations.set(lobby.key, lobby);
-  ui.timeline.append(lobby.list);
-  show(lobby);
+  ui.signOut.hidden = false;
+  // The Members button too, once there is a room.
   renderMembersList();
 }
 
@@ -368,15 +584,16 @@ function onState(s: Session, change: StateChange): void {
     s.lost = false;
     showError('');
     if (back) showNotice(caughtUpText(s.caughtUp));
-    refreshMembers(s);
+    // Each room's list goes out once the new connection holds the room again.
+    for (const view of rooms.values()) refreshMembers(view);
     if (directBaseline === undefined) findDirectBaseline(s);
   } else if (change.state === 'closed') {
-    const text = closedText(change, s.room);
+    const text = closedText(change);
     if (change.reason === 'gave-up') showError(text ?? '');
     else if (text) {
-      // The token or the room: no retry helps. Back to the form, with what to do.
-      leave();
-      showJoinError(text, change.reason === 'unauthorized' ? fields.token : fields.room);
+      // The token or the server: no retry helps. Back to the form, with what to do.
+      signOut();
+      showJoinError(text, change.reason === 'bad-request' ? fields.server : fields.token);
       return;
     }
   } else {
@@ -422,7 +639,10 @@ function reconnect(): void {
     return;
   }
   if (s.client.state === 'open') return;
-  const resume = { afterSeq: s.client.lastSeq, directAfterSeq: s.client.lastDirectSeq };
+  const resume = {
+    directAfterSeq: s.client.lastDirectSeq,
+    rooms: new Map([...rooms.values()].map((view) => [view.id, view.room.lastSeq])),
+  };
   session = undefined;
   s.client.close();
   showError('');
@@ -471,14 +691,16 @@ function hideNotice(): void {
 // Messages and conversations
 // ---------------------------------------------------------------------------------------------------------------
 
-function onRoomMessage(frame: MessageFrame): void {
-  const room = conversations.get('room');
-  if (room) deliver(room, frame);
+function onRoomMessage(view: RoomView, frame: MessageFrame): void {
+  const known = view.startedAt !== undefined && Date.parse(frame.timestamp) < view.startedAt;
+  deliver(view.conversation, frame, known);
 }
 
 function onDirect(frame: DirectFrame): void {
   directMin = Math.min(directMin ?? frame.seq, frame.seq);
-  deliver(conversationWith(peerOf(frame)), frame);
+  const known =
+    directBaseline !== undefined && frame.seq <= directBaseline && Date.parse(frame.timestamp) < joinedAt;
+  deliver(conversationWith(peerOf(frame)), frame, known);
 }
 
 function peerOf(frame: DirectFrame): string {
@@ -486,34 +708,29 @@ function peerOf(frame: DirectFrame): string {
 }
 
 function conversationWith(peer: string): Conversation {
-  const key = `@${peer}`;
-  let conversation = conversations.get(key);
+  let conversation = conversations.get(`@${peer}`);
   if (!conversation) {
-    conversation = new Conversation(key, peer, `This is the start of your direct messages with ${peer}.`);
-    conversations.set(key, conversation);
+    conversation = new Conversation({ peer }, `This is the start of your direct messages with ${peer}.`);
+    conversations.set(conversation.key, conversation);
     ui.timeline.append(conversation.list);
     renderConversations();
   }
   return conversation;
 }
 
-/** Lists a message in its conversation; counts it unread, or scrolls to it, or offers to. */
-function deliver(conversation: Conversation, frame: MessageFrame | DirectFrame): void {
+/**
+ * Lists a message in its conversation; counts it unread (unless `known`: it was there before the page joined), or
+ * scrolls to it, or offers to.
+ */
+function deliver(conversation: Conversation, frame: MessageFrame | DirectFrame, known: boolean): void {
   const shown = conversation === active;
   const stick = shown && atBottom();
   const added = conversation.add(frame, me);
   if (!added) return;
   const fromMe = (frame.action === 'message' ? frame.user_id : frame.from_user_id) === me;
-  if (added.last && !fromMe && !shown) {
-    const known =
-      frame.action === 'direct' &&
-      directBaseline !== undefined &&
-      frame.seq <= directBaseline &&
-      Date.parse(frame.timestamp) < joinedAt;
-    if (!known) {
-      conversation.unread += 1;
-      added.item.dataset.unread = 'yes';
-    }
+  if (added.last && !fromMe && !shown && !known) {
+    conversation.unread += 1;
+    added.item.dataset.unread = 'yes';
   }
   if (frame.action === 'direct' || !shown) renderConversations();
   if (!shown) return;
@@ -530,7 +747,7 @@ function findDirectBaseline(s: Session): void {
       if (session !== s) return;
       directBaseline = page.latest_seq;
       for (const conversation of conversations.values()) {
-        conversation.forgetUnreadUpTo(page.latest_seq, joinedAt);
+        if (conversation.peer !== undefined) conversation.forgetUnreadUpTo(page.latest_seq, joinedAt);
       }
       renderConversations();
     })
@@ -542,32 +759,39 @@ function findDirectBaseline(s: Session): void {
     });
 }
 
-function onPresence(frame: PresenceFrame): void {
-  const room = conversations.get('room');
+function onPresence(view: RoomView, frame: PresenceFrame): void {
+  const { members } = view;
   if (frame.event === 'join') members.set(frame.user_id, Math.max(1, members.get(frame.user_id) ?? 0));
   else members.delete(frame.user_id);
-  renderMembersList();
+  if (view === current) renderMembersList();
   // Events the server left out: the list may have changed more than the frames said.
-  if (frame.missed && session) refreshMembers(session);
-  if (!room) return;
-  const stick = room === active && atBottom();
-  room.addNotice(`${frame.user_id} ${frame.event === 'join' ? 'joined' : 'left'}`);
+  if (frame.missed) refreshMembers(view);
+  const conversation = view.conversation;
+  const stick = conversation === active && atBottom();
+  conversation.addNotice(`${frame.user_id} ${frame.event === 'join' ? 'joined' : 'left'}`);
   if (stick) scrollToBottom();
 }
 
-function refreshMembers(s: Session): void {
-  s.client.members().catch(() => {});
+function refreshMembers(view: RoomView): void {
+  view.room.members().catch(() => {});
 }
 
-function renderMembers(frame: MembersFrame): void {
-  members.clear();
-  for (const { user_id, connections } of frame.users) members.set(user_id, connections);
-  membersTruncated = frame.truncated === true;
-  renderMembersList();
+function renderMembers(view: RoomView, frame: MembersFrame): void {
+  view.members.clear();
+  for (const { user_id, connections } of frame.users) view.members.set(user_id, connections);
+  view.membersTruncated = frame.truncated === true;
+  if (view === current) renderMembersList();
 }
 
+/** The members of the current room. */
 function renderMembersList(): void {
+  const view = current;
+  const members = view?.members ?? new Map<string, number>();
   const users = [...members.keys()].sort();
+  ui.membersTitle.textContent = view ? `Members of #${view.id}` : 'Members';
+  // In no room: no one to list.
+  ui.membersPanel.hidden = !view;
+  ui.membersToggle.hidden = ui.chat.hidden || !view;
   ui.memberCount.textContent = members.size ? String(members.size) : '';
   ui.members.replaceChildren(
     ...users.map((user) => {
@@ -590,44 +814,96 @@ function renderMembersList(): void {
       return item;
     }),
   );
-  if (membersTruncated) {
+  if (view?.membersTruncated) {
     ui.members.append(
       Object.assign(document.createElement('li'), { className: 'self', textContent: '…and more' }),
     );
   }
 }
 
-function renderConversations(): void {
-  const room = conversations.get('room');
+/**
+ * The rooms (in the order joined, each with a Leave button) and the direct conversations, with unread counts.
+ * On phones they are tabs in a row that scrolls sideways: the tab shown stays in view if it was (a count that
+ * grows can push it out), and comes into view with `reveal`.
+ */
+function renderConversations({ reveal = false } = {}): void {
+  const keepInView = reveal || shownTabInView();
+  // Rebuilt lists lose the focus: it goes back to the same button in the new ones.
+  const focused = document.activeElement;
+  const refocus =
+    focused instanceof HTMLButtonElement && focused.dataset.conversation && focused.closest('#conversations')
+      ? { key: focused.dataset.conversation, className: focused.className }
+      : undefined;
+  ui.rooms.replaceChildren(
+    ...[...rooms.values()].map((view) => {
+      const item = document.createElement('li');
+      const leave = document.createElement('button');
+      leave.type = 'button';
+      leave.className = 'leave-room link';
+      leave.dataset.conversation = view.conversation.key;
+      leave.textContent = '✕';
+      leave.title = `Leave #${view.id}`;
+      leave.setAttribute('aria-label', `Leave #${view.id}`);
+      leave.addEventListener('click', () => leaveRoom(view));
+      item.append(conversationButton(view.conversation), leave);
+      return item;
+    }),
+  );
   const direct = [...conversations.values()].filter((c) => c.peer !== undefined);
   // The most recent first: inbox seqs order every direct message of this user.
   direct.sort((a, b) => newestSeq(b) - newestSeq(a));
-  ui.conversations.replaceChildren(
-    ...[room, ...direct].flatMap((conversation) => {
-      if (!conversation) return [];
+  ui.directs.replaceChildren(
+    ...direct.map((conversation) => {
       const item = document.createElement('li');
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.dataset.conversation = conversation.key;
-      button.setAttribute('aria-current', String(conversation === active));
-      const name = conversation.peer ?? `#${conversation.list.dataset.room ?? ''}`;
-      button.append(Object.assign(document.createElement('span'), { className: 'name', textContent: name }));
-      const unread = unreadOf(conversation);
-      if (unread > 0) {
-        const badge = Object.assign(document.createElement('span'), {
-          className: 'unread',
-          textContent: String(unread),
-        });
-        badge.setAttribute('aria-label', `${unread} unread`);
-        button.append(badge);
-      }
-      button.addEventListener('click', () => show(conversation));
-      item.append(button);
-      return [item];
+      item.append(conversationButton(conversation));
+      return item;
     }),
   );
+  ui.directsTitle.hidden = direct.length === 0;
+  if (keepInView) shownTab()?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  if (refocus && !document.activeElement?.closest('#conversations')) {
+    for (const button of ui.chat.querySelectorAll<HTMLButtonElement>('#conversations button')) {
+      if (button.dataset.conversation === refocus.key && button.className === refocus.className)
+        button.focus();
+    }
+  }
   const unread = [...conversations.values()].reduce((sum, c) => sum + unreadOf(c), 0);
   document.title = unread > 0 ? `(${unread}) roomcast — chat` : 'roomcast — chat';
+}
+
+function shownTab(): HTMLElement | null {
+  return ui.tabs.querySelector('button.conversation[aria-current="true"]')?.closest('li') ?? null;
+}
+
+/** Whether the shown tab is wholly in the row, clear of the + that stays at its end. */
+function shownTabInView(): boolean {
+  const tab = shownTab()?.getBoundingClientRect();
+  const row = ui.tabs.getBoundingClientRect();
+  return tab !== undefined && tab.left >= row.left && tab.right <= row.right - ui.addRoom.offsetWidth;
+}
+
+/** The button that shows a conversation: its name and unread count (in its accessible name too). */
+function conversationButton(conversation: Conversation): HTMLButtonElement {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'conversation';
+  button.dataset.conversation = conversation.key;
+  button.setAttribute('aria-current', String(conversation === active));
+  button.append(
+    Object.assign(document.createElement('span'), { className: 'name', textContent: conversation.name }),
+  );
+  const unread = unreadOf(conversation);
+  if (unread > 0) {
+    const badge = Object.assign(document.createElement('span'), {
+      className: 'unread',
+      textContent: String(unread),
+    });
+    badge.setAttribute('aria-hidden', 'true');
+    button.append(badge);
+    button.setAttribute('aria-label', `${conversation.name}, ${unread} unread`);
+  }
+  button.addEventListener('click', () => show(conversation));
+  return button;
 }
 
 /** Direct messages count once the page knows which were there before it joined (no flash of old ones). */
@@ -656,17 +932,46 @@ function show(conversation: Conversation): void {
     ui.text.value = conversation.draft;
     showSendError('');
   }
+  const view = conversation.room !== undefined ? rooms.get(conversation.room) : undefined;
+  if (view && view !== current) {
+    current = view;
+    renderMembersList();
+    saveJoined();
+  }
+  ui.noConversation.hidden = true;
+  ui.timeline.hidden = false;
+  ui.compose.hidden = false;
   const peer = conversation.peer;
-  ui.conversationTitle.textContent = peer ?? `#${conversation.list.dataset.room ?? ''}`;
+  ui.conversationTitle.textContent = conversation.name;
   ui.conversationHint.textContent = peer ? 'direct messages' : 'room';
-  ui.text.placeholder = peer ? `Message ${peer}` : `Message #${conversation.list.dataset.room ?? ''}`;
+  ui.text.placeholder = `Message ${conversation.name}`;
   ui.newMessages.hidden = true;
   updateLoadOlder();
   if (conversation.savedScroll === undefined) scrollToBottom();
   else ui.timeline.scrollTop = conversation.savedScroll;
   updateComposer();
-  renderConversations();
+  renderConversations({ reveal: true });
   focusComposer();
+}
+
+/** No conversation left to show (every room left, no direct messages): the way to join one. */
+function showNothing(): void {
+  if (active) {
+    active.draft = ui.text.value;
+    active.list.hidden = true;
+  }
+  active = undefined;
+  ui.text.value = '';
+  showSendError('');
+  ui.conversationTitle.textContent = 'No room';
+  ui.conversationHint.textContent = '';
+  ui.noConversation.hidden = false;
+  ui.timeline.hidden = true;
+  ui.compose.hidden = true;
+  ui.newMessages.hidden = true;
+  setJoinRoomOpen(true);
+  renderConversations();
+  renderMembersList();
 }
 
 /** Where a keyboard is at hand; on a touch screen focusing would pop the on-screen keyboard up at every turn. */
@@ -700,10 +1005,10 @@ ui.newMessages.addEventListener('click', () => {
 function updateLoadOlder(): void {
   const conversation = active;
   if (!conversation) return;
-  const more =
-    conversation.peer === undefined
-      ? !roomOlder.done && (roomOlder.cursor ?? conversation.oldestSeq ?? 0) > 1
-      : !directOlder.done && (directOlder.cursor ?? directMin ?? 0) > 1;
+  const older = conversation.room !== undefined ? rooms.get(conversation.room)?.older : undefined;
+  const more = older
+    ? !older.done && (older.cursor ?? conversation.oldestSeq ?? 0) > 1
+    : conversation.peer !== undefined && !directOlder.done && (directOlder.cursor ?? directMin ?? 0) > 1;
   ui.loadOlder.hidden = !more;
 }
 
@@ -717,17 +1022,18 @@ async function loadOlder(): Promise<void> {
   ui.loadOlder.disabled = true;
   ui.loadOlder.textContent = 'Loading…';
   try {
-    if (conversation.peer === undefined) {
-      const page = await s.client.history({
-        beforeSeq: roomOlder.cursor ?? conversation.oldestSeq,
+    const view = conversation.room !== undefined ? rooms.get(conversation.room) : undefined;
+    if (view) {
+      const page = await view.room.history({
+        beforeSeq: view.older.cursor ?? conversation.oldestSeq,
         limit: OLDER_PAGE,
       });
-      if (session !== s) return;
+      if (session !== s || rooms.get(view.id) !== view) return;
       keepPosition(() => {
         for (const frame of page.messages) if (frame.action === 'message') conversation.add(frame, me);
       });
-      roomOlder = { cursor: page.next_before_seq ?? lowestSeq(page.messages), done: !page.has_more };
-    } else {
+      view.older = { cursor: page.next_before_seq ?? lowestSeq(page.messages), done: !page.has_more };
+    } else if (conversation.peer !== undefined) {
       // The inbox holds every conversation's messages: page back until this one has more, or nothing is left.
       for (let pages = 0; pages < 5 && !directOlder.done; pages++) {
         const page = await s.client.history({
@@ -788,7 +1094,8 @@ ui.text.addEventListener('keydown', (event) => {
     event.preventDefault();
     submit();
   } else if (event.key === 'Escape') {
-    const room = conversations.get('room');
+    // From a direct conversation back to the room.
+    const room = current?.conversation;
     if (room && active !== room) show(room);
   }
 });
@@ -823,7 +1130,12 @@ function submit(): void {
 
 function sendVia(s: Session, conversation: Conversation, text: string, clientMsgId: string): void {
   const to = conversation.peer;
-  const sent = to ? s.client.sendDirect(to, text, { clientMsgId }) : s.client.send(text, { clientMsgId });
+  const room = conversation.room !== undefined ? rooms.get(conversation.room)?.room : undefined;
+  const sent: Promise<MessageFrame | DirectFrame> | undefined = to
+    ? s.client.sendDirect(to, text, { clientMsgId })
+    : room?.send(text, { clientMsgId });
+  // A room no longer held: its conversation is gone with it.
+  if (!sent) return;
   sent.then(
     (frame) => {
       // Normally listed by now (the stream hands it over); otherwise the pending line goes when it is.
@@ -840,7 +1152,7 @@ function sendVia(s: Session, conversation: Conversation, text: string, clientMsg
       giveBack(conversation, text, error.code === 'TIMEOUT' ? clientMsgId : undefined);
       const message = sendErrorText(error.code, to);
       if (conversation === active) showSendError(message);
-      else showError(`${to ? `To ${to}` : 'In the room'}: ${message}`);
+      else showError(`${to ? `To ${to}` : `In ${conversation.name}`}: ${message}`);
     },
   );
 }

@@ -4,15 +4,19 @@ import type { DirectFrame, MessageFrame } from '@roomcast/client';
 const GROUP_WINDOW_MS = 5 * 60_000;
 
 /**
- * One conversation: the room, or the direct messages exchanged with one user. Its messages are an `<ol>` kept in
+ * One conversation: a room, or the direct messages exchanged with one user. Its messages are an `<ol>` kept in
  * seq order (the room's seq, or this user's inbox seq for direct messages), whatever order they are added in:
  * live ones come last, older pages are put in front.
  */
 export class Conversation {
-  /** `room`, or `@` and the other user's id. */
+  /** `#` and the room's id, or `@` and the other user's id. */
   readonly key: string;
   /** The other user, for a direct-message conversation. */
   readonly peer: string | undefined;
+  /** The room, for a room's conversation. */
+  readonly room: string | undefined;
+  /** What the page calls it: `#room`, or the other user's id. */
+  readonly name: string;
   readonly list: HTMLOListElement;
   /** Messages from others that arrived while another conversation was shown. */
   unread = 0;
@@ -24,14 +28,20 @@ export class Conversation {
   retry: { text: string; clientMsgId: string } | undefined;
   readonly #ids = new Set<string>();
 
-  constructor(key: string, peer: string | undefined, emptyText: string) {
-    this.key = key;
-    this.peer = peer;
+  constructor(who: { peer: string } | { room: string }, emptyText: string) {
+    this.peer = 'peer' in who ? who.peer : undefined;
+    this.room = 'room' in who ? who.room : undefined;
+    this.key = 'peer' in who ? `@${who.peer}` : `#${who.room}`;
+    this.name = 'peer' in who ? who.peer : `#${who.room}`;
     this.list = document.createElement('ol');
     this.list.className = 'messages';
-    this.list.dataset.conversation = key;
+    this.list.dataset.conversation = this.key;
+    if (this.room !== undefined) this.list.dataset.room = this.room;
     this.list.dataset.empty = emptyText;
-    this.list.setAttribute('aria-label', peer ? `Direct messages with ${peer}` : 'Room messages');
+    this.list.setAttribute(
+      'aria-label',
+      this.peer !== undefined ? `Direct messages with ${this.peer}` : `Messages in ${this.name}`,
+    );
     this.list.setAttribute('aria-live', 'polite');
     this.list.setAttribute('aria-relevant', 'additions');
     this.list.hidden = true;

@@ -1,7 +1,7 @@
 /**
- * What the page remembers. Name, room and server stay in localStorage (every tab, across visits); a pasted token
- * and whether this tab was in a room stay in sessionStorage (this tab only, across reloads): a token is a
- * credential, and is not kept past the tab. `?server=` (or `?url=`) and `?token=` in the address fill them in,
+ * What the page remembers. Name, room and server stay in localStorage (every tab, across visits); a pasted token,
+ * whether this tab was signed in, the rooms it holds and the room it shows stay in sessionStorage (this tab only,
+ * across reloads): a token is a credential, and is not kept past the tab. `?server=` (or `?url=`) and `?token=` in the address fill them in,
  * so a link can point the page at a deployed API.
  */
 export interface Settings {
@@ -15,6 +15,14 @@ export interface Settings {
 const KEYS = { user: 'roomcast.user', room: 'roomcast.room', server: 'roomcast.server' } as const;
 const TOKEN_KEY = 'roomcast.token';
 const JOINED_KEY = 'roomcast.joined';
+const ROOMS_KEY = 'roomcast.rooms';
+const ROOM_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** The rooms this tab holds, in the order joined, and the one it shows. */
+export interface JoinedRooms {
+  rooms: string[];
+  shown: string | undefined;
+}
 
 /** The remembered settings, with the address's query string taking precedence; the token leaves the address. */
 export function loadSettings(): Settings & { fromQuery: boolean } {
@@ -50,6 +58,30 @@ export function wasJoined(): boolean {
 
 export function rememberJoined(joined: boolean): void {
   write(sessionStorage, JOINED_KEY, joined ? 'yes' : '');
+}
+
+/** The rooms this tab held when it was reloaded (none held is an empty list); undefined: nothing remembered. */
+export function loadJoinedRooms(): JoinedRooms | undefined {
+  const text = read(sessionStorage, ROOMS_KEY);
+  if (!text) return undefined;
+  try {
+    const value = JSON.parse(text) as { rooms?: unknown; shown?: unknown };
+    if (!Array.isArray(value.rooms)) return undefined;
+    const rooms = [...new Set(value.rooms.filter((room): room is string => isRoomName(room)))];
+    const shown = isRoomName(value.shown) && rooms.includes(value.shown) ? value.shown : undefined;
+    return { rooms, shown };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Remembers the rooms held and the room shown; undefined forgets them (signed out). */
+export function saveJoinedRooms(joined: JoinedRooms | undefined): void {
+  write(sessionStorage, ROOMS_KEY, joined ? JSON.stringify(joined) : '');
+}
+
+function isRoomName(value: unknown): value is string {
+  return typeof value === 'string' && ROOM_PATTERN.test(value);
 }
 
 /**

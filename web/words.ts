@@ -35,21 +35,30 @@ export function statusText(
 }
 
 /** Why the client stopped for good, when a retry cannot help: what to do instead. */
-export function closedText(
-  change: Extract<StateChange, { state: 'closed' }>,
-  room: string,
-): string | undefined {
+export function closedText(change: Extract<StateChange, { state: 'closed' }>): string | undefined {
   switch (change.reason) {
     case 'unauthorized':
       return 'The server did not accept your sign-in token (it may have expired). Get a new token and join again.';
     case 'forbidden':
-      return `Your token does not let you into the room “${room}”.`;
+      return 'The server refused your sign-in token. Get a new token and join again.';
     case 'bad-request':
-      return `The server refused the room name “${room}”.`;
+      return 'The server refused to connect this page.';
     case 'gave-up':
       return 'The server did not answer for a while. Press Reconnect to try again.';
     case 'client':
       return undefined;
+  }
+}
+
+/** Why the server refused a room for good (the room's `error`), in plain words. */
+export function roomRefusedText(code: ClientErrorCode, room: string): string {
+  switch (code) {
+    case 'FORBIDDEN':
+      return `Your token does not let you into the room “${room}”.`;
+    case 'TOO_MANY_ROOMS':
+      return `You are in as many rooms as the server allows: leave one to join “${room}”.`;
+    default:
+      return `The server refused the room “${room}”.`;
   }
 }
 

@@ -8,8 +8,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ensureTables, startEmbeddedDynamo } from '../../src/local/dynamo.ts';
-import { connectionsTable } from '../../src/store/tables.ts';
 import { mapLimit } from '../driver/stats.ts';
+import { textbookConnectionsTable } from '../textbook/handlers.ts';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'local';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
@@ -19,7 +19,7 @@ const table = 'bench_connections';
 const store = await startEmbeddedDynamo();
 const client = new DynamoDBClient({ endpoint: store.endpoint });
 try {
-  await ensureTables(client, { connections: table, messages: 'bench_messages' });
+  await ensureTables(client, { connections: table }, { connections: textbookConnectionsTable });
   const doc = DynamoDBDocumentClient.from(client);
   // Fixed ids, so the result is the same every run: Conn00000000808= collides at 5,000.
   const ids = Array.from({ length: items }, (_, i) => `Conn${String(i).padStart(11, '0')}=`);
@@ -37,7 +37,7 @@ try {
     const page = await doc.send(
       new QueryCommand({
         TableName: table,
-        IndexName: connectionsTable.indexes.byRoom.name,
+        IndexName: textbookConnectionsTable.indexes.byRoom.name,
         KeyConditionExpression: 'room_id = :r',
         ExpressionAttributeValues: { ':r': 'r' },
         ExclusiveStartKey: startKey,

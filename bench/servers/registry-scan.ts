@@ -1,26 +1,35 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 
-/** Counts the items of a table (a consistent Scan, every page): the connection registry left behind. */
-export function registryCounter(endpoint: string, region: string, tableName: string) {
+/**
+ * Counts the items of tables (consistent Scans, every page): the connection registry (records, subscriptions)
+ * left behind.
+ */
+export function registryCounter(endpoint: string, region: string, tableNames: readonly string[]) {
   const client = new DynamoDBClient({ endpoint, region });
   return {
     async count(): Promise<number> {
       let total = 0;
-      let startKey: ScanCommand['input']['ExclusiveStartKey'];
-      do {
-        const page = await client.send(
-          new ScanCommand({
-            TableName: tableName,
-            Select: 'COUNT',
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        total += page.Count ?? 0;
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      for (const tableName of tableNames) total += await countItems(client, tableName);
       return total;
     },
     close: () => client.destroy(),
   };
+}
+
+async function countItems(client: DynamoDBClient, tableName: string): Promise<number> {
+  let total = 0;
+  let startKey: ScanCommand['input']['ExclusiveStartKey'];
+  do {
+    const page = await client.send(
+      new ScanCommand({
+        TableName: tableName,
+        Select: 'COUNT',
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    total += page.Count ?? 0;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return total;
 }

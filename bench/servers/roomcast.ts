@@ -24,11 +24,10 @@ await serveChild(async () => {
       (i) => i.hashKey,
     );
   }
-  const registry = registryCounter(
-    stack.dynamodbEndpoint,
-    stack.config.region,
+  const registry = registryCounter(stack.dynamodbEndpoint, stack.config.region, [
     stack.config.tables.connections,
-  );
+    stack.config.tables.subscriptions,
+  ]);
   return {
     info: { url: stack.wsUrl, jwtSecret: BENCH_JWT_SECRET },
     registry: () => registry.count(),

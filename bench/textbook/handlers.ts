@@ -10,6 +10,16 @@ import {
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import type { WebSocketEvent } from '../../src/invocation.ts';
+import type { TableDefinition } from '../../src/store/tables.ts';
+
+/** The textbook's one table: connections keyed by id, with a GSI on the room they joined. */
+export const textbookConnectionsTable = {
+  envVar: 'TEXTBOOK_CONNECTIONS_TABLE',
+  defaultName: 'textbook_connections',
+  hashKey: 'connection_id',
+  ttlAttribute: 'ttl',
+  indexes: { byRoom: { name: 'room_id-index', hashKey: 'room_id', projectedAttributes: ['ttl', 'user_id'] } },
+} as const satisfies TableDefinition;
 
 export interface TextbookOptions {
   doc: DynamoDBDocumentClient;

@@ -24,12 +24,22 @@ locals {
     "connections-reads" = {
       table  = aws_dynamodb_table.connections.name
       metric = "ReadThrottleEvents"
-      impact = "sends, presence and reconnects fail or slow down"
+      impact = "every frame reads its connection's record: sends, subscribes, history and pings fail or slow down"
     }
     "connections-writes" = {
       table  = aws_dynamodb_table.connections.name
       metric = "WriteThrottleEvents"
-      impact = "connects fail, disconnects leave records for TTL to remove"
+      impact = "connects and subscribes fail, disconnects leave records for TTL to remove"
+    }
+    "subscriptions-reads" = {
+      table  = aws_dynamodb_table.subscriptions.name
+      metric = "ReadThrottleEvents"
+      impact = "fan-outs, presence and listMembers fail or slow down"
+    }
+    "subscriptions-writes" = {
+      table  = aws_dynamodb_table.subscriptions.name
+      metric = "WriteThrottleEvents"
+      impact = "connects and subscribes fail, disconnects leave subscriptions for TTL to remove"
     }
     "messages-reads" = {
       table  = aws_dynamodb_table.messages.name
@@ -44,14 +54,6 @@ locals {
   }
 
   dynamodb_index_throttle_alarms = {
-    "room_id-index-reads" = {
-      index  = "room_id-index"
-      metric = "ReadThrottleEvents"
-    }
-    "room_id-index-writes" = {
-      index  = "room_id-index"
-      metric = "WriteThrottleEvents"
-    }
     "user_id-index-reads" = {
       index  = "user_id-index"
       metric = "ReadThrottleEvents"
@@ -89,7 +91,7 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_index_throttles" {
   for_each = local.dynamodb_index_throttle_alarms
 
   alarm_name        = "${var.name_prefix}-dynamodb-${each.key}-throttles"
-  alarm_description = "${each.value.metric} on index ${each.value.index} of the connections table: sends, presence and direct messages fail or slow down."
+  alarm_description = "${each.value.metric} on index ${each.value.index} of the connections table: direct messages and connects fail or slow down."
   namespace         = "AWS/DynamoDB"
   metric_name       = each.value.metric
   dimensions = {

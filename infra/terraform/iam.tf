@@ -40,6 +40,18 @@ data "aws_iam_policy_document" "function" {
     }
   }
 
+  # Closing a connection that keeps sending past its limits (src/route.ts `admitted`); no function inspects or
+  # closes any other connection.
+  dynamic "statement" {
+    for_each = contains(local.frame_functions, each.key) ? [local.delete_connection_arn] : []
+
+    content {
+      sid       = "CloseAbusiveConnection"
+      actions   = ["execute-api:ManageConnections"]
+      resources = [statement.value]
+    }
+  }
+
   # With a customer managed table key: the key, only through DynamoDB in this region (local.table_key_actions).
   dynamic "statement" {
     for_each = var.table_kms_key_arn != null && length(local.table_key_actions[each.key]) > 0 ? [local.table_key_actions[each.key]] : []

@@ -7,6 +7,7 @@ locals {
   management_endpoint    = "${replace(aws_apigatewayv2_api.this.api_endpoint, "wss://", "https://")}/${var.stage_name}"
   post_to_connection_arn = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/POST/@connections/*"
   get_connection_arn     = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/GET/@connections/*"
+  delete_connection_arn  = "${aws_apigatewayv2_api.this.execution_arn}/${var.stage_name}/DELETE/@connections/*"
 
   # The stage's access log line: the query string (which carries the token) is not logged.
   access_log_format = jsonencode({
@@ -48,29 +49,42 @@ locals {
     CONNECTION_CLOSE_AFTER_REFUSALS = var.connection_limits.close_after_refusals
   }
 
+  # What each function that announces presence (or fans out a message) reads: the presence settings, the fan-out
+  # concurrency and where to post.
+  presence_env = {
+    PRESENCE_ENABLED              = var.presence_enabled
+    PRESENCE_MAX_ROOM_SIZE        = var.presence_max_room_size
+    FANOUT_CONCURRENCY            = var.fanout_concurrency
+    WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
+  }
+
   # One entry per Lambda function, keyed by its name: the esbuild bundle dist/<name>/index.mjs and the route it
   # serves (src/handlers/routes.ts, held to this map by test/infra). `env` is added to common_env (null values are
-  # dropped); `statements` is the function's whole IAM policy besides writing to its own log group.
+  # dropped); `statements` is the function's whole IAM policy besides writing to its own log group, exactly what
+  # test/infra/dynamodb-needs.ts says its code calls.
+  #
+  # Every function that reads the caller's record (ConnectionStore.get: all but connect, disconnect and default)
+  # may find one written before subscriptions (one `room_id`, no `rooms`) and move it over: an UpdateItem of the
+  # record and a PutItem of that room's subscription. Hence UpdateItem on connections and PutItem on subscriptions
+  # in functions that otherwise only read.
   functions = {
-    # Verifies the token, reads the room's and the user's newest seqs (where a fresh client starts), registers the
-    # connection, then announces the join to the rest of the room (presence): a room query and a post to each
-    # connection. It prunes nothing: a 410 there is a newcomer still in $connect.
+    # Verifies the token, reads the user's and the URL room's newest seqs (BatchGetItem of their counters: where a
+    # fresh client starts), registers the connection and, with a room in the URL, subscribes it, then announces
+    # the join to the rest of that room (presence): a room query and a post to each connection. It prunes
+    # nothing: a 410 there is a newcomer still in $connect.
     connect = {
       route_key = "$connect"
-      env = {
-        DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
-        CONNECTION_MAX_SECONDS          = var.connection_max_seconds
-        CONNECTION_TTL_MARGIN_SECONDS   = var.connection_ttl_margin_seconds
-        PRESENCE_ENABLED                = var.presence_enabled
-        PRESENCE_MAX_ROOM_SIZE          = var.presence_max_room_size
-        FANOUT_CONCURRENCY              = var.fanout_concurrency
-        WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
-        MAX_CONNECTIONS_PER_USER        = var.max_connections_per_user
-        JWT_JWKS_URL                    = var.jwt_jwks_url
-        JWT_ISSUER                      = var.jwt_issuer
-        JWT_AUDIENCE                    = var.jwt_audience
-        JWT_ALGORITHMS                  = var.jwt_algorithms == null ? null : join(",", var.jwt_algorithms)
-      }
+      env = merge(local.presence_env, {
+        DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES      = aws_dynamodb_table.messages.name
+        CONNECTION_MAX_SECONDS               = var.connection_max_seconds
+        CONNECTION_TTL_MARGIN_SECONDS        = var.connection_ttl_margin_seconds
+        MAX_CONNECTIONS_PER_USER             = var.max_connections_per_user
+        JWT_JWKS_URL                         = var.jwt_jwks_url
+        JWT_ISSUER                           = var.jwt_issuer
+        JWT_AUDIENCE                         = var.jwt_audience
+        JWT_ALGORITHMS                       = var.jwt_algorithms == null ? null : join(",", var.jwt_algorithms)
+      })
       statements = [
         {
           sid       = "RegisterConnection"
@@ -78,19 +92,19 @@ locals {
           resources = [aws_dynamodb_table.connections.arn]
         },
         {
-          sid       = "ReadNewestSeqs"
-          actions   = ["dynamodb:GetItem"]
-          resources = [aws_dynamodb_table.messages.arn]
-        },
-        {
-          sid       = "QueryRoom"
-          actions   = ["dynamodb:Query"]
-          resources = ["${aws_dynamodb_table.connections.arn}/index/room_id-index"]
-        },
-        {
           sid       = "CountUserConnections"
           actions   = ["dynamodb:Query"]
           resources = ["${aws_dynamodb_table.connections.arn}/index/user_id-index"]
+        },
+        {
+          sid       = "SubscribeUrlRoomQueryRoom"
+          actions   = ["dynamodb:PutItem", "dynamodb:Query"]
+          resources = [aws_dynamodb_table.subscriptions.arn]
+        },
+        {
+          sid       = "ReadNewestSeqs"
+          actions   = ["dynamodb:BatchGetItem"]
+          resources = [aws_dynamodb_table.messages.arn]
         },
         {
           sid       = "AnnouncePresence"
@@ -105,15 +119,13 @@ locals {
       ]
     }
 
-    # Removes the connection record, then announces the leave to the rest of the room.
+    # Removes the connection record (which lists the rooms it held), then its subscriptions (BatchWriteItem, 25 a
+    # call), then announces the leave to the rest of each room.
     disconnect = {
       route_key = "$disconnect"
-      env = {
-        PRESENCE_ENABLED              = var.presence_enabled
-        PRESENCE_MAX_ROOM_SIZE        = var.presence_max_room_size
-        FANOUT_CONCURRENCY            = var.fanout_concurrency
-        WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
-      }
+      env = merge(local.presence_env, {
+        DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
+      })
       statements = [
         {
           sid       = "RemoveConnection"
@@ -121,9 +133,9 @@ locals {
           resources = [aws_dynamodb_table.connections.arn]
         },
         {
-          sid       = "QueryRoom"
-          actions   = ["dynamodb:Query"]
-          resources = ["${aws_dynamodb_table.connections.arn}/index/room_id-index"]
+          sid       = "RemoveSubscriptionsQueryRooms"
+          actions   = ["dynamodb:BatchWriteItem", "dynamodb:Query"]
+          resources = [aws_dynamodb_table.subscriptions.arn]
         },
         {
           sid       = "AnnouncePresence"
@@ -149,29 +161,92 @@ locals {
       ]
     }
 
+    # Reads the caller's record, adds the room to its set (a conditional UpdateItem that holds the cap; a GetItem
+    # tells a full record from a gone one when it fails), writes the subscription, reads the room's newest seq
+    # (consistent) and, when asked, a page of history (as get-history does: it may void seqs a dead writer left),
+    # replies, then announces the join to the rest of the room.
+    subscribe = {
+      route_key = "subscribe"
+      env = merge(local.presence_env, {
+        DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES      = aws_dynamodb_table.messages.name
+        MESSAGE_RETENTION_DAYS               = var.message_retention_days
+        MAX_ROOMS_PER_CONNECTION             = var.max_rooms_per_connection
+      })
+      statements = [
+        {
+          sid       = "ReadCallerAddRoom"
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+          resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "SubscribeQueryRoom"
+          actions   = ["dynamodb:PutItem", "dynamodb:Query"]
+          resources = [aws_dynamodb_table.subscriptions.arn]
+        },
+        {
+          sid       = "ReadHistory"
+          actions   = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"]
+          resources = [aws_dynamodb_table.messages.arn]
+        },
+        {
+          sid       = "ReplyAnnouncePresence"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.post_to_connection_arn]
+        },
+      ]
+    }
+
+    # Reads the caller's record, deletes the subscription, then removes the room from the record's set, replies,
+    # and announces the leave to the rest of the room.
+    unsubscribe = {
+      route_key = "unsubscribe"
+      env = merge(local.presence_env, {
+        DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
+      })
+      statements = [
+        {
+          sid       = "ReadCallerRemoveRoom"
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+          resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "UnsubscribeQueryRoom"
+          actions   = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query"]
+          resources = [aws_dynamodb_table.subscriptions.arn]
+        },
+        {
+          sid       = "ReplyAnnouncePresence"
+          actions   = ["execute-api:ManageConnections"]
+          resources = [local.post_to_connection_arn]
+        },
+      ]
+    }
+
     # Reads the sender's record, stores the message (takes the room's next seq from its counter, then conditional
     # puts of an idempotency marker it may read back and update, of the message, or of a void for a seq it gives
-    # up), queries the room through room_id-index, posts to each connection and deletes the records of connections
-    # that answer 410 Gone.
+    # up), queries the room's subscriptions, posts to each connection and prunes the connections that answer 410
+    # Gone: the record, the subscriptions it held (BatchWriteItem), and the room's item when the record is gone.
     "send-message" = {
       route_key = "sendMessage"
       env = {
-        DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
-        MESSAGE_RETENTION_DAYS          = var.message_retention_days
-        MAX_MESSAGE_CHARS               = var.max_message_chars
-        FANOUT_CONCURRENCY              = var.fanout_concurrency
-        WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
+        DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES      = aws_dynamodb_table.messages.name
+        MESSAGE_RETENTION_DAYS               = var.message_retention_days
+        MAX_MESSAGE_CHARS                    = var.max_message_chars
+        FANOUT_CONCURRENCY                   = var.fanout_concurrency
+        WEBSOCKET_MANAGEMENT_ENDPOINT        = local.management_endpoint
       }
       statements = [
         {
           sid       = "ReadSenderPruneGone"
-          actions   = ["dynamodb:GetItem", "dynamodb:DeleteItem"]
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
           resources = [aws_dynamodb_table.connections.arn]
         },
         {
-          sid       = "QueryRoom"
-          actions   = ["dynamodb:Query"]
-          resources = ["${aws_dynamodb_table.connections.arn}/index/room_id-index"]
+          sid       = "QueryRoomPruneGone"
+          actions   = ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+          resources = [aws_dynamodb_table.subscriptions.arn]
         },
         {
           sid       = "StoreMessage"
@@ -188,27 +263,33 @@ locals {
 
     # Reads the sender's record, finds the recipient's and the sender's connections through user_id-index, asks
     # API Gateway whether the recipient's are still there (GetConnection: a record outlives a crash), stores the
-    # message in both inboxes (as send-message does, a seq in each), posts to each connection and deletes the
-    # records of connections that answer 410 Gone.
+    # message in both inboxes (as send-message does, a seq in each), posts to each connection and prunes the
+    # connections that answer 410 Gone (their records and the subscriptions they held).
     "send-direct" = {
       route_key = "sendDirect"
       env = {
-        DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
-        MESSAGE_RETENTION_DAYS          = var.message_retention_days
-        MAX_MESSAGE_CHARS               = var.max_message_chars
-        FANOUT_CONCURRENCY              = var.fanout_concurrency
-        WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
+        DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES      = aws_dynamodb_table.messages.name
+        MESSAGE_RETENTION_DAYS               = var.message_retention_days
+        MAX_MESSAGE_CHARS                    = var.max_message_chars
+        FANOUT_CONCURRENCY                   = var.fanout_concurrency
+        WEBSOCKET_MANAGEMENT_ENDPOINT        = local.management_endpoint
       }
       statements = [
         {
           sid       = "ReadSenderPruneGone"
-          actions   = ["dynamodb:GetItem", "dynamodb:DeleteItem"]
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
           resources = [aws_dynamodb_table.connections.arn]
         },
         {
           sid       = "QueryUserConnections"
           actions   = ["dynamodb:Query"]
           resources = ["${aws_dynamodb_table.connections.arn}/index/user_id-index"]
+        },
+        {
+          sid       = "UpgradeSenderPruneGone"
+          actions   = ["dynamodb:PutItem", "dynamodb:BatchWriteItem"]
+          resources = [aws_dynamodb_table.subscriptions.arn]
         },
         {
           sid       = "StoreMessage"
@@ -228,20 +309,26 @@ locals {
       ]
     }
 
-    # Reads the caller's record (its room and user), queries one page of the room or of the caller's inbox (and
+    # Reads the caller's record (its rooms and user), queries one page of a room it holds or of its inbox (and
     # its counter), voids the seqs a dead writer left (a conditional put) and replies with it.
     "get-history" = {
       route_key = "getHistory"
       env = {
-        DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
-        MESSAGE_RETENTION_DAYS          = var.message_retention_days
-        WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
+        DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES      = aws_dynamodb_table.messages.name
+        MESSAGE_RETENTION_DAYS               = var.message_retention_days
+        WEBSOCKET_MANAGEMENT_ENDPOINT        = local.management_endpoint
       }
       statements = [
         {
           sid       = "ReadCaller"
-          actions   = ["dynamodb:GetItem"]
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
           resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "UpgradeCaller"
+          actions   = ["dynamodb:PutItem"]
+          resources = [aws_dynamodb_table.subscriptions.arn]
         },
         {
           sid       = "ReadHistory"
@@ -256,29 +343,30 @@ locals {
       ]
     }
 
-    # Reads the caller's record, queries the room through room_id-index, reads the room's newest seq and replies
-    # with the members.
+    # Reads the caller's record, queries the subscriptions of a room it holds, reads the room's newest seq and
+    # replies with the members.
     "list-members" = {
       route_key = "listMembers"
       env = {
-        DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
-        WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
+        DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES      = aws_dynamodb_table.messages.name
+        WEBSOCKET_MANAGEMENT_ENDPOINT        = local.management_endpoint
       }
       statements = [
         {
           sid       = "ReadCaller"
-          actions   = ["dynamodb:GetItem"]
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
           resources = [aws_dynamodb_table.connections.arn]
+        },
+        {
+          sid       = "QueryRoomUpgradeCaller"
+          actions   = ["dynamodb:Query", "dynamodb:PutItem"]
+          resources = [aws_dynamodb_table.subscriptions.arn]
         },
         {
           sid       = "ReadNewestSeq"
           actions   = ["dynamodb:GetItem"]
           resources = [aws_dynamodb_table.messages.arn]
-        },
-        {
-          sid       = "QueryRoom"
-          actions   = ["dynamodb:Query"]
-          resources = ["${aws_dynamodb_table.connections.arn}/index/room_id-index"]
         },
         {
           sid       = "ReplyToCaller"
@@ -288,22 +376,29 @@ locals {
       ]
     }
 
-    # Reads the caller's record and the newest seqs of its room and inbox, and replies with them.
+    # Reads the caller's record and the newest seqs of every room it holds and of its inbox (BatchGetItem of their
+    # counters, up to 100 a call), and replies with them.
     ping = {
       route_key = "ping"
       env = {
-        DYNAMO_TABLE_NAME_CHAT_MESSAGES = aws_dynamodb_table.messages.name
-        WEBSOCKET_MANAGEMENT_ENDPOINT   = local.management_endpoint
+        DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES      = aws_dynamodb_table.messages.name
+        WEBSOCKET_MANAGEMENT_ENDPOINT        = local.management_endpoint
       }
       statements = [
         {
           sid       = "ReadCaller"
-          actions   = ["dynamodb:GetItem"]
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
           resources = [aws_dynamodb_table.connections.arn]
         },
         {
+          sid       = "UpgradeCaller"
+          actions   = ["dynamodb:PutItem"]
+          resources = [aws_dynamodb_table.subscriptions.arn]
+        },
+        {
           sid       = "ReadNewestSeqs"
-          actions   = ["dynamodb:GetItem"]
+          actions   = ["dynamodb:BatchGetItem"]
           resources = [aws_dynamodb_table.messages.arn]
         },
         {
@@ -335,6 +430,10 @@ locals {
       ? ["kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"] : [],
     )
   }
+
+  # The functions that take client frames ($default and every action): past CONNECTION_CLOSE_AFTER_REFUSALS refused
+  # frames a minute they close the connection (DeleteConnection, src/route.ts `admitted`).
+  frame_functions = toset([for name, fn in local.functions : name if fn.route_key == "$default" || !startswith(fn.route_key, "$")])
 
   function_names           = { for name in keys(local.functions) : name => "${var.name_prefix}-${name}" }
   function_memory_mb       = { for name in keys(local.functions) : name => lookup(var.function_memory_mb, name, var.lambda_memory_mb) }

@@ -1,5 +1,5 @@
 output "websocket_url" {
-  description = "Client URL: wss://{custom_domain_name}[/{custom_domain_base_path}] with a custom domain, else wss://{api_id}.execute-api.{region}.amazonaws.com/{stage}; add ?token=<JWT>&room_id=<room>."
+  description = "Client URL: wss://{custom_domain_name}[/{custom_domain_base_path}] with a custom domain, else wss://{api_id}.execute-api.{region}.amazonaws.com/{stage}; add ?token=<JWT>, and &room_id=<room> to hold a first room from the start (more come with subscribe)."
   value = (
     var.custom_domain_name == null ? aws_apigatewayv2_stage.this.invoke_url :
     var.custom_domain_base_path == null ? "wss://${var.custom_domain_name}" : "wss://${var.custom_domain_name}/${var.custom_domain_base_path}"
@@ -34,13 +34,18 @@ output "connections_table_name" {
   value       = aws_dynamodb_table.connections.name
 }
 
+output "subscriptions_table_name" {
+  description = "Name of the subscriptions table (DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS)."
+  value       = aws_dynamodb_table.subscriptions.name
+}
+
 output "messages_table_name" {
   description = "Name of the messages table (DYNAMO_TABLE_NAME_CHAT_MESSAGES)."
   value       = aws_dynamodb_table.messages.name
 }
 
 output "function_names" {
-  description = "Lambda function name by roomcast function (connect, disconnect, default, send-message, send-direct, get-history, list-members, ping)."
+  description = "Lambda function name by roomcast function (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping)."
   value       = { for name, fn in aws_lambda_function.this : name => fn.function_name }
 }
 

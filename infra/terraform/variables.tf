@@ -155,7 +155,7 @@ variable "custom_domain_route53_zone_id" {
 # ---------------------------------------------------------------------------------------------------------------------
 
 variable "point_in_time_recovery" {
-  description = "Point-in-time recovery of both tables. Connection records live a few hours and messages expire after message_retention_days, so it is off by default."
+  description = "Point-in-time recovery of every table. Connection records and subscriptions live a few hours and messages expire after message_retention_days, so it is off by default."
   type        = bool
   default     = false
 }
@@ -172,7 +172,7 @@ variable "table_kms_key_arn" {
 }
 
 variable "deletion_protection" {
-  description = "DynamoDB deletion protection on both tables. Turn it off (and apply) before `terraform destroy`."
+  description = "DynamoDB deletion protection on every table. Turn it off (and apply) before `terraform destroy`."
   type        = bool
   default     = false
 }
@@ -193,13 +193,13 @@ variable "lambda_memory_mb" {
 }
 
 variable "function_memory_mb" {
-  description = "Per-function memory overrides, by function name (connect, disconnect, default, send-message, send-direct, get-history, list-members, ping)."
+  description = "Per-function memory overrides, by function name (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping)."
   type        = map(number)
   default     = {}
 
   validation {
-    condition     = alltrue([for name, mb in var.function_memory_mb : contains(["connect", "disconnect", "default", "send-message", "send-direct", "get-history", "list-members", "ping"], name) && mb >= 128 && mb <= 10240 && floor(mb) == mb])
-    error_message = "The function_memory_mb keys must be function names (connect, disconnect, default, send-message, send-direct, get-history, list-members, ping) and the values whole numbers between 128 and 10240."
+    condition     = alltrue([for name, mb in var.function_memory_mb : contains(["connect", "disconnect", "default", "subscribe", "unsubscribe", "send-message", "send-direct", "get-history", "list-members", "ping"], name) && mb >= 128 && mb <= 10240 && floor(mb) == mb])
+    error_message = "The function_memory_mb keys must be function names (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping) and the values whole numbers between 128 and 10240."
   }
 }
 
@@ -220,8 +220,8 @@ variable "function_timeout_seconds" {
   default     = {}
 
   validation {
-    condition     = alltrue([for name, seconds in var.function_timeout_seconds : contains(["connect", "disconnect", "default", "send-message", "send-direct", "get-history", "list-members", "ping"], name) && seconds >= 1 && seconds <= 900 && floor(seconds) == seconds])
-    error_message = "The function_timeout_seconds keys must be function names (connect, disconnect, default, send-message, send-direct, get-history, list-members, ping) and the values whole numbers between 1 and 900."
+    condition     = alltrue([for name, seconds in var.function_timeout_seconds : contains(["connect", "disconnect", "default", "subscribe", "unsubscribe", "send-message", "send-direct", "get-history", "list-members", "ping"], name) && seconds >= 1 && seconds <= 900 && floor(seconds) == seconds])
+    error_message = "The function_timeout_seconds keys must be function names (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping) and the values whole numbers between 1 and 900."
   }
 }
 
@@ -270,7 +270,7 @@ variable "message_retention_days" {
 }
 
 variable "presence_enabled" {
-  description = "PRESENCE_ENABLED: $connect and $disconnect announce join/leave to the room. Each announcement is a fan-out to the whole room (billed messages); switch off for very large rooms."
+  description = "PRESENCE_ENABLED: $connect, $disconnect, subscribe and unsubscribe announce join/leave to the room. Each announcement is a fan-out to the whole room (billed messages); switch off for very large rooms."
   type        = bool
   default     = true
 }
@@ -340,6 +340,17 @@ variable "max_connections_per_user" {
   validation {
     condition     = var.max_connections_per_user >= 1 && var.max_connections_per_user <= 10000 && floor(var.max_connections_per_user) == var.max_connections_per_user
     error_message = "The max_connections_per_user must be a whole number between 1 and 10000."
+  }
+}
+
+variable "max_rooms_per_connection" {
+  description = "MAX_ROOMS_PER_CONNECTION: subscribe refuses (TOO_MANY_ROOMS) a connection's room past this many. Each room held is a member of the connection record's set (every write to the record pays for its size: 100 rooms of 64-character ids make a 7 KB record) and a counter each heartbeat reads."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.max_rooms_per_connection >= 1 && var.max_rooms_per_connection <= 1000 && floor(var.max_rooms_per_connection) == var.max_rooms_per_connection
+    error_message = "The max_rooms_per_connection must be a whole number between 1 and 1000."
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { isRoomId } from '@roomcast/client/protocol';
+import { isRoomId, roomAllowed } from '@roomcast/client/protocol';
 import { decodeJwt, type JWTPayload } from 'jose';
 // Not part of the SDK's public surface, but the very decoding its token check applies.
 import { DEV_JWT_SECRET, signDevToken } from '../../src/auth.ts';
@@ -140,11 +140,10 @@ function parseUrl(text: string): URL {
   }
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:')
     throw new UsageError(`the URL must start with ws:// or wss://, got ${url.protocol}//`);
-  // The SDK adds token and room_id itself; anything else in the query would reach the server unnoticed.
+  // The SDK adds the token itself (rooms go in subscribe frames); anything else in the query would reach the
+  // server unnoticed.
   if (text.includes('?') || text.includes('#'))
-    throw new UsageError(
-      'the URL must have no query string or fragment: the smoke test adds token and room_id',
-    );
+    throw new UsageError('the URL must have no query string or fragment: the smoke test adds the token');
   if (url.username || url.password) throw new UsageError('the URL must not carry credentials');
   return url;
 }
@@ -197,7 +196,7 @@ function givenTokens(tokens: [string, string], room: string, roomChosen: boolean
         `${which} (${claims.sub}) expired at ${new Date(claims.exp * 1000).toISOString()}`,
       );
     const rooms = claims.rooms;
-    if (Array.isArray(rooms) && !rooms.includes(room)) {
+    if (Array.isArray(rooms) && !roomAllowed(rooms.map(String), room)) {
       const allowed = rooms.map(String).join(', ') || 'none';
       throw new UsageError(
         roomChosen

@@ -1,13 +1,14 @@
 import { AuthError } from '../auth.ts';
 import { httpResult, type WebSocketHandler } from '../invocation.ts';
 import { METRIC } from '../metrics.ts';
-import { isRoomId } from '../protocol.ts';
+import { isRoomId, roomAllowed } from '../protocol.ts';
 import { announcePresence, stillConnected } from '../rooms.ts';
 import { type HandlerDeps, instrumented, lambdaEntry, requireVerifier } from '../route.ts';
 
 /**
- * `$connect`: identity from the verified token only, the room from `?room_id=`. Refusals are handshake statuses
- * with a generic body; the reason goes to the log.
+ * `$connect`: identity from the verified token only; a first room from `?room_id=` if given (more come with
+ * `subscribe`). The token's `rooms` claim is kept on the record, for the subscribes to come. Refusals are
+ * handshake statuses with a generic body; the reason goes to the log.
  */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   const verifyToken = requireVerifier(deps);
@@ -29,7 +30,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
     }
 
     const roomId = query.room_id;
-    if (!isRoomId(roomId)) {
+    if (roomId !== undefined && !isRoomId(roomId)) {
       log.info('connect refused: room_id', { user_id: identity.userId });
       return refuse(400);
     }
@@ -40,7 +41,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       });
       return refuse(403);
     }
-    if (identity.rooms && !identity.rooms.includes(roomId)) {
+    if (roomId !== undefined && !roomAllowed(identity.rooms, roomId)) {
       log.info('connect refused: room not in token', { user_id: identity.userId, room_id: roomId });
       return refuse(403);
     }
@@ -59,14 +60,17 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
 
     // Read before the record exists: a message delivered to this connection is one stored after it registered,
     // so its seq is above these, and a client starting fresh starts from them (docs/protocol.md, "Order").
-    const joined = await deps.messages.latestSeqs(roomId, identity.userId);
-    const record = await deps.connections.put({
+    const latest = await deps.messages.latestSeqs(roomId === undefined ? [] : [roomId], identity.userId);
+    await deps.connections.put({
       connectionId: event.requestContext.connectionId,
-      roomId,
       userId: identity.userId,
-      joined,
+      ...(roomId !== undefined && { roomId }),
+      ...(identity.rooms && { allowedRooms: identity.rooms }),
+      joined: { direct: latest.direct, ...(roomId !== undefined && { room: latest.rooms[roomId] }) },
     });
-    await announcePresence(deps, event, log, record, 'join');
+    if (roomId !== undefined) {
+      await announcePresence(deps, event, log, { room_id: roomId, user_id: identity.userId }, 'join');
+    }
     deps.metrics.count(METRIC.connectionsOpened);
     log.info('connected', { user_id: identity.userId, room_id: roomId });
     return httpResult(200);

@@ -6,6 +6,8 @@ export const ROUTES = [
   { routeKey: '$connect', functionName: 'connect' },
   { routeKey: '$disconnect', functionName: 'disconnect' },
   { routeKey: '$default', functionName: 'default' },
+  { routeKey: 'subscribe', functionName: 'subscribe' },
+  { routeKey: 'unsubscribe', functionName: 'unsubscribe' },
   { routeKey: 'sendMessage', functionName: 'send-message' },
   { routeKey: 'sendDirect', functionName: 'send-direct' },
   { routeKey: 'getHistory', functionName: 'get-history' },

@@ -1,29 +1,25 @@
 import type { WebSocketHandler } from '../invocation.ts';
 import { METRIC } from '../metrics.ts';
 import { broadcast } from '../rooms.ts';
-import { callerRecord, type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
+import { callerRoom, type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
 import { messageFrame, type NewMessage, type RoomMessage } from '../store/messages.ts';
 
 /**
- * `sendMessage`: the room comes from the sender's connection record, never from the frame. The message is stored
- * before it is delivered; a retried `client_msg_id` is acknowledged to the sender only, with the first message.
+ * `sendMessage`: to a room the sender's connection holds (`room_id`, or its one room), as its record says, never
+ * to another. The message is stored before it is delivered; a retried `client_msg_id` is acknowledged to the
+ * sender only, with the first message.
  */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   return messageRoute(deps, 'sendMessage', async (frame, ctx) => {
     const { event, log } = ctx;
     deps.metrics.count(METRIC.messagesReceived);
-    const sender = await callerRecord(deps, ctx);
-    if (!sender) return;
-    if (frame.room_id !== undefined && frame.room_id !== sender.room_id) {
-      log.warn('message to another room refused', { room_id: sender.room_id, target_room_id: frame.room_id });
-      const refusal = 'you can only post to the room you joined';
-      await ctx.fail('FORBIDDEN', refusal);
-      return;
-    }
+    const target = await callerRoom(deps, ctx, frame.room_id);
+    if (!target) return;
+    const { caller: sender, roomId } = target;
 
     const { message, created } = await deps.messages.saveRoomMessage({
       kind: 'room',
-      room_id: sender.room_id,
+      room_id: roomId,
       user_id: sender.user_id,
       message: frame.message,
       message_id: deps.newMessageId(),
@@ -39,11 +35,12 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       deps,
       event,
       log,
-      deps.connections.roomConnectionIds(sender.room_id),
+      deps.connections.roomConnectionIds(roomId),
       messageFrame(message),
+      { roomId },
     );
     log.info('message delivered', {
-      room_id: sender.room_id,
+      room_id: roomId,
       message_id: message.message_id,
       seq: message.seq,
       ...summary,

@@ -13,6 +13,7 @@ import {
   connectionsTable,
   createTableInput,
   keyAttributes,
+  subscriptionsTable,
   type TableDefinition,
   tables,
 } from '../store/tables.ts';
@@ -64,12 +65,13 @@ export async function startEmbeddedDynamo(options: { path?: string } = {}): Prom
  * work), waits until each is ACTIVE and enables TTL where the store supports it (dynalite does not). An existing
  * table with other keys (made by an older roomcast) is refused with what to do, never written into.
  */
-export async function ensureTables(
+export async function ensureTables<T extends Record<string, TableDefinition> = typeof tables>(
   client: DynamoDBClient,
-  names: Record<keyof typeof tables, string>,
+  names: Record<keyof T & string, string>,
+  definitions: T = tables as unknown as T,
 ): Promise<void> {
-  for (const [key, def] of Object.entries(tables)) {
-    const tableName = names[key as keyof typeof tables];
+  for (const [key, def] of Object.entries(definitions)) {
+    const tableName = names[key as keyof T & string];
     try {
       await client.send(new CreateTableCommand(createTableInput(def, tableName)));
     } catch (error) {
@@ -142,21 +144,35 @@ function isNamed(error: unknown, name: string): boolean {
 }
 
 /**
- * Deletes every connection record: at start the store's records are a previous process's, whose connections
- * died with it (a `kill -9` runs no `$disconnect`). Left, they would be listed as members and take direct
- * messages until pruning or TTL found them. Only for a store this process owns; returns how many were removed.
+ * Deletes every connection record and subscription: at start the store's are a previous process's, whose
+ * connections died with it (a `kill -9` runs no `$disconnect`). Left, they would be listed as members and take
+ * messages until pruning or TTL found them. Only for a store this process owns; returns how many connection
+ * records were removed.
  */
-export async function clearConnections(client: DynamoDBClient, tableName: string): Promise<number> {
-  const key = connectionsTable.hashKey;
+export async function clearConnections(
+  client: DynamoDBClient,
+  names: { connections: string; subscriptions: string },
+): Promise<number> {
+  await clearTable(client, names.subscriptions, subscriptionsTable);
+  return clearTable(client, names.connections, connectionsTable);
+}
+
+async function clearTable(client: DynamoDBClient, tableName: string, def: TableDefinition): Promise<number> {
+  const keyNames = [def.hashKey, ...(def.rangeKey ? [def.rangeKey] : [])];
+  const names = Object.fromEntries(keyNames.map((name, i) => [`#k${i}`, name]));
   let removed = 0;
   const pages = paginateScan(
     { client },
-    { TableName: tableName, ProjectionExpression: '#key', ExpressionAttributeNames: { '#key': key } },
+    {
+      TableName: tableName,
+      ProjectionExpression: Object.keys(names).join(', '),
+      ExpressionAttributeNames: names,
+    },
   );
   for await (const page of pages) {
-    const keys = (page.Items ?? []).map((item) => ({
-      [key]: item[key] as NonNullable<(typeof item)[string]>,
-    }));
+    const keys = (page.Items ?? []).map((item) =>
+      Object.fromEntries(keyNames.map((name) => [name, item[name] as NonNullable<(typeof item)[string]>])),
+    );
     for (let i = 0; i < keys.length; i += 25) {
       let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
       while (requests.length > 0) {

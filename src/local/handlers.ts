@@ -7,6 +7,8 @@ import * as ping from '../handlers/ping.ts';
 import type { FunctionName } from '../handlers/routes.ts';
 import * as sendDirect from '../handlers/send-direct.ts';
 import * as sendMessage from '../handlers/send-message.ts';
+import * as subscribe from '../handlers/subscribe.ts';
+import * as unsubscribe from '../handlers/unsubscribe.ts';
 import type { WebSocketHandler } from '../invocation.ts';
 import type { HandlerDeps } from '../route.ts';
 
@@ -15,6 +17,8 @@ export const handlerFactories: Record<FunctionName, (deps: HandlerDeps) => WebSo
   connect: connect.createHandler,
   disconnect: disconnect.createHandler,
   default: defaultRoute.createHandler,
+  subscribe: subscribe.createHandler,
+  unsubscribe: unsubscribe.createHandler,
   'send-message': sendMessage.createHandler,
   'send-direct': sendDirect.createHandler,
   'get-history': getHistory.createHandler,

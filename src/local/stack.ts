@@ -217,7 +217,7 @@ async function prepareTables(
   });
   try {
     await ensureTables(client, config.tables);
-    return options.clearConnections ? await clearConnections(client, config.tables.connections) : 0;
+    return options.clearConnections ? await clearConnections(client, config.tables) : 0;
   } finally {
     client.destroy();
   }

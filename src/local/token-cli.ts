@@ -1,9 +1,12 @@
 import { parseArgs } from 'node:util';
 import { DEV_JWT_SECRET, signDevToken } from '../auth.ts';
-import { isRoomId } from '../protocol.ts';
+import { isRoomClaimEntry } from '../protocol.ts';
 
-/** `npm run token -- <user> [--room <room>]… [--ttl <seconds>]`: prints an HS256 connect token. */
-const usage = 'usage: npm run token -- <user> [--room <room>]... [--ttl <seconds>]';
+/**
+ * `npm run token -- <user> [--room <room or prefix*>]… [--ttl <seconds>]`: prints an HS256 connect token; each
+ * `--room` goes into its `rooms` claim.
+ */
+const usage = 'usage: npm run token -- <user> [--room <room or prefix*>]... [--ttl <seconds>]';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -17,8 +20,9 @@ async function main(): Promise<void> {
   const [user, ...extra] = positionals;
   if (values.help || !user || extra.length > 0) throw new UsageError(usage);
   const rooms = values.room;
-  const badRoom = rooms?.find((room) => !isRoomId(room));
-  if (badRoom !== undefined) throw new UsageError(`--room "${badRoom}": use 1-64 of [A-Za-z0-9_.:-]`);
+  const badRoom = rooms?.find((room) => !isRoomClaimEntry(room));
+  if (badRoom !== undefined)
+    throw new UsageError(`--room "${badRoom}": a room id (1-64 of [A-Za-z0-9_.:-]) or a prefix ending in *`);
   const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0))
     throw new UsageError('--ttl must be a positive integer');

@@ -1,28 +1,53 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { connectionsTable } from './tables.ts';
+import { connectionsTable, subscriptionsTable } from './tables.ts';
+
+/**
+ * Open connections and the rooms they hold. Two tables (docs/server.md, "Connections and subscriptions"):
+ *
+ * - connections: one record per connection, keyed by its id: its user, the rooms its token allows, and `rooms`,
+ *   the set of rooms it holds. The set bounds them (a conditional update), authorizes room frames (the record is
+ *   read anyway), and says which subscriptions to delete when the connection goes.
+ * - subscriptions: one item per (room, connection), keyed by room: a broadcast is one strongly consistent Query.
+ *
+ * A subscription is written after the record's set holds its room and deleted before the set lets it go, so an
+ * item never outlives its record's claim; both carry the connection's TTL, so whatever `$disconnect` misses
+ * (it is best effort on AWS) expires with the connection.
+ */
 
 export interface ConnectionRecord {
   connection_id: string;
-  room_id: string;
   user_id: string;
   /** Epoch seconds. */
   ttl: number;
   /** ISO 8601. */
   created_at: string;
-  /**
-   * The newest seq of the room and of the user's inbox when the connection was registered: where a client that
-   * starts fresh starts, so that every message delivered to this connection comes after it. Absent on records
-   * written by versions before seqs.
-   */
+  /** The rooms this connection holds; absent when it holds none (DynamoDB has no empty sets). */
+  rooms?: Set<string>;
+  /** The token's `rooms` claim (exact ids and `prefix*` patterns); absent when the token had none (any room). */
+  allowed_rooms?: string[];
+  /** The room named in the connect URL, if any, and its newest seq then. */
+  connect_room_id?: string;
   joined_seq?: number;
+  /**
+   * The newest seq of the user's inbox when the connection was registered: where a client that starts fresh
+   * starts, so that every direct message delivered to this connection comes after it.
+   */
   joined_direct_seq?: number;
+  /**
+   * Records of versions before subscriptions: the one room they joined. `get` moves it into `rooms`, and makes it
+   * the only room the connection may hold (those versions did not keep the token's claim).
+   */
+  room_id?: string;
 }
 
 /** One connection of a room, and whose it is. */
@@ -33,29 +58,42 @@ export interface RoomMember {
 
 export interface ConnectionStoreOptions {
   tableName: string;
+  subscriptionsTableName: string;
   ttlSeconds: number;
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number;
-  /** `Limit` of each index query page; DynamoDB's 1 MB page bound applies either way. */
+  /** `Limit` of each room or user query page; DynamoDB's 1 MB page bound applies either way. */
   queryPageSize?: number;
 }
 
+/** What `subscribe` did: `added` the room, found it `held` already, refused it (`full`), or found no record. */
+export type SubscribeResult = 'added' | 'held' | 'full' | 'gone';
+
 const CONNECTION_ID = connectionsTable.hashKey;
 const TTL = connectionsTable.ttlAttribute;
+const ROOM_ID = subscriptionsTable.hashKey;
+const SUBSCRIPTION_TTL = subscriptionsTable.ttlAttribute;
 /** ISO 8601 in UTC, fixed width, so string order is time order. */
 const CREATED_AT = 'created_at' satisfies keyof ConnectionRecord;
-const byRoom = connectionsTable.indexes.byRoom;
+const ROOMS = 'rooms' satisfies keyof ConnectionRecord;
+const USER_ID = connectionsTable.indexes.byUser.hashKey;
 const byUser = connectionsTable.indexes.byUser;
 
-// Compile-time guard: the record's attribute names are the ones the table definition declares.
-const definedAttributes = [CONNECTION_ID, TTL, byRoom.hashKey, byUser.hashKey] as const;
+// Compile-time guard: the record's attribute names are the ones the table definitions declare.
+const definedAttributes = [CONNECTION_ID, TTL, USER_ID] as const;
 definedAttributes satisfies readonly (keyof ConnectionRecord)[];
+subscriptionsTable.rangeKey satisfies typeof CONNECTION_ID;
+
+/** BatchWriteItem's most requests per call, and the calls one batch may take before it fails. */
+const BATCH_WRITE_MAX_ITEMS = 25;
+const BATCH_ATTEMPTS = 6;
 
 type Item = Record<string, unknown>;
 
 export class ConnectionStore {
   readonly #doc: DynamoDBDocumentClient;
   readonly #tableName: string;
+  readonly #subscriptionsTableName: string;
   readonly #ttlSeconds: number;
   readonly #now: () => number;
   readonly #pageSize: number | undefined;
@@ -63,34 +101,99 @@ export class ConnectionStore {
   constructor(doc: DynamoDBDocumentClient, options: ConnectionStoreOptions) {
     this.#doc = doc;
     this.#tableName = options.tableName;
+    this.#subscriptionsTableName = options.subscriptionsTableName;
     this.#ttlSeconds = options.ttlSeconds;
     this.#now = options.now ?? Date.now;
     this.#pageSize = options.queryPageSize;
   }
 
+  /** Registers a connection; with `roomId` (the connect URL's room) it holds that room from the start. */
   async put(input: {
     connectionId: string;
-    roomId: string;
     userId: string;
-    joined?: { room: number; direct: number };
+    roomId?: string;
+    allowedRooms?: readonly string[];
+    joined?: { room?: number; direct: number };
   }): Promise<ConnectionRecord> {
-    // dynalite stores empty GSI keys; real DynamoDB rejects them, so catch it here for both.
+    // dynalite stores empty keys; real DynamoDB rejects them, so catch it here for both.
     requireId('connectionId', input.connectionId);
-    requireId('roomId', input.roomId);
     requireId('userId', input.userId);
+    if (input.roomId !== undefined) requireId('roomId', input.roomId);
     const nowMs = this.#now();
     const record: ConnectionRecord = {
       connection_id: input.connectionId,
-      room_id: input.roomId,
       user_id: input.userId,
       ttl: Math.floor(nowMs / 1000) + this.#ttlSeconds,
       created_at: new Date(nowMs).toISOString(),
-      ...(input.joined && { joined_seq: input.joined.room, joined_direct_seq: input.joined.direct }),
+      ...(input.roomId !== undefined && { rooms: new Set([input.roomId]), connect_room_id: input.roomId }),
+      ...(input.allowedRooms && { allowed_rooms: [...input.allowedRooms] }),
+      ...(input.joined?.room !== undefined && { joined_seq: input.joined.room }),
+      ...(input.joined && { joined_direct_seq: input.joined.direct }),
     };
     await this.#doc.send(new PutCommand({ TableName: this.#tableName, Item: record }));
+    if (input.roomId !== undefined) await this.#putSubscription(record, input.roomId);
     return record;
   }
 
+  /**
+   * Adds `roomId` to the connection's rooms, at most `maxRooms` of them (one conditional update decides, so
+   * concurrent subscribes cannot pass the cap), then writes the subscription item. Safe to repeat: a room already
+   * held is `held`, and its item is written again (a retry after a failed item write completes it). `created`:
+   * the item did not exist before (the connection's first subscription to the room, for presence).
+   */
+  async subscribe(
+    record: ConnectionRecord,
+    roomId: string,
+    maxRooms: number,
+  ): Promise<{ result: SubscribeResult; created: boolean }> {
+    requireId('roomId', roomId);
+    let held: boolean;
+    try {
+      const { Attributes } = await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { [CONNECTION_ID]: record.connection_id },
+          UpdateExpression: 'ADD #rooms :room',
+          ConditionExpression:
+            'attribute_exists(#id) AND (attribute_not_exists(#rooms) OR contains(#rooms, :roomId) OR size(#rooms) < :max)',
+          ExpressionAttributeNames: { '#id': CONNECTION_ID, '#rooms': ROOMS },
+          ExpressionAttributeValues: { ':room': new Set([roomId]), ':roomId': roomId, ':max': maxRooms },
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      );
+      held = (Attributes?.[ROOMS] as Set<string> | undefined)?.has(roomId) ?? false;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return { result: (await this.#getRaw(record.connection_id)) ? 'full' : 'gone', created: false };
+    }
+    const created = await this.#putSubscription(record, roomId);
+    return { result: held ? 'held' : 'added', created };
+  }
+
+  /**
+   * Removes `roomId` from the connection: the item first, then the record's claim. Returns whether an item was
+   * there (the connection's subscription ended here, for presence).
+   */
+  async unsubscribe(connectionId: string, roomId: string): Promise<boolean> {
+    const existed = await this.#deleteSubscription(roomId, connectionId);
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { [CONNECTION_ID]: connectionId },
+          UpdateExpression: 'DELETE #rooms :room',
+          ConditionExpression: 'attribute_exists(#id)',
+          ExpressionAttributeNames: { '#id': CONNECTION_ID, '#rooms': ROOMS },
+          ExpressionAttributeValues: { ':room': new Set([roomId]) },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    return existed;
+  }
+
+  /** Removes a connection's record and every subscription it held; returns the record (with its rooms). */
   async remove(connectionId: string): Promise<ConnectionRecord | undefined> {
     const result = await this.#doc.send(
       new DeleteCommand({
@@ -99,67 +202,75 @@ export class ConnectionStore {
         ReturnValues: 'ALL_OLD',
       }),
     );
-    return result.Attributes as ConnectionRecord | undefined;
+    const record = result.Attributes as ConnectionRecord | undefined;
+    if (record) await this.#deleteSubscriptions(roomsOf(record), connectionId);
+    return record;
   }
 
   /**
-   * Removes the record of a connection that answered 410 Gone, unless it was created in the last `graceSeconds`:
-   * while its `$connect` is still running a connection answers 410 too, and must not lose the record it just
-   * wrote. Returns whether a record was removed.
+   * Removes the record and the subscriptions of a connection that answered 410 Gone, unless it was created in the
+   * last `graceSeconds`: while its `$connect` is still running a connection answers 410 too, and must not lose
+   * the record it just wrote. `roomId`: the room whose fan-out met the 410; its item is pruned even when the
+   * record is already gone (deleted by another prune, or expired). Returns whether anything was removed.
    */
-  async removeGone(connectionId: string, graceSeconds: number): Promise<boolean> {
+  async removeGone(connectionId: string, graceSeconds: number, roomId?: string): Promise<boolean> {
     const cutoff = new Date(this.#now() - graceSeconds * 1000).toISOString();
+    let record: ConnectionRecord | undefined;
     try {
-      await this.#doc.send(
+      const result = await this.#doc.send(
         new DeleteCommand({
           TableName: this.#tableName,
           Key: { [CONNECTION_ID]: connectionId },
-          ConditionExpression: '#created_at < :cutoff',
-          ExpressionAttributeNames: { '#created_at': CREATED_AT },
+          ConditionExpression: 'attribute_not_exists(#id) OR #created_at < :cutoff',
+          ExpressionAttributeNames: { '#id': CONNECTION_ID, '#created_at': CREATED_AT },
           ExpressionAttributeValues: { ':cutoff': cutoff },
+          ReturnValues: 'ALL_OLD',
         }),
       );
-      return true;
+      record = result.Attributes as ConnectionRecord | undefined;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+    if (record) {
+      await this.#deleteSubscriptions(
+        new Set([...roomsOf(record), ...(roomId ? [roomId] : [])]),
+        connectionId,
+      );
+      return true;
+    }
+    if (roomId === undefined) return false;
+    // No record: an item left behind (its record expired, or a prune died between the two deletes).
+    return this.#deleteSubscription(roomId, connectionId, cutoff);
   }
 
+  /**
+   * The live record of a connection. A record written by a version before subscriptions (one `room_id`, no
+   * `rooms`) is moved over on this first read: its room becomes a subscription, so connections opened before an
+   * upgrade keep their room.
+   */
   async get(connectionId: string): Promise<ConnectionRecord | undefined> {
-    const result = await this.#doc.send(
-      // Strongly consistent: the record is usually read right after its own `$connect` wrote it.
-      new GetCommand({
-        TableName: this.#tableName,
-        Key: { [CONNECTION_ID]: connectionId },
-        ConsistentRead: true,
-      }),
-    );
-    const record = result.Item as ConnectionRecord | undefined;
-    return record && record.ttl > this.#nowSeconds() ? record : undefined;
+    const record = await this.#getRaw(connectionId);
+    if (!record || record.ttl <= this.#nowSeconds()) return undefined;
+    if (record.room_id !== undefined && record.rooms === undefined) return this.#upgrade(record);
+    return record;
   }
 
   /** Pages of live connection ids in a room; never loads the whole room at once. */
   async *roomConnectionIds(roomId: string): AsyncGenerator<string[]> {
-    for await (const items of this.#queryLive(byRoom.name, byRoom.hashKey, roomId, [CONNECTION_ID])) {
+    for await (const items of this.#roomQuery(roomId, [CONNECTION_ID])) {
       yield items.map((item) => item[CONNECTION_ID] as string);
     }
   }
 
   /**
    * The live connections of a room with their users, or undefined when it has more than `max`: reads at most
-   * about `max + 1` index entries, so asking whether a room is small stays cheap however large it is.
+   * about `max + 1` items, so asking whether a room is small stays cheap however large it is.
    */
   async roomMembersUpTo(roomId: string, max: number): Promise<RoomMember[] | undefined> {
     const members: RoomMember[] = [];
-    const attributes = [CONNECTION_ID, byUser.hashKey];
-    for await (const items of this.#queryLive(byRoom.name, byRoom.hashKey, roomId, attributes, max + 1)) {
-      for (const item of items) {
-        members.push({
-          user_id: item[byUser.hashKey] as string,
-          connection_id: item[CONNECTION_ID] as string,
-        });
-      }
+    for await (const items of this.#roomQuery(roomId, [CONNECTION_ID, USER_ID], max + 1)) {
+      members.push(...items.map(member));
       if (members.length > max) return undefined;
     }
     return members;
@@ -167,34 +278,42 @@ export class ConnectionStore {
 
   async roomMembers(roomId: string): Promise<RoomMember[]> {
     const members: RoomMember[] = [];
-    for await (const items of this.#queryLive(byRoom.name, byRoom.hashKey, roomId, [
-      CONNECTION_ID,
-      byUser.hashKey,
-    ])) {
-      for (const item of items) {
-        members.push({
-          user_id: item[byUser.hashKey] as string,
-          connection_id: item[CONNECTION_ID] as string,
-        });
-      }
+    for await (const items of this.#roomQuery(roomId, [CONNECTION_ID, USER_ID])) {
+      members.push(...items.map(member));
     }
     return members;
   }
 
   async userConnectionIds(userId: string): Promise<string[]> {
     const ids: string[] = [];
-    for await (const items of this.#queryLive(byUser.name, byUser.hashKey, userId, [CONNECTION_ID])) {
+    for await (const items of this.#queryLive(
+      { TableName: this.#tableName, IndexName: byUser.name },
+      USER_ID,
+      userId,
+      [CONNECTION_ID],
+    )) {
       for (const item of items) ids.push(item[CONNECTION_ID] as string);
     }
     return ids;
   }
 
+  /** A room's subscriptions, strongly consistent: a subscription written before the query began is in it. */
+  #roomQuery(roomId: string, attributes: string[], pageSize = this.#pageSize) {
+    return this.#queryLive(
+      { TableName: this.#subscriptionsTableName, ConsistentRead: true },
+      ROOM_ID,
+      roomId,
+      attributes,
+      pageSize,
+    );
+  }
+
   /**
-   * Every page of an index query, following LastEvaluatedKey. Expired records are filtered out because TTL
-   * deletion lags; since Limit and the 1 MB bound apply before the filter, a page can come back empty.
+   * Every page of a query, following LastEvaluatedKey. Expired items are filtered out because TTL deletion lags;
+   * since Limit and the 1 MB bound apply before the filter, a page can come back empty.
    */
   async *#queryLive(
-    indexName: string,
+    target: { TableName: string; IndexName?: string; ConsistentRead?: boolean },
     keyName: string,
     keyValue: string,
     attributes: string[],
@@ -208,8 +327,7 @@ export class ConnectionStore {
     do {
       const page = await this.#doc.send(
         new QueryCommand({
-          TableName: this.#tableName,
-          IndexName: indexName,
+          ...target,
           KeyConditionExpression: '#key = :key',
           FilterExpression: '#ttl > :now',
           ProjectionExpression: attributes.map((_, i) => `#a${i}`).join(', '),
@@ -224,13 +342,126 @@ export class ConnectionStore {
     } while (startKey);
   }
 
+  async #getRaw(connectionId: string): Promise<ConnectionRecord | undefined> {
+    const result = await this.#doc.send(
+      // Strongly consistent: the record is usually read right after its own `$connect` wrote it.
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: { [CONNECTION_ID]: connectionId },
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item as ConnectionRecord | undefined;
+  }
+
+  /** Writes a subscription item (again); returns whether there was none before. */
+  async #putSubscription(record: ConnectionRecord, roomId: string): Promise<boolean> {
+    const { Attributes } = await this.#doc.send(
+      new PutCommand({
+        TableName: this.#subscriptionsTableName,
+        Item: {
+          [ROOM_ID]: roomId,
+          [CONNECTION_ID]: record.connection_id,
+          [USER_ID]: record.user_id,
+          [SUBSCRIPTION_TTL]: record.ttl,
+          [CREATED_AT]: new Date(this.#now()).toISOString(),
+        },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    return Attributes === undefined;
+  }
+
+  /** Deletes one subscription item (only one created before `cutoff`, when given); returns whether one was there. */
+  async #deleteSubscription(roomId: string, connectionId: string, cutoff?: string): Promise<boolean> {
+    try {
+      const { Attributes } = await this.#doc.send(
+        new DeleteCommand({
+          TableName: this.#subscriptionsTableName,
+          Key: { [ROOM_ID]: roomId, [CONNECTION_ID]: connectionId },
+          ReturnValues: 'ALL_OLD',
+          ...(cutoff !== undefined && {
+            ConditionExpression: 'attribute_not_exists(#id) OR #created_at < :cutoff',
+            ExpressionAttributeNames: { '#id': CONNECTION_ID, '#created_at': CREATED_AT },
+            ExpressionAttributeValues: { ':cutoff': cutoff },
+          }),
+        }),
+      );
+      return Attributes !== undefined;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Deletes the items of `roomIds` for one connection, 25 per BatchWriteItem call. */
+  async #deleteSubscriptions(roomIds: Iterable<string>, connectionId: string): Promise<void> {
+    const keys = [...roomIds].map((roomId) => ({ [ROOM_ID]: roomId, [CONNECTION_ID]: connectionId }));
+    for (let start = 0; start < keys.length; start += BATCH_WRITE_MAX_ITEMS) {
+      let requests: Item[] | undefined = keys
+        .slice(start, start + BATCH_WRITE_MAX_ITEMS)
+        .map((key) => ({ DeleteRequest: { Key: key } }));
+      for (let attempt = 0; requests && requests.length > 0; attempt++) {
+        // Unprocessed requests come back under throttling: retried with a short backoff, then the call fails.
+        if (attempt >= BATCH_ATTEMPTS)
+          throw new Error('subscriptions not deleted: requests left unprocessed');
+        if (attempt > 0) await delay(Math.min(1000, 25 * 2 ** attempt));
+        const result = await this.#doc.send(
+          new BatchWriteCommand({ RequestItems: { [this.#subscriptionsTableName]: requests } }),
+        );
+        requests = result.UnprocessedItems?.[this.#subscriptionsTableName] as Item[] | undefined;
+      }
+    }
+  }
+
+  /** Moves a record of the previous version's shape over: its room becomes a subscription (see `get`). */
+  async #upgrade(record: ConnectionRecord): Promise<ConnectionRecord | undefined> {
+    const roomId = record.room_id as string;
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { [CONNECTION_ID]: record.connection_id },
+          UpdateExpression:
+            'ADD #rooms :room SET #connect_room = :roomId, #allowed = :allowed REMOVE #room_id',
+          ConditionExpression: 'attribute_exists(#id)',
+          ExpressionAttributeNames: {
+            '#id': CONNECTION_ID,
+            '#rooms': ROOMS,
+            '#connect_room': 'connect_room_id',
+            '#allowed': 'allowed_rooms',
+            '#room_id': 'room_id',
+          },
+          ExpressionAttributeValues: { ':room': new Set([roomId]), ':roomId': roomId, ':allowed': [roomId] },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+    await this.#putSubscription(record, roomId);
+    const { room_id: _legacy, ...rest } = record;
+    // The previous version checked the token's `rooms` at connect and kept nothing of it: the room it let in is
+    // the one room known to be allowed.
+    return { ...rest, rooms: new Set([roomId]), connect_room_id: roomId, allowed_rooms: [roomId] };
+  }
+
   #nowSeconds(): number {
     return Math.floor(this.#now() / 1000);
   }
 }
 
+/** The rooms a record holds (a record of the previous version: its one room). */
+export function roomsOf(record: ConnectionRecord): Set<string> {
+  return record.rooms ?? new Set(record.room_id !== undefined ? [record.room_id] : []);
+}
+
+function member(item: Item): RoomMember {
+  return { user_id: item[USER_ID] as string, connection_id: item[CONNECTION_ID] as string };
+}
+
 function requireId(name: string, value: string): void {
   if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(`ConnectionStore.put: ${name} must be a non-empty string`);
+    throw new TypeError(`ConnectionStore: ${name} must be a non-empty string`);
   }
 }

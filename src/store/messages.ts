@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -70,6 +72,11 @@ export interface HistoryQuery {
   afterSeq?: number;
   beforeSeq?: number;
   limit: number;
+  /**
+   * A backward read strongly consistent (forward reads always are): a subscribe's first page, whose newest message
+   * is where a fresh reader starts, must hold every message stored before it was read.
+   */
+  consistent?: boolean;
 }
 
 export interface HistoryPage {
@@ -82,6 +89,15 @@ export interface HistoryPage {
   /** Backward pages with more: the `before_seq` of the next page. */
   nextBeforeSeq?: number;
 }
+
+export interface LatestSeqs {
+  rooms: Record<string, number>;
+  direct: number;
+}
+
+/** BatchGetItem's most keys per call, and how many calls one batch of keys may take before the read fails. */
+const BATCH_GET_MAX_KEYS = 100;
+const BATCH_ATTEMPTS = 6;
 
 export interface MessageStoreOptions {
   tableName: string;
@@ -146,17 +162,24 @@ export class MessageStore {
     return this.#history(inboxStream(userId), query);
   }
 
-  /** The newest seq of a room and of a user's inbox (0 before the first message), as a heartbeat reports them. */
-  async latestSeqs(roomId: string, userId: string): Promise<{ room: number; direct: number }> {
-    const [room, direct] = await Promise.all([
-      this.#counter(roomStream(roomId), false),
-      this.#counter(inboxStream(userId), false),
-    ]);
-    return { room: room?.seq ?? 0, direct: direct?.seq ?? 0 };
+  /**
+   * The newest seq of each room and of a user's inbox (0 before the first message), as a heartbeat reports them:
+   * eventually consistent counter reads, in BatchGetItem calls of up to 100 keys.
+   */
+  async latestSeqs(roomIds: readonly string[], userId: string): Promise<LatestSeqs> {
+    const streams = [...new Set(roomIds.map(roomStream)), inboxStream(userId)];
+    const counters = await this.#counters(streams);
+    const rooms: Record<string, number> = {};
+    for (const roomId of roomIds) rooms[roomId] = counters.get(roomStream(roomId)) ?? 0;
+    return { rooms, direct: counters.get(inboxStream(userId)) ?? 0 };
   }
 
-  async roomLatestSeq(roomId: string): Promise<number> {
-    return (await this.#counter(roomStream(roomId), false))?.seq ?? 0;
+  /**
+   * A room's newest seq. `consistent` when the caller needs every seq allocated before the read (a subscribe
+   * reads it after its subscription is written: a seq above it is fanned out after the write, so delivered).
+   */
+  async roomLatestSeq(roomId: string, { consistent = false } = {}): Promise<number> {
+    return (await this.#counter(roomStream(roomId), consistent))?.seq ?? 0;
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -342,9 +365,12 @@ export class MessageStore {
   // Reading
   // -------------------------------------------------------------------------------------------------------------
 
-  #history(stream: string, { afterSeq, beforeSeq, limit }: HistoryQuery): Promise<HistoryPage> {
+  #history(
+    stream: string,
+    { afterSeq, beforeSeq, limit, consistent = false }: HistoryQuery,
+  ): Promise<HistoryPage> {
     return afterSeq === undefined
-      ? this.#readBackward(stream, beforeSeq, limit)
+      ? this.#readBackward(stream, beforeSeq, limit, consistent)
       : this.#readForward(stream, afterSeq, limit);
   }
 
@@ -441,8 +467,13 @@ export class MessageStore {
   }
 
   /** The newest messages before `before` (or the newest of all), newest first. */
-  async #readBackward(stream: string, before: number | undefined, limit: number): Promise<HistoryPage> {
-    const counter = this.#counter(stream, false);
+  async #readBackward(
+    stream: string,
+    before: number | undefined,
+    limit: number,
+    consistent: boolean,
+  ): Promise<HistoryPage> {
+    const counter = this.#counter(stream, consistent);
     const messages: StoredMessage[] = [];
     let latest = 0;
     let items = SEQ_TIMING.maxItemsPerRead;
@@ -462,6 +493,7 @@ export class MessageStore {
             ...(before !== undefined && { ':before': before }),
           },
           ScanIndexForward: false,
+          ConsistentRead: consistent,
           Limit: Math.max(limit + 1, SEQ_TIMING.queryPageItems),
           ExclusiveStartKey: startKey,
         }),
@@ -490,6 +522,27 @@ export class MessageStore {
       hasMore: next !== undefined,
       ...(next !== undefined && { nextBeforeSeq: next }),
     };
+  }
+
+  /** The last seq of each stream's counter (eventually consistent); streams without one are left out. */
+  async #counters(streams: string[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    for (let start = 0; start < streams.length; start += BATCH_GET_MAX_KEYS) {
+      let keys: Item[] | undefined = streams.slice(start, start + BATCH_GET_MAX_KEYS).map(counterKey);
+      for (let attempt = 0; keys && keys.length > 0; attempt++) {
+        // Unprocessed keys come back under throttling; retried with a short backoff, then the read fails.
+        if (attempt >= BATCH_ATTEMPTS) throw new Error('counters not read: keys left unprocessed');
+        if (attempt > 0) await delay(Math.min(1000, 25 * 2 ** attempt));
+        const result = await this.#doc.send(
+          new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: keys } } }),
+        );
+        for (const item of result.Responses?.[this.#table] ?? []) {
+          found.set((item[STREAM] as string).slice('seq#'.length), Number(item.last));
+        }
+        keys = result.UnprocessedKeys?.[this.#table]?.Keys as Item[] | undefined;
+      }
+    }
+    return found;
   }
 
   /** A stream's counter: its last seq and when that was taken; undefined before the stream's first message. */

@@ -33,14 +33,28 @@ export interface TableDefinition {
 export const connectionsTable = {
   envVar: 'DYNAMO_TABLE_NAME_CHAT_CONNECTIONS',
   defaultName: 'chat_connections',
+  // One item per open connection: its user, and the set of rooms it holds (`rooms`), which $disconnect and the
+  // pruning of gone connections read to remove its subscriptions, and which bounds them (src/store/connections.ts).
   hashKey: 'connection_id',
   ttlAttribute: 'ttl',
   indexes: {
-    // Broadcast reads connection ids of a room (filtering on ttl); listMembers also needs user_id.
-    byRoom: { name: 'room_id-index', hashKey: 'room_id', projectedAttributes: ['ttl', 'user_id'] },
-    // Direct messages read the connection ids of a user (filtering on ttl).
+    // Direct messages and the per-user cap read the connection ids of a user (filtering on ttl). `room_id` is
+    // projected because versions before subscriptions wrote it; changing a projection rebuilds the index, so it
+    // stays (new records do not have it, so it costs nothing).
     byUser: { name: 'user_id-index', hashKey: 'user_id', projectedAttributes: ['ttl', 'room_id'] },
   },
+} as const satisfies TableDefinition;
+
+export const subscriptionsTable = {
+  envVar: 'DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS',
+  defaultName: 'chat_subscriptions',
+  // One item per room a connection holds. Keyed by room so that a broadcast is one strongly consistent Query of
+  // the base table (no index: a subscription is written once, and is visible to the next fan-out as soon as the
+  // write returns); the rooms of one connection are on its connection record, so no index the other way either.
+  hashKey: 'room_id',
+  rangeKey: 'connection_id',
+  ttlAttribute: 'ttl',
+  indexes: {},
 } as const satisfies TableDefinition;
 
 export const messagesTable = {
@@ -56,10 +70,11 @@ export const messagesTable = {
 } as const satisfies TableDefinition;
 
 /** Every table roomcast uses. */
-export const tables = { connections: connectionsTable, messages: messagesTable } as const satisfies Record<
-  string,
-  TableDefinition
->;
+export const tables = {
+  connections: connectionsTable,
+  subscriptions: subscriptionsTable,
+  messages: messagesTable,
+} as const satisfies Record<string, TableDefinition>;
 
 export interface KeyAttribute {
   name: string;

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type BundleReport, buildBundles } from '../../scripts/bundle.ts';
 import {
   bundleInvoker,
@@ -15,8 +15,14 @@ import { signDevToken } from '../../src/auth.ts';
 import { ROUTES } from '../../src/handlers/routes.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { LOCAL_CREDENTIALS } from '../../src/local/stack.ts';
+import { CONNECT_GRACE_SECONDS } from '../../src/rooms.ts';
 import { SEQ_TIMING } from '../../src/store/messages.ts';
-import { createDocumentClient, messagesTable } from '../../src/store/tables.ts';
+import {
+  connectionsTable,
+  createDocumentClient,
+  messagesTable,
+  subscriptionsTable,
+} from '../../src/store/tables.ts';
 import { DYNAMODB_NEEDS, type DynamoDbNeed, needText, type Table } from '../infra/dynamodb-needs.ts';
 import { ChatClient, putOldRecord, startTestStack, TEST_SECRET } from '../support/chat.ts';
 import { dynamoOperation, type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
@@ -31,6 +37,8 @@ let aliceId: string;
 let recorder: FaultProxy;
 /** What each function was seen to call, over all its invocations. */
 const called = new Map<string, Set<string>>();
+/** Straight to the stack's store: items written and read back around the bundles. */
+let doc: DynamoDBDocumentClient;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'roomcast-bundles-'));
@@ -40,8 +48,14 @@ before(async () => {
   stack = await startTestStack({
     env: {
       DYNAMO_TABLE_NAME_CHAT_CONNECTIONS: 'bundled-chat_connections',
+      DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS: 'bundled-chat_subscriptions',
       DYNAMO_TABLE_NAME_CHAT_MESSAGES: 'bundled-chat_messages',
     },
+  });
+  doc = createDocumentClient({
+    endpoint: stack.dynamodbEndpoint,
+    region: stack.config.region,
+    credentials: LOCAL_CREDENTIALS,
   });
   recorder = await startFaultProxy(stack.dynamodbEndpoint);
   invoker = await bundleInvoker(dir, stack);
@@ -51,6 +65,7 @@ before(async () => {
 
 after(async () => {
   await alice?.close();
+  doc?.destroy();
   await stack?.close();
   await recorder?.close();
   await rm(dir, { recursive: true, force: true });
@@ -72,17 +87,97 @@ async function invoke(functionName: string, event: object): Promise<{ result: un
   const seen = called.get(functionName) ?? new Set<string>();
   called.set(functionName, seen);
   for (const request of recorder.requests.slice(from)) {
-    seen.add(needText(asNeed(request.body, dynamoOperation(request))));
+    for (const need of asNeeds(request.body, dynamoOperation(request))) seen.add(needText(need));
   }
   return invocation;
 }
 
-/** A DynamoDB request as the need it is: action, which of the stack's tables, and index. */
-function asNeed(body: Buffer, operation = ''): DynamoDbNeed {
-  const { TableName, IndexName } = JSON.parse(body.toString()) as { TableName?: string; IndexName?: string };
-  const table = (Object.entries(stack.config.tables).find(([, name]) => name === TableName)?.[0] ??
-    `unknown table ${TableName}`) as Table;
-  return { action: operation as DynamoDbNeed['action'], table, ...(IndexName && { index: IndexName }) };
+/**
+ * A DynamoDB request as the needs it is: action, which of the stack's tables, and index. A batch names its
+ * tables in RequestItems, one need each.
+ */
+function asNeeds(body: Buffer, operation = ''): DynamoDbNeed[] {
+  const { TableName, IndexName, RequestItems } = JSON.parse(body.toString()) as {
+    TableName?: string;
+    IndexName?: string;
+    RequestItems?: Record<string, unknown>;
+  };
+  const tableOf = (name: string | undefined) =>
+    (Object.entries(stack.config.tables).find(([, table]) => table === name)?.[0] ??
+      `unknown table ${name}`) as Table;
+  const action = operation as DynamoDbNeed['action'];
+  if (RequestItems) return Object.keys(RequestItems).map((name) => ({ action, table: tableOf(name) }));
+  return [{ action, table: tableOf(TableName), ...(IndexName && { index: IndexName }) }];
+}
+
+/** Milliseconds since the epoch, far enough back that an item written then is past the connect grace period. */
+const pastGrace = () => Date.now() - (CONNECT_GRACE_SECONDS + 60) * 1000;
+
+/** A record as versions before subscriptions wrote it: one `room_id`, no `rooms`, no subscription item. */
+async function putPreviousVersionRecord(record: {
+  connectionId: string;
+  userId: string;
+  roomId: string;
+}): Promise<void> {
+  const now = Date.now();
+  await doc.send(
+    new PutCommand({
+      TableName: stack.config.tables.connections,
+      Item: {
+        connection_id: record.connectionId,
+        room_id: record.roomId,
+        user_id: record.userId,
+        ttl: Math.floor(now / 1000) + stack.config.connectionTtlSeconds,
+        created_at: new Date(now).toISOString(),
+        joined_seq: 0,
+        joined_direct_seq: 0,
+      },
+    }),
+  );
+}
+
+/** A connection record as stored, without the upgrade that ConnectionStore.get makes on its read. */
+async function rawRecord(connectionId: string): Promise<Record<string, unknown> | undefined> {
+  const { Item } = await doc.send(
+    new GetCommand({
+      TableName: stack.config.tables.connections,
+      Key: { [connectionsTable.hashKey]: connectionId },
+      ConsistentRead: true,
+    }),
+  );
+  return Item;
+}
+
+async function subscription(
+  roomId: string,
+  connectionId: string,
+): Promise<Record<string, unknown> | undefined> {
+  const { Item } = await doc.send(
+    new GetCommand({
+      TableName: stack.config.tables.subscriptions,
+      Key: { [subscriptionsTable.hashKey]: roomId, [subscriptionsTable.rangeKey]: connectionId },
+      ConsistentRead: true,
+    }),
+  );
+  return Item;
+}
+
+/** A seq of `roomId` taken long enough ago and never written: the next forward read voids it. */
+async function leaveHole(roomId: string): Promise<number> {
+  const latest = await stack.deps.messages.roomLatestSeq(roomId, { consistent: true });
+  await doc.send(
+    new UpdateCommand({
+      TableName: stack.config.tables.messages,
+      Key: { [messagesTable.hashKey]: `seq#${roomId}`, [messagesTable.rangeKey]: 0 },
+      UpdateExpression: 'SET #last = :last, #at = :at',
+      ExpressionAttributeNames: { '#last': 'last', '#at': 'at' },
+      ExpressionAttributeValues: {
+        ':last': latest + 1,
+        ':at': Date.now() - SEQ_TIMING.holePendingMs - 1000,
+      },
+    }),
+  );
+  return latest + 1;
 }
 
 describe('Lambda bundles', () => {
@@ -153,6 +248,19 @@ describe('Lambda bundles', () => {
 
   it('send-message: fans out through the management API, prunes the gone connection, emits metrics', async () => {
     await putOldRecord(stack, { connectionId: 'BundleGhost0000=', roomId: 'bundles', userId: 'ghost' });
+    // A subscription left behind without its record (a prune that died between its two deletes).
+    await doc.send(
+      new PutCommand({
+        TableName: stack.config.tables.subscriptions,
+        Item: {
+          room_id: 'bundles',
+          connection_id: 'BundleOrphan000=',
+          user_id: 'ghost',
+          ttl: Math.floor(Date.now() / 1000) + 3600,
+          created_at: new Date(pastGrace()).toISOString(),
+        },
+      }),
+    );
     const { stdout } = await invoke(
       'send-message',
       deployedConnection(aliceId).message(
@@ -163,9 +271,12 @@ describe('Lambda bundles', () => {
     const frame = await alice.next((f) => f.action === 'message');
     assert.equal(frame.message, 'from a bundle');
     assert.equal(frame.user_id, 'alice');
-    // BundleGhost0000= has no socket: the gateway answered 410 and the record is gone. BundleConnect00= has none
-    // either, but it was written moments ago, as if its $connect were still running: it is kept.
-    assert.equal(await stack.deps.connections.get('BundleGhost0000='), undefined);
+    // BundleGhost0000= has no socket: the gateway answered 410, and the record and its subscription are gone, as
+    // is the orphan's subscription. BundleConnect00= has none either, but it was written moments ago, as if its
+    // $connect were still running: it is kept.
+    assert.equal(await rawRecord('BundleGhost0000='), undefined);
+    assert.equal(await subscription('bundles', 'BundleGhost0000='), undefined);
+    assert.equal(await subscription('bundles', 'BundleOrphan000='), undefined);
     assert.equal((await stack.deps.connections.get('BundleConnect00='))?.user_id, 'bob');
     const emf = stdout
       .split('\n')
@@ -173,7 +284,7 @@ describe('Lambda bundles', () => {
       .map((l) => JSON.parse(l));
     assert.ok(
       emf.some(
-        (m) => m.DeliveriesSucceeded === 1 && m.StaleConnectionsPruned === 1 && m.MessagesReceived === 1,
+        (m) => m.DeliveriesSucceeded === 1 && m.StaleConnectionsPruned === 2 && m.MessagesReceived === 1,
       ),
     );
   });
@@ -197,8 +308,10 @@ describe('Lambda bundles', () => {
     const stored = await alice.next((f) => f.action === 'message' && f.message === 'once');
     const retried = await alice.next((f) => f.action === 'message' && f.message === 'once');
     assert.deepEqual(retried, stored, 'the retry is answered with the first message');
-    // sendDirect asks API Gateway whether the recipient is there: a real connection, not a record alone.
+    // sendDirect asks API Gateway whether the recipient is there: a real connection, not a record alone. Bob's
+    // gone connection is pruned with the subscription its record holds.
     const bob = await ChatClient.connect(stack, 'bob', 'bundles');
+    await putOldRecord(stack, { connectionId: 'BundleGhostBob0=', roomId: 'bundles', userId: 'bob' });
     const direct = JSON.stringify({
       action: 'sendDirect',
       to_user_id: 'bob',
@@ -211,30 +324,14 @@ describe('Lambda bundles', () => {
     assert.deepEqual([own.message, own.seq], ['psst', 1]);
     assert.deepEqual(await alice.next((f) => f.action === 'direct'), own, 'the retry is answered with it');
     assert.equal((await bob.next((f) => f.action === 'direct')).message, 'psst');
+    assert.equal(await rawRecord('BundleGhostBob0='), undefined);
+    assert.equal(await subscription('bundles', 'BundleGhostBob0='), undefined);
     await bob.close();
   });
 
   it('get-history and list-members: read the room, settle a seq a dead writer left', async () => {
     // A seq taken long enough ago and never written: the read voids it.
-    const doc = createDocumentClient({
-      endpoint: stack.dynamodbEndpoint,
-      region: stack.config.region,
-      credentials: LOCAL_CREDENTIALS,
-    });
-    const latest = await stack.deps.messages.roomLatestSeq('bundles');
-    await doc.send(
-      new UpdateCommand({
-        TableName: stack.config.tables.messages,
-        Key: { [messagesTable.hashKey]: 'seq#bundles', [messagesTable.rangeKey]: 0 },
-        UpdateExpression: 'SET #last = :last, #at = :at',
-        ExpressionAttributeNames: { '#last': 'last', '#at': 'at' },
-        ExpressionAttributeValues: {
-          ':last': latest + 1,
-          ':at': Date.now() - SEQ_TIMING.holePendingMs - 1000,
-        },
-      }),
-    );
-    doc.destroy();
+    const hole = await leaveHole('bundles');
     await invoke(
       'get-history',
       deployedConnection(aliceId).message(
@@ -243,18 +340,86 @@ describe('Lambda bundles', () => {
       ),
     );
     const page = await alice.next((f) => f.action === 'history');
-    assert.deepEqual([page.through_seq, page.latest_seq], [latest + 1, latest + 1]);
+    assert.deepEqual([page.through_seq, page.latest_seq], [hole, hole]);
     await invoke(
       'list-members',
       deployedConnection(aliceId).message('listMembers', '{"action":"listMembers"}'),
     );
     const members = await alice.next((f) => f.action === 'members');
-    assert.equal(members.latest_seq, latest + 1);
+    assert.equal(members.latest_seq, hole);
   });
 
-  it('disconnect: removes the record', async () => {
+  it('subscribe and unsubscribe: a second room, with its history, and out of it again', async () => {
+    const hole = await leaveHole('bundles-2');
+    await invoke(
+      'subscribe',
+      deployedConnection(aliceId).message(
+        'subscribe',
+        JSON.stringify({ action: 'subscribe', room_id: 'bundles-2', after_seq: 0, ref: 's1' }),
+      ),
+    );
+    const subscribed = await alice.next((f) => f.action === 'subscribed');
+    assert.deepEqual([subscribed.room_id, subscribed.latest_seq, subscribed.ref], ['bundles-2', hole, 's1']);
+    assert.equal((subscribed.history as { through_seq?: number } | undefined)?.through_seq, hole);
+    assert.ok((await rawRecord(aliceId))?.rooms instanceof Set);
+    assert.equal((await subscription('bundles-2', aliceId))?.user_id, 'alice');
+
+    await invoke(
+      'unsubscribe',
+      deployedConnection(aliceId).message(
+        'unsubscribe',
+        JSON.stringify({ action: 'unsubscribe', room_id: 'bundles-2', ref: 'u1' }),
+      ),
+    );
+    assert.deepEqual(await alice.next((f) => f.action === 'unsubscribed'), {
+      action: 'unsubscribed',
+      room_id: 'bundles-2',
+      ref: 'u1',
+    });
+    assert.deepEqual(
+      [...(((await rawRecord(aliceId))?.rooms as Set<string> | undefined) ?? [])],
+      ['bundles'],
+    );
+    assert.equal(await subscription('bundles-2', aliceId), undefined);
+  });
+
+  it("every route that reads the caller's record moves a record of the previous version over", async () => {
+    const frames: Record<string, object> = {
+      subscribe: { action: 'subscribe', room_id: 'bundles' },
+      unsubscribe: { action: 'unsubscribe', room_id: 'bundles' },
+      'send-message': { action: 'sendMessage', message: 'from before the upgrade' },
+      'send-direct': { action: 'sendDirect', to_user_id: 'alice', message: 'from before the upgrade' },
+      'get-history': { action: 'getHistory' },
+      'list-members': { action: 'listMembers' },
+      ping: { action: 'ping' },
+    };
+    for (const [fn, frame] of Object.entries(frames)) {
+      // No socket behind these ids: replies answer 410, which a route takes as a caller that left. Written just
+      // now, the records are inside the connect grace, so the fan-outs that reach them do not prune them.
+      const connectionId = `BundleOld-${fn}=`;
+      await putPreviousVersionRecord({ connectionId, userId: `old-${fn}`, roomId: 'bundles' });
+      const route = (frame as { action: string }).action;
+      await invoke(fn, deployedConnection(connectionId).message(route, JSON.stringify(frame)));
+      const record = await rawRecord(connectionId);
+      assert.equal(record?.room_id, undefined, fn);
+      assert.equal(record?.connect_room_id, 'bundles', fn);
+      if (fn === 'unsubscribe') {
+        assert.equal(record?.rooms, undefined, fn);
+        assert.equal(await subscription('bundles', connectionId), undefined, fn);
+      } else {
+        assert.deepEqual([...((record?.rooms as Set<string> | undefined) ?? [])], ['bundles'], fn);
+        assert.equal((await subscription('bundles', connectionId))?.user_id, `old-${fn}`, fn);
+      }
+    }
+    // The room heard the old connection's message, and alice its direct message.
+    assert.equal((await alice.next((f) => f.action === 'message')).message, 'from before the upgrade');
+    assert.equal((await alice.next((f) => f.action === 'direct')).message, 'from before the upgrade');
+  });
+
+  it('disconnect: removes the record and its subscriptions', async () => {
     await invoke('disconnect', deployedConnection(aliceId).disconnect());
-    assert.equal(await stack.deps.connections.get(aliceId), undefined);
+    assert.equal(await rawRecord(aliceId), undefined);
+    assert.equal(await subscription('bundles', aliceId), undefined);
   });
 
   it('each bundle calls in DynamoDB only what its IAM policy allows (test/infra/dynamodb-needs.ts)', () => {

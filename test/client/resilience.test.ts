@@ -164,7 +164,7 @@ describe('events', () => {
     const back = await recorder.waitFor('reconnected', () => true, { from });
     assert.ok(back.downtimeMs >= 0);
     const recovered = await recorder.waitFor('recovered', () => true, { from });
-    assert.deepEqual(recovered, { room: 3, direct: 0 });
+    assert.deepEqual(recovered, { room: 3, direct: 0, rooms: { 'events-back': 3 } });
     assert.deepEqual(
       recorder.of('message').map((m) => m.message),
       ['one', 'two', 'three'],

@@ -4,7 +4,7 @@ import { type ClientEvents, type ConnectOptions, connect, type RoomcastClient } 
 import WebSocket from 'ws';
 import { signDevToken } from '../../src/auth.ts';
 import type { LocalStack, LocalStackOptions } from '../../src/local/stack.ts';
-import { managementApi, startTestStack, TEST_SECRET } from '../support/chat.ts';
+import { eventually, managementApi, startTestStack, TEST_SECRET } from '../support/chat.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 
 export function token(
@@ -14,11 +14,11 @@ export function token(
   return signDevToken(options.secret ?? TEST_SECRET, user, options);
 }
 
-/** An SDK client with test timings: fast retries, `ws`, and a fresh token per attempt. */
+/** An SDK client with test timings: fast retries, `ws`, and a fresh token per attempt. No `room`: no default room. */
 export function client(
   url: string,
   user: string,
-  room: string,
+  room: string | undefined,
   options: Partial<ConnectOptions> = {},
 ): RoomcastClient {
   return connect({
@@ -96,9 +96,18 @@ export class Recorder {
   }
 }
 
+/**
+ * The one connection of `user` that holds `room`. A connection holds a room once its subscribe is done, a moment
+ * after it opened: this waits for it (up to 5 s).
+ */
 export async function connectionIdOf(stack: LocalStack, room: string, user: string): Promise<string> {
-  const members = await stack.deps.connections.roomMembers(room);
-  const ids = members.filter((member) => member.user_id === user).map((member) => member.connection_id);
+  const connectionsOf = async () => {
+    const members = await stack.deps.connections.roomMembers(room);
+    return members.filter((member) => member.user_id === user).map((member) => member.connection_id);
+  };
+  const ids = await eventually(connectionsOf, (found) => found.length === 1, 5000).catch(() =>
+    connectionsOf(),
+  );
   if (ids.length !== 1) throw new Error(`expected one connection of ${user} in ${room}, found ${ids.length}`);
   return ids[0] as string;
 }
@@ -199,16 +208,17 @@ export function clientTestStack(options: LocalStackOptions = {}) {
     get proxy(): TcpProxy {
       return ready(proxy);
     },
-    /** A client connecting to `room`, not waited for. */
-    open(user: string, room: string, clientOptions: ClientOptions = {}) {
+    /** A client connecting with `room` as its default room, not waited for. */
+    open(user: string, room: string | undefined, clientOptions: ClientOptions = {}) {
       const c = client(fixture.stack.wsUrl, user, room, clientOptions);
       clients.push(c);
       return { client: c, recorder: new Recorder(c) };
     },
-    /** A client whose first connection is open. */
-    async join(user: string, room: string, clientOptions: ClientOptions = {}) {
+    /** A client whose first connection is open and holds its room (subscribed and caught up). */
+    async join(user: string, room: string | undefined, clientOptions: ClientOptions = {}) {
       const opened = fixture.open(user, room, clientOptions);
       await opened.recorder.waitForState('open', 0);
+      if (room !== undefined) await opened.client.room(room).ready;
       return opened;
     },
   };

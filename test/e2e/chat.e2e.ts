@@ -8,6 +8,7 @@ import { ChatClient, eventually } from '../support/chat.ts';
 import {
   connected,
   conversation,
+  conversationButton,
   expectNoPageErrors,
   joinRoom,
   launchBrowser,
@@ -54,7 +55,7 @@ async function storedCount(room: string, count: number) {
 }
 
 describe('demo page in Chromium: chatting', () => {
-  it('before joining only the form shows; two people chat; Leave clears everything', async () => {
+  it('before joining only the form shows; two people chat; Sign out clears everything', async () => {
     const { page: alice } = await newPage(browser);
     await alice.goto(stack.httpUrl);
     assert.equal(await alice.locator('#chat').isVisible(), false, 'no chat before joining');
@@ -89,12 +90,13 @@ describe('demo page in Chromium: chatting', () => {
     await screenshot(alice, 'chat-2-two-people-alice');
     await screenshot(bob, 'chat-2-two-people-bob');
 
-    await alice.getByRole('button', { name: 'Leave' }).click();
+    await alice.getByRole('button', { name: 'Sign out' }).click();
     await alice.locator('#join').waitFor();
-    assert.equal(await alice.locator('#chat').isVisible(), false, 'no chat after leaving');
+    assert.equal(await alice.locator('#chat').isVisible(), false, 'no chat after signing out');
     assert.equal(await alice.locator('#status').textContent(), 'Not connected');
-    assert.equal(await alice.locator('ol.messages').count(), 0, 'no messages after leaving');
-    assert.equal(await alice.locator('#members li').count(), 0, 'no members after leaving');
+    assert.equal(await alice.locator('ol.messages').count(), 0, 'no messages after signing out');
+    assert.equal(await alice.locator('#members li').count(), 0, 'no members after signing out');
+    assert.equal(await alice.locator('#rooms li').count(), 0, 'no rooms after signing out');
     assert.equal(await alice.getByRole('textbox', { name: 'Name' }).inputValue(), 'alice', 'the name stays');
     await bob.locator('li.notice').getByText('alice left').waitFor();
     await screenshot(alice, 'chat-3-after-leave');
@@ -184,7 +186,7 @@ describe('demo page in Chromium: chatting', () => {
     assert.equal(await conversation(erin, '@dave').locator('li').count(), 0, 'no pending line left behind');
     await screenshot(erin, 'send-1-recipient-offline');
 
-    await erin.locator('#conversations button[data-conversation="room"]').click();
+    await conversationButton(erin, '#fail-room').click();
     const long = 'x'.repeat(4001);
     await erin.getByLabel('Message', { exact: true }).fill(long);
     await erin.locator('#counter').filter({ hasText: '4,001 / 4,000 — 1 too many' }).waitFor();

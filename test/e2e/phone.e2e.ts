@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { DEV_JWT_SECRET } from '../../src/auth.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { ChatClient } from '../support/chat.ts';
@@ -9,6 +9,7 @@ import {
   expectNoPageErrors,
   joinRoom,
   launchBrowser,
+  onScreen,
   PHONE,
   say,
   screenshot,
@@ -29,20 +30,6 @@ after(async () => {
   await browser?.close();
   await stack?.close();
 });
-
-/** Whether the element is wholly inside the viewport, without scrolling. */
-async function onScreen(page: Page, locator: Locator): Promise<boolean> {
-  const box = await locator.boundingBox();
-  const viewport = page.viewportSize();
-  return (
-    box !== null &&
-    viewport !== null &&
-    box.y >= 0 &&
-    box.x >= 0 &&
-    box.y + box.height <= viewport.height &&
-    box.x + box.width <= viewport.width
-  );
-}
 
 describe('demo page on a phone', () => {
   it('the composer stays in view, members open from the header, the form is compact', async () => {

@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../src/local/stack.ts';
 import { UNLIMITED_FRAMES } from '../support/chat.ts';
 
@@ -93,13 +93,33 @@ export async function say(page: Page, text: string): Promise<void> {
   await input.press('Enter');
 }
 
-/** A conversation's list: `room`, or `@user` for the direct messages with that user. */
-export function conversation(page: Page, key = 'room') {
-  return page.locator(`ol.messages[data-conversation="${key}"]`);
+/**
+ * A conversation's list: `#room` for a room, `@user` for the direct messages with that user; without a key, the
+ * room's (of a page in one room).
+ */
+export function conversation(page: Page, key?: string) {
+  return page.locator(key ? `ol.messages[data-conversation="${key}"]` : 'ol.messages[data-room]');
+}
+
+/** The button in the list of conversations that shows one: `#room` or `@user`. */
+export function conversationButton(page: Page, key: string) {
+  return page.locator(`#conversations button.conversation[data-conversation="${key}"]`);
+}
+
+/**
+ * Joins one more room on the page's connection through the room field beside the conversations (behind + on a
+ * phone), and waits until the page shows it.
+ */
+export async function joinAnotherRoom(page: Page, room: string): Promise<void> {
+  const field = page.getByRole('textbox', { name: 'Room to join' });
+  if (!(await field.isVisible())) await page.getByRole('button', { name: 'Join a room' }).click();
+  await field.fill(room);
+  await field.press('Enter');
+  await conversationButton(page, `#${room}`).and(page.locator('[aria-current="true"]')).waitFor();
 }
 
 /** Waits until a conversation lists a stored message (not a pending one) with this text, shown or not. */
-export async function sees(page: Page, text: string, key = 'room'): Promise<void> {
+export async function sees(page: Page, text: string, key?: string): Promise<void> {
   await conversation(page, key)
     .locator('li[data-id] .text')
     .getByText(text, { exact: true })
@@ -107,7 +127,7 @@ export async function sees(page: Page, text: string, key = 'room'): Promise<void
 }
 
 /** The stored messages of a conversation, in the page's order, as `seq text`. */
-export function lines(page: Page, key = 'room'): Promise<string[]> {
+export function lines(page: Page, key?: string): Promise<string[]> {
   return conversation(page, key)
     .locator('li[data-id]')
     .evaluateAll((items) =>
@@ -117,10 +137,24 @@ export function lines(page: Page, key = 'room'): Promise<string[]> {
     );
 }
 
-export function texts(page: Page, key = 'room'): Promise<string[]> {
+export function texts(page: Page, key?: string): Promise<string[]> {
   return conversation(page, key)
     .locator('li[data-id] .text')
     .evaluateAll((items) => items.map((item) => item.textContent ?? ''));
+}
+
+/** Whether the element is wholly inside the viewport, without scrolling. */
+export async function onScreen(page: Page, locator: Locator): Promise<boolean> {
+  const box = await locator.boundingBox();
+  const viewport = page.viewportSize();
+  return (
+    box !== null &&
+    viewport !== null &&
+    box.y >= 0 &&
+    box.x >= 0 &&
+    box.y + box.height <= viewport.height &&
+    box.x + box.width <= viewport.width
+  );
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {

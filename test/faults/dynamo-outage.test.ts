@@ -25,7 +25,8 @@ async function join(user: string, room: string): Promise<ChatClient> {
   return client;
 }
 
-const isRoomQuery = (body: Buffer) => body.includes('"IndexName":"room_id-index"');
+/** The fan-out's query: a room's subscriptions. */
+const isRoomQuery = (body: Buffer) => body.includes('"TableName":"chat_subscriptions"');
 
 function assertInternal(frame: Frame, correlation: Record<string, string> = {}): void {
   assert.equal(frame.action, 'error', JSON.stringify(frame));

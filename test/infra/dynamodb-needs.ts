@@ -6,16 +6,15 @@ import { connectionsTable } from '../../src/store/tables.ts';
  * recording proxy, with the environment Terraform gives it, and holds what it really calls to this. So a change
  * that makes a function call something new fails until both this list and the policy say so.
  */
-export type Table = 'connections' | 'messages';
+export type Table = 'connections' | 'subscriptions' | 'messages';
 
 export interface DynamoDbNeed {
-  action: 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query';
+  action: 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'BatchGetItem' | 'BatchWriteItem';
   table: Table;
   /** An index of the table (its name), for a Query through it. */
   index?: string;
 }
 
-const ROOM_INDEX = connectionsTable.indexes.byRoom.name;
 const USER_INDEX = connectionsTable.indexes.byUser.name;
 
 const need = (action: DynamoDbNeed['action'], table: Table, index?: string): DynamoDbNeed => ({
@@ -24,39 +23,52 @@ const need = (action: DynamoDbNeed['action'], table: Table, index?: string): Dyn
   ...(index && { index }),
 });
 
-/** Presence: a room query (and posts; presence prunes nothing). */
-const announce = [need('Query', 'connections', ROOM_INDEX)];
-/** A send: the caller's record, then the message stored at its seqs (src/store/messages.ts). */
-const store = [
+/**
+ * The caller's record (ConnectionStore.get), which moves a record of the version before subscriptions over on
+ * its first read: its room is added to the record's set and written as a subscription.
+ */
+const caller = [
   need('GetItem', 'connections'),
-  need('UpdateItem', 'messages'),
-  need('PutItem', 'messages'),
-  need('GetItem', 'messages'),
+  need('UpdateItem', 'connections'),
+  need('PutItem', 'subscriptions'),
 ];
+/** A room's members (a broadcast, presence, listMembers): one strongly consistent Query of the room. */
+const roomQuery = need('Query', 'subscriptions');
+/**
+ * A gone connection pruned (ConnectionStore.removeGone): its record, then the subscriptions it held, in batches.
+ * A room fan-out also deletes the item of the room it posted to when the record is already gone.
+ */
+const prune = [need('DeleteItem', 'connections'), need('BatchWriteItem', 'subscriptions')];
+/** A message stored at its seqs (src/store/messages.ts): the counter, the marker, the copy, reads back. */
+const store = [need('UpdateItem', 'messages'), need('PutItem', 'messages'), need('GetItem', 'messages')];
+/** A page of history: the stream, its counter, and voids for the seqs a dead writer left. */
+const history = [need('Query', 'messages'), need('GetItem', 'messages'), need('PutItem', 'messages')];
 
 export const DYNAMODB_NEEDS: Record<string, DynamoDbNeed[]> = {
+  // The per-user cap, the newest seqs (BatchGetItem of counters), the record, the connect URL's room, presence.
   connect: [
     need('Query', 'connections', USER_INDEX),
+    need('BatchGetItem', 'messages'),
     need('PutItem', 'connections'),
-    need('GetItem', 'messages'),
-    ...announce,
+    need('PutItem', 'subscriptions'),
+    roomQuery,
   ],
-  disconnect: [need('DeleteItem', 'connections'), ...announce],
+  // The record (which lists the rooms it held), its subscriptions, presence in each room.
+  disconnect: [need('DeleteItem', 'connections'), need('BatchWriteItem', 'subscriptions'), roomQuery],
   default: [],
-  'send-message': [...store, need('Query', 'connections', ROOM_INDEX), need('DeleteItem', 'connections')],
-  'send-direct': [...store, need('Query', 'connections', USER_INDEX), need('DeleteItem', 'connections')],
-  'get-history': [
-    need('GetItem', 'connections'),
-    need('Query', 'messages'),
-    need('GetItem', 'messages'),
-    need('PutItem', 'messages'),
-  ],
-  'list-members': [
-    need('GetItem', 'connections'),
-    need('Query', 'connections', ROOM_INDEX),
-    need('GetItem', 'messages'),
-  ],
-  ping: [need('GetItem', 'connections'), need('GetItem', 'messages')],
+  // The caller, ADD to its set (GetItem again when the condition fails: full or gone), the subscription, the
+  // room's newest seq (consistent), a page of history when asked, presence.
+  subscribe: [...caller, roomQuery, ...history],
+  // The caller, the subscription, DELETE from its set, presence.
+  unsubscribe: [...caller, need('DeleteItem', 'subscriptions'), roomQuery],
+  'send-message': [...caller, ...store, roomQuery, ...prune, need('DeleteItem', 'subscriptions')],
+  // Recipients and the sender's other connections through user_id-index; stale ones are pruned (their records
+  // hold their rooms), but no room item is deleted: no room was posted to.
+  'send-direct': [...caller, ...store, need('Query', 'connections', USER_INDEX), ...prune],
+  'get-history': [...caller, ...history],
+  'list-members': [...caller, roomQuery, need('GetItem', 'messages')],
+  // The newest seq of every room held and of the inbox: BatchGetItem of their counters.
+  ping: [...caller, need('BatchGetItem', 'messages')],
 };
 
 export function needText(need: DynamoDbNeed): string {

@@ -192,6 +192,7 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
   const tableArn = (key: string) =>
     text(single(evaluated, `aws_dynamodb_table.${key}`)?.arn) ?? `(no ${key} table)`;
   const connections = tableArn('connections');
+  const subscriptions = tableArn('subscriptions');
   const messages = tableArn('messages');
   const stage = single(evaluated, 'aws_apigatewayv2_stage.this');
   const post = `${text(single(evaluated, 'aws_apigatewayv2_api.this')?.execution_arn)}/${text(stage?.name)}/POST/@connections/*`;
@@ -204,7 +205,11 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
   // $connect whether a user at the connection cap really has that many.
   const getConnection = on(['execute-api:ManageConnections'], post.replace('/POST/', '/GET/'));
   const management: Record<string, Grant[]> = { connect: getConnection, 'send-direct': getConnection };
-  const tables: Record<Table, string> = { connections, messages };
+  // DeleteConnection: every function that takes client frames closes a connection that keeps sending past its
+  // limits (src/route.ts `admitted`); $connect and $disconnect take none.
+  const closeConnection = on(['execute-api:ManageConnections'], post.replace('/POST/', '/DELETE/'));
+  const takesFrames = (fn: string) => fn !== 'connect' && fn !== 'disconnect';
+  const tables: Record<Table, string> = { connections, subscriptions, messages };
   const code: Record<string, Grant[]> = {};
   for (const [fn, needs] of Object.entries(DYNAMODB_NEEDS)) {
     code[fn] = [
@@ -215,6 +220,7 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
       // Every function answers its caller, or posts to a room or to users.
       ...reply,
       ...(management[fn] ?? []),
+      ...(takesFrames(fn) ? closeConnection : []),
     ];
   }
   const dnsSuffix = text(single(evaluated, 'data.aws_partition.current')?.dns_suffix);
@@ -759,6 +765,7 @@ export const checkOutputs: Check = (evaluated) => {
     management_endpoint: `https://${executeApiHost(evaluated)}/${text(stage?.name)}`,
     api_id: single(evaluated, 'aws_apigatewayv2_api.this')?.id,
     connections_table_name: single(evaluated, 'aws_dynamodb_table.connections')?.name,
+    subscriptions_table_name: single(evaluated, 'aws_dynamodb_table.subscriptions')?.name,
     messages_table_name: single(evaluated, 'aws_dynamodb_table.messages')?.name,
   };
   for (const [name, value] of Object.entries(expected)) {

@@ -143,6 +143,7 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
         },
       ],
       ['the longest message that fits a 32 KB frame', { ...README_VARS, max_message_chars: '5000' }],
+      ['the most rooms per connection the code takes', { ...README_VARS, max_rooms_per_connection: '1000' }],
       [
         'a JWKS URL with issuer, audience and algorithms',
         {
@@ -297,6 +298,16 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       ],
       ['a JWKS URL without a host', { jwt_jwks_url: 'https://' }, /with a host/],
       [
+        'more rooms per connection than the code takes',
+        { ...README_VARS, max_rooms_per_connection: '1001' },
+        /max_rooms_per_connection must be a whole number between 1 and 1000/,
+      ],
+      [
+        'no room per connection',
+        { ...README_VARS, max_rooms_per_connection: '0' },
+        /max_rooms_per_connection must be a whole number between 1 and 1000/,
+      ],
+      [
         'a fractional memory size',
         { ...README_VARS, function_memory_mb: '{ ping = 200.5 }' },
         /whole numbers/,
@@ -404,16 +415,27 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
           Statement: { Sid: string; Action: string[]; Condition?: unknown }[];
         };
       const keyStatement = (fn: string) => document(fn).Statement.find((s) => s.Sid === 'UseTableKey');
-      // Readers decrypt; writers (get-history voids seqs left empty) also encrypt.
-      for (const reader of ['list-members', 'ping'])
-        assert.deepEqual(keyStatement(reader)?.Action, ['kms:Decrypt', 'kms:DescribeKey'], reader);
-      for (const writer of ['send-message', 'get-history'])
-        assert.ok(keyStatement(writer)?.Action.includes('kms:GenerateDataKey'), writer);
+      // Readers decrypt; writers also encrypt. Every function that touches a table writes: those that read the
+      // caller's record may move a record of the previous version over (get-history also voids seqs left empty).
+      for (const writer of ['connect', 'list-members', 'ping', 'send-message', 'get-history'])
+        assert.deepEqual(
+          keyStatement(writer)?.Action,
+          [
+            'kms:Decrypt',
+            'kms:DescribeKey',
+            'kms:Encrypt',
+            'kms:GenerateDataKey',
+            'kms:GenerateDataKeyWithoutPlaintext',
+            'kms:ReEncryptFrom',
+            'kms:ReEncryptTo',
+          ],
+          writer,
+        );
       assert.deepEqual(keyStatement('send-message')?.Condition, {
         StringEquals: { 'kms:ViaService': ['dynamodb.eu-west-1.amazonaws.com'] },
       });
       assert.equal(keyStatement('default'), undefined);
-      for (const key of ['connections', 'messages']) {
+      for (const key of ['connections', 'subscriptions', 'messages']) {
         const sse = single(everything, `aws_dynamodb_table.${key}`)?.server_side_encryption as {
           kms_key_arn: string;
         }[];
@@ -459,6 +481,16 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       assert.equal(evaluated.outputs.websocket_url, 'wss://chat.example.com');
       assert.equal(single(evaluated, 'aws_apigatewayv2_api_mapping.this')?.api_mapping_key, null);
       assert.deepEqual(instances(evaluated, 'aws_route53_record.custom_domain'), {});
+    });
+
+    it('max_rooms_per_connection reaches subscribe, the one function that holds the cap', async () => {
+      const evaluated = await terraform.evaluate({ ...README_VARS, max_rooms_per_connection: '7' });
+      const env = environmentOf(evaluated, 'subscribe');
+      assert.equal(loadConfig({ ...env, AWS_REGION: 'eu-west-1' }).maxRoomsPerConnection, 7);
+      const others = Object.keys(instances(evaluated, 'aws_lambda_function.this')).filter(
+        (fn) => fn !== 'subscribe' && environmentOf(evaluated, fn).MAX_ROOMS_PER_CONNECTION !== undefined,
+      );
+      assert.deepEqual(others, []);
     });
 
     it('a JWKS URL reaches $connect, which then verifies RS256/ES256 tokens', async () => {

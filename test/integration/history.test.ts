@@ -123,10 +123,14 @@ describe('history and resume', () => {
     eve.send({ action: 'sendMessage', message: 'classified' });
     await eve.next(is('message'));
     const mallory = await join('mallory', 'public-room');
-    mallory.send({ action: 'getHistory', room_id: 'secret-room' });
-    const history = await mallory.next(is('history'));
-    assert.equal(history.room_id, 'public-room');
-    assert.deepEqual(history.messages, []);
+    mallory.send({ action: 'getHistory', room_id: 'secret-room', ref: 'peek' });
+    const refused = await mallory.next((f) => f.ref === 'peek');
+    assert.equal(refused.action, 'error');
+    assert.equal(refused.code, 'FORBIDDEN', 'a room the connection does not hold');
+    mallory.send({ action: 'getHistory' });
+    const own = await mallory.next(is('history'));
+    assert.equal(own.room_id, 'public-room');
+    assert.deepEqual(own.messages, []);
   });
 });
 

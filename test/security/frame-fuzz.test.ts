@@ -32,8 +32,8 @@ const prototypeNames = {
   function: Object.getOwnPropertyNames(Function.prototype).sort(),
 };
 
-async function join(user: string, room: string): Promise<ChatClient> {
-  const client = await ChatClient.connect(stack, user, room);
+async function join(user: string, room: string, rooms?: string[]): Promise<ChatClient> {
+  const client = await ChatClient.connect(stack, user, room, '', rooms ? { rooms } : {});
   clients.push(client);
   return client;
 }
@@ -107,7 +107,9 @@ const action = fc.oneof(
 /** Field values the protocol accepts, and values it must refuse. */
 const validValue: Record<string, fc.Arbitrary<unknown>> = {
   message: text.filter((value) => value.length > 0 && [...value].length <= MAX_CHARS),
-  room_id: fc.constantFrom('fz', 'fz', 'elsewhere'),
+  room_id: fc.constantFrom('fz', 'fz', 'fz-side', 'elsewhere'),
+  // What the fuzzer may subscribe to: its room, and one nobody else holds (never the bystander's).
+  'room_id@subscribe': fc.constantFrom('fz', 'fz-side'),
   client_msg_id: fc.string({ minLength: 1, maxLength: 64 }),
   to_user_id: fc.constantFrom('mate', 'fuzz', 'nobody', '__proto__'),
   before_seq: fc.integer({ min: 0, max: 200 }),
@@ -122,6 +124,7 @@ const validValue: Record<string, fc.Arbitrary<unknown>> = {
 const hostileValue: Record<string, fc.Arbitrary<unknown>> = {
   message: fc.oneof(text, json),
   room_id: fc.oneof(fc.constantFrom('', 'fz ', 'a'.repeat(65), 'fz#x'), text, json),
+  'room_id@subscribe': fc.oneof(fc.constantFrom('', 'fz ', 'a'.repeat(65), 'fz*'), text, json),
   client_msg_id: fc.oneof(fc.constant(''), fc.string({ minLength: 65, maxLength: 70 }), json),
   to_user_id: fc.oneof(fc.constant(''), fc.string({ minLength: 129, maxLength: 130 }), text, json),
   before_seq: fc.oneof(fc.integer({ min: -5, max: -1 }), fc.double(), fc.constant(2 ** 53), text, json),
@@ -133,21 +136,28 @@ const hostileValue: Record<string, fc.Arbitrary<unknown>> = {
   direct: json,
   ref: fc.oneof(fc.constant(''), fc.string({ minLength: 65, maxLength: 70 }), json),
 };
+/** `name@variant`: the field `name`, with the values of that variant. */
 const FIELDS: Record<string, { required: string[]; optional: string[] }> = {
+  subscribe: { required: ['room_id@subscribe'], optional: ['after_seq', 'limit', 'ref'] },
+  unsubscribe: { required: ['room_id@subscribe'], optional: ['ref'] },
   sendMessage: { required: ['message'], optional: ['room_id', 'client_msg_id'] },
   sendDirect: { required: ['to_user_id', 'message'], optional: ['client_msg_id'] },
   getHistory: {
     required: [],
-    optional: ['before_seq', 'after_seq', 'before', 'after', 'limit', 'direct', 'ref'],
+    optional: ['before_seq', 'after_seq', 'before', 'after', 'limit', 'direct', 'room_id', 'ref'],
   },
-  listMembers: { required: [], optional: ['ref'] },
+  listMembers: { required: [], optional: ['room_id', 'ref'] },
   ping: { required: [], optional: ['ref'] },
 };
 type Entry = [string, unknown];
+const fieldOf = (name: string) => name.split('@')[0] as string;
 const entryOf = (name: string): fc.Arbitrary<Entry> =>
   fc.oneof(
-    { weight: 4, arbitrary: fc.tuple(fc.constant(name), validValue[name] as fc.Arbitrary<unknown>) },
-    { weight: 1, arbitrary: fc.tuple(fc.constant(name), hostileValue[name] as fc.Arbitrary<unknown>) },
+    { weight: 4, arbitrary: fc.tuple(fc.constant(fieldOf(name)), validValue[name] as fc.Arbitrary<unknown>) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.constant(fieldOf(name)), hostileValue[name] as fc.Arbitrary<unknown>),
+    },
   );
 /** Unknown fields (ignored by the protocol), claims to be someone else, prototype keys, and a second `action`. */
 const extraEntry: fc.Arbitrary<Entry> = fc.oneof(
@@ -219,7 +229,15 @@ const hostileFrame = fc
 
 // --- checks -------------------------------------------------------------------------------------------------
 
-const SUCCESS_ACTIONS = new Set(['message', 'direct', 'history', 'members', 'pong']);
+const SUCCESS_ACTIONS = new Set([
+  'subscribed',
+  'unsubscribed',
+  'message',
+  'direct',
+  'history',
+  'members',
+  'pong',
+]);
 
 /** What an answer must look like whatever the frame was; returns the reply for further checks. */
 function assertWellFormedReply(frame: string, reply: Frame): void {
@@ -244,7 +262,9 @@ describe('hostile frames', () => {
   const answered = new Map<string, Frame>();
 
   before(async () => {
-    fuzz = await join('fuzz', 'fz');
+    // Its token allows its two rooms: whatever the frames say (a second `action` can turn any frame into a
+    // subscribe), the bystander's room stays out of reach.
+    fuzz = await join('fuzz', 'fz', ['fz', 'fz-side']);
     mate = await join('mate', 'fz');
     bystander = await join('bystander', 'elsewhere');
   });
@@ -274,13 +294,21 @@ describe('hostile frames', () => {
           } else {
             assert.equal(reply.message, 'message' in verdict.frame && verdict.frame.message, 'text changed');
             // Who sent it comes from the token, whatever the frame claims; the room from the connection.
-            if (reply.action === 'message') assert.deepEqual([reply.user_id, reply.room_id], ['fuzz', 'fz']);
-            else assert.equal(reply.from_user_id, 'fuzz');
+            if (reply.action === 'message') {
+              assert.equal(reply.user_id, 'fuzz');
+              assert.ok(['fz', 'fz-side'].includes(String(reply.room_id)), `room ${String(reply.room_id)}`);
+            } else assert.equal(reply.from_user_id, 'fuzz');
             answered.set(String(reply.message_id), reply);
             sentByFuzz[reply.action].push(reply);
           }
         } else if (reply.action === 'error') {
-          assert.ok(['FORBIDDEN', 'NOT_CONNECTED'].includes(String(reply.code)), JSON.stringify(reply));
+          // A valid frame can still be refused: a room not held, a user not connected, or (holding fz-side too,
+          // or neither room) a room frame that names no room.
+          const roomless = reply.code === 'BAD_REQUEST' && /^room_id is required/.test(String(reply.message));
+          assert.ok(
+            ['FORBIDDEN', 'NOT_CONNECTED'].includes(String(reply.code)) || roomless,
+            JSON.stringify(reply),
+          );
         }
 
         bystander.send({ action: 'ping', ref: 'alive' });
@@ -297,7 +325,8 @@ describe('hostile frames', () => {
 
   it('delivered what the fuzzer posted to its room only, and polluted no prototype', async () => {
     const toMate = sentByFuzz.direct.filter((frame) => frame.to_user_id === 'mate');
-    for (const expected of sentByFuzz.message) {
+    const toRoom = sentByFuzz.message.filter((frame) => frame.room_id === 'fz');
+    for (const expected of toRoom) {
       assert.deepEqual(await mate.next((frame) => frame.message_id === expected.message_id), expected);
     }
     // Mate's copy of a direct message carries the seq of mate's inbox, the fuzzer's the seq of its own.
@@ -317,7 +346,7 @@ describe('hostile frames', () => {
     const stored = await wholeHistory(stack.deps.messages, 'fz');
     assert.deepEqual(
       stored.map((message) => message.message_id),
-      sentByFuzz.message.map((frame) => frame.message_id),
+      toRoom.map((frame) => frame.message_id),
     );
     assert.equal(await wholeHistory(stack.deps.messages, 'elsewhere').then((list) => list.length), 0);
 
@@ -328,14 +357,17 @@ describe('hostile frames', () => {
   });
 
   it('answers a read past the end of the room with an empty page, not an internal error', async () => {
-    fuzz.send({ action: 'getHistory', after_seq: Number.MAX_SAFE_INTEGER });
+    // The fuzzer may have unsubscribed from its room along the way.
+    assert.equal((await fuzz.request({ action: 'subscribe', room_id: 'fz' })).action, 'subscribed');
+    fuzz.send({ action: 'getHistory', room_id: 'fz', after_seq: Number.MAX_SAFE_INTEGER });
     const reply = await fuzz.next();
     assert.deepEqual(
       [reply.action, reply.messages, reply.has_more, reply.through_seq],
       ['history', [], false, Number.MAX_SAFE_INTEGER],
     );
     // The room's real newest seq: one per message, and one per retry of a client_msg_id (voided at once).
-    assert.ok(Number(reply.latest_seq) >= sentByFuzz.message.length, String(reply.latest_seq));
+    const toRoom = sentByFuzz.message.filter((frame) => frame.room_id === 'fz').length;
+    assert.ok(Number(reply.latest_seq) >= toRoom, String(reply.latest_seq));
     assert.ok(Number(reply.latest_seq) < 10_000, String(reply.latest_seq));
   });
 });

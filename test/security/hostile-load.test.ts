@@ -407,6 +407,7 @@ describe('3. listMembers in a room of any size', () => {
       });
       const store = new ConnectionStore(doc, {
         tableName: stack.config.tables.connections,
+        subscriptionsTableName: stack.config.tables.subscriptions,
         ttlSeconds: stack.config.connectionTtlSeconds,
       });
       for (let i = 0; i < users.length; i += 50) {
@@ -489,6 +490,7 @@ describe('5. ghost members after a crash', () => {
       // where $disconnect is best effort.
       await new ConnectionStore(doc, {
         tableName: stack.config.tables.connections,
+        subscriptionsTableName: stack.config.tables.subscriptions,
         ttlSeconds: stack.config.connectionTtlSeconds,
         now: () => Date.now() - 120_000,
       }).put({ connectionId: 'GhostConnect00A=', roomId: 'haunted', userId: 'ghost' });

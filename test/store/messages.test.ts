@@ -122,7 +122,11 @@ for (const backend of dynamoBackends()) {
         region: LOCAL_REGION,
         credentials: LOCAL_CREDENTIALS,
       });
-      await ensureTables(client, { connections: `chat_connections_${suffix}`, messages: tableName });
+      await ensureTables(client, {
+        connections: `chat_connections_${suffix}`,
+        subscriptions: `chat_subscriptions_${suffix}`,
+        messages: tableName,
+      });
       store = new MessageStore(doc, { tableName, retentionSeconds: 7 * DAY });
     });
 
@@ -261,7 +265,10 @@ for (const backend of dynamoBackends()) {
       assert.deepEqual(await inbox(ben), ['1:psst', '2:what?']);
       assert.deepEqual(await inbox(cat), ['1:hi ann', '2:note to self']);
       assert.deepEqual(await inbox(`dan-${suffix}`), []);
-      assert.deepEqual(await store.latestSeqs(`never-${suffix}`, ann), { room: 0, direct: 3 });
+      assert.deepEqual(await store.latestSeqs([`never-${suffix}`], ann), {
+        rooms: { [`never-${suffix}`]: 0 },
+        direct: 3,
+      });
     });
 
     test('a direct message whose second inbox write failed is completed by the retry: one copy in each inbox', async () => {

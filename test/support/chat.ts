@@ -56,6 +56,7 @@ export type Frame = Record<string, unknown> & { action?: string };
 export class ChatClient {
   readonly frames: Frame[] = [];
   private waiters: Array<() => void> = [];
+  private refs = 0;
   closeCode: number | undefined;
 
   private constructor(
@@ -79,22 +80,44 @@ export class ChatClient {
     });
   }
 
-  /** Presence frames are dropped unless `keepPresence` is set, so tests of other features see only their frames. */
+  /**
+   * Presence frames are dropped unless `keepPresence` is set, so tests of other features see only their frames.
+   * `room` null: a connection that holds no room until it subscribes. `rooms`: the token's `rooms` claim.
+   */
   static async connect(
     stack: LocalStack,
     user: string,
-    room: string,
+    room: string | null,
     extraQuery = '',
-    { keepPresence = false, secret = TEST_SECRET } = {},
+    {
+      keepPresence = false,
+      secret = TEST_SECRET,
+      rooms,
+    }: { keepPresence?: boolean; secret?: string; rooms?: string[] } = {},
   ): Promise<ChatClient> {
-    const token = await signDevToken(secret, user);
-    const socket = new WebSocket(`${stack.wsUrl}?token=${token}&room_id=${room}${extraQuery}`);
+    const token = await signDevToken(secret, user, rooms ? { rooms } : {});
+    const roomQuery = room === null ? '' : `&room_id=${room}`;
+    const socket = new WebSocket(`${stack.wsUrl}?token=${token}${roomQuery}${extraQuery}`);
     const client = new ChatClient(socket, keepPresence);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', resolve);
       socket.once('error', reject);
     });
     return client;
+  }
+
+  /** Sends a frame with a fresh `ref` and returns the answer carrying it (the reply or an error frame). */
+  async request(frame: Frame, timeoutMs = 5000): Promise<Frame> {
+    const ref = `req-${++this.refs}`;
+    this.send({ ...frame, ref });
+    return this.next((answer) => answer.ref === ref, timeoutMs);
+  }
+
+  /** Subscribes to a room and returns the `subscribed` frame; throws on an error answer. */
+  async subscribe(roomId: string, extra: Frame = {}): Promise<Frame> {
+    const answer = await this.request({ action: 'subscribe', room_id: roomId, ...extra });
+    if (answer.action !== 'subscribed') throw new Error(`subscribe ${roomId}: ${JSON.stringify(answer)}`);
+    return answer;
   }
 
   send(frame: Frame | string): void {
@@ -222,6 +245,7 @@ export async function putOldRecord(
   const past = Date.now() - (CONNECT_GRACE_SECONDS + 60) * 1000;
   const store = new ConnectionStore(doc, {
     tableName: stack.config.tables.connections,
+    subscriptionsTableName: stack.config.tables.subscriptions,
     ttlSeconds: stack.config.connectionTtlSeconds,
     now: () => past,
   });

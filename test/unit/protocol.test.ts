@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CLIENT_ACTIONS, isRoomId, parseClientFrame } from '../../src/protocol.ts';
+import {
+  CLIENT_ACTIONS,
+  isRoomClaimEntry,
+  isRoomId,
+  parseClientFrame,
+  roomAllowed,
+} from '../../src/protocol.ts';
 
 const limits = { maxMessageChars: 10 };
 
@@ -72,6 +78,8 @@ describe('parseClientFrame', () => {
       'ping',
       'sendDirect',
       'sendMessage',
+      'subscribe',
+      'unsubscribe',
     ]);
   });
 });
@@ -83,5 +91,32 @@ describe('isRoomId', () => {
   it('refuses anything else', () => {
     for (const id of ['', 'x'.repeat(65), 'a b', 'a/b', 'ä', undefined, 5])
       assert.equal(isRoomId(id), false, String(id));
+  });
+});
+
+describe('the rooms claim', () => {
+  it('allows exact ids and prefix patterns, and nothing else', () => {
+    const claim = ['lobby', 'team-42:*'];
+    const cases: Array<[string, boolean]> = [
+      ['lobby', true],
+      ['lobby2', false],
+      ['Lobby', false],
+      ['team-42:general', true],
+      ['team-42:', true],
+      ['team-42', false],
+      ['team-4', false],
+      ['team-43:general', false],
+    ];
+    for (const [room, allowed] of cases) assert.equal(roomAllowed(claim, room), allowed, room);
+    assert.equal(roomAllowed(undefined, 'anything'), true, 'no claim: any room');
+    assert.equal(roomAllowed([], 'lobby'), false, 'an empty claim: no room');
+    assert.equal(roomAllowed(['*'], 'anything'), true);
+  });
+
+  it('knows a well-formed entry: a room id, or room-id characters and one * at the end', () => {
+    for (const entry of ['lobby', '*', 'team-42:*', `${'a'.repeat(63)}*`, 'a.b_c-d:*'])
+      assert.equal(isRoomClaimEntry(entry), true, entry);
+    for (const entry of ['', 'te*am', '**', '*a', 'a b', 'a#b*', `${'a'.repeat(64)}*`, 42, null])
+      assert.equal(isRoomClaimEntry(entry), false, String(entry));
   });
 });

@@ -1,76 +1,97 @@
 /**
  * The public client: `connect`, RoomcastClient and its events. It wires the parts together: the connection
- * (connection.ts), the calls waiting for answers (requests.ts) and the ordered message streams (stream.ts), and
- * routes every frame the server sends to the part it concerns.
+ * (connection.ts), the calls waiting for answers (requests.ts), the rooms it holds (room.ts) and the ordered
+ * message streams (stream.ts), and routes every frame the server sends to the part it concerns.
  */
 import { Connection, type ConnectionState, type StateChange } from './connection.js';
-import { type ConnectOptions, type ResolvedOptions, resolveOptions, STREAM_LIMITS } from './options.js';
+import { Emitter } from './events.js';
 import {
-  type DirectFrame,
-  type HistoryFrame,
-  MAX_HISTORY_LIMIT,
-  type MembersFrame,
-  type MessageFrame,
-  type PongFrame,
-  type PresenceFrame,
-  type ServerFrame,
+  CATCH_UP_PAGE_LIMIT,
+  type ConnectOptions,
+  checkRoomId,
+  type ResolvedOptions,
+  type RoomOptions,
+  resolveOptions,
+  resolveRoomOptions,
+  STREAM_LIMITS,
+} from './options.js';
+import type {
+  DirectFrame,
+  HistoryFrame,
+  MembersFrame,
+  MessageFrame,
+  PongFrame,
+  PresenceFrame,
+  ServerFrame,
 } from './protocol.js';
-import { Outbox, Requests, RoomcastError } from './requests.js';
+import { Outbox, Requests, RoomcastError, roomOf, type Sendable } from './requests.js';
+import {
+  HeldRoom,
+  type HistoryQuery,
+  historyFrame,
+  type Room,
+  type RoomEvents,
+  type RoomHost,
+} from './room.js';
 import { OrderedStream, type Repair, type StreamReads } from './stream.js';
 
 export interface ClientEvents {
-  /** A room message: in seq order, each once, also across reconnects (unless `catchUp: false`). */
+  /** A message of the default room: in seq order, each once, also across reconnects (unless `catchUp: false`). */
   message: MessageFrame;
   /** A direct message to or from this user, likewise in the order of this user's inbox. */
   direct: DirectFrame;
-  /** Messages a stream read from history because live delivery missed them (or seqs it settled as empty). */
+  /**
+   * Messages the direct stream or the default room's stream read from history because live delivery missed them
+   * (or seqs it settled as empty). Each room reports its own on `room.on('repair')`.
+   */
   repair: Repair;
+  /** A presence event of the default room. */
   presence: PresenceFrame;
-  /** Every members list received, the answers to `members()` included. */
+  /** Every members list of the default room received, the answers to `members()` included. */
   members: MembersFrame;
   /**
-   * An error frame that answers none of this client's requests (its `code`, and the frame as `frame`), or a
-   * listener that threw (`LISTENER_FAILED`, the thrown value as `cause`): listeners never break the client.
+   * An error frame that answers none of this client's requests (its `code`, and the frame as `frame`); the
+   * default room refused by the server; or a listener that threw (`LISTENER_FAILED`, the thrown value as
+   * `cause`): listeners never break the client.
    */
   error: RoomcastError;
   state: StateChange;
   /** A connection opened after one was lost; catch-up follows (`recovered`). */
   reconnected: { downtimeMs: number };
-  /** The catch-up after a reconnect finished: how many messages it handed over that live delivery had missed. */
-  recovered: { room: number; direct: number };
+  /**
+   * The catch-up after a reconnect finished: how many messages it handed over that live delivery had missed, in
+   * the default room (`room`), the direct messages, and each room held (`rooms`, by id).
+   */
+  recovered: { room: number; direct: number; rooms: Record<string, number> };
 }
 
-export interface HistoryQuery {
-  /** The messages after this seq, oldest first. */
-  afterSeq?: number | undefined;
-  /** The newest messages before this seq, newest first; without either cursor, the newest messages. */
-  beforeSeq?: number | undefined;
-  limit?: number | undefined;
-  direct?: boolean | undefined;
-}
-
-/** Connects to a room and stays connected until `close()`; see the package README. */
+/** Connects and stays connected until `close()`; see the package README. */
 export function connect(options: ConnectOptions): RoomcastClient {
   return new RoomcastClient(options);
 }
 
 export class RoomcastClient {
-  readonly room: string;
+  /** The default room (`room` in the options), if any. */
+  readonly defaultRoom: string | undefined;
   readonly #options: ResolvedOptions;
-  readonly #events = new Emitter<ClientEvents>((error, name) => this.#listenerFailed(error, name));
+  readonly #events = new Emitter<ClientEvents>();
   readonly #connection: Connection;
   readonly #requests: Requests;
   readonly #outbox: Outbox;
+  /** The rooms held, by id. */
+  readonly #rooms = new Map<string, HeldRoom>();
+  /** Leaves under way, by room id: a room taken again is subscribed once its leave is done. */
+  readonly #leaving = new Map<string, Promise<void>>();
+  readonly #host: RoomHost;
   /** Undefined with `catchUp: false`: frames are then handed over as they come. */
-  readonly #room: OrderedStream<MessageFrame> | undefined;
   readonly #direct: OrderedStream<DirectFrame> | undefined;
-  /** The first pong of the current connection: where fresh streams start. */
+  /** The first pong of the current connection: where the direct stream starts fresh. */
   #joinedPong: Promise<PongFrame> | undefined;
   /** When the last open connection was lost; undefined before the first one opened, and while one is open. */
   #lostAt: number | undefined;
   #hasOpened = false;
   /** Messages the current catch-up handed over, per stream. */
-  #caughtUp = { room: 0, direct: 0 };
+  #caughtUp: ClientEvents['recovered'] = { room: 0, direct: 0, rooms: {} };
   /** When a frame last arrived: the heartbeat pings only a connection that has been silent. */
   #lastFrameAt = 0;
 
@@ -78,7 +99,7 @@ export class RoomcastClient {
     const resolved = resolveOptions(options);
     const { catchUp } = resolved;
     this.#options = resolved;
-    this.room = resolved.room;
+    this.defaultRoom = resolved.room;
     this.#connection = new Connection(resolved, {
       open: (generation) => this.#opened(generation),
       text: (text) => this.#receive(text),
@@ -87,34 +108,73 @@ export class RoomcastClient {
       heartbeat: () => this.#heartbeat(),
     });
     const transmit = (frame: object) => this.#connection.send(JSON.stringify(frame));
-    this.#requests = new Requests(transmit);
-    this.#outbox = new Outbox(transmit, {
+    // A frame acting in a room goes out once the connection holds the room, or the server would refuse it.
+    const sendable: Sendable = (frame) => {
+      const room = roomOf(frame);
+      return room === undefined || this.#rooms.get(room)?.subscribed === true;
+    };
+    this.#requests = new Requests(transmit, sendable);
+    this.#outbox = new Outbox(transmit, sendable, {
       timeoutMs: resolved.sendTimeoutMs,
       inFlight: resolved.maxSendsInFlight,
       // A send that got no answer in that long suggests a dead link: find out now, not at the next heartbeat.
       onTimeout: () => this.#checkAlive(),
     });
+    this.#host = {
+      options: resolved,
+      connection: this.#connection,
+      requests: this.#requests,
+      outbox: this.#outbox,
+      reads: (room, joined) => this.#reads({ room_id: room }, async () => joined()),
+      flush: () => {
+        this.#requests.flush();
+        this.#outbox.flush();
+      },
+      leaving: (room, leave) => {
+        if (leave) {
+          const done = leave.catch(() => {});
+          this.#leaving.set(room, done);
+          void done.then(() => this.#leaving.get(room) === done && this.#leaving.delete(room));
+        }
+        return this.#leaving.get(room);
+      },
+      release: (room, error) => {
+        if (this.#rooms.get(room.id) === room) this.#rooms.delete(room.id);
+        this.#outbox.rejectAll(error, room.id);
+        this.#requests.rejectAll(error, room.id);
+      },
+      repaired: (room, repair) => {
+        if (repair.reason !== 'reconnect') return;
+        const { rooms } = this.#caughtUp;
+        rooms[room.id] = (rooms[room.id] ?? 0) + repair.recovered;
+        if (room.id === this.defaultRoom) this.#caughtUp.room += repair.recovered;
+      },
+    };
     if (catchUp) {
-      const streamOptions = { repairDelayMs: resolved.repairDelayMs, ...STREAM_LIMITS };
-      const repaired = (repair: Repair) => {
-        if (repair.reason === 'reconnect') this.#caughtUp[repair.stream] += repair.recovered;
-        this.#events.emit('repair', repair);
-      };
-      this.#room = new OrderedStream(
-        'room',
-        { deliver: (frame) => this.#events.emit('message', frame), repaired },
-        this.#reads(false),
-        streamOptions,
-        catchUp.afterSeq,
-      );
       this.#direct = new OrderedStream(
         'direct',
-        { deliver: (frame) => this.#events.emit('direct', frame), repaired },
-        this.#reads(true),
-        streamOptions,
+        {
+          deliver: (frame) => this.#events.emit('direct', frame),
+          repaired: (repair) => {
+            if (repair.reason === 'reconnect') this.#caughtUp.direct += repair.recovered;
+            this.#events.emit('repair', repair);
+          },
+        },
+        this.#reads({ direct: true }, async () => {
+          // One ping per connection.
+          this.#joinedPong ??= this.#requests.request({ action: 'ping' }, this.#read(false));
+          return (await this.#joinedPong).joined_direct_seq;
+        }),
+        { repairDelayMs: resolved.repairDelayMs, ...STREAM_LIMITS },
         catchUp.directAfterSeq,
       );
     }
+    if (resolved.room !== undefined)
+      this.room(
+        resolved.room,
+        catchUp && catchUp.afterSeq !== undefined ? { afterSeq: catchUp.afterSeq } : {},
+      );
+    for (const room of resolved.rooms) this.room(room);
     // Listeners are attached after connect() returns; the first attempt starts right after that.
     queueMicrotask(() => this.#connection.start());
   }
@@ -128,14 +188,45 @@ export class RoomcastClient {
     return this.#connection.userId;
   }
 
-  /** The room's last seq handed over (or settled empty): keep it to resume later with `catchUp.afterSeq`. */
+  /** The ids of the rooms held. */
+  get rooms(): string[] {
+    return [...this.#rooms.keys()];
+  }
+
+  /** The default room's last seq handed over (or settled empty): keep it to resume later with `catchUp.afterSeq`. */
   get lastSeq(): number | undefined {
-    return this.#room?.position;
+    return this.#defaultRoom()?.lastSeq;
   }
 
   /** Likewise for direct messages, `catchUp.directAfterSeq`. */
   get lastDirectSeq(): number | undefined {
     return this.#direct?.position;
+  }
+
+  /**
+   * The room `id`, held from now on (subscribed on every connection) until `leave()`: the same object while it
+   * is held. `options` say where its stream starts, the first time only.
+   */
+  room(id: string, options: RoomOptions = {}): Room {
+    checkRoomId(id, 'room id');
+    const held = this.#rooms.get(id);
+    if (held) return held;
+    const { catchUp } = this.#options;
+    const start = resolveRoomOptions(options, catchUp ? catchUp.initial : 0);
+    const forward =
+      id === this.defaultRoom
+        ? <K extends keyof RoomEvents>(name: K, value: RoomEvents[K]) =>
+            this.#events.emit(name, value as ClientEvents[K])
+        : undefined;
+    const room = new HeldRoom(id, this.#host, start, forward);
+    if (this.state === 'closed') {
+      room.release(new RoomcastError('CLOSED', 'the client is closed'));
+      return room;
+    }
+    this.#rooms.set(id, room);
+    // Not open: the next connection subscribes every room held.
+    if (this.state === 'open') this.#subscribe(room, this.#connection.generation);
+    return room;
   }
 
   /** Adds a listener; returns a function that removes it. */
@@ -160,9 +251,9 @@ export class RoomcastClient {
     this.#connection.wake();
   }
 
-  /** Resolves with the stored message once the server has it; rejects with a RoomcastError (`code`). */
+  /** Sends to the default room: resolves with the stored message once the server has it. */
   send(text: string, options: { clientMsgId?: string | undefined } = {}): Promise<MessageFrame> {
-    return this.#whileUsable(() => this.#outbox.sendMessage(text, options.clientMsgId));
+    return this.#inDefaultRoom((room) => room.send(text, options));
   }
 
   sendDirect(
@@ -173,20 +264,16 @@ export class RoomcastClient {
     return this.#whileUsable(() => this.#outbox.sendDirect(toUserId, text, options.clientMsgId));
   }
 
-  /** One page of history, as the server answers it (docs/protocol.md). */
-  history({ afterSeq, beforeSeq, limit, direct }: HistoryQuery = {}): Promise<HistoryFrame> {
-    const frame = {
-      action: 'getHistory' as const,
-      ...(afterSeq !== undefined && { after_seq: afterSeq }),
-      ...(beforeSeq !== undefined && { before_seq: beforeSeq }),
-      ...(limit !== undefined && { limit }),
-      ...(direct !== undefined && { direct }),
-    };
+  /** One page of the default room's history, or with `direct: true` of the direct messages (docs/protocol.md). */
+  history(query: HistoryQuery = {}): Promise<HistoryFrame> {
+    if (!query.direct) return this.#inDefaultRoom((room) => room.history(query));
+    const frame = historyFrame(query, { direct: true });
     return this.#whileUsable(() => this.#requests.request(frame, this.#read(true)));
   }
 
+  /** The default room's members. */
   members(): Promise<MembersFrame> {
-    return this.#whileUsable(() => this.#requests.request({ action: 'listMembers' }, this.#read(true)));
+    return this.#inDefaultRoom((room) => room.members());
   }
 
   close(): void {
@@ -203,54 +290,63 @@ export class RoomcastClient {
     this.#lostAt = undefined;
     this.#outbox.resend();
     this.#requests.resend();
-    if (this.#room && this.#direct) void this.#catchUp(generation, this.#room, this.#direct, reconnected);
-    // Without catch-up there is nothing to prove: the open socket is the connection.
-    else this.#connection.healthy(generation);
+    void this.#catchUp(generation, reconnected);
   }
 
-  async #catchUp(
-    generation: number,
-    room: OrderedStream<MessageFrame>,
-    direct: OrderedStream<DirectFrame>,
-    reconnected: boolean,
-  ): Promise<void> {
+  /** Subscribes every room held and catches every stream up; the connection counts as made once all have. */
+  async #catchUp(generation: number, reconnected: boolean): Promise<void> {
     const { initial } = this.#options.catchUp || { initial: 0 };
-    this.#caughtUp = { room: 0, direct: 0 };
+    const rooms = [...this.#rooms.values()];
+    this.#caughtUp = { room: 0, direct: 0, rooms: Object.fromEntries(rooms.map((room) => [room.id, 0])) };
     try {
-      await Promise.all([room.catchUp(initial), direct.catchUp(initial)]);
+      await Promise.all([this.#direct?.catchUp(initial), ...rooms.map((room) => room.subscribe(generation))]);
     } catch (error) {
-      // A connection that cannot catch up would hide the missed messages: start over on a new one (after a
-      // delay that keeps growing: a connection counts as made only once it has caught up).
-      this.#connection.abandon(generation, `catch-up failed: ${(error as Error).message}`);
+      this.#catchUpFailed(generation, error);
       return;
     }
     if (generation !== this.#connection.generation) return;
     this.#connection.healthy(generation);
-    if (reconnected) this.#events.emit('recovered', { ...this.#caughtUp });
+    if (reconnected) this.#events.emit('recovered', this.#caughtUp);
+  }
+
+  /** A room taken while a connection is open. */
+  #subscribe(room: HeldRoom, generation: number): void {
+    room.subscribe(generation).catch((error: unknown) => this.#catchUpFailed(generation, error));
+  }
+
+  /**
+   * A connection that cannot catch up would hide the missed messages: start over on a new one (after a delay that
+   * keeps growing: a connection counts as made only once it has caught up).
+   */
+  #catchUpFailed(generation: number, error: unknown): void {
+    this.#connection.abandon(generation, `catch-up failed: ${(error as Error).message}`);
   }
 
   /** History reads for a stream's catch-up and repairs: they fail with the connection, and are made again. */
-  #reads(direct: boolean): StreamReads {
+  #reads(
+    scope: { room_id: string } | { direct: true },
+    joined: () => Promise<number | undefined>,
+  ): StreamReads {
     const read = async (query: { after_seq?: number; before_seq?: number; limit: number }) => {
       const page = await this.#requests.request(
-        { action: 'getHistory', ...query, ...(direct && { direct: true }) },
+        { action: 'getHistory', ...scope, ...query },
         this.#read(false),
       );
-      for (const frame of page.messages) this.#outbox.acknowledge(frame, this.userId);
+      this.#acknowledge(page);
       return page;
     };
     return {
-      after: (afterSeq) => read({ after_seq: afterSeq, limit: MAX_HISTORY_LIMIT }),
+      after: (afterSeq) => read({ after_seq: afterSeq, limit: CATCH_UP_PAGE_LIMIT }),
       before: (beforeSeq, limit) =>
         read({ ...(beforeSeq !== undefined && { before_seq: beforeSeq }), limit }),
       ownSendsSettled: () => this.#outbox.sentSettled(STREAM_LIMITS.ownSendsWaitMs),
-      joined: async () => {
-        // One ping per connection answers both streams.
-        this.#joinedPong ??= this.#requests.request({ action: 'ping' }, this.#read(false));
-        const pong = await this.#joinedPong;
-        return direct ? pong.joined_direct_seq : pong.joined_seq;
-      },
+      joined,
     };
+  }
+
+  /** The stored messages of a page: each may answer one of this client's sends. */
+  #acknowledge(page: HistoryFrame | undefined): void {
+    for (const frame of page?.messages ?? []) this.#outbox.acknowledge(frame, this.userId);
   }
 
   #receive(text: string): void {
@@ -259,8 +355,8 @@ export class RoomcastClient {
     switch (frame?.action) {
       case 'message':
         this.#outbox.acknowledge(frame, this.userId);
-        if (this.#room) this.#room.live(frame);
-        else this.#events.emit('message', frame);
+        // A room not held (left, or never taken): its frames are dropped.
+        this.#rooms.get(frame.room_id)?.receive(frame);
         return;
       case 'direct':
         this.#outbox.acknowledge(frame, this.userId);
@@ -268,19 +364,23 @@ export class RoomcastClient {
         else this.#events.emit('direct', frame);
         return;
       case 'presence':
-        this.#events.emit('presence', frame);
+        this.#rooms.get(frame.room_id)?.receive(frame);
         return;
       case 'members':
         this.#requests.settle(frame);
-        this.#room?.latest(frame.latest_seq);
-        this.#events.emit('members', frame);
+        this.#rooms.get(frame.room_id)?.receive(frame);
         return;
       case 'pong':
         this.#requests.settle(frame);
-        if (frame.latest_seq !== undefined) this.#room?.latest(frame.latest_seq);
+        for (const [room, seq] of Object.entries(frame.latest_seqs ?? {})) this.#rooms.get(room)?.latest(seq);
         if (frame.latest_direct_seq !== undefined) this.#direct?.latest(frame.latest_direct_seq);
         return;
+      case 'subscribed':
+        this.#acknowledge(frame.history);
+        this.#requests.settle(frame);
+        return;
       case 'history':
+      case 'unsubscribed':
         this.#requests.settle(frame);
         return;
       case 'error':
@@ -314,33 +414,33 @@ export class RoomcastClient {
 
   #down(): void {
     if (this.#hasOpened) this.#lostAt ??= Date.now();
+    for (const room of this.#rooms.values()) room.down();
     this.#requests.connectionLost();
-  }
-
-  #listenerFailed(error: unknown, name: keyof ClientEvents): void {
-    const message = error instanceof Error ? error.message : String(error);
-    if (name === 'error') {
-      // Nowhere left to report it but the console; throwing would reach the socket's callback.
-      console.error(`roomcast: an "error" listener threw: ${message}`);
-      return;
-    }
-    this.#events.emit(
-      'error',
-      new RoomcastError('LISTENER_FAILED', `a "${String(name)}" listener threw: ${message}`, undefined, {
-        cause: error,
-      }),
-    );
   }
 
   #changed(change: StateChange): void {
     this.#events.emit('state', change);
     if (change.state !== 'closed') return;
     const error = new RoomcastError('CLOSED', `the client is closed: ${change.detail}`);
-    this.#room?.stop();
+    for (const room of [...this.#rooms.values()]) room.release(error);
     this.#direct?.stop();
     this.#outbox.rejectAll(error);
     this.#requests.rejectAll(error);
     this.#events.clear();
+  }
+
+  #defaultRoom(): HeldRoom | undefined {
+    return this.defaultRoom === undefined ? undefined : this.#rooms.get(this.defaultRoom);
+  }
+
+  /** A call on the default room; rejects when there is none (BAD_REQUEST), or it was left. */
+  #inDefaultRoom<T>(call: (room: Room) => Promise<T>): Promise<T> {
+    return this.#whileUsable(() => {
+      const room = this.#defaultRoom();
+      if (room) return call(room);
+      const why = this.defaultRoom === undefined ? 'no default room' : `room "${this.defaultRoom}" was left`;
+      return Promise.reject(new RoomcastError('BAD_REQUEST', `${why}: use client.room(id)`));
+    });
   }
 
   #whileUsable<T>(call: () => Promise<T>): Promise<T> {
@@ -366,60 +466,5 @@ function parse(text: string): ServerFrame | undefined {
     return { action: 'error', code: message === 'Too Many Requests' ? 'RATE_LIMITED' : 'INTERNAL', message };
   } catch {
     return undefined;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Events
-// ---------------------------------------------------------------------------------------------------------------
-
-type Listeners<Events> = { [K in keyof Events]?: Set<(value: Events[K]) => void> };
-
-/** A minimal typed event emitter that runs in browsers and Node alike. */
-export class Emitter<Events> {
-  readonly #listeners: Listeners<Events> = {};
-  readonly #onListenerError: (error: unknown, name: keyof Events) => void;
-
-  /**
-   * A listener that throws must not break the caller's bookkeeping (a socket's callback, a stream's order): its
-   * error goes to `onListenerError`, never up the stack.
-   */
-  constructor(onListenerError: (error: unknown, name: keyof Events) => void) {
-    this.#onListenerError = onListenerError;
-  }
-
-  /** Returns a function that removes the listener (as `off` does). */
-  on<K extends keyof Events>(name: K, listener: (value: Events[K]) => void): () => void {
-    const set = this.#listeners[name] ?? new Set();
-    this.#listeners[name] = set;
-    set.add(listener);
-    return () => this.off(name, listener);
-  }
-
-  /** Like `on`, for the next event only. */
-  once<K extends keyof Events>(name: K, listener: (value: Events[K]) => void): () => void {
-    const off = this.on(name, (value) => {
-      off();
-      listener(value);
-    });
-    return off;
-  }
-
-  off<K extends keyof Events>(name: K, listener: (value: Events[K]) => void): void {
-    this.#listeners[name]?.delete(listener);
-  }
-
-  emit<K extends keyof Events>(name: K, value: Events[K]): void {
-    for (const listener of [...(this.#listeners[name] ?? [])]) {
-      try {
-        listener(value);
-      } catch (error) {
-        this.#onListenerError(error, name);
-      }
-    }
-  }
-
-  clear(): void {
-    for (const set of Object.values(this.#listeners) as Array<Set<unknown> | undefined>) set?.clear();
   }
 }

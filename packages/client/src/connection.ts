@@ -4,6 +4,7 @@
  * stops when a retry cannot help. The Socket adapter at the bottom hides the browser / `ws` differences.
  */
 import type { ResolvedOptions, WebSocketFactory, WebSocketLike } from './options.js';
+import { isRoomClaimEntry, roomAllowed } from './protocol.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // States
@@ -13,8 +14,8 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /**
  * Why the client stopped: `client` (close() was called), `unauthorized` (401, or an expired token), `forbidden`
- * (403, or a room outside the token's `rooms`), `bad-request` (400: a malformed room id), `gave-up` (the attempt
- * limits of ReconnectOptions). Only `client` and `gave-up` are not about the token or room.
+ * (403, or a default room outside the token's `rooms`), `bad-request` (400), `gave-up` (the attempt limits of
+ * ReconnectOptions). Only `client` and `gave-up` are not about the token or the default room.
  */
 export type CloseReason = 'client' | 'unauthorized' | 'forbidden' | 'bad-request' | 'gave-up';
 
@@ -61,6 +62,8 @@ export class Connection {
   #socket: Socket | undefined;
   #generation = 0;
   #userId: string | undefined;
+  /** The rooms the last token allows (its `rooms` claim); undefined: any. */
+  #allowed: string[] | undefined;
   /** Attempts since the last open socket. */
   #attempts = 0;
   #failedHandshakes = 0;
@@ -87,6 +90,11 @@ export class Connection {
 
   get generation(): number {
     return this.#generation;
+  }
+
+  /** Whether the token of the current connection allows `room` (the server would refuse its subscribe). */
+  allows(room: string): boolean {
+    return roomAllowed(this.#allowed, room);
   }
 
   start(): void {
@@ -148,9 +156,10 @@ export class Connection {
       return;
     }
     this.#userId = check.userId;
+    this.#allowed = check.rooms;
+    // No room in the URL: the client subscribes to its rooms on the open connection.
     const url = new URL(this.#options.url);
     url.searchParams.set('token', token);
-    url.searchParams.set('room_id', this.#options.room);
     let socket: Socket;
     try {
       socket = new Socket(this.#options.WebSocket, url.toString(), {
@@ -281,25 +290,32 @@ export function backoffDelay(
 // ---------------------------------------------------------------------------------------------------------------
 
 export type TokenCheck =
-  | { ok: true; userId: string | undefined }
+  | { ok: true; userId: string | undefined; rooms?: string[] }
   | { ok: false; reason: 'unauthorized' | 'forbidden'; detail: string };
 
 /**
- * Checks a connect token's claims without verifying it (only the server can): an expired token, or one whose
- * `rooms` claim excludes the room, would be refused with 401/403, which a browser cannot see. Checking first keeps
- * the client from retrying a handshake that cannot succeed.
+ * Checks a connect token's claims without verifying it (only the server can): an expired token would be refused
+ * with 401, which a browser cannot see, and one whose `rooms` claim excludes the default room `room` with
+ * FORBIDDEN. Checking first keeps the client from retrying what cannot succeed.
  */
-export function checkToken(token: string, room: string, nowMs: number): TokenCheck {
+export function checkToken(token: string, room: string | undefined, nowMs: number): TokenCheck {
   const claims = decodeJwtPayload(token);
   if (!claims) return { ok: false, reason: 'unauthorized', detail: 'the token is not a JWT' };
   if (typeof claims.exp !== 'number')
     return { ok: false, reason: 'unauthorized', detail: 'the token has no exp' };
   if (claims.exp * 1000 <= nowMs)
     return { ok: false, reason: 'unauthorized', detail: 'the token has expired' };
-  if (Array.isArray(claims.rooms) && !claims.rooms.includes(room)) {
+  const { rooms } = claims;
+  if (rooms !== undefined && !(Array.isArray(rooms) && rooms.every(isRoomClaimEntry)))
+    return { ok: false, reason: 'unauthorized', detail: 'the token has a malformed rooms claim' };
+  if (rooms && room !== undefined && !roomAllowed(rooms, room)) {
     return { ok: false, reason: 'forbidden', detail: `the token does not allow room "${room}"` };
   }
-  return { ok: true, userId: typeof claims.sub === 'string' ? claims.sub : undefined };
+  return {
+    ok: true,
+    userId: typeof claims.sub === 'string' ? claims.sub : undefined,
+    ...(rooms && { rooms }),
+  };
 }
 
 /**

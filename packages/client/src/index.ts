@@ -1,9 +1,10 @@
-export { type ClientEvents, connect, type HistoryQuery, RoomcastClient } from './client.js';
+export { type ClientEvents, connect, RoomcastClient } from './client.js';
 export { type CloseReason, type ConnectionState, decodeJwtPayload, type StateChange } from './connection.js';
 export type {
   CatchUpOptions,
   ConnectOptions,
   ReconnectOptions,
+  RoomOptions,
   WebSocketFactory,
   WebSocketLike,
 } from './options.js';
@@ -17,4 +18,5 @@ export type {
   PresenceFrame,
 } from './protocol.js';
 export { type ClientErrorCode, RoomcastError } from './requests.js';
+export type { HistoryQuery, Room, RoomEvents } from './room.js';
 export type { Repair, RepairReason } from './stream.js';

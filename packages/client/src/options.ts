@@ -50,6 +50,12 @@ export const MAX_READS_IN_FLIGHT = 16;
 export const CATCH_UP_PAGE_LIMIT = MAX_HISTORY_LIMIT;
 
 /**
+ * Connections in a row on which the server refused a room's subscribe with FORBIDDEN although the token allows the
+ * room: the first is taken for a connection the server forgot (it reconnects), the second as a refusal for good.
+ */
+export const MAX_SUBSCRIBE_REFUSALS = 2;
+
+/**
  * The part of the WebSocket API the client uses. The browser's `WebSocket` and the `ws` package both have it.
  * The `on*` handler properties are typed `unknown` so either implementation's own event types fit.
  */
@@ -87,20 +93,37 @@ export interface ReconnectOptions {
 
 export interface CatchUpOptions {
   /**
-   * On the first connection, hand over this many of the newest stored messages (room and direct): 0 to 100
-   * (one page). Default 0.
+   * On the first connection, hand over this many of the newest stored messages (of each room, on its first
+   * subscribe, unless `client.room` says otherwise, and of the direct messages): 0 to 100 (one page). Default 0.
    */
   initial?: number | undefined;
-  /** Resume the room after this seq (say, `lastSeq` kept across a page reload) instead of the newest message. */
+  /**
+   * Resume the default room after this seq (say, `lastSeq` kept across a page reload) instead of the newest
+   * message.
+   */
   afterSeq?: number | undefined;
   /** Likewise for direct messages (`lastDirectSeq`). */
   directAfterSeq?: number | undefined;
 }
 
+/** Where a room's stream starts, given to `client.room(id, options)` the first time the room is taken. */
+export interface RoomOptions {
+  /** Resume after this seq (the room's `lastSeq`, kept across a page reload) instead of the newest message. */
+  afterSeq?: number | undefined;
+  /** On its first subscribe, hand over this many of the room's newest stored messages: 0 to 100. */
+  initial?: number | undefined;
+}
+
 export interface ConnectOptions {
   /** The WebSocket API URL without query, e.g. `wss://abc123.execute-api.eu-west-1.amazonaws.com/prod`. */
   url: string;
-  room: string;
+  /**
+   * The default room: subscribed at once, and what `send`, `history`, `members`, `lastSeq` and the `message`,
+   * `presence` and `members` events of the client are about. Without it the client starts with no room.
+   */
+  room?: string | undefined;
+  /** More rooms to subscribe at once, each as `client.room(id)` would. */
+  rooms?: readonly string[] | undefined;
   /** A fixed token; or pass `getToken`, called before every connection attempt. */
   token?: string | undefined;
   getToken?: (() => string | Promise<string>) | undefined;
@@ -138,7 +161,8 @@ type Timing = Omit<typeof DEFAULTS, 'reconnect' | 'catchUp'>;
 
 export interface ResolvedOptions extends Timing {
   url: string;
-  room: string;
+  room: string | undefined;
+  rooms: readonly string[];
   getToken: () => string | Promise<string>;
   WebSocket: WebSocketFactory;
   reconnect: typeof DEFAULTS.reconnect;
@@ -154,7 +178,7 @@ export type ResolvedCatchUp = typeof DEFAULTS.catchUp & Pick<CatchUpOptions, 'af
 export function resolveOptions(options: ConnectOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null)
     throw new TypeError('connect() takes an options object');
-  const { url, room, token, getToken } = options;
+  const { url, room, rooms = [], token, getToken } = options;
   if ((token === undefined) === (getToken === undefined))
     throw new TypeError('pass either token or getToken');
   if (token !== undefined && (typeof token !== 'string' || token === ''))
@@ -165,7 +189,9 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
   if (!WebSocket) throw new TypeError('no global WebSocket: pass one, e.g. `import WebSocket from "ws"`');
   if (typeof url !== 'string' || !URL.canParse(url) || !/^wss?:$/.test(new URL(url).protocol))
     throw new TypeError(`url must be a ws: or wss: URL, got ${JSON.stringify(url)}`);
-  if (!isRoomId(room)) throw new TypeError('room must be 1-64 characters of [A-Za-z0-9_.:-]');
+  if (room !== undefined) checkRoomId(room, 'room');
+  if (!Array.isArray(rooms)) throw new TypeError('rooms must be an array of room ids');
+  for (const id of rooms) checkRoomId(id, 'rooms');
   const { reconnect, catchUp, ...timing } = DEFAULTS;
   const resolvedTiming = withDefaults(timing, options);
   const resolvedReconnect = withDefaults(reconnect, options.reconnect);
@@ -174,6 +200,7 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     ...resolvedTiming,
     url,
     room,
+    rooms,
     getToken: getToken ?? (() => token as string),
     WebSocket,
     reconnect: resolvedReconnect,
@@ -212,15 +239,36 @@ function withDefaults<T extends object>(defaults: T, given: { [K in keyof T]?: T
 }
 
 function resolveCatchUp(catchUp: ResolvedCatchUp): ResolvedCatchUp {
-  // The first catch-up reads the newest `initial` messages in one page.
-  const { initial } = catchUp;
-  if (!Number.isInteger(initial) || initial < 0 || initial > MAX_HISTORY_LIMIT) {
-    throw new TypeError(`catchUp.initial must be a whole number from 0 to ${MAX_HISTORY_LIMIT}`);
-  }
-  for (const name of ['afterSeq', 'directAfterSeq'] as const) {
-    const seq = catchUp[name];
-    if (seq !== undefined && !isSeq(seq))
-      throw new TypeError(`catchUp.${name} must be a seq: a whole number, 0 or more`);
-  }
+  checkInitial(catchUp.initial, 'catchUp.initial');
+  checkSeq(catchUp.afterSeq, 'catchUp.afterSeq');
+  checkSeq(catchUp.directAfterSeq, 'catchUp.directAfterSeq');
   return catchUp;
+}
+
+/** A room id, or a TypeError that names the option it came from. */
+export function checkRoomId(room: unknown, name: string): void {
+  if (!isRoomId(room)) throw new TypeError(`${name} must be 1-64 characters of [A-Za-z0-9_.:-]`);
+}
+
+/** The options of `client.room(id, options)`; a missing `initial` is the client's `catchUp.initial`. */
+export function resolveRoomOptions(
+  options: RoomOptions,
+  initial: number,
+): { afterSeq?: number; initial: number } {
+  if (typeof options !== 'object' || options === null) throw new TypeError('room options must be an object');
+  const resolved = { ...options, initial: options.initial ?? initial };
+  checkInitial(resolved.initial, 'initial');
+  checkSeq(resolved.afterSeq, 'afterSeq');
+  return resolved as { afterSeq?: number; initial: number };
+}
+
+// The first catch-up reads the newest `initial` messages in one page.
+function checkInitial(initial: number, name: string): void {
+  if (!Number.isInteger(initial) || initial < 0 || initial > MAX_HISTORY_LIMIT)
+    throw new TypeError(`${name} must be a whole number from 0 to ${MAX_HISTORY_LIMIT}`);
+}
+
+function checkSeq(seq: number | undefined, name: string): void {
+  if (seq !== undefined && !isSeq(seq))
+    throw new TypeError(`${name} must be a seq: a whole number, 0 or more`);
 }

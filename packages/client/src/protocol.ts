@@ -16,6 +16,26 @@ export function isRoomId(value: unknown): value is string {
 }
 
 /**
+ * The `rooms` claim of a connect token: which rooms a connection may hold. An entry is a room id (that room) or a
+ * prefix pattern `<prefix>*` (every room whose id starts with the prefix: `team-42:*`; `*` alone: every room).
+ * `*` is not a room-id character, so the two never clash; a token with an entry that is neither is invalid.
+ */
+const ROOM_CLAIM_PATTERN = /^[A-Za-z0-9_.:-]{0,63}\*$/;
+
+/** Whether `entry` may stand in a `rooms` claim: a room id or a prefix pattern. */
+export function isRoomClaimEntry(entry: unknown): entry is string {
+  return isRoomId(entry) || (typeof entry === 'string' && ROOM_CLAIM_PATTERN.test(entry));
+}
+
+/** Whether a `rooms` claim (undefined: the token has none) allows `roomId`. */
+export function roomAllowed(rooms: readonly string[] | undefined, roomId: string): boolean {
+  if (rooms === undefined) return true;
+  return rooms.some((entry) =>
+    entry.endsWith('*') ? roomId.startsWith(entry.slice(0, -1)) : entry === roomId,
+  );
+}
+
+/**
  * Message ids are ULIDs: 26 Crockford base32 characters, the first 10 the milliseconds since the epoch, the other
  * 16 random. They name a message; its order is its `seq`.
  */
@@ -49,6 +69,7 @@ export const ERROR_CODES = [
   'UNKNOWN_ACTION',
   'NOT_CONNECTED',
   'RATE_LIMITED',
+  'TOO_MANY_ROOMS',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -57,10 +78,37 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 // Client → server. `action` selects the API Gateway route, so each action is also a route key.
 // ---------------------------------------------------------------------------------------------------------------
 
+/**
+ * Adds a room to the connection: its messages and presence are delivered to it from then on. Idempotent. The answer
+ * is `subscribed`, with the room's newest seq and, when asked for, a first page of history.
+ */
+export interface SubscribeFrame {
+  action: 'subscribe';
+  room_id: string;
+  /** Catch-up: the answer carries the messages after this seq, oldest first (a forward history page). */
+  after_seq?: number | undefined;
+  /**
+   * With `after_seq`, the page size (default DEFAULT_HISTORY_LIMIT). Without it, the answer carries the newest
+   * `limit` messages, newest first. With neither, no page.
+   */
+  limit?: number | undefined;
+  ref?: string | undefined;
+}
+
+/** Removes a room from the connection. Idempotent: a room not held is answered `unsubscribed` too. */
+export interface UnsubscribeFrame {
+  action: 'unsubscribe';
+  room_id: string;
+  ref?: string | undefined;
+}
+
+/**
+ * Room frames (`sendMessage`, `getHistory`, `listMembers`) name their room with `room_id`, which must be one the
+ * connection holds; it may be left out when the connection holds exactly one room.
+ */
 export interface SendMessageFrame {
   action: 'sendMessage';
   message: string;
-  /** Must be the room the connection joined. */
   room_id?: string | undefined;
   client_msg_id?: string | undefined;
 }
@@ -79,13 +127,15 @@ export interface GetHistoryFrame {
   /** Paging back: the newest messages before this seq, newest first. Not with `after_seq`. */
   before_seq?: number | undefined;
   limit?: number | undefined;
-  /** Read the caller's direct messages instead of the room. */
+  /** Read the caller's direct messages instead of a room. */
   direct?: boolean | undefined;
+  room_id?: string | undefined;
   ref?: string | undefined;
 }
 
 export interface ListMembersFrame {
   action: 'listMembers';
+  room_id?: string | undefined;
   ref?: string | undefined;
 }
 
@@ -94,7 +144,14 @@ export interface PingFrame {
   ref?: string | undefined;
 }
 
-export type ClientFrame = SendMessageFrame | SendDirectFrame | GetHistoryFrame | ListMembersFrame | PingFrame;
+export type ClientFrame =
+  | SubscribeFrame
+  | UnsubscribeFrame
+  | SendMessageFrame
+  | SendDirectFrame
+  | GetHistoryFrame
+  | ListMembersFrame
+  | PingFrame;
 export type ClientAction = ClientFrame['action'];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -178,20 +235,45 @@ export interface MembersFrame {
   ref?: string;
 }
 
+export interface SubscribedFrame {
+  action: 'subscribed';
+  room_id: string;
+  /**
+   * The room's newest seq, read after the subscription took effect: every message with a higher seq is delivered
+   * to this connection live (some may arrive before this frame), so a client that starts fresh starts here.
+   */
+  latest_seq: number;
+  /** The page the subscribe asked for (`after_seq` or `limit`), as getHistory would answer it. */
+  history?: HistoryFrame;
+  ref?: string;
+}
+
+export interface UnsubscribedFrame {
+  action: 'unsubscribed';
+  room_id: string;
+  ref?: string;
+}
+
 export interface PongFrame {
   action: 'pong';
   timestamp: string;
   /**
-   * The newest seq of the caller's room and of its direct-message inbox: what it should have seen by now. Absent
-   * when the server could not read them (its database failed); the pong still keeps the connection alive.
+   * The newest seq of every room the connection holds, and of the caller's direct-message inbox: what it should
+   * have seen by now. Absent when the server could not read them (its database failed); the pong still keeps the
+   * connection alive.
    */
-  latest_seq?: number;
+  latest_seqs?: Record<string, number>;
   latest_direct_seq?: number;
   /**
-   * The newest seq of the room and of the inbox when this connection joined: every message delivered to it comes
-   * after these, so a client that starts fresh starts here. Absent when the server could not read them.
+   * The room named in the connect URL (versions before subscriptions): its newest seq now, and when the
+   * connection joined.
    */
+  latest_seq?: number;
   joined_seq?: number;
+  /**
+   * The newest seq of the inbox when this connection opened: every direct message delivered to it comes after
+   * it, so a client that starts fresh starts here. Absent when the server could not read it.
+   */
   joined_direct_seq?: number;
   ref?: string;
 }
@@ -209,6 +291,8 @@ export interface ErrorFrame {
 }
 
 export type ServerFrame =
+  | SubscribedFrame
+  | UnsubscribedFrame
   | MessageFrame
   | DirectFrame
   | PresenceFrame

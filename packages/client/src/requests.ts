@@ -17,6 +17,10 @@ import type {
   PongFrame,
   SendDirectFrame,
   SendMessageFrame,
+  SubscribedFrame,
+  SubscribeFrame,
+  UnsubscribedFrame,
+  UnsubscribeFrame,
 } from './protocol.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -57,7 +61,7 @@ export class RoomcastError extends Error {
 // ---------------------------------------------------------------------------------------------------------------
 
 interface Entry<T> {
-  frame: object;
+  frame: Parameters<Sendable>[0];
   /** Whether it has gone out (on some connection): only so many may be out at once. */
   sent: boolean;
   /** Whether the request survives a lost connection (sent again on the next one) or fails with it. */
@@ -72,15 +76,28 @@ export interface PendingOptions {
   keep: boolean;
 }
 
-/**
- * Requests waiting for their answer, by correlation key, in the order they were made. Each has a deadline; those
- * kept across connections are transmitted again whenever a new connection opens. At most `inFlight` are out at
- * once: the others wait their turn, oldest first.
- */
 interface Waiter {
   keys: Set<string>;
   done(): void;
 }
+
+/**
+ * Whether a frame may go out on the open connection now: a frame about a room waits until the connection holds
+ * the room (its subscribe was answered), or the server would refuse it.
+ */
+export type Sendable = (frame: { action: string; room_id?: string | undefined }) => boolean;
+
+/** The room a frame acts in (a send or a read), if any: not `subscribe` and `unsubscribe`, which act on the connection. */
+export function roomOf(frame: Parameters<Sendable>[0]): string | undefined {
+  return frame.action.endsWith('ubscribe') ? undefined : frame.room_id;
+}
+
+/**
+ * Requests waiting for their answer, by correlation key, in the order they were made. Each has a deadline; those
+ * kept across connections are transmitted again whenever a new connection opens. At most `inFlight` are out at
+ * once: the others wait their turn, oldest first. One that may not go out yet (`sendable`) neither goes out nor
+ * takes a place among them.
+ */
 
 class PendingTable<T> {
   readonly #entries = new Map<string, Entry<T>>();
@@ -90,6 +107,7 @@ class PendingTable<T> {
   #pausedUntil = 0;
   #resumeTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #transmit: (frame: object) => void;
+  readonly #sendable: Sendable;
   readonly #inFlight: number;
   /**
    * How many may be out now: `inFlight`, down to 1 after a RATE_LIMITED answer and back up by one per answered
@@ -98,13 +116,14 @@ class PendingTable<T> {
   #window: number;
 
   /** `transmit` sends a frame now if a connection is open, and otherwise does nothing. */
-  constructor(transmit: (frame: object) => void, inFlight = Number.POSITIVE_INFINITY) {
+  constructor(transmit: (frame: object) => void, sendable: Sendable, inFlight = Number.POSITIVE_INFINITY) {
     this.#transmit = transmit;
+    this.#sendable = sendable;
     this.#inFlight = inFlight;
     this.#window = inFlight;
   }
 
-  add(key: string, frame: object, options: PendingOptions): Promise<T> {
+  add(key: string, frame: Entry<T>['frame'], options: PendingOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
         () => this.reject(key, new RoomcastError('TIMEOUT', `no answer within ${options.timeoutMs} ms`)),
@@ -115,8 +134,9 @@ class PendingTable<T> {
     });
   }
 
-  has(key: string): boolean {
-    return this.#entries.has(key);
+  /** The frame of the entry `key`, if there is one. */
+  get(key: string): Entry<T>['frame'] | undefined {
+    return this.#entries.get(key)?.frame;
   }
 
   /** Resolves once every entry sent so far is answered (or failed). */
@@ -168,10 +188,16 @@ class PendingTable<T> {
     // Within the window, as any sending: a reconnect after RATE_LIMITED must not send everything at once.
     let out = 0;
     for (const entry of this.#entries.values()) {
-      if (out >= this.#window) break;
-      out += 1;
-      if (entry.sent) this.#transmit(entry.frame);
+      // Not on this connection yet (its room is not held yet), or past the window: it goes out in its turn.
+      if (!this.#sendable(entry.frame)) entry.sent = false;
+      else if (out++ >= this.#window) entry.sent = false;
+      else if (entry.sent) this.#transmit(entry.frame);
     }
+    this.#sendNext();
+  }
+
+  /** Frames that could not go out before may now (a room was subscribed): sends what fits. */
+  flush(): void {
     this.#sendNext();
   }
 
@@ -182,9 +208,12 @@ class PendingTable<T> {
     }
   }
 
-  rejectAll(error: Error): void {
-    clearTimeout(this.#resumeTimer);
-    for (const key of [...this.#entries.keys()]) this.reject(key, error);
+  /** Rejects the entries that act in `room` (say, a room left), or all of them without it. */
+  rejectAll(error: Error, room?: string): void {
+    if (room === undefined) clearTimeout(this.#resumeTimer);
+    for (const [key, entry] of [...this.#entries]) {
+      if (room === undefined || roomOf(entry.frame) === room) this.reject(key, error);
+    }
   }
 
   #settle(key: string): Entry<T> | undefined {
@@ -210,6 +239,7 @@ class PendingTable<T> {
     let out = 0;
     for (const entry of this.#entries.values()) {
       if (out >= this.#window) return;
+      if (!entry.sent && !this.#sendable(entry.frame)) continue;
       out += 1;
       if (entry.sent) continue;
       entry.sent = true;
@@ -227,25 +257,28 @@ interface Replies {
   getHistory: HistoryFrame;
   listMembers: MembersFrame;
   ping: PongFrame;
+  subscribe: SubscribedFrame;
+  unsubscribe: UnsubscribedFrame;
 }
-type Request = GetHistoryFrame | ListMembersFrame | PingFrame;
+type Request = GetHistoryFrame | ListMembersFrame | PingFrame | SubscribeFrame | UnsubscribeFrame;
 type Reply = Replies[keyof Replies];
 type Unreferenced<F> = F extends unknown ? Omit<F, 'ref'> : never;
 
-/** Reads (`getHistory`, `listMembers`, `ping`), matched to their replies by `ref`. */
+/** Reads (`getHistory`, `listMembers`, `ping`, `subscribe`, `unsubscribe`), matched to their replies by `ref`. */
 export class Requests {
   readonly #pending: PendingTable<Reply>;
   #next = 0;
 
-  constructor(transmit: (frame: object) => void) {
+  constructor(transmit: (frame: object) => void, sendable: Sendable) {
     // Reads a client has out at once: more wait their turn (the server limits frames per connection).
-    this.#pending = new PendingTable(transmit, MAX_READS_IN_FLIGHT);
+    this.#pending = new PendingTable(transmit, sendable, MAX_READS_IN_FLIGHT);
   }
 
   request<F extends Unreferenced<Request>>(frame: F, options: PendingOptions): Promise<Replies[F['action']]> {
     this.#next += 1;
     const ref = `r${this.#next}`;
-    return this.#pending.add(ref, { ...frame, ref }, options) as Promise<Replies[F['action']]>;
+    const referenced = { ...frame, ref };
+    return this.#pending.add(ref, referenced, options) as Promise<Replies[F['action']]>;
   }
 
   /** A reply frame; false when it answers none of ours (say, a `members` list nobody here asked for). */
@@ -253,23 +286,31 @@ export class Requests {
     return frame.ref !== undefined && this.#pending.resolve(frame.ref, frame);
   }
 
-  /** An error frame; false when it is not about one of these requests. */
+  /** An error frame; false when it is not about a request (it has no `ref`). */
   fail(frame: ErrorFrame): boolean {
-    if (frame.ref === undefined) return false;
-    if (frame.code === 'RATE_LIMITED') return this.#pending.retryAfter(frame.ref, retryDelay(frame));
-    return this.#pending.reject(frame.ref, RoomcastError.fromFrame(frame));
+    const { ref } = frame;
+    if (ref === undefined) return false;
+    if (frame.code === 'RATE_LIMITED') this.#pending.retryAfter(ref, retryDelay(frame));
+    else this.#pending.reject(ref, RoomcastError.fromFrame(frame));
+    // A ref is always one of ours, also of a request given up on (it timed out, or its room was left): its late
+    // answer is no news for the application.
+    return true;
   }
 
   resend(): void {
     this.#pending.resend();
   }
 
+  flush(): void {
+    this.#pending.flush();
+  }
+
   connectionLost(): void {
     this.#pending.connectionLost();
   }
 
-  rejectAll(error: Error): void {
-    this.#pending.rejectAll(error);
+  rejectAll(error: Error, room?: string): void {
+    this.#pending.rejectAll(error, room);
   }
 }
 
@@ -293,15 +334,21 @@ export class Outbox {
   /** `onTimeout` hears of every send that timed out: the connection it went out on may be dead. */
   constructor(
     transmit: (frame: object) => void,
+    sendable: Sendable,
     options: { timeoutMs: number; inFlight: number; onTimeout?: () => void },
   ) {
-    this.#pending = new PendingTable(transmit, options.inFlight);
+    this.#pending = new PendingTable(transmit, sendable, options.inFlight);
     this.#timeoutMs = options.timeoutMs;
     this.#onTimeout = options.onTimeout ?? (() => {});
   }
 
-  sendMessage(message: string, clientMsgId = randomId()): Promise<MessageFrame> {
-    const frame: SendMessageFrame = { action: 'sendMessage', message, client_msg_id: clientMsgId };
+  sendMessage(room: string, message: string, clientMsgId = randomId()): Promise<MessageFrame> {
+    const frame: SendMessageFrame = {
+      action: 'sendMessage',
+      room_id: room,
+      message,
+      client_msg_id: clientMsgId,
+    };
     return this.#add(clientMsgId, frame) as Promise<MessageFrame>;
   }
 
@@ -317,9 +364,15 @@ export class Outbox {
 
   /** A stored message seen live or in history: completes the send it answers when it is one of ours. */
   acknowledge(frame: MessageFrame | DirectFrame, me: string | undefined): void {
+    const id = frame.client_msg_id;
     const sender = frame.action === 'message' ? frame.user_id : frame.from_user_id;
-    // client_msg_id is unique per sender only: another user may well have used the same one.
-    if (frame.client_msg_id !== undefined && sender === me) this.#pending.resolve(frame.client_msg_id, frame);
+    // client_msg_id is unique per sender (and room) only: another user may well have used the same one.
+    if (
+      id !== undefined &&
+      sender === me &&
+      this.#pending.get(id)?.room_id === (frame as MessageFrame).room_id
+    )
+      this.#pending.resolve(id, frame);
   }
 
   /** An error frame; false when it is not about one of these sends. */
@@ -335,6 +388,10 @@ export class Outbox {
     this.#pending.resend();
   }
 
+  flush(): void {
+    this.#pending.flush();
+  }
+
   /** Resolves once every send that went out so far is acknowledged or failed, or after `maxWaitMs`. */
   sentSettled(maxWaitMs: number): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -346,12 +403,12 @@ export class Outbox {
     ]).finally(() => clearTimeout(timer));
   }
 
-  rejectAll(error: Error): void {
-    this.#pending.rejectAll(error);
+  rejectAll(error: Error, room?: string): void {
+    this.#pending.rejectAll(error, room);
   }
 
   #add(clientMsgId: string, frame: SendMessageFrame | SendDirectFrame): Promise<MessageFrame | DirectFrame> {
-    if (this.#pending.has(clientMsgId)) {
+    if (this.#pending.get(clientMsgId)) {
       return Promise.reject(
         new RoomcastError('BAD_REQUEST', `a send with client_msg_id ${clientMsgId} is pending`),
       );

@@ -1,5 +1,5 @@
 /**
- * Ordered streams: what the application gets of the room's messages, and of the user's direct messages. Each
+ * Ordered streams: what the application gets of each room's messages, and of the user's direct messages. Each
  * stored message has a `seq` in its stream (1, 2, 3, …), so the SDK hands messages over strictly in seq order and
  * each once, by remembering one number: the last seq handed over. A frame that arrives ahead of a missing one
  * waits; a gap that does not fill within `repairDelayMs` is read from history, which also settles the seqs that
@@ -15,6 +15,8 @@ export type RepairReason = 'gap' | 'heartbeat' | 'reconnect';
 
 export interface Repair {
   stream: 'room' | 'direct';
+  /** The room, for a room's stream. */
+  room?: string;
   reason: RepairReason;
   /** Messages handed over from history, that live delivery had missed or not yet brought. */
   recovered: number;

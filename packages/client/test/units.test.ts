@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { Emitter } from '../src/client.js';
 import { backoffDelay, checkToken, decodeJwtPayload } from '../src/connection.js';
+import { Emitter } from '../src/events.js';
 import { connect } from '../src/index.js';
 import { DEFAULTS } from '../src/options.js';
 import { type HistoryFrame, MAX_HISTORY_LIMIT, type MessageFrame } from '../src/protocol.js';
@@ -63,9 +63,18 @@ describe('token check', () => {
     });
     const limited = token('ann', { rooms: ['a', 'b'] });
     assert.equal(checkToken(limited, 'b', now).ok, true);
+    // Without a default room nothing is refused up front; the rooms claim is kept to check each room taken.
+    assert.deepEqual(checkToken(limited, undefined, now), { ok: true, userId: 'ann', rooms: ['a', 'b'] });
     const outside = checkToken(limited, 'c', now);
     assert.equal(!outside.ok && outside.reason, 'forbidden');
     assert.equal(checkToken('not a jwt', 'lobby', now).ok, false);
+    // Prefix patterns, as the server reads them (roomAllowed in the protocol module, shared by both).
+    const team = token('ann', { rooms: ['team-42:*'] });
+    assert.equal(checkToken(team, 'team-42:general', now).ok, true);
+    const otherTeam = checkToken(team, 'team-43:general', now);
+    assert.equal(!otherTeam.ok && otherTeam.reason, 'forbidden');
+    const malformed = checkToken(token('ann', { rooms: ['te*am'] }), undefined, now);
+    assert.equal(!malformed.ok && malformed.reason, 'unauthorized', 'the server would refuse it with 401');
   });
 
   it('decodes base64url payloads with UTF-8 text', () => {
