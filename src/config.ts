@@ -1,4 +1,5 @@
 import type { FrameLimits } from './frame-limiter.ts';
+import { MAX_CLIENT_FRAME_BYTES } from './protocol.ts';
 import { connectionsTable, messagesTable, subscriptionsTable } from './store/tables.ts';
 import * as z from './zod.ts';
 
@@ -93,7 +94,7 @@ const envSchema = z.object({
   // At least one frame of API Gateway's largest (32 KB), or such a frame could never pass.
   CONNECTION_BYTE_BURST: z.pipe(
     positiveInt(1024 * 1024),
-    z.number().check(z.minimum(32 * 1024), z.maximum(2 ** 30)),
+    z.number().check(z.minimum(MAX_CLIENT_FRAME_BYTES), z.maximum(2 ** 30)),
   ),
   CONNECTION_CLOSE_AFTER_REFUSALS: z.pipe(positiveInt(100), z.number().check(z.maximum(1_000_000))),
   MAX_CONNECTIONS_PER_USER: z.pipe(positiveInt(20), z.number().check(z.maximum(10_000))),

@@ -130,9 +130,11 @@ export async function announcePresence(
       log.debug('presence skipped: the user has another connection here', { event: presence });
       return;
     }
-    const missed = deps.presenceBudget.take(who.room_id);
+    const missed = deps.presenceBudget.take(who.room_id, who.user_id);
     if (missed === undefined) {
-      log.debug("presence skipped: the room's presence budget is spent", { event: presence });
+      log.debug('presence skipped: the presence budget of the room or of the user is spent', {
+        event: presence,
+      });
       return;
     }
     const frame: PresenceFrame = {
@@ -182,52 +184,77 @@ export async function announcePresenceInRooms(
  */
 const PRESENCE_CONNECTIONS_PER_USER = 4;
 
-/** Presence frames one container sends to a room: a burst, then a steady rate. */
-const PRESENCE_BUDGET = { burst: 10, perSecond: 2 };
+/**
+ * Presence frames one container sends to a room, and about one user: a burst, then a steady rate. The user's
+ * budget is what keeps a member of many rooms from receiving each room's budget at once from one user who
+ * subscribes and unsubscribes across all of them.
+ */
+const PRESENCE_BUDGET = {
+  room: { burst: 10, perSecond: 2 },
+  user: { burst: 20, perSecond: 2 },
+} as const;
+
+interface Bucket {
+  tokens: number;
+  at: number;
+  /** Events left out since the last frame (rooms only). */
+  missed: number;
+}
 
 /**
- * The presence frames this container may still send to each room (token buckets), so that churn (a client opening
- * and closing connections in a loop) does not fan out a frame to every member per event. Bounded like LargeRooms.
+ * The presence frames this container may still send to each room and about each user (token buckets), so that
+ * churn (a client opening and closing connections, or subscribing and unsubscribing, in a loop) does not fan out a
+ * frame to every member per event. Bounded like LargeRooms.
  */
 export class PresenceBudget {
-  readonly #rooms = new Map<string, { tokens: number; at: number; missed: number }>();
+  readonly #rooms = new Map<string, Bucket>();
+  readonly #users = new Map<string, Bucket>();
   readonly #now: () => number;
-  readonly #maxRooms: number;
+  readonly #maxKeys: number;
 
   constructor(options: { now?: () => number; maxRooms?: number } = {}) {
     this.#now = options.now ?? Date.now;
-    this.#maxRooms = options.maxRooms ?? 10_000;
+    this.#maxKeys = options.maxRooms ?? 10_000;
   }
 
   /**
-   * Takes one frame's worth for `roomId`: how many events were left out since its last frame, or undefined when
-   * this one is to be left out too.
+   * Takes one frame's worth for `roomId` about `userId`: how many of the room's events were left out since its
+   * last frame, or undefined when this one is to be left out too.
    */
-  take(roomId: string): number | undefined {
+  take(roomId: string, userId: string): number | undefined {
     const now = this.#now();
-    let room = this.#rooms.get(roomId);
-    if (room) this.#rooms.delete(roomId);
-    else {
-      if (this.#rooms.size >= this.#maxRooms) {
-        const oldest = this.#rooms.keys().next().value;
-        if (oldest !== undefined) this.#rooms.delete(oldest);
-      }
-      room = { tokens: PRESENCE_BUDGET.burst, at: now, missed: 0 };
-    }
-    this.#rooms.set(roomId, room);
-    room.tokens = Math.min(
-      PRESENCE_BUDGET.burst,
-      room.tokens + ((now - room.at) / 1000) * PRESENCE_BUDGET.perSecond,
-    );
-    room.at = now;
-    if (room.tokens < 1) {
+    const room = this.#refill(this.#rooms, roomId, PRESENCE_BUDGET.room, now);
+    const user = this.#refill(this.#users, userId, PRESENCE_BUDGET.user, now);
+    if (room.tokens < 1 || user.tokens < 1) {
       room.missed += 1;
       return undefined;
     }
     room.tokens -= 1;
+    user.tokens -= 1;
     const { missed } = room;
     room.missed = 0;
     return missed;
+  }
+
+  #refill(
+    buckets: Map<string, Bucket>,
+    key: string,
+    rate: { burst: number; perSecond: number },
+    now: number,
+  ): Bucket {
+    let bucket = buckets.get(key);
+    if (bucket) buckets.delete(key);
+    else {
+      if (buckets.size >= this.#maxKeys) {
+        const oldest = buckets.keys().next().value;
+        if (oldest !== undefined) buckets.delete(oldest);
+      }
+      bucket = { tokens: rate.burst, at: now, missed: 0 };
+    }
+    buckets.set(key, bucket);
+    bucket.tokens = Math.min(rate.burst, bucket.tokens + ((now - bucket.at) / 1000) * rate.perSecond);
+    bucket.at = now;
+    return bucket;
   }
 }
 

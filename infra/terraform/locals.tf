@@ -162,7 +162,8 @@ locals {
     }
 
     # Reads the caller's record, adds the room to its set (a conditional UpdateItem that holds the cap; a GetItem
-    # tells a full record from a gone one when it fails), writes the subscription, reads the room's newest seq
+    # tells a full record from a gone one when it fails), writes the subscription, reads the record again (and
+    # deletes the item when an unsubscribe crossed it), reads the room's newest seq
     # (consistent) and, when asked, a page of history (as get-history does: it may void seqs a dead writer left),
     # replies, then announces the join to the rest of the room.
     subscribe = {
@@ -181,7 +182,7 @@ locals {
         },
         {
           sid       = "SubscribeQueryRoom"
-          actions   = ["dynamodb:PutItem", "dynamodb:Query"]
+          actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"]
           resources = [aws_dynamodb_table.subscriptions.arn]
         },
         {

@@ -97,6 +97,8 @@ function defineSteps(options: SmokeOptions, participants: Participant[]): StepDe
         `answer to ${role}'s handshake`,
         participant.waitFor('state', (change) => change.state === 'open', { signal: step.signal }),
       );
+      // In the room once its subscribe is answered: a message stored before that is before the start.
+      await step.wait(`answer to ${role}'s subscribe`, participant.client.room(options.room).ready);
     } catch (error) {
       throw error instanceof ClientClosed ? new StepFailure(error.why) : error;
     }

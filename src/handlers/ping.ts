@@ -27,10 +27,11 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
         latest,
         ...(caller.joined_direct_seq !== undefined && { joinedDirect: caller.joined_direct_seq }),
         // The connect URL's room, as versions before subscriptions report it, while the connection holds it.
+        // (Own properties only: a room may be called `__proto__`.)
         ...(connectRoom !== undefined &&
-          latest.rooms[connectRoom] !== undefined && {
+          Object.hasOwn(latest.rooms, connectRoom) && {
             connectRoom: {
-              latest: latest.rooms[connectRoom],
+              latest: latest.rooms[connectRoom] as number,
               ...(caller.joined_seq !== undefined && { joined: caller.joined_seq }),
             },
           }),

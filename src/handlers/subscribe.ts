@@ -33,6 +33,14 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       await ctx.fail('FORBIDDEN', 'connection is not registered; reconnect');
       return;
     }
+    if (result === 'withdrawn') {
+      // Only a client that sends a subscribe and an unsubscribe of one room at once gets here (the SDK never does).
+      await ctx.fail(
+        'BAD_REQUEST',
+        'an unsubscribe of this room crossed this subscribe: the room is not held',
+      );
+      return;
+    }
     if (result === 'full') {
       log.info('subscribe refused: room cap', { user_id: caller.user_id, room_id: roomId, max });
       await ctx.fail('TOO_MANY_ROOMS', `a connection holds at most ${max} rooms: unsubscribe one first`);
@@ -52,7 +60,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       const history = await readHistoryFrame(
         deps.messages,
         { roomId },
-        // Consistent: the newest message of a first page is where a fresh reader starts (docs/protocol.md).
+        // Consistent: the page holds every message stored before it was read, like the forward pages.
         { limit: frame.limit ?? DEFAULT_HISTORY_LIMIT, afterSeq: frame.after_seq, consistent: true },
         MAX_MESSAGE_BYTES - byteLength(subscribed) - room.length,
       );

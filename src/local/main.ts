@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     ? `embedded DynamoDB-compatible store (dynalite, ${values['data-dir'] ? `data in ${values['data-dir']}` : 'in memory'})`
     : `DynamoDB at ${stack.dynamodbEndpoint}`;
   console.log(`roomcast local stack
-  WebSocket       ${stack.wsUrl}?token=<JWT>&room_id=<room>
+  WebSocket       ${stack.wsUrl}?token=<JWT>[&room_id=<room>]
   management API  ${stack.managementEndpoint}/@connections/<connectionId> (${managementAuthText(stack)})
   demo page       ${stack.httpUrl}
   store           ${store}`);
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
       `  cleaned up      ${stack.staleConnectionsRemoved} connection record(s) a previous run left (their sockets died with it)`,
     );
   }
-  console.log('  get a token     npm run token -- <user> [--room <room>]');
+  console.log('  get a token     npm run token -- <user> [--room <room or prefix*>]... [--ttl <seconds>]');
   console.log(`ready on ${stack.wsUrl}`);
 
   let closing = false;

@@ -19,9 +19,12 @@ import { connectionsTable, subscriptionsTable } from './tables.ts';
  *   read anyway), and says which subscriptions to delete when the connection goes.
  * - subscriptions: one item per (room, connection), keyed by room: a broadcast is one strongly consistent Query.
  *
- * A subscription is written after the record's set holds its room and deleted before the set lets it go, so an
- * item never outlives its record's claim; both carry the connection's TTL, so whatever `$disconnect` misses
- * (it is best effort on AWS) expires with the connection.
+ * An item never outlives its record's claim, even when subscribes, unsubscribes and the connection's end race:
+ * a subscribe writes the claim, then the item, then reads the claim again and deletes its item if the claim is
+ * gone; an unsubscribe removes the claim, then the item; `$disconnect` deletes the record, then the items it
+ * claimed. Whatever order their steps interleave in, the last write to an item is a delete, or a put followed by
+ * a read that found the claim (docs/server.md). Both carry the connection's TTL, so whatever `$disconnect`
+ * misses (it is best effort on AWS) expires with the connection.
  */
 
 export interface ConnectionRecord {
@@ -66,8 +69,11 @@ export interface ConnectionStoreOptions {
   queryPageSize?: number;
 }
 
-/** What `subscribe` did: `added` the room, found it `held` already, refused it (`full`), or found no record. */
-export type SubscribeResult = 'added' | 'held' | 'full' | 'gone';
+/**
+ * What `subscribe` did: `added` the room, found it `held` already, refused it (`full`), found no record (`gone`),
+ * or found that an unsubscribe of the room (or the connection's end) crossed it (`withdrawn`: not held).
+ */
+export type SubscribeResult = 'added' | 'held' | 'full' | 'gone' | 'withdrawn';
 
 const CONNECTION_ID = connectionsTable.hashKey;
 const TTL = connectionsTable.ttlAttribute;
@@ -137,9 +143,12 @@ export class ConnectionStore {
 
   /**
    * Adds `roomId` to the connection's rooms, at most `maxRooms` of them (one conditional update decides, so
-   * concurrent subscribes cannot pass the cap), then writes the subscription item. Safe to repeat: a room already
-   * held is `held`, and its item is written again (a retry after a failed item write completes it). `created`:
-   * the item did not exist before (the connection's first subscription to the room, for presence).
+   * concurrent subscribes cannot pass the cap; skipped when `record` holds the room already, so a repeated
+   * subscribe does not rewrite a record of many rooms), then writes the subscription item, then reads the record
+   * again (strongly consistent): if the room is no longer claimed, an unsubscribe or the connection's end crossed
+   * this call, and the item just written is deleted. Safe to repeat: a held room's item is written again (a retry
+   * after a failed item write completes it). `created`: the item did not exist before (the connection's first
+   * subscription to the room, for presence).
    */
   async subscribe(
     record: ConnectionRecord,
@@ -147,35 +156,41 @@ export class ConnectionStore {
     maxRooms: number,
   ): Promise<{ result: SubscribeResult; created: boolean }> {
     requireId('roomId', roomId);
-    let held: boolean;
-    try {
-      const { Attributes } = await this.#doc.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: { [CONNECTION_ID]: record.connection_id },
-          UpdateExpression: 'ADD #rooms :room',
-          ConditionExpression:
-            'attribute_exists(#id) AND (attribute_not_exists(#rooms) OR contains(#rooms, :roomId) OR size(#rooms) < :max)',
-          ExpressionAttributeNames: { '#id': CONNECTION_ID, '#rooms': ROOMS },
-          ExpressionAttributeValues: { ':room': new Set([roomId]), ':roomId': roomId, ':max': maxRooms },
-          ReturnValues: 'UPDATED_OLD',
-        }),
-      );
-      held = (Attributes?.[ROOMS] as Set<string> | undefined)?.has(roomId) ?? false;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return { result: (await this.#getRaw(record.connection_id)) ? 'full' : 'gone', created: false };
+    let held = roomsOf(record).has(roomId);
+    if (!held) {
+      try {
+        const { Attributes } = await this.#doc.send(
+          new UpdateCommand({
+            TableName: this.#tableName,
+            Key: { [CONNECTION_ID]: record.connection_id },
+            UpdateExpression: 'ADD #rooms :room',
+            ConditionExpression:
+              'attribute_exists(#id) AND (attribute_not_exists(#rooms) OR contains(#rooms, :roomId) OR size(#rooms) < :max)',
+            ExpressionAttributeNames: { '#id': CONNECTION_ID, '#rooms': ROOMS },
+            ExpressionAttributeValues: { ':room': new Set([roomId]), ':roomId': roomId, ':max': maxRooms },
+            ReturnValues: 'UPDATED_OLD',
+          }),
+        );
+        held = (Attributes?.[ROOMS] as Set<string> | undefined)?.has(roomId) ?? false;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        return { result: (await this.#getRaw(record.connection_id)) ? 'full' : 'gone', created: false };
+      }
     }
     const created = await this.#putSubscription(record, roomId);
+    const now = await this.#getRaw(record.connection_id);
+    if (!now || !roomsOf(now).has(roomId)) {
+      await this.#deleteSubscription(roomId, record.connection_id);
+      return { result: now ? 'withdrawn' : 'gone', created: false };
+    }
     return { result: held ? 'held' : 'added', created };
   }
 
   /**
-   * Removes `roomId` from the connection: the item first, then the record's claim. Returns whether an item was
-   * there (the connection's subscription ended here, for presence).
+   * Removes `roomId` from the connection: the record's claim first, then the item (see the class comment for why
+   * in this order). Returns whether an item was there (the connection's subscription ended here, for presence).
    */
   async unsubscribe(connectionId: string, roomId: string): Promise<boolean> {
-    const existed = await this.#deleteSubscription(roomId, connectionId);
     try {
       await this.#doc.send(
         new UpdateCommand({
@@ -190,7 +205,7 @@ export class ConnectionStore {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
-    return existed;
+    return this.#deleteSubscription(roomId, connectionId);
   }
 
   /** Removes a connection's record and every subscription it held; returns the record (with its rooms). */

@@ -73,8 +73,8 @@ export interface HistoryQuery {
   beforeSeq?: number;
   limit: number;
   /**
-   * A backward read strongly consistent (forward reads always are): a subscribe's first page, whose newest message
-   * is where a fresh reader starts, must hold every message stored before it was read.
+   * A backward read strongly consistent (forward reads always are): a subscribe's first page holds every message
+   * stored before it was read.
    */
   consistent?: boolean;
 }
@@ -169,8 +169,10 @@ export class MessageStore {
   async latestSeqs(roomIds: readonly string[], userId: string): Promise<LatestSeqs> {
     const streams = [...new Set(roomIds.map(roomStream)), inboxStream(userId)];
     const counters = await this.#counters(streams);
-    const rooms: Record<string, number> = {};
-    for (const roomId of roomIds) rooms[roomId] = counters.get(roomStream(roomId)) ?? 0;
+    // Own properties however the ids read: `rooms[id] = …` with an id such as `__proto__` would set the prototype.
+    const rooms = Object.fromEntries(
+      roomIds.map((roomId) => [roomId, counters.get(roomStream(roomId)) ?? 0]),
+    );
     return { rooms, direct: counters.get(inboxStream(userId)) ?? 0 };
   }
 

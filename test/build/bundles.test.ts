@@ -25,7 +25,7 @@ import {
 } from '../../src/store/tables.ts';
 import { DYNAMODB_NEEDS, type DynamoDbNeed, needText, type Table } from '../infra/dynamodb-needs.ts';
 import { ChatClient, putOldRecord, startTestStack, TEST_SECRET } from '../support/chat.ts';
-import { dynamoOperation, type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
+import { dynamoOperation, type FaultProxy, FORWARD, startFaultProxy } from '../support/fault-proxy.ts';
 
 let dir: string;
 let bundles: BundleReport[];
@@ -381,6 +381,41 @@ describe('Lambda bundles', () => {
       ['bundles'],
     );
     assert.equal(await subscription('bundles-2', aliceId), undefined);
+  });
+
+  it('subscribe: an unsubscribe that crosses it takes the item it wrote away again', async () => {
+    // The subscription item's put is held in the network while the claim is removed, as a concurrent unsubscribe
+    // would; the subscribe then finds no claim when it reads the record again, and deletes its item.
+    const room = 'bundles-crossed';
+    recorder.decide = (request) =>
+      dynamoOperation(request) === 'PutItem' && request.body.includes(`"${room}"`)
+        ? {
+            kind: 'hold',
+            until: doc.send(
+              new UpdateCommand({
+                TableName: stack.config.tables.connections,
+                Key: { [connectionsTable.hashKey]: aliceId },
+                UpdateExpression: 'DELETE #rooms :room',
+                ExpressionAttributeNames: { '#rooms': 'rooms' },
+                ExpressionAttributeValues: { ':room': new Set([room]) },
+              }),
+            ),
+          }
+        : FORWARD;
+    try {
+      await invoke(
+        'subscribe',
+        deployedConnection(aliceId).message(
+          'subscribe',
+          JSON.stringify({ action: 'subscribe', room_id: room, ref: 'crossed' }),
+        ),
+      );
+    } finally {
+      recorder.decide = () => FORWARD;
+    }
+    const answer = await alice.next((f) => f.ref === 'crossed');
+    assert.deepEqual([answer.action, answer.code], ['error', 'BAD_REQUEST']);
+    assert.equal(await subscription(room, aliceId), undefined, 'no item without a claim');
   });
 
   it("every route that reads the caller's record moves a record of the previous version over", async () => {

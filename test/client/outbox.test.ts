@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RoomcastClient } from '@roomcast/client';
+import type { RoomcastClient, RoomcastError } from '@roomcast/client';
 import {
   clientTestStack,
   connectionIdOf,
@@ -74,7 +74,7 @@ describe('outbox', () => {
     );
     const inCatchUp = seen.frames.some(
       (frame) =>
-        frame.action === 'subscribed' && JSON.stringify(frame.history).includes(delivered.message_id),
+        frame.action === 'subscribed' && JSON.stringify(frame.history ?? {}).includes(delivered.message_id),
     );
     assert.ok(inCatchUp ? retryAnswers.length === 0 : retryAnswers.length === 1, JSON.stringify(seen.frames));
     const page = await alice.history({ afterSeq: 0 });
@@ -107,5 +107,28 @@ describe('outbox', () => {
     });
     env.proxy.blackhole('both');
     await assert.rejects(alice.send('into the void'), { code: 'TIMEOUT' });
+  });
+
+  it('refuses a message too big for one frame itself, with TOO_LARGE, and the connection and other sends go on', async () => {
+    const { client: alice, recorder: aliceSees } = await join('alice', 'outbox-large');
+    const { recorder: bobSees } = await join('bob', 'outbox-large');
+    const from = aliceSees.events.length;
+    // A pasted 40 KB log, and 6,000 NULs (each escaped to 6 bytes in JSON: 36 KB): either frame would make API
+    // Gateway close the connection (1009), and its resend on every new connection would loop.
+    for (const text of ['x'.repeat(40_000), '\u0000'.repeat(6_000)]) {
+      await assert.rejects(alice.send(text), (error: RoomcastError) => {
+        assert.equal(error.code, 'TOO_LARGE');
+        assert.match(error.message, /at most 32768 bytes/);
+        return true;
+      });
+      await assert.rejects(alice.sendDirect('bob', text), { code: 'TOO_LARGE' });
+    }
+    await sentinel(alice, 'alice: still connected', bobSees, aliceSees);
+    assert.deepEqual(
+      aliceSees.events.slice(from).filter((event) => event.name === 'state'),
+      [],
+      'the connection never dropped',
+    );
+    assert.deepEqual(bobSees.texts(), ['alice: still connected']);
   });
 });

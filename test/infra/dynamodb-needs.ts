@@ -58,7 +58,8 @@ export const DYNAMODB_NEEDS: Record<string, DynamoDbNeed[]> = {
   default: [],
   // The caller, ADD to its set (GetItem again when the condition fails: full or gone), the subscription, the
   // room's newest seq (consistent), a page of history when asked, presence.
-  subscribe: [...caller, roomQuery, ...history],
+  // An unsubscribe that crossed it: the item it wrote is deleted again (ConnectionStore.subscribe).
+  subscribe: [...caller, roomQuery, need('DeleteItem', 'subscriptions'), ...history],
   // The caller, the subscription, DELETE from its set, presence.
   unsubscribe: [...caller, need('DeleteItem', 'subscriptions'), roomQuery],
   'send-message': [...caller, ...store, roomQuery, ...prune, need('DeleteItem', 'subscriptions')],

@@ -322,6 +322,48 @@ describe('authorization and limits', () => {
   });
 });
 
+describe('races a client can start', () => {
+  test('a subscribe and an unsubscribe of one room sent together: the room is held exactly where an item says so', async () => {
+    const c = await connect('racer');
+    const id = await connectionIdOf(c);
+    for (let i = 0; i < 25; i++) {
+      c.send({ action: 'subscribe', room_id: 'race-room', ref: `s${i}` });
+      c.send({ action: 'unsubscribe', room_id: 'race-room', ref: `u${i}` });
+      await c.next((f) => f.ref === `s${i}`);
+      await c.next((f) => f.ref === `u${i}`);
+      const pong = await c.request({ action: 'ping' });
+      assert.deepEqual(
+        await subscriptionRooms(id),
+        Object.keys(pong.latest_seqs as Record<string, number>).sort(),
+        `round ${i}: the items are the rooms the record holds`,
+      );
+    }
+    // Whatever the outcome, an unsubscribe now ends it for good: nothing of the room reaches the connection.
+    await c.request({ action: 'unsubscribe', room_id: 'race-room' });
+    const poster = await connect('race-poster', 'race-room');
+    await send(poster, 'race-room', 'after the race');
+    await settled(metrics.invocationsEnded(), [c]);
+    assert.deepEqual(messages(c), []);
+    assert.deepEqual(await subscriptionRooms(id), []);
+  });
+});
+
+describe('room ids that are names of Object.prototype', () => {
+  test('`__proto__` and `constructor` are rooms like any other, in pongs too', async () => {
+    const c = await connect('protoroom', '__proto__');
+    await c.subscribe('constructor');
+    await send(c, '__proto__', 'one');
+    const pong = await c.request({ action: 'ping' });
+    assert.equal(pong.latest_seq, 1, 'a number, not an object');
+    assert.equal(pong.joined_seq, 0);
+    const seqs = pong.latest_seqs as Record<string, number>;
+    assert.deepEqual(Object.entries(seqs).sort(), [
+      ['__proto__', 1],
+      ['constructor', 0],
+    ]);
+  });
+});
+
 describe('presence per user and room', () => {
   test('a user joins with its first subscription to a room and leaves with its last, across connections', async () => {
     const observer = await connect('watcher', null, { keepPresence: true });

@@ -255,6 +255,48 @@ for (const backend of dynamoBackends()) {
       assert.equal((await subscriptionsOf(racer.connection_id)).length, 5, 'no item past the cap');
     });
 
+    test('a subscribe and an unsubscribe of one room that race leave an item only where the record claims it', async () => {
+      const record = await store.put({ connectionId: unique('race'), userId: 'racer' });
+      const room = unique('crossed');
+      const claimed = async () => (await store.get(record.connection_id))?.rooms?.has(room) ?? false;
+      const item = async () => (await collect(store.roomConnectionIds(room))).includes(record.connection_id);
+      const outcomes = new Set<string>();
+      for (let i = 0; i < 40; i++) {
+        const [subscribed] = await Promise.all([
+          store.subscribe(record, room, 10),
+          store.unsubscribe(record.connection_id, room),
+        ]);
+        outcomes.add(subscribed.result);
+        assert.equal(
+          await item(),
+          await claimed(),
+          `round ${i}: an item exactly when the record claims the room`,
+        );
+        await store.unsubscribe(record.connection_id, room);
+      }
+      // A stale record that says the room is held (no claim update) is checked the same way.
+      const stale = { ...record, rooms: new Set([room]) };
+      for (let i = 0; i < 20; i++) {
+        await store.subscribe(record, room, 10);
+        await Promise.all([store.subscribe(stale, room, 10), store.unsubscribe(record.connection_id, room)]);
+        assert.equal(await item(), await claimed(), `stale round ${i}`);
+      }
+      assert.ok(outcomes.size > 0);
+    });
+
+    test('a subscribe that races the end of its connection leaves no item behind', async () => {
+      for (let i = 0; i < 20; i++) {
+        const record = await store.put({ connectionId: unique('ending'), userId: 'u' });
+        const room = unique('ending-room');
+        const [subscribed] = await Promise.all([
+          store.subscribe(record, room, 10),
+          store.remove(record.connection_id),
+        ]);
+        assert.ok(['added', 'gone'].includes(subscribed.result), subscribed.result);
+        assert.deepEqual(await subscriptionsOf(record.connection_id), [], `round ${i}`);
+      }
+    });
+
     test('subscribe for a connection without a record is `gone` and writes nothing', async () => {
       const ghost = { connection_id: unique('ghost'), user_id: 'u', ttl: 2e9, created_at: 'x' };
       const room = unique('r');

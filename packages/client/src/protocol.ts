@@ -54,6 +54,12 @@ export function isSeq(value: unknown): value is number {
 export const MAX_HISTORY_LIMIT = 100;
 export const DEFAULT_HISTORY_LIMIT = 50;
 
+/**
+ * The largest frame a client may send: API Gateway's 32 KB frame limit. A bigger message goes in fragments, which
+ * browsers never send; past it API Gateway closes the connection (1009), so clients refuse such a frame themselves.
+ */
+export const MAX_CLIENT_FRAME_BYTES = 32 * 1024;
+
 /** `client_msg_id` and `ref`: 1–64 characters chosen by the client, echoed on the answer. */
 export const MAX_CORRELATION_ID_CHARS = 64;
 

@@ -1,26 +1,27 @@
-import { MAX_READS_IN_FLIGHT } from './options.js';
 /**
  * Calls to the server waiting for their answers, and how they fail. API Gateway runs requests concurrently, so
  * answers arrive in any order: reads are matched by the `ref` the SDK puts on them, sends (the outbox) by their
  * `client_msg_id`. Every call has a deadline; those that outlive a lost connection go out again on the next one.
  */
-import type {
-  DirectFrame,
-  ErrorCode,
-  ErrorFrame,
-  GetHistoryFrame,
-  HistoryFrame,
-  ListMembersFrame,
-  MembersFrame,
-  MessageFrame,
-  PingFrame,
-  PongFrame,
-  SendDirectFrame,
-  SendMessageFrame,
-  SubscribedFrame,
-  SubscribeFrame,
-  UnsubscribedFrame,
-  UnsubscribeFrame,
+import { MAX_READS_IN_FLIGHT } from './options.js';
+import {
+  type DirectFrame,
+  type ErrorCode,
+  type ErrorFrame,
+  type GetHistoryFrame,
+  type HistoryFrame,
+  type ListMembersFrame,
+  MAX_CLIENT_FRAME_BYTES,
+  type MembersFrame,
+  type MessageFrame,
+  type PingFrame,
+  type PongFrame,
+  type SendDirectFrame,
+  type SendMessageFrame,
+  type SubscribedFrame,
+  type SubscribeFrame,
+  type UnsubscribedFrame,
+  type UnsubscribeFrame,
 } from './protocol.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -413,6 +414,16 @@ export class Outbox {
         new RoomcastError('BAD_REQUEST', `a send with client_msg_id ${clientMsgId} is pending`),
       );
     }
+    // Refused here: API Gateway would close the connection (1009), and a resend on every new one would loop.
+    const bytes = encoder.encode(JSON.stringify(frame)).length;
+    if (bytes > MAX_CLIENT_FRAME_BYTES) {
+      return Promise.reject(
+        new RoomcastError(
+          'TOO_LARGE',
+          `the message makes a ${bytes}-byte frame; at most ${MAX_CLIENT_FRAME_BYTES} bytes reach the server`,
+        ),
+      );
+    }
     return this.#pending
       .add(clientMsgId, frame, { timeoutMs: this.#timeoutMs, keep: true })
       .catch((error: unknown) => {
@@ -424,6 +435,8 @@ export class Outbox {
       });
   }
 }
+
+const encoder = new TextEncoder();
 
 /** A random `client_msg_id`: 128 bits as 32 hex digits. `crypto.randomUUID` needs a secure context. */
 function randomId(): string {

@@ -226,11 +226,9 @@ export class HeldRoom extends Emitter<RoomEvents> implements Room {
     }
     const stream = this.#stream;
     const after = stream?.position;
-    const page =
-      stream &&
-      (after === undefined
-        ? { limit: Math.max(1, this.#initial) }
-        : { after_seq: after, limit: CATCH_UP_PAGE_LIMIT });
+    // A fresh start reads forward from `initial` seqs below the room's newest (OrderedStream.catchUp), which the
+    // answer tells: no page with the subscribe. A return catches up in the same round trip.
+    const page = stream && after !== undefined && { after_seq: after, limit: CATCH_UP_PAGE_LIMIT };
     const subscribing = requests.request(
       { action: 'subscribe', room_id: this.id, ...page },
       this.#read(false),

@@ -115,10 +115,11 @@ export class OrderedStream<F extends Stored> {
   }
 
   /**
-   * On a new connection: the first time, hands over the newest `initial` messages stored when the connection
-   * joined and starts after the newest of them, so that every message stored later is handed over, also one whose
-   * writer was still at work when the connection joined. After that, reads everything missed. Rejects when a
-   * read fails.
+   * On a new connection: the first time, starts `initial` seqs below the stream's newest seq when it was joined
+   * and reads forward from there, so the newest messages are handed over first and every seq above the start
+   * after them, once settled: also one whose writer was still at work at the join (a backward page cannot tell
+   * such a seq from an empty one, and a start above it would drop it). After that, reads everything missed.
+   * Rejects when a read fails.
    */
   async catchUp(initial: number): Promise<void> {
     await this.#reading?.catch(() => {});
@@ -126,12 +127,31 @@ export class OrderedStream<F extends Stored> {
       await this.#read('reconnect');
       return;
     }
-    // Seqs up to `joined` were taken when the connection joined (a server without it: none is known).
     await this.#reads.ownSendsSettled();
     const joined = await this.#reads.joined();
+    if (this.#position !== undefined) return;
+    if (joined === undefined) {
+      await this.#startFromNewest(initial);
+      return;
+    }
+    // Never above a frame this client already received live (on an earlier connection whose catch-up was cut
+    // off, or the answer to its own send): those were stored after it joined, so they are its to see.
+    const lowestHeld = Math.min(...this.#held.keys());
+    this.#position = Math.max(0, Math.min(joined - initial, lowestHeld - 1));
+    this.#known = Math.max(this.#known, joined);
+    this.#handHeld();
+    // The newest `initial` seqs are the start, not a repair: no `repair` event for them.
+    if (this.#known > this.#position) await this.#read('reconnect', { report: false });
+  }
+
+  /**
+   * A server that does not say where the stream stood at the join: starts after the newest stored message, with
+   * the newest `initial` handed over (a seq below it still being written is then taken for empty).
+   */
+  async #startFromNewest(initial: number): Promise<void> {
     const newestFirst: F[] = [];
     let latest = 0;
-    let before = joined === undefined ? undefined : joined + 1;
+    let before: number | undefined;
     // At least one message, to learn the newest stored; pages until `initial` (a page may be cut to fit a frame).
     for (;;) {
       const page = await this.#reads.before(before, Math.max(1, initial) - newestFirst.length);
@@ -142,15 +162,12 @@ export class OrderedStream<F extends Stored> {
       before = page.next_before_seq;
     }
     if (this.#position !== undefined) return;
-    // Seqs above the newest stored message were not written yet when it was read: they come after the start.
-    // Never above a frame this client already received live (on an earlier connection whose catch-up was cut
-    // off, or the answer to its own send): those were stored after it joined, so they are its to see.
     const lowestHeld = Math.min(...this.#held.keys());
     const start = Math.min(newestFirst[0]?.seq ?? 0, lowestHeld - 1);
     this.#position = 0;
     for (const frame of newestFirst.slice(0, initial).reverse()) if (frame.seq <= start) this.#hand(frame);
     this.#position = start;
-    this.#known = Math.max(this.#known, joined ?? 0, latest);
+    this.#known = Math.max(this.#known, latest);
     this.#handHeld();
     if (this.#known > this.#position) this.#schedule('reconnect', 0);
   }
@@ -181,9 +198,9 @@ export class OrderedStream<F extends Stored> {
     }, delayMs);
   }
 
-  /** Reads forward from the position until it reaches the newest known seq. */
-  #read(reason: RepairReason): Promise<void> {
-    const reading = this.#readLoop(reason).finally(() => {
+  /** Reads forward from the position until it reaches the newest known seq; `report`: a `repair` event. */
+  #read(reason: RepairReason, { report = true } = {}): Promise<void> {
+    const reading = this.#readLoop(reason, report).finally(() => {
       if (this.#reading === reading) this.#reading = undefined;
       // Frames that arrived meanwhile may need another repair.
       if (this.#position !== undefined && this.#known > this.#position)
@@ -193,7 +210,7 @@ export class OrderedStream<F extends Stored> {
     return reading;
   }
 
-  async #readLoop(reason: RepairReason): Promise<void> {
+  async #readLoop(reason: RepairReason, report: boolean): Promise<void> {
     let recovered = 0;
     let skipped = 0;
     let delayMs = this.#options.repairDelayMs;
@@ -237,7 +254,8 @@ export class OrderedStream<F extends Stored> {
         delayMs = Math.min(delayMs * 2, this.#options.maxRetryDelayMs);
       }
     } finally {
-      if (recovered + skipped > 0) this.#on.repaired({ stream: this.#name, reason, recovered, skipped });
+      if (report && recovered + skipped > 0)
+        this.#on.repaired({ stream: this.#name, reason, recovered, skipped });
     }
   }
 

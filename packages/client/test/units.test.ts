@@ -199,30 +199,43 @@ describe('ordered stream', () => {
     assert.deepEqual(handed, [2, 3, 4, 5, 6]);
   });
 
-  it('starts where the stream stood when the connection joined, after the newest `initial` ones', async () => {
-    // Seqs 1–4 were stored before the connection joined; 5 after, and it arrives live before the start is known.
+  it('starts `initial` seqs below where the stream stood when it was joined, and reads forward from there', async () => {
+    // Seqs 1–4 were stored before the join; 5 after, and it arrives live before the start is known.
     const fresh = streamOver([1, 2, 3, 4, 5], { joined: 4 });
     fresh.stream.live(message(5));
     await fresh.stream.catchUp(2);
-    assert.deepEqual(fresh.reads, ['own sends', 'joined', 'before 5 2']);
+    assert.deepEqual(fresh.reads, ['own sends', 'joined', 'after 2']);
     assert.deepEqual(fresh.handed, [3, 4, 5], 'the two newest before joining, then the live frame');
+    assert.deepEqual(fresh.repairs, [], 'the start is not a repair');
 
     // A message stored after joining and before the start was read is not lost: it is above the start.
     const racing = streamOver([1, 2, 3], { joined: 1 });
     await racing.stream.catchUp(0);
-    assert.deepEqual([racing.reads, racing.stream.position], [['own sends', 'joined', 'before 2 1'], 1]);
+    assert.deepEqual([racing.reads, racing.stream.position], [['own sends', 'joined'], 1]);
     racing.stream.live(message(3));
     racing.stream.live(message(2));
     assert.deepEqual(racing.handed, [2, 3]);
+    racing.stream.stop();
 
-    // A message whose seq was taken before the connection joined and which is stored after: it comes after the
-    // start, live or from history, never dropped as if it were older.
-    const slow = streamOver([1, 2, 3, 4, 5], { joined: 6 });
-    await slow.stream.catchUp(0);
-    assert.equal(slow.stream.position, 5);
-    slow.stream.live(message(6));
-    assert.deepEqual(slow.handed, [6]);
-    slow.stream.stop();
+    // Seq 4 was taken before the join and is still being written while 5 is stored: above the start, it is
+    // handed over in its place once it comes, not skipped because a newer message was already stored.
+    const slowWriter = streamOver([1, 2, 3, 5], { joined: 5, settled: 3 });
+    const catching = slowWriter.stream.catchUp(2);
+    await settle();
+    assert.deepEqual(slowWriter.handed, [], 'waiting for seq 4');
+    slowWriter.stream.live(message(4));
+    slowWriter.server.stored.add(4);
+    slowWriter.server.settled = Number.POSITIVE_INFINITY;
+    await catching;
+    assert.deepEqual(slowWriter.handed, [4, 5]);
+
+    // At or below the start a seq is before it, even one still being written at the join (here with initial 0).
+    const atStart = streamOver([1, 2, 3, 4, 5], { joined: 6 });
+    await atStart.stream.catchUp(0);
+    assert.equal(atStart.stream.position, 6);
+    atStart.stream.live(message(6));
+    assert.deepEqual(atStart.handed, []);
+    atStart.stream.stop();
 
     // A server that does not say: after the newest stored message.
     const older = streamOver([1, 2, 3, 4]);
