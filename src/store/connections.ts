@@ -20,10 +20,12 @@ import { connectionsTable, subscriptionsTable } from './tables.ts';
  * - subscriptions: one item per (room, connection), keyed by room: a broadcast is one strongly consistent Query.
  *
  * An item never outlives its record's claim, even when subscribes, unsubscribes and the connection's end race:
- * a subscribe writes the claim, then the item, then reads the claim again and deletes its item if the claim is
+ * a subscribe writes the claim, then the item, then reads the record again and deletes its item if the claim is
  * gone; an unsubscribe removes the claim, then the item; `$disconnect` deletes the record, then the items it
- * claimed. Whatever order their steps interleave in, the last write to an item is a delete, or a put followed by
- * a read that found the claim (docs/server.md). Both carry the connection's TTL, so whatever `$disconnect`
+ * claimed. An item left standing was put by a subscribe that found the claim after its put, and any removal of
+ * the claim after that is followed by a delete of the item (docs/server.md). The other way round a race can leave
+ * a claim without its item (an unsubscribe sent with the subscribe, whose delete comes last): the connection
+ * then receives nothing of a room it may act on, which harms only itself, and a subscribe again repairs it. Both carry the connection's TTL, so whatever `$disconnect`
  * misses (it is best effort on AWS) expires with the connection.
  */
 

@@ -127,6 +127,8 @@ describe('ordered streams under faults', () => {
     );
     const bobSees = new Recorder(bob);
     await Promise.all([bobSees.waitForState('open', 0), new Recorder(alice).waitForState('open', 0)]);
+    // In the room: a message stored before bob's subscribe was answered is before his start.
+    await bob.room('r').ready;
     bobId = (await stack.deps.connections.userConnectionIds('bob'))[0] ?? '';
     const pongs = () => seen.frames.filter((frame) => frame.action === 'pong').length;
     // Bob has started (his first pong told him where): from here on he has seen everything.

@@ -48,8 +48,17 @@ function sdk(url: string, user: string, room: string, options: Parameters<typeof
   return { client: c, recorder: new Recorder(c) };
 }
 
-async function opened(recorders: Recorder[]): Promise<void> {
-  await Promise.all(recorders.map((r) => r.waitForState('open', 0)));
+/**
+ * Waits until each client is in its room: its connection is open and its subscribe answered. A message stored
+ * before that is before its start (docs/protocol.md, "Order and delivery"), so a burst waits for this.
+ */
+async function opened(clients: Array<{ client: RoomcastClient; recorder: Recorder }>): Promise<void> {
+  await Promise.all(
+    clients.map(async ({ client, recorder }) => {
+      await recorder.waitForState('open', 0);
+      if (client.defaultRoom !== undefined) await client.room(client.defaultRoom).ready;
+    }),
+  );
 }
 
 /** Waits until `recorder` has handed over `count` room messages. */
@@ -79,7 +88,7 @@ describe('ordered streams through the SDK', () => {
     const stack = await stackOn();
     const receivers = Array.from({ length: 10 }, (_, i) => sdk(stack.wsUrl, `r${i}`, 'burst'));
     const sender = sdk(stack.wsUrl, 'sender', 'burst');
-    await opened([sender.recorder, ...receivers.map((r) => r.recorder)]);
+    await opened([sender, ...receivers]);
 
     const sent = texts('burst', 200);
     // All at once: the outbox puts one on the wire at a time, so they are stored in the order sent.
@@ -121,7 +130,7 @@ describe('ordered streams through the SDK', () => {
       ...[0, 1].map((i) => ({ name: `direct${i}`, ...sdk(stack.wsUrl, `direct${i}`, 'rough') })),
     ];
     const sender = sdk(stack.wsUrl, 'sender', 'rough');
-    await opened([sender.recorder, ...receivers.map((r) => r.recorder)]);
+    await opened([sender, ...receivers]);
 
     const sent = texts('rough', 200);
     let acknowledged = 0;
@@ -165,7 +174,7 @@ describe('ordered streams through the SDK', () => {
     const port = Number(new URL(stack.wsUrl).port);
     const receivers = Array.from({ length: 10 }, (_, i) => sdk(stack.wsUrl, `r${i}`, 'restart'));
     const sender = sdk(stack.wsUrl, 'sender', 'restart');
-    await opened([sender.recorder, ...receivers.map((r) => r.recorder)]);
+    await opened([sender, ...receivers]);
 
     const sent = texts('restart', 200);
     let acknowledged = 0;
@@ -279,7 +288,7 @@ describe('ordered streams through the SDK', () => {
     const senders = Array.from({ length: 4 }, (_, i) =>
       sdk(stack.wsUrl, `s${i}`, 'busy', { maxSendsInFlight: 16 }),
     );
-    await opened([...senders, ...receivers].map((r) => r.recorder));
+    await opened([...senders, ...receivers]);
 
     const perSender = 750;
     const total = perSender * senders.length;

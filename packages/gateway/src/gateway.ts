@@ -1,9 +1,11 @@
 /**
  * The gateway: one HTTP listener for the handshake, the management API and other pages (SPEC.md §3.1), the state its
- * parts share (`GatewayRuntime`), the invocations it runs, and `close()`, which waits for all of them.
+ * parts share (`GatewayRuntime`), the invocations it runs, the functions other code invokes asynchronously
+ * (`functions`, SPEC.md §8.6), and `close()`, which waits for all of them.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LocalLambda } from './async-invoke.js';
 import { ConnectionRegistry, type GatewayRuntime } from './connections.js';
 import { DEFAULT_HOST } from './constants.js';
 import { FailureLog } from './failure-log.js';
@@ -38,6 +40,11 @@ export interface Gateway {
    * `ApiGatewayManagementApiClient`. It runs the same code as the HTTP listener, without a TCP round trip.
    */
   managementRequestHandler(): ManagementRequestHandler;
+  /**
+   * Functions invoked asynchronously, as Lambda's `InvocationType: 'Event'` (SPEC.md §8.6): hand it to code that
+   * would call Lambda's Invoke API. `close()` closes it after the gateway's own work and before the listener.
+   */
+  readonly functions: LocalLambda;
 }
 
 export function createGateway(gatewayOptions: GatewayOptions): Gateway {
@@ -50,6 +57,14 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
     );
   };
   const { managementCredentials: credentials, region, clock } = options;
+  const functions = new LocalLambda({
+    ...gatewayOptions.asyncInvocation,
+    functions: gatewayOptions.functions ?? {},
+    region,
+    accountId: options.accountId,
+    clock,
+    logger: options.logger,
+  });
   const runtime: GatewayRuntime & { domainName: string; closing: boolean } = {
     options,
     connections: new ConnectionRegistry(),
@@ -87,6 +102,8 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
 
     managementRequestHandler: () => managementHandler,
 
+    functions,
+
     async listen(port = 0, host = DEFAULT_HOST) {
       if (listening || closed) throw new Error('The gateway is already listening or closed');
       listening = true;
@@ -116,6 +133,8 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
         // Pending handshakes, invocations and every session up to its `$disconnect`; the management API stays
         // up meanwhile because `$disconnect` handlers often call it.
         await inFlight.drain();
+        // Asynchronous invocations those may have queued: they too may call the management API.
+        await functions.close();
         runtime.failureLog.flush();
         if (!listening) return;
         await new Promise<void>((resolve) => {

@@ -1,3 +1,11 @@
+export {
+  type AsyncInvokeResult,
+  type InvokeOptions,
+  LambdaServiceException,
+  LocalLambda,
+  type LocalLambdaOptions,
+  type LocalLambdaStats,
+} from './async-invoke.js';
 export type { AuthorizerEvent } from './authorizer.js';
 export {
   type AuthorizerContext,
@@ -15,11 +23,17 @@ export {
 export { createGateway, type Gateway, type ListenInfo } from './gateway.js';
 export type { ManagementRequestHandler } from './management.js';
 export type {
+  AsyncFailureCondition,
+  AsyncInvocationLimits,
+  AsyncInvocationRecord,
+  AsyncInvokeConfig,
   AuthorizerConfig,
   ConnectionRateLimit,
+  FunctionDefinition,
   GatewayClock,
   GatewayLogger,
   GatewayOptions,
+  LambdaHandler,
   ManagementAuth,
   ManagementCredentials,
   RouteDefinition,

@@ -23,6 +23,11 @@ export interface InvocationSettings {
   /** The integration timeout. */
   timeoutMs: number;
   clock: GatewayClock;
+  /**
+   * The context's `awsRequestId`; a fresh UUID when absent. Asynchronous invocations pass theirs, which Lambda keeps
+   * across retries (SPEC.md §8.6).
+   */
+  requestId?: string;
 }
 
 type CallbackLambda = (
@@ -99,7 +104,7 @@ function functionNameFor(routeKey: string): string {
  * timeout here); `settle` receives the deprecated `context.done/succeed/fail` calls.
  */
 function createLambdaContext(
-  { routeKey, region, accountId, timeoutMs, clock }: InvocationSettings,
+  { routeKey, region, accountId, timeoutMs, clock, requestId }: InvocationSettings,
   settle: InvocationSettlers,
 ): Context {
   const functionName = functionNameFor(routeKey);
@@ -112,7 +117,7 @@ function createLambdaContext(
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:${region}:${accountId}:function:${functionName}`,
     memoryLimitInMB: '128',
-    awsRequestId: newUuid(),
+    awsRequestId: requestId ?? newUuid(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: `${today}/[$LATEST]${randomBytes(16).toString('hex')}`,
     getRemainingTimeInMillis: () => Math.max(0, deadline - clock.now()),

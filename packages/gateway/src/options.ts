@@ -91,6 +91,85 @@ export interface GatewayClock {
   clearTimeout(timer: unknown): void;
 }
 
+// Asynchronous invocation (SPEC.md §8.6); the queue itself is in async-invoke.ts ----------------------------
+
+/** What Lambda runs: `(event, context) => result`, in any Node.js handler style (SPEC.md §8.1). */
+export type LambdaHandler = WebSocketLambda;
+
+/**
+ * A function's settings for asynchronous invocation: its timeout, and what Lambda's `PutFunctionEventInvokeConfig`
+ * sets (`MaximumRetryAttempts`, `MaximumEventAgeInSeconds`, `DestinationConfig`). The retry delays are Lambda's
+ * fixed ones by default; tests shorten them (or use a clock they advance by hand).
+ */
+export interface AsyncInvokeConfig {
+  /** The function timeout: an attempt still running after it has failed, and is retried. @default 3_000 */
+  timeoutMs?: number;
+  /** `MaximumRetryAttempts`: retries after a function error, an integer from 0 to 2. @default 2 */
+  maxRetryAttempts?: number;
+  /**
+   * The wait before each retry, counted from the failed attempt's end: `[before the 1st, before the 2nd]`. At least
+   * `maxRetryAttempts` entries. @default [60_000, 120_000] (Lambda's one minute, then two)
+   */
+  retryDelaysMs?: readonly number[];
+  /**
+   * `MaximumEventAgeInSeconds`: an event older than this when its turn (or its retry) comes is not run; it goes to
+   * `onFailure` with `EventAgeExceeded`. Up to 21 600; AWS's minimum of 60 is not enforced, for tests.
+   * @default 21_600 (6 hours)
+   */
+  maxEventAgeSeconds?: number;
+  /**
+   * The on-failure destination: called once per event Lambda gives up on (`RetriesExhausted` or
+   * `EventAgeExceeded`), with the invocation record and the last attempt's error (`undefined` when the event
+   * expired before any attempt). Its own failure is logged and counted, never retried.
+   */
+  onFailure?: (record: AsyncInvocationRecord, error: unknown) => unknown;
+  /** The on-success destination: called with the record (condition `Success`) of each event that succeeded. */
+  onSuccess?: (record: AsyncInvocationRecord) => unknown;
+}
+
+/** A function with settings: `{ handler, timeoutMs?, maxRetryAttempts?, … }`. */
+export interface FunctionDefinition extends AsyncInvokeConfig {
+  handler: LambdaHandler;
+}
+
+/** Why Lambda gave up on an event. */
+export type AsyncFailureCondition = 'RetriesExhausted' | 'EventAgeExceeded';
+
+/**
+ * Lambda's invocation record, as its destinations receive it. `responseContext` and `responsePayload` are absent
+ * when the function never ran (an event that expired in the queue).
+ */
+export interface AsyncInvocationRecord {
+  version: '1.0';
+  /** ISO 8601, on the clock, when the record was made. */
+  timestamp: string;
+  requestContext: {
+    /** The invocation's request id, as `invoke` returned it and every attempt's `context.awsRequestId`. */
+    requestId: string;
+    /** `arn:aws:lambda:{region}:{accountId}:function:{name}:$LATEST` */
+    functionArn: string;
+    condition: 'Success' | AsyncFailureCondition;
+    /** Attempts made: 1 + retries; 0 when the event expired before its first attempt. */
+    approximateInvokeCount: number;
+  };
+  /** The event, as the function received it. */
+  requestPayload: unknown;
+  responseContext?: { statusCode: 200; executedVersion: '$LATEST'; functionError?: 'Unhandled' };
+  /** The result of a success; after a failure, the Node.js runtime's error document `{ errorType, errorMessage, trace }`. */
+  responsePayload?: unknown;
+}
+
+/** The emulator's bounds on asynchronous invocation, shared by every function. */
+export interface AsyncInvocationLimits {
+  /** Attempts running at once, all functions together; later events wait in the queue. @default 32 */
+  maxConcurrency?: number;
+  /**
+   * Events waiting (for a free slot, or for their retry) before `invoke` refuses more with 429
+   * `TooManyRequestsException`. @default 1_000
+   */
+  maxQueuedEvents?: number;
+}
+
 /** A key pair whose SigV4 signatures the management API accepts. */
 export interface ManagementCredentials {
   accessKeyId: string;
@@ -105,7 +184,7 @@ export interface ManagementCredentials {
 export type ManagementAuth = { credentials: readonly ManagementCredentials[] } | 'none';
 
 /** Real time: `Date.now()` and Node's timers. */
-const SYSTEM_CLOCK: GatewayClock = {
+export const SYSTEM_CLOCK: GatewayClock = {
   now: () => Date.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
@@ -167,6 +246,18 @@ export interface GatewayOptions {
    * @default 'none' (no signatures checked, as in earlier versions)
    */
   managementAuth?: ManagementAuth;
+  /**
+   * Functions other code in the process invokes asynchronously through `gateway.functions.invoke(name, payload)`,
+   * as Lambda's `InvocationType: 'Event'` (SPEC.md §8.6): name → handler, or `{ handler, timeoutMs?,
+   * maxRetryAttempts?, retryDelaysMs?, maxEventAgeSeconds?, onFailure?, onSuccess? }`. More can be added later with
+   * `gateway.functions.register`. @default none
+   */
+  functions?: Record<string, LambdaHandler | FunctionDefinition>;
+  /**
+   * The emulator's bounds on asynchronous invocation: `{ maxConcurrency?, maxQueuedEvents? }`.
+   * @default { maxConcurrency: 32, maxQueuedEvents: 1_000 }
+   */
+  asyncInvocation?: AsyncInvocationLimits;
   /** Serves HTTP paths the gateway does not own (e.g. a demo page); resolve `true` when handled. */
   httpHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
   /** @default info and warn are dropped, errors go to stderr */
@@ -224,7 +315,8 @@ const SPECIAL_ROUTES = new Set(['$connect', '$disconnect', '$default']);
 /** The routes that are not messages: they are never throttled by `throttling`. */
 const CONNECTION_ROUTES = new Set(['$connect', '$disconnect']);
 
-const stderrLogger: GatewayLogger = {
+/** The default logger: errors to stderr, the rest dropped. */
+export const STDERR_LOGGER: GatewayLogger = {
   info() {},
   warn() {},
   error(msg, extra) {
@@ -261,7 +353,7 @@ export function resolveOptions(options: GatewayOptions): ResolvedOptions {
     ),
     managementCredentials: resolveManagementAuth(options.managementAuth),
     httpHandler: options.httpHandler,
-    logger: options.logger ?? stderrLogger,
+    logger: options.logger ?? STDERR_LOGGER,
     clock: resolveClock(options.clock),
   };
 }

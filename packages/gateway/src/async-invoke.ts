@@ -1,0 +1,612 @@
+/**
+ * Lambda's asynchronous invocation (`InvocationType: 'Event'`, SPEC.md §8.6), for code in the gateway's process:
+ * functions registered by name; `invoke` answers 202 at once and queues the event; function errors and timeouts
+ * are retried after Lambda's delays, up to `maxRetryAttempts`; an event older than `maxEventAgeSeconds` is not
+ * run; an event given up on goes to the function's on-failure destination as Lambda's invocation record. The queue
+ * is the emulator's own bound (AWS documents none), and `close()` lets accepted work finish. Timers and timestamps
+ * read the gateway's clock, so a test sees a two-minute retry delay without waiting for it.
+ */
+import { setImmediate } from 'node:timers';
+import {
+  ASYNC_MAX_CONCURRENCY,
+  ASYNC_MAX_EVENT_AGE_SECONDS,
+  ASYNC_MAX_PAYLOAD_BYTES,
+  ASYNC_MAX_QUEUED_EVENTS,
+  ASYNC_MAX_RETRY_ATTEMPTS,
+  ASYNC_RETRY_DELAYS_MS,
+  DEFAULT_ACCOUNT_ID,
+  DEFAULT_REGION,
+  LAMBDA_DEFAULT_TIMEOUT_MS,
+  LAMBDA_MAX_TIMEOUT_MS,
+  MAX_TIMER_MS,
+} from './constants.js';
+import { newUuid } from './events.js';
+import { describeError, FailureLog, type FailureReport } from './failure-log.js';
+import { type InvocationOutcome, invokeLambda } from './invoke.js';
+import {
+  type AsyncFailureCondition,
+  type AsyncInvocationLimits,
+  type AsyncInvocationRecord,
+  type AsyncInvokeConfig,
+  type FunctionDefinition,
+  type GatewayClock,
+  type GatewayLogger,
+  type LambdaHandler,
+  STDERR_LOGGER,
+  SYSTEM_CLOCK,
+} from './options.js';
+
+export interface LocalLambdaOptions extends AsyncInvocationLimits {
+  /** Name → handler, or `{ handler, …settings }`. More can be added with `register`. */
+  functions?: Record<string, LambdaHandler | FunctionDefinition>;
+  /** For ARNs. @default 'us-east-1' */
+  region?: string;
+  /** For ARNs. @default '000000000000' */
+  accountId?: string;
+  /** Retry delays, timeouts, event ages and timestamps read it. @default real time */
+  clock?: GatewayClock;
+  /** Failed attempts, discarded events and refusals. @default errors to stderr */
+  logger?: GatewayLogger;
+}
+
+export interface InvokeOptions {
+  /** Only `Event` (asynchronous) is emulated. @default 'Event' */
+  invocationType?: 'Event';
+}
+
+/** What `invoke` returns, shaped like the SDK's `InvokeCommandOutput` for an `Event` invocation. */
+export interface AsyncInvokeResult {
+  StatusCode: 202;
+  $metadata: { httpStatusCode: 202; requestId: string };
+}
+
+/** Counters since the start, and the queue as it is now. */
+export interface LocalLambdaStats {
+  /** Events `invoke` accepted (202). */
+  accepted: number;
+  /** Invocations refused because the queue was full (429). */
+  refusedQueueFull: number;
+  /** Invocations refused because the payload was too large (413). */
+  refusedTooLarge: number;
+  /** Attempts started (first attempts and retries). */
+  attempts: number;
+  /** Events whose attempt succeeded. */
+  succeeded: number;
+  /** Retries scheduled after a failed attempt. */
+  retries: number;
+  /** Events given up on after their last retry failed. */
+  retriesExhausted: number;
+  /** Events given up on because they were too old to run. */
+  eventAgeExceeded: number;
+  /** Events `close()` dropped: waiting for a retry, or failing while it ran with retries left. */
+  droppedAtClose: number;
+  /** `onFailure`/`onSuccess` calls that threw or rejected. */
+  destinationFailures: number;
+  /** Now: events waiting for a free slot. */
+  queued: number;
+  /** Now: events waiting for their retry delay. */
+  waitingForRetry: number;
+  /** Now: attempts running. */
+  running: number;
+}
+
+/**
+ * An error of the Lambda Invoke API, shaped like the SDK's service exceptions: `name` is the error type
+ * (`RequestTooLargeException`, …), `$metadata.httpStatusCode` its status.
+ */
+export class LambdaServiceException extends Error {
+  readonly $fault: 'client' | 'server';
+  readonly $metadata: { httpStatusCode: number };
+
+  constructor(name: string, httpStatusCode: number, message: string) {
+    super(message);
+    this.name = name;
+    this.$fault = httpStatusCode >= 500 ? 'server' : 'client';
+    this.$metadata = { httpStatusCode };
+  }
+}
+
+interface RegisteredFunction {
+  name: string;
+  /** Unqualified: `arn:aws:lambda:{region}:{accountId}:function:{name}`. */
+  arn: string;
+  handler: LambdaHandler;
+  timeoutMs: number;
+  maxRetryAttempts: number;
+  retryDelaysMs: readonly number[];
+  maxEventAgeMs: number;
+  onFailure: AsyncInvokeConfig['onFailure'];
+  onSuccess: AsyncInvokeConfig['onSuccess'];
+}
+
+interface PendingEvent {
+  fn: RegisteredFunction;
+  requestId: string;
+  /** The payload as JSON text: each attempt parses its own copy, as each Lambda attempt deserializes the event. */
+  payload: string;
+  acceptedAt: number;
+  attempts: number;
+  lastFailure?: { error: unknown; responsePayload: unknown };
+  retryTimer?: unknown;
+}
+
+type Counters = Omit<LocalLambdaStats, 'queued' | 'waitingForRetry' | 'running'>;
+
+/** Lambda's function names: 1 to 64 letters, digits, `-` and `_`. */
+const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** A name, `name:qualifier`, a partial ARN `account:function:name` or a full ARN, as `Invoke`'s FunctionName. */
+const FUNCTION_REFERENCE =
+  /^(?:(?:arn:aws[a-zA-Z-]*:lambda:([a-z0-9-]+):)?(\d{12}):function:)?([A-Za-z0-9_-]{1,64})(?::([A-Za-z0-9$_-]{1,128}))?$/;
+
+/**
+ * Functions invoked asynchronously, as Lambda does for `InvocationType: 'Event'` (SPEC.md §8.6). A gateway has one
+ * (`gateway.functions`) sharing its clock, logger, region and account, and closes it in `close()`; one can also be
+ * made on its own.
+ */
+export class LocalLambda {
+  readonly #functions = new Map<string, RegisteredFunction>();
+  readonly #queue: PendingEvent[] = [];
+  readonly #retrying = new Set<PendingEvent>();
+  readonly #idleWaiters: (() => void)[] = [];
+  readonly #counters: Counters = {
+    accepted: 0,
+    refusedQueueFull: 0,
+    refusedTooLarge: 0,
+    attempts: 0,
+    succeeded: 0,
+    retries: 0,
+    retriesExhausted: 0,
+    eventAgeExceeded: 0,
+    droppedAtClose: 0,
+    destinationFailures: 0,
+  };
+  readonly #region: string;
+  readonly #accountId: string;
+  readonly #clock: GatewayClock;
+  readonly #logger: GatewayLogger;
+  readonly #failureLog: FailureLog;
+  readonly #maxConcurrency: number;
+  readonly #maxQueuedEvents: number;
+  #running = 0;
+  /** Destination calls not yet settled: `close()` and `whenIdle()` wait for them too. */
+  #delivering = 0;
+  #pumpScheduled = false;
+  /** Set while refusals are logged: one warning per stretch of a full queue. */
+  #full = false;
+  #closing = false;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: LocalLambdaOptions = {}) {
+    this.#region = options.region ?? DEFAULT_REGION;
+    this.#accountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
+    if (!/^\d{12}$/.test(this.#accountId)) throw new Error(`Invalid account id: ${this.#accountId}`);
+    if (!/^[a-z0-9-]+$/.test(this.#region)) throw new Error(`Invalid region: ${this.#region}`);
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#logger = options.logger ?? STDERR_LOGGER;
+    this.#failureLog = new FailureLog(this.#logger, this.#clock);
+    this.#maxConcurrency = positiveInteger('maxConcurrency', options.maxConcurrency, ASYNC_MAX_CONCURRENCY);
+    this.#maxQueuedEvents = positiveInteger(
+      'maxQueuedEvents',
+      options.maxQueuedEvents,
+      ASYNC_MAX_QUEUED_EVENTS,
+    );
+    for (const [name, definition] of Object.entries(options.functions ?? {})) this.register(name, definition);
+  }
+
+  /** Adds a function; invalid settings, a taken name or a name Lambda would refuse throw. */
+  register(name: string, definition: LambdaHandler | FunctionDefinition): void {
+    if (this.#closing) throw new Error('LocalLambda is closed: no function can be registered');
+    if (typeof name !== 'string' || !FUNCTION_NAME.test(name)) {
+      throw new Error(`Invalid function name: ${String(name)} (1 to 64 letters, digits, - and _)`);
+    }
+    if (this.#functions.has(name)) throw new Error(`Function ${name} is already registered`);
+    this.#functions.set(name, resolveFunction(name, definition, this.#arn(name)));
+  }
+
+  /**
+   * Queues an event for `functionName` (a name, a partial or full ARN, or `name:$LATEST`) and returns at once
+   * with 202: the handler runs later, never before `invoke` has returned. A string or `Uint8Array` payload is the
+   * JSON text, as the SDK's `Payload`; any other value is serialized with `JSON.stringify`; no payload is `{}`.
+   * Throws a `LambdaServiceException` as Lambda's Invoke API answers: 413 `RequestTooLargeException` over 1 MB,
+   * 400 `InvalidRequestContentException` for a payload that is not JSON, 404 `ResourceNotFoundException` for an
+   * unknown function, 429 `TooManyRequestsException` when the queue is full, 500 `ServiceException` once closing.
+   */
+  invoke(functionName: string, payload?: unknown, options: InvokeOptions = {}): AsyncInvokeResult {
+    const invocationType = options.invocationType ?? 'Event';
+    if (invocationType !== 'Event') {
+      throw new LambdaServiceException(
+        'InvalidParameterValueException',
+        400,
+        `Only InvocationType Event is emulated, got ${String(invocationType)}`,
+      );
+    }
+    if (this.#closing) {
+      throw new LambdaServiceException('ServiceException', 500, 'The local Lambda service is closed');
+    }
+    const fn = this.#lookUp(functionName);
+    const json = serializePayload(payload);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > ASYNC_MAX_PAYLOAD_BYTES) {
+      this.#counters.refusedTooLarge += 1;
+      throw new LambdaServiceException(
+        'RequestTooLargeException',
+        413,
+        `${bytes} byte payload is too large for the Event invocation type (limit ${ASYNC_MAX_PAYLOAD_BYTES} bytes)`,
+      );
+    }
+    const waiting = this.#queue.length + this.#retrying.size;
+    if (waiting >= this.#maxQueuedEvents) {
+      this.#counters.refusedQueueFull += 1;
+      if (!this.#full) {
+        this.#full = true;
+        this.#logger.warn('asynchronous invocation refused: the event queue is full', {
+          functionName: fn.name,
+          waiting,
+          maxQueuedEvents: this.#maxQueuedEvents,
+        });
+      }
+      throw new LambdaServiceException(
+        'TooManyRequestsException',
+        429,
+        `Rate exceeded: ${waiting} asynchronous events are waiting, the local limit (maxQueuedEvents)`,
+      );
+    }
+    this.#full = false;
+    const requestId = newUuid();
+    this.#queue.push({ fn, requestId, payload: json, acceptedAt: this.#clock.now(), attempts: 0 });
+    this.#counters.accepted += 1;
+    this.#schedulePump();
+    return { StatusCode: 202, $metadata: { httpStatusCode: 202, requestId } };
+  }
+
+  get stats(): LocalLambdaStats {
+    return {
+      ...this.#counters,
+      queued: this.#queue.length,
+      waitingForRetry: this.#retrying.size,
+      running: this.#running,
+    };
+  }
+
+  /**
+   * Resolves once nothing is queued, running, waiting for a retry or being delivered to a destination. On a clock
+   * a test advances by hand, a pending retry waits until the test advances past it.
+   */
+  whenIdle(): Promise<void> {
+    if (this.#idle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /**
+   * Refuses new events (500 `ServiceException`), cancels the retries still waiting for their delay (counted in
+   * `droppedAtClose`), and resolves once every queued event has run, every running attempt and destination call
+   * has settled. An attempt that fails meanwhile is not retried (also counted), unless it was its last: that one
+   * still goes to `onFailure`. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing = true;
+      for (const event of this.#retrying) {
+        this.#clock.clearTimeout(event.retryTimer);
+        this.#counters.droppedAtClose += 1;
+      }
+      this.#retrying.clear();
+      await this.whenIdle();
+      const dropped = this.#counters.droppedAtClose;
+      if (dropped > 0) {
+        this.#logger.warn(`${dropped} asynchronous events dropped at close, each after a failed attempt`, {
+          dropped,
+        });
+      }
+      this.#failureLog.flush();
+    })();
+    return this.#closed;
+  }
+
+  #arn(name: string): string {
+    return `arn:aws:lambda:${this.#region}:${this.#accountId}:function:${name}`;
+  }
+
+  #lookUp(reference: string): RegisteredFunction {
+    const [, region, accountId, name = '', qualifier] = FUNCTION_REFERENCE.exec(String(reference)) ?? [];
+    const fn = this.#functions.get(name);
+    const elsewhere =
+      (region !== undefined && region !== this.#region) ||
+      (accountId !== undefined && accountId !== this.#accountId);
+    if (fn === undefined || elsewhere) {
+      throw new LambdaServiceException(
+        'ResourceNotFoundException',
+        404,
+        `Function not found: ${FUNCTION_NAME.test(name) && !elsewhere ? this.#arn(name) : String(reference)}`,
+      );
+    }
+    if (qualifier !== undefined && qualifier !== '$LATEST') {
+      throw new LambdaServiceException(
+        'ResourceNotFoundException',
+        404,
+        `Function not found: ${fn.arn}:${qualifier} (versions and aliases are not emulated; use $LATEST)`,
+      );
+    }
+    return fn;
+  }
+
+  /** Events start on a later turn of the event loop, so `invoke` always returns before its handler runs. */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (this.#running < this.#maxConcurrency) {
+      const event = this.#queue.shift();
+      if (event === undefined) break;
+      if (this.#clock.now() - event.acceptedAt > event.fn.maxEventAgeMs)
+        this.#giveUp(event, 'EventAgeExceeded');
+      else this.#attempt(event);
+    }
+    this.#checkIdle();
+  }
+
+  #attempt(event: PendingEvent): void {
+    const { fn, requestId } = event;
+    this.#running += 1;
+    event.attempts += 1;
+    this.#counters.attempts += 1;
+    invokeLambda(fn.handler, JSON.parse(event.payload), {
+      routeKey: fn.name,
+      region: this.#region,
+      accountId: this.#accountId,
+      timeoutMs: fn.timeoutMs,
+      clock: this.#clock,
+      requestId,
+    })
+      .then((outcome) => this.#settle(event, outcome))
+      .catch((error: unknown) =>
+        this.#logger.error('asynchronous invocation failed', { error: String(error) }),
+      );
+  }
+
+  #settle(event: PendingEvent, outcome: InvocationOutcome): void {
+    const { fn, requestId } = event;
+    this.#running -= 1;
+    if (outcome.ok) {
+      this.#counters.succeeded += 1;
+      const { onSuccess } = fn;
+      if (onSuccess) {
+        const record = this.#record(event, 'Success', outcome.result === undefined ? null : outcome.result);
+        this.#deliver(fn, 'onSuccess', () => onSuccess(record));
+      }
+    } else {
+      const failure = failureOf(outcome, fn.timeoutMs, requestId);
+      event.lastFailure = failure;
+      this.#failureLog.report(`${fn.name} failed (asynchronous invocation)`, failure.report, {
+        requestId,
+        attempt: event.attempts,
+      });
+      if (event.attempts > fn.maxRetryAttempts) this.#giveUp(event, 'RetriesExhausted');
+      else if (this.#closing) this.#counters.droppedAtClose += 1;
+      else this.#retryLater(event);
+    }
+    this.#pump();
+  }
+
+  #retryLater(event: PendingEvent): void {
+    const delays = event.fn.retryDelaysMs;
+    const delay = delays[event.attempts - 1] ?? delays[delays.length - 1] ?? 0;
+    this.#counters.retries += 1;
+    this.#retrying.add(event);
+    event.retryTimer = this.#clock.setTimeout(() => {
+      event.retryTimer = undefined;
+      if (!this.#retrying.delete(event)) return;
+      this.#queue.push(event);
+      this.#schedulePump();
+    }, delay);
+  }
+
+  /** Lambda discards the event; its on-failure destination gets the record. */
+  #giveUp(event: PendingEvent, condition: AsyncFailureCondition): void {
+    const { fn, requestId, lastFailure } = event;
+    if (condition === 'RetriesExhausted') this.#counters.retriesExhausted += 1;
+    else this.#counters.eventAgeExceeded += 1;
+    const { onFailure } = fn;
+    if (onFailure) {
+      const record = this.#record(event, condition, lastFailure?.responsePayload);
+      this.#deliver(fn, 'onFailure', () => onFailure(record, lastFailure?.error));
+    } else {
+      this.#failureLog.report(
+        `${fn.name}: asynchronous event discarded`,
+        { summary: condition },
+        { requestId, approximateInvokeCount: event.attempts },
+      );
+    }
+  }
+
+  #record(
+    event: PendingEvent,
+    condition: AsyncInvocationRecord['requestContext']['condition'],
+    responsePayload: unknown,
+  ): AsyncInvocationRecord {
+    const ran = event.attempts > 0;
+    return {
+      version: '1.0',
+      timestamp: new Date(this.#clock.now()).toISOString(),
+      requestContext: {
+        requestId: event.requestId,
+        functionArn: `${event.fn.arn}:$LATEST`,
+        condition,
+        approximateInvokeCount: event.attempts,
+      },
+      requestPayload: JSON.parse(event.payload),
+      ...(ran && {
+        responseContext: {
+          statusCode: 200,
+          executedVersion: '$LATEST',
+          ...(condition !== 'Success' && { functionError: 'Unhandled' }),
+        },
+        responsePayload,
+      }),
+    };
+  }
+
+  #deliver(fn: RegisteredFunction, destination: 'onFailure' | 'onSuccess', call: () => unknown): void {
+    this.#delivering += 1;
+    Promise.resolve()
+      .then(call)
+      .catch((error: unknown) => {
+        this.#counters.destinationFailures += 1;
+        this.#failureLog.report(`${fn.name}: ${destination} destination failed`, describeError(error));
+      })
+      .finally(() => {
+        this.#delivering -= 1;
+        this.#checkIdle();
+      });
+  }
+
+  #idle(): boolean {
+    return (
+      this.#queue.length === 0 && this.#running === 0 && this.#retrying.size === 0 && this.#delivering === 0
+    );
+  }
+
+  #checkIdle(): void {
+    if (!this.#idle()) return;
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+}
+
+/**
+ * A failed attempt as the record's `responsePayload` tells it: the Node.js runtime's error document for a thrown
+ * error; for a timeout, Lambda's timeout message (its exact text is unverified).
+ */
+function failureOf(
+  outcome: Exclude<InvocationOutcome, { ok: true }>,
+  timeoutMs: number,
+  requestId: string,
+): { error: unknown; responsePayload: unknown; report: FailureReport } {
+  if (outcome.reason === 'timeout') {
+    const message = `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`;
+    const error = Object.assign(new Error(message), { name: 'Sandbox.Timedout' });
+    return {
+      error,
+      responsePayload: {
+        errorType: 'Sandbox.Timedout',
+        errorMessage: `RequestId: ${requestId} Error: ${message}`,
+      },
+      report: { summary: `function timeout (${timeoutMs} ms)` },
+    };
+  }
+  const { error } = outcome;
+  const responsePayload =
+    error instanceof Error
+      ? { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n') }
+      : { errorType: typeof error, errorMessage: String(error), trace: [] };
+  return { error, responsePayload, report: describeError(error) };
+}
+
+/** The payload as the JSON text Lambda would receive; a payload that is not JSON is Lambda's 400. */
+function serializePayload(payload: unknown): string {
+  if (payload === undefined) return '{}';
+  if (typeof payload === 'string' || payload instanceof Uint8Array) {
+    const text =
+      typeof payload === 'string'
+        ? payload
+        : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8');
+    // The size limit is checked before the content, so a huge payload is refused without being parsed.
+    if (Buffer.byteLength(text) > ASYNC_MAX_PAYLOAD_BYTES) return text;
+    try {
+      JSON.parse(text);
+    } catch (error) {
+      throw invalidContent(error);
+    }
+    return text;
+  }
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(payload);
+  } catch (error) {
+    throw invalidContent(error);
+  }
+  if (json === undefined) throw invalidContent(new Error(`a ${typeof payload} is not JSON`));
+  return json;
+}
+
+function invalidContent(error: unknown): LambdaServiceException {
+  const why = error instanceof Error ? error.message : String(error);
+  return new LambdaServiceException(
+    'InvalidRequestContentException',
+    400,
+    `Could not parse request body into json: ${why}`,
+  );
+}
+
+function resolveFunction(
+  name: string,
+  definition: LambdaHandler | FunctionDefinition,
+  arn: string,
+): RegisteredFunction {
+  const config: Partial<FunctionDefinition> =
+    typeof definition === 'function'
+      ? { handler: definition }
+      : typeof definition === 'object' && definition !== null
+        ? definition
+        : {};
+  const where = `Function ${name}`;
+  if (typeof config.handler !== 'function') throw new TypeError(`${where}: handler is not a function`);
+  const timeoutMs = config.timeoutMs ?? LAMBDA_DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > LAMBDA_MAX_TIMEOUT_MS) {
+    throw new RangeError(`${where}: timeoutMs must be more than 0 and at most ${LAMBDA_MAX_TIMEOUT_MS}`);
+  }
+  const maxRetryAttempts = config.maxRetryAttempts ?? ASYNC_MAX_RETRY_ATTEMPTS;
+  if (
+    !Number.isInteger(maxRetryAttempts) ||
+    maxRetryAttempts < 0 ||
+    maxRetryAttempts > ASYNC_MAX_RETRY_ATTEMPTS
+  ) {
+    throw new RangeError(`${where}: maxRetryAttempts must be 0, 1 or 2 (Lambda's MaximumRetryAttempts)`);
+  }
+  const retryDelaysMs = config.retryDelaysMs ?? ASYNC_RETRY_DELAYS_MS;
+  if (
+    !Array.isArray(retryDelaysMs) ||
+    retryDelaysMs.length < maxRetryAttempts ||
+    !retryDelaysMs.every((ms) => typeof ms === 'number' && ms >= 0 && ms <= MAX_TIMER_MS)
+  ) {
+    throw new RangeError(
+      `${where}: retryDelaysMs must give a delay from 0 to ${MAX_TIMER_MS} ms for each of the ${maxRetryAttempts} retries`,
+    );
+  }
+  const maxEventAgeSeconds = config.maxEventAgeSeconds ?? ASYNC_MAX_EVENT_AGE_SECONDS;
+  if (!Number.isFinite(maxEventAgeSeconds) || maxEventAgeSeconds <= 0) {
+    throw new RangeError(`${where}: maxEventAgeSeconds must be a positive number`);
+  }
+  if (maxEventAgeSeconds > ASYNC_MAX_EVENT_AGE_SECONDS) {
+    throw new RangeError(
+      `${where}: maxEventAgeSeconds must be at most ${ASYNC_MAX_EVENT_AGE_SECONDS} (6 hours)`,
+    );
+  }
+  for (const destination of ['onFailure', 'onSuccess'] as const) {
+    if (config[destination] !== undefined && typeof config[destination] !== 'function') {
+      throw new TypeError(`${where}: ${destination} must be a function`);
+    }
+  }
+  return {
+    name,
+    arn,
+    handler: config.handler,
+    timeoutMs,
+    maxRetryAttempts,
+    retryDelaysMs: [...retryDelaysMs],
+    maxEventAgeMs: maxEventAgeSeconds * 1000,
+    onFailure: config.onFailure,
+    onSuccess: config.onSuccess,
+  };
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer`);
+  return value;
+}
