@@ -162,11 +162,12 @@ describe('@roomcast/gateway as published', { timeout: TEST_TIMEOUT_MS }, () => {
     );
   });
 
-  it('imports from plain Node: createGateway listens and closes, simulatedConnection builds events', async () => {
+  it('imports from plain Node: createGateway listens and closes, simulatedConnection builds events, LocalLambda invokes asynchronously', async () => {
     const project = await installedProject();
     const { stdout } = await run(process.execPath, ['library.mjs'], { cwd: project });
     assert.deepEqual(JSON.parse(stdout), {
-      exports: ['createGateway', 'simulatedConnection'],
+      exports: ['LambdaServiceException', 'LocalLambda', 'createGateway', 'simulatedConnection'],
+      asyncRan: [1],
       plainGet: 426,
       unknownConnection: 410,
       connect: { routeKey: '$connect', eventType: 'CONNECT', query: { token: 't' } },
@@ -226,8 +227,17 @@ const connection = simulatedConnection({
 });
 const connect = connection.connect({ token: 't' });
 const message = connection.message('ping', '{"action":"ping"}');
+
+// Asynchronous invocation, as Lambda's Event type: 202 at once, the handler after.
+const asyncRan = [];
+const lambda = new gateway.LocalLambda({ functions: { worker: async (event) => { asyncRan.push(event.n); } } });
+const accepted = lambda.invoke('worker', { n: 1 });
+if (accepted.StatusCode !== 202 || asyncRan.length !== 0) throw new Error('not asynchronous');
+await lambda.whenIdle();
+await lambda.close();
 console.log(JSON.stringify({
   exports: Object.keys(gateway).sort(),
+  asyncRan,
   plainGet,
   unknownConnection,
   connect: { routeKey: connect.requestContext.routeKey, eventType: connect.requestContext.eventType, query: connect.queryStringParameters },
