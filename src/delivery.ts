@@ -10,6 +10,7 @@ import {
 import { StandardRetryStrategy } from '@smithy/core/retry';
 import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from '@smithy/types';
 import { DEFAULT_FAN_OUT_CONCURRENCY } from './config.ts';
+import { installDirectRequests } from './management-client.ts';
 
 /**
  * Delivery through API Gateway's `@connections` API: the management client (built once per cold start, with the
@@ -39,8 +40,8 @@ export interface ManagementClientOptions {
    */
   requestTimeoutMs?: number;
   /**
-   * Another transport instead of Node's HTTP handler (then `maxSockets` and `requestTimeoutMs` do not apply): the
-   * local stack passes the gateway's in-process handler.
+   * Another transport instead of Node's HTTP handler (then `maxSockets` and `requestTimeoutMs` do not apply, and
+   * every command goes through the SDK's middleware): the local stack passes the gateway's in-process handler.
    */
   transport?: ApiGatewayManagementApiClientConfig['requestHandler'];
   /**
@@ -73,28 +74,47 @@ export function managementClientFor(
   return client;
 }
 
-/** An uncached client; tests and tools that need their own options use this. */
+/**
+ * An uncached client; tests and tools that need their own options use this. It is the SDK's client, and every
+ * command works as the SDK sends it; over HTTP, PostToConnection, GetConnection and DeleteConnection skip the
+ * SDK's middleware and go straight to Node's HTTP client (src/management-client.ts), signed by the SDK's signer,
+ * retried by the same retry strategy and failing with the same exceptions.
+ */
 export function createManagementClient(
   endpoint: string,
   options: ManagementClientOptions = {},
 ): ApiGatewayManagementApiClient {
   const maxSockets = options.maxSockets ?? Number.POSITIVE_INFINITY;
-  return new ApiGatewayManagementApiClient({
+  const retryStrategy = new PostRetryStrategy(options.maxAttempts ?? 3);
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_POST_TIMEOUT_MS;
+  const httpAgent = new http.Agent({ keepAlive: true, maxSockets });
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets });
+  const client = new ApiGatewayManagementApiClient({
     endpoint,
-    retryStrategy: new PostRetryStrategy(options.maxAttempts ?? 3),
-    // The middleware stack is resolved once instead of on every PostToConnection: about a quarter less CPU per
-    // post in bench/micro/post-to-connection.ts.
+    retryStrategy,
+    // The middleware stack is resolved once per command instead of on every call: about a quarter less CPU per
+    // post through the SDK (commands off the direct path, and the local stack's in-process transport).
     cacheMiddleware: true,
     ...(options.region && { region: options.region }),
     ...(options.credentials && { credentials: options.credentials }),
     ...(options.unsigned && { signer: noSignature }),
     requestHandler: options.transport ?? {
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
-      requestTimeout: options.requestTimeoutMs ?? DEFAULT_POST_TIMEOUT_MS,
+      httpAgent,
+      httpsAgent,
+      requestTimeout: requestTimeoutMs,
       throwOnRequestTimeout: true,
     },
   });
+  if (!options.transport) {
+    installDirectRequests(client, {
+      endpoint,
+      agent: new URL(endpoint).protocol === 'https:' ? httpsAgent : httpAgent,
+      requestTimeoutMs,
+      retryStrategy,
+      ...(options.unsigned && { unsigned: true }),
+    });
+  }
+  return client;
 }
 
 /**
@@ -126,8 +146,10 @@ class PostRetryStrategy implements RetryStrategyV2 {
 }
 
 /**
- * The request handler's `requestTimeout` error. Matched by name only: an OS-level `connect ETIMEDOUT` (code, not
- * name) means the request never left, and is retried like any other network error.
+ * A post that may have arrived: the request timeout, and (as the SDK's HTTP handler names them) a reset or broken
+ * pipe on a connected socket. Matched by name only: a connection that never opened (`connect ECONNREFUSED`,
+ * `connect ETIMEDOUT`, a name that did not resolve) keeps its own name on the direct path
+ * (src/management-client.ts), so that request, which never left, is retried like any other network error.
  */
 function isTimeout(error: unknown): boolean {
   return error instanceof Error && error.name === 'TimeoutError';
