@@ -304,7 +304,7 @@ export class ConnectionStore {
   async userConnectionIds(userId: string): Promise<string[]> {
     const ids: string[] = [];
     for await (const items of this.#queryLive(
-      { TableName: this.#tableName, IndexName: byUser.name },
+      { TableName: this.#tableName, IndexName: byUser.name, ttlName: TTL },
       USER_ID,
       userId,
       [CONNECTION_ID],
@@ -317,7 +317,7 @@ export class ConnectionStore {
   /** A room's subscriptions, strongly consistent: a subscription written before the query began is in it. */
   #roomQuery(roomId: string, attributes: string[], pageSize = this.#pageSize) {
     return this.#queryLive(
-      { TableName: this.#subscriptionsTableName, ConsistentRead: true },
+      { TableName: this.#subscriptionsTableName, ConsistentRead: true, ttlName: SUBSCRIPTION_TTL },
       ROOM_ID,
       roomId,
       attributes,
@@ -330,13 +330,16 @@ export class ConnectionStore {
    * since Limit and the 1 MB bound apply before the filter, a page can come back empty.
    */
   async *#queryLive(
-    target: { TableName: string; IndexName?: string; ConsistentRead?: boolean },
+    {
+      ttlName,
+      ...target
+    }: { TableName: string; IndexName?: string; ConsistentRead?: boolean; ttlName: string },
     keyName: string,
     keyValue: string,
     attributes: string[],
     pageSize = this.#pageSize,
   ) {
-    const names: Record<string, string> = { '#key': keyName, '#ttl': TTL };
+    const names: Record<string, string> = { '#key': keyName, '#ttl': ttlName };
     attributes.forEach((attribute, i) => {
       names[`#a${i}`] = attribute;
     });

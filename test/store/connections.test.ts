@@ -260,13 +260,8 @@ for (const backend of dynamoBackends()) {
       const room = unique('crossed');
       const claimed = async () => (await store.get(record.connection_id))?.rooms?.has(room) ?? false;
       const item = async () => (await collect(store.roomConnectionIds(room))).includes(record.connection_id);
-      const outcomes = new Set<string>();
       for (let i = 0; i < 40; i++) {
-        const [subscribed] = await Promise.all([
-          store.subscribe(record, room, 10),
-          store.unsubscribe(record.connection_id, room),
-        ]);
-        outcomes.add(subscribed.result);
+        await Promise.all([store.subscribe(record, room, 10), store.unsubscribe(record.connection_id, room)]);
         if (await item())
           assert.ok(await claimed(), `round ${i}: an item only where the record claims the room`);
         await store.unsubscribe(record.connection_id, room);
@@ -283,7 +278,6 @@ for (const backend of dynamoBackends()) {
           assert.ok(await item(), `stale round ${i}: repaired`);
         }
       }
-      assert.ok(outcomes.size > 0);
     });
 
     test('a subscribe that races the end of its connection leaves no item behind', async () => {
