@@ -6,7 +6,10 @@ import { buildBundles } from './bundle.ts';
 const { values } = parseArgs({ options: { outdir: { type: 'string', default: 'dist' } } });
 const started = performance.now();
 const reports = await buildBundles(values.outdir);
-for (const { file, bytes } of reports) {
-  console.log(`${relative(process.cwd(), file).padEnd(36)} ${(bytes / 1024).toFixed(1).padStart(8)} KiB`);
+for (const { file, bytes, lazyBytes } of reports) {
+  const chunks = lazyBytes > 0 ? ` (+ ${(lazyBytes / 1024).toFixed(1)} KiB loaded on first use)` : '';
+  console.log(
+    `${relative(process.cwd(), file).padEnd(36)} ${(bytes / 1024).toFixed(1).padStart(8)} KiB${chunks}`,
+  );
 }
 console.log(`${reports.length} bundles in ${Math.round(performance.now() - started)} ms`);

@@ -48,6 +48,11 @@ function isTrustedKeyUrl(value: string): boolean {
  */
 export const DEFAULT_FAN_OUT_CONCURRENCY = 32;
 
+/** Room size (connections) above which a message is handed to fan-out workers, when they are configured. */
+const DEFAULT_FAN_OUT_THRESHOLD = 1_000;
+/** Connections one fan-out worker invocation posts to. */
+const DEFAULT_FAN_OUT_SHARD_SIZE = 500;
+
 const envSchema = z.object({
   AWS_REGION: z._default(z.string(), 'us-east-1'),
   [connectionsTable.envVar]: z._default(z.string().check(z.minLength(3)), connectionsTable.defaultName),
@@ -86,6 +91,11 @@ const envSchema = z.object({
   // A sendMessage frame must fit API Gateway's 32 KB frame: 5,000 characters at up to 6 bytes each, JSON-escaped.
   MAX_MESSAGE_CHARS: z.pipe(positiveInt(4000), z.number().check(z.maximum(5000))),
   FANOUT_CONCURRENCY: z.pipe(positiveInt(DEFAULT_FAN_OUT_CONCURRENCY), z.number().check(z.maximum(1000))),
+  // The fan-out tier (src/fan-out.ts): off unless the worker function is named. A shard's ids travel in the
+  // invocation's payload, so a shard of 2,000 ids of API Gateway's 16 characters stays near 40 KB.
+  FANOUT_WORKER_FUNCTION: optionalText,
+  FANOUT_THRESHOLD: z.pipe(positiveInt(DEFAULT_FAN_OUT_THRESHOLD), z.number().check(z.maximum(1_000_000))),
+  FANOUT_SHARD_SIZE: z.pipe(positiveInt(DEFAULT_FAN_OUT_SHARD_SIZE), z.number().check(z.maximum(2000))),
   // What one connection may send (src/frame-limiter.ts). The SDK sends one message at a time and a catch-up reads
   // page after page, so the defaults leave ordinary clients far below them.
   CONNECTION_FRAMES_PER_SECOND: z.pipe(positiveInt(50), z.number().check(z.maximum(100_000))),
@@ -134,6 +144,11 @@ export interface Config {
   connectionTtlSeconds: number;
   maxMessageChars: number;
   fanOutConcurrency: number;
+  /**
+   * The fan-out tier: rooms with more than `threshold` connections are delivered by invocations of
+   * `workerFunction`, `shardSize` connections each. Undefined: every room is delivered by its sender.
+   */
+  fanOutTier?: { workerFunction: string; threshold: number; shardSize: number };
   /** What one connection may send before its frames are refused with RATE_LIMITED. */
   frameLimits: FrameLimits;
   /** `$connect` refuses a user's connection past this many (429). */
@@ -180,6 +195,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     connectionTtlSeconds: e.CONNECTION_MAX_SECONDS + e.CONNECTION_TTL_MARGIN_SECONDS,
     maxMessageChars: e.MAX_MESSAGE_CHARS,
     fanOutConcurrency: e.FANOUT_CONCURRENCY,
+    ...(e.FANOUT_WORKER_FUNCTION && {
+      fanOutTier: {
+        workerFunction: e.FANOUT_WORKER_FUNCTION,
+        threshold: e.FANOUT_THRESHOLD,
+        shardSize: e.FANOUT_SHARD_SIZE,
+      },
+    }),
     frameLimits: {
       framesPerSecond: e.CONNECTION_FRAMES_PER_SECOND,
       frameBurst: e.CONNECTION_FRAME_BURST,

@@ -9,7 +9,8 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { StandardRetryStrategy } from '@smithy/core/retry';
 import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from '@smithy/types';
-import { DEFAULT_FAN_OUT_CONCURRENCY } from './config.ts';
+import { type Config, DEFAULT_FAN_OUT_CONCURRENCY } from './config.ts';
+import type { WebSocketEvent } from './invocation.ts';
 import { installDirectRequests } from './management-client.ts';
 
 /**
@@ -55,6 +56,25 @@ export interface ManagementClientOptions {
 const noSignature = { sign: async <T>(request: T): Promise<T> => request };
 
 const DEFAULT_POST_TIMEOUT_MS = 10_000;
+
+/**
+ * Where this function posts to connections: WEBSOCKET_MANAGEMENT_ENDPOINT when set (Terraform always sets it);
+ * otherwise `https://{domainName}/{stage}` as AWS documents, when the event came through the execute-api host.
+ * Behind a custom domain `domainName` is that domain and `stage` is not its base path, so that URL would miss the
+ * API; the stage's own execute-api host, built from the event's apiId, is right in both cases.
+ */
+export function managementEndpoint(
+  config: Pick<Config, 'managementEndpoint' | 'region'>,
+  event: WebSocketEvent,
+): string {
+  if (config.managementEndpoint) return config.managementEndpoint;
+  const { domainName, stage, apiId } = event.requestContext;
+  if (EXECUTE_API_HOST.test(domainName)) return `https://${domainName}/${stage}`;
+  const suffix = config.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+  return `https://${apiId}.execute-api.${config.region}.${suffix}/${stage}`;
+}
+
+const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
 
 const clients = new Map<string, ApiGatewayManagementApiClient>();
 
@@ -178,6 +198,11 @@ export interface FanOutOptions {
   concurrency?: number;
   /** Called for a connection that answered 410 Gone; its errors are logged, never thrown. */
   onGone: (connectionId: string) => Promise<unknown>;
+  /**
+   * Called for a post that failed after the client's retries and did not time out (throttling or 5xx that
+   * lasted): one that surely did not arrive, so it may be sent again. A timed-out post is never passed here.
+   */
+  onFailed?: (connectionId: string) => void;
   logger?: FanOutLogger;
 }
 
@@ -220,6 +245,7 @@ export async function fanOut(
         return 'gone';
       }
       const timedOut = isTimeout(error);
+      if (!timedOut) options.onFailed?.(connectionId);
       logger.warn(timedOut ? 'post to connection timed out' : 'post to connection failed', {
         connection_id: connectionId,
         ...describeError(error),

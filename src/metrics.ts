@@ -20,6 +20,14 @@ export const METRIC = {
   deliveriesFailed: 'DeliveriesFailed',
   deliveriesTimedOut: 'DeliveriesTimedOut',
   fanOutDuration: 'FanOutDuration',
+  /** Worker invocations a sender handed a big room's delivery to (src/fan-out.ts). */
+  fanOutShards: 'FanOutShards',
+  /** Shards the sender could not hand to a worker and delivered itself. */
+  fanOutDispatchFailures: 'FanOutDispatchFailures',
+  /** From the message's storing to a worker's start: the time in Lambda's asynchronous queue, and the hop. */
+  fanOutQueueDelay: 'FanOutQueueDelay',
+  /** Shards a worker handed on again for the posts that failed (throttled or 5xx after retries). */
+  fanOutShardRetries: 'FanOutShardRetries',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

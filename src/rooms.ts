@@ -1,6 +1,6 @@
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { Config } from './config.ts';
-import { type DeliverySummary, fanOut, isConnected } from './delivery.ts';
+import { type DeliverySummary, fanOut, isConnected, managementEndpoint } from './delivery.ts';
 import type { Log, WebSocketEvent } from './invocation.ts';
 import type { ChatMetrics } from './metrics.ts';
 import { METRIC } from './metrics.ts';
@@ -23,11 +23,14 @@ type ConnectionIds = Iterable<string> | AsyncIterable<string[]>;
 
 /** What room-wide posting uses of the handlers' dependencies (route.ts's HandlerDeps has all of it). */
 export interface RoomDeps {
-  config: Pick<Config, 'fanOutConcurrency' | 'presenceEnabled' | 'presenceMaxRoomSize'>;
+  config: Pick<
+    Config,
+    'fanOutConcurrency' | 'presenceEnabled' | 'presenceMaxRoomSize' | 'managementEndpoint' | 'region'
+  >;
   connections: ConnectionStore;
   metrics: ChatMetrics;
-  /** The @connections client for the API that sent `event`. */
-  managementClient(event: WebSocketEvent): ApiGatewayManagementApiClient;
+  /** The @connections client for an API stage's endpoint (`managementEndpoint` of an event). */
+  managementClient(endpoint: string): ApiGatewayManagementApiClient;
   now(): Date;
   /** Rooms this container found too large for presence lately (see LargeRooms). */
   largeRooms: LargeRooms;
@@ -40,27 +43,58 @@ export interface RoomDeps {
  * all their subscriptions, and `roomId`'s item (the room posted to) even when the record is gone already. Records
  * the delivery metrics.
  */
-export async function broadcast(
+export function broadcast(
   deps: RoomDeps,
   event: WebSocketEvent,
   log: Log,
   ids: ConnectionIds,
   frame: ServerFrame,
-  { pruneGone = true, roomId }: { pruneGone?: boolean; roomId?: string } = {},
+  options: PostOptions = {},
+): Promise<DeliverySummary & { pruned: number }> {
+  return postToAll(deps, managementEndpoint(deps.config, event), log, ids, JSON.stringify(frame), options);
+}
+
+export interface PostOptions {
+  /** Prune the connections that answer 410 Gone (default true; see broadcast). */
+  pruneGone?: boolean;
+  /** The room posted to, whose subscription item is pruned even when the record is gone already. */
+  roomId?: string;
+  /**
+   * Takes the posts that failed for good and did not time out (FanOutOptions.onFailed): the caller posts to them
+   * again, so they are not counted as failed deliveries.
+   */
+  onFailed?: (connectionId: string) => void;
+}
+
+/** `broadcast` of a frame already serialized, to the API at `endpoint`: what a fan-out worker posts. */
+export async function postToAll(
+  deps: RoomDeps,
+  endpoint: string,
+  log: Log,
+  ids: ConnectionIds,
+  data: string,
+  { pruneGone = true, roomId, onFailed }: PostOptions = {},
 ): Promise<DeliverySummary & { pruned: number }> {
   let pruned = 0;
-  const summary = await fanOut(ids, JSON.stringify(frame), {
-    client: deps.managementClient(event),
+  let takenBack = 0;
+  const summary = await fanOut(ids, data, {
+    client: deps.managementClient(endpoint),
     concurrency: deps.config.fanOutConcurrency,
     onGone: async (connectionId) => {
       if (pruneGone && (await deps.connections.removeGone(connectionId, CONNECT_GRACE_SECONDS, roomId)))
         pruned++;
     },
+    ...(onFailed && {
+      onFailed: (connectionId: string) => {
+        takenBack++;
+        onFailed(connectionId);
+      },
+    }),
     logger: log,
   });
   deps.metrics.count(METRIC.deliveriesSucceeded, summary.delivered);
   deps.metrics.count(METRIC.staleConnectionsPruned, pruned);
-  deps.metrics.count(METRIC.deliveriesFailed, summary.failed);
+  deps.metrics.count(METRIC.deliveriesFailed, summary.failed - takenBack);
   deps.metrics.count(METRIC.deliveriesTimedOut, summary.timedOut);
   deps.metrics.milliseconds(METRIC.fanOutDuration, summary.durationMs);
   return { ...summary, pruned };
@@ -78,7 +112,7 @@ export async function stillConnected(
   ids: readonly string[],
   { prune = true }: { prune?: boolean } = {},
 ): Promise<string[]> {
-  const client = deps.managementClient(event);
+  const client = deps.managementClient(managementEndpoint(deps.config, event));
   const connected = await Promise.all(ids.map((id) => isConnected(client, id)));
   const gone = ids.filter((_, i) => !connected[i]);
   if (gone.length > 0 && prune) {

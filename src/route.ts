@@ -5,11 +5,12 @@ import {
   LimitExceededException,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { monotonicFactory } from 'ulid';
 import { createTokenVerifier, type TokenVerifier } from './auth.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
-import { managementClientFor, postOne } from './delivery.ts';
+import { managementClientFor, managementEndpoint, postOne } from './delivery.ts';
+import { type FanOutDeps, lambdaInvoker } from './fan-out.ts';
 import { FrameLimiter } from './frame-limiter.ts';
 import {
   httpResult,
@@ -30,7 +31,7 @@ import {
   parseClientFrame,
   type ServerFrame,
 } from './protocol.ts';
-import { LARGE_ROOM_MEMORY_MS, LargeRooms, PresenceBudget, type RoomDeps } from './rooms.ts';
+import { LARGE_ROOM_MEMORY_MS, LargeRooms, PresenceBudget } from './rooms.ts';
 import { type ConnectionRecord, ConnectionStore, roomsOf } from './store/connections.ts';
 import { MessageStore } from './store/messages.ts';
 import { createDocumentClient } from './store/tables.ts';
@@ -47,7 +48,7 @@ import { createDocumentClient } from './store/tables.ts';
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Everything a handler uses from the outside world, built once per cold start and injectable by tests. */
-export interface HandlerDeps extends RoomDeps {
+export interface HandlerDeps extends FanOutDeps {
   config: Config;
   messages: MessageStore;
   logger: Logger;
@@ -97,8 +98,14 @@ export function createDeps(
     frameLimiter: new FrameLimiter(config.frameLimits, { now: () => now().getTime() }),
     metrics: createMetrics(config),
     ...(config.auth && { verifyToken: createTokenVerifier(config.auth) }),
-    managementClient: (event) =>
-      managementClientFor(managementEndpoint(config, event), {
+    ...(config.fanOutTier && {
+      workerInvoker: lambdaInvoker({
+        region: config.region,
+        ...(managementCredentials && { credentials: managementCredentials }),
+      }),
+    }),
+    managementClient: (endpoint) =>
+      managementClientFor(endpoint, {
         region: config.region,
         ...(managementCredentials && { credentials: managementCredentials }),
       }),
@@ -110,22 +117,6 @@ export function createDeps(
   };
 }
 
-/**
- * Where this function posts to connections: WEBSOCKET_MANAGEMENT_ENDPOINT when set (Terraform always sets it);
- * otherwise `https://{domainName}/{stage}` as AWS documents, when the event came through the execute-api host.
- * Behind a custom domain `domainName` is that domain and `stage` is not its base path, so that URL would miss the
- * API; the stage's own execute-api host, built from the event's apiId, is right in both cases.
- */
-export function managementEndpoint(config: Config, event: WebSocketEvent): string {
-  if (config.managementEndpoint) return config.managementEndpoint;
-  const { domainName, stage, apiId } = event.requestContext;
-  if (EXECUTE_API_HOST.test(domainName)) return `https://${domainName}/${stage}`;
-  const suffix = config.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
-  return `https://${apiId}.execute-api.${config.region}.${suffix}/${stage}`;
-}
-
-const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
-
 export function requireVerifier(deps: HandlerDeps): TokenVerifier {
   if (!deps.verifyToken) throw new ConfigError('set JWT_SECRET or JWT_JWKS_URL for the $connect function');
   return deps.verifyToken;
@@ -135,8 +126,10 @@ export function requireVerifier(deps: HandlerDeps): TokenVerifier {
  * Wraps a handler factory as a Lambda entry point: config and clients are built on the first invocation of a
  * cold start (so importing the module never fails or does I/O) and reused after.
  */
-export function lambdaEntry(create: (deps: HandlerDeps) => WebSocketHandler): WebSocketHandler {
-  let handler: WebSocketHandler | undefined;
+export function lambdaEntry<E = WebSocketEvent, R = APIGatewayProxyResultV2>(
+  create: (deps: HandlerDeps) => (event: E, context: Context) => Promise<R>,
+): (event: E, context: Context) => Promise<R> {
+  let handler: ((event: E, context: Context) => Promise<R>) | undefined;
   return (event, context) => {
     handler ??= create(createDeps(loadConfig(process.env)));
     return handler(event, context);
@@ -287,7 +280,7 @@ export async function admitted(deps: HandlerDeps, event: WebSocketEvent, log: Lo
     logWithinBudget(deps, log, 'warn', 'connection closed: sustained rate-limit abuse');
     deps.metrics.count(METRIC.connectionsClosedForAbuse);
     await deps
-      .managementClient(event)
+      .managementClient(managementEndpoint(deps.config, event))
       .send(new DeleteConnectionCommand({ ConnectionId: connectionId }))
       .catch((error: unknown) => {
         if (!(error instanceof GoneException))
@@ -342,7 +335,11 @@ export async function reply(
   log: Log,
 ): Promise<boolean> {
   try {
-    await postOne(deps.managementClient(event), event.requestContext.connectionId, JSON.stringify(frame));
+    await postOne(
+      deps.managementClient(managementEndpoint(deps.config, event)),
+      event.requestContext.connectionId,
+      JSON.stringify(frame),
+    );
     return true;
   } catch (error) {
     if (error instanceof GoneException) {

@@ -162,9 +162,8 @@ function applicationFrames(stack: string): string {
 
 /** send-message bundled with scripts/bundle.ts's options and `overrides` on top. */
 async function sendMessageBundle(outdir: string, overrides: Record<string, unknown>): Promise<string> {
-  const file = join(outdir, 'index.mjs');
-  await build({ ...bundleOptions('send-message', file), ...overrides });
-  return file;
+  await build({ ...bundleOptions('send-message', outdir), ...overrides });
+  return join(outdir, 'index.mjs');
 }
 
 /** A module that imports `bundle` first and only then enables source maps, as a lazy call in the handler would. */

@@ -152,7 +152,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
   for_each = local.functions
 
   alarm_name          = "${local.function_names[each.key]}-errors"
-  alarm_description   = "The ${each.value.route_key} function threw or timed out."
+  alarm_description   = "The ${local.function_labels[each.key]} function threw or timed out."
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
   dimensions          = { FunctionName = aws_lambda_function.this[each.key].function_name }
@@ -170,10 +170,49 @@ resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
   for_each = local.functions
 
   alarm_name          = "${local.function_names[each.key]}-throttles"
-  alarm_description   = "Invocations of the ${each.value.route_key} function were throttled (account or reserved concurrency exhausted)."
+  alarm_description   = "Invocations of the ${local.function_labels[each.key]} function were throttled (account or reserved concurrency exhausted)."
   namespace           = "AWS/Lambda"
   metric_name         = "Throttles"
   dimensions          = { FunctionName = aws_lambda_function.this[each.key].function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Fan-out tier: shards of big rooms that Lambda gave up on
+# ---------------------------------------------------------------------------------------------------------------------
+
+# In ALARM while the failure queue holds a record, so it stays red until someone has looked (and purged the queue).
+resource "aws_cloudwatch_metric_alarm" "fanout_failures" {
+  alarm_name          = "${var.name_prefix}-fan-out-failures"
+  alarm_description   = "A shard of a big room was given up on: its members missed the live message (they read it on their next ping/catch-up). Look at the fan-out worker's log for the record's request id; the record is in queue ${aws_sqs_queue.fanout_failures.name}."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.fanout_failures.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# Counts every shard Lambda gave up on, whether or not its record reached the queue: firing without the queue
+# alarm means the record was lost too.
+resource "aws_cloudwatch_metric_alarm" "fanout_events_dropped" {
+  alarm_name          = "${local.function_names["fan-out-worker"]}-events-dropped"
+  alarm_description   = "Lambda dropped fan-out worker invocations (retries exhausted, older than the maximum event age, or throttled that long): members of those shards missed the live message and read it on their next ping/catch-up."
+  namespace           = "AWS/Lambda"
+  metric_name         = "AsyncEventsDropped"
+  dimensions          = { FunctionName = aws_lambda_function.this["fan-out-worker"].function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1

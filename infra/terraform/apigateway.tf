@@ -30,10 +30,10 @@ resource "aws_apigatewayv2_api" "this" {
   }
 }
 
-# One integration and one route per function (local.functions). $connect verifies the token itself, so no route
-# uses an API Gateway authorizer.
+# One integration and one route per function that serves a route (local.routed_functions). $connect verifies the
+# token itself, so no route uses an API Gateway authorizer.
 resource "aws_apigatewayv2_integration" "this" {
-  for_each = local.functions
+  for_each = local.routed_functions
 
   api_id             = aws_apigatewayv2_api.this.id
   description        = "${each.value.route_key} -> ${local.function_names[each.key]}"
@@ -43,7 +43,7 @@ resource "aws_apigatewayv2_integration" "this" {
 }
 
 resource "aws_apigatewayv2_route" "this" {
-  for_each = local.functions
+  for_each = local.routed_functions
 
   api_id             = aws_apigatewayv2_api.this.id
   route_key          = each.value.route_key
@@ -53,7 +53,7 @@ resource "aws_apigatewayv2_route" "this" {
 
 # API Gateway may invoke each function for its own route only.
 resource "aws_lambda_permission" "api_gateway" {
-  for_each = local.functions
+  for_each = local.routed_functions
 
   statement_id  = "AllowApiGatewayRoute"
   action        = "lambda:InvokeFunction"

@@ -176,9 +176,77 @@ resource "aws_cloudwatch_dashboard" "this" {
         }
       },
       {
-        type   = "alarm"
+        type   = "metric"
         x      = 0
         y      = 24
+        width  = 6
+        height = 6
+        properties = {
+          title  = "Fan-out worker: invocations"
+          region = data.aws_region.current.region
+          stat   = "Sum"
+          period = 60
+          metrics = [
+            for metric in ["Invocations", "Errors", "Throttles", "AsyncEventsDropped"] :
+            ["AWS/Lambda", metric, "FunctionName", aws_lambda_function.this["fan-out-worker"].function_name]
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 6
+        y      = 24
+        width  = 6
+        height = 6
+        properties = {
+          title  = "Fan-out worker: duration and time queued, p99 (ms)"
+          region = data.aws_region.current.region
+          stat   = "p99"
+          period = 60
+          metrics = [
+            ["AWS/Lambda", "Duration", "FunctionName", aws_lambda_function.this["fan-out-worker"].function_name],
+            ["AWS/Lambda", "AsyncEventAge", "FunctionName", aws_lambda_function.this["fan-out-worker"].function_name],
+            [var.metrics_namespace, "FanOutQueueDelay", "service", local.service_name],
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 12
+        y      = 24
+        width  = 6
+        height = 6
+        properties = {
+          title  = "roomcast: fan-out tier"
+          region = data.aws_region.current.region
+          stat   = "Sum"
+          period = 60
+          metrics = [
+            for metric in ["FanOutShards", "FanOutDispatchFailures", "FanOutShardRetries"] :
+            [var.metrics_namespace, metric, "service", local.service_name]
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 18
+        y      = 24
+        width  = 6
+        height = 6
+        properties = {
+          title  = "Fan-out failure queue: shards given up on"
+          region = data.aws_region.current.region
+          stat   = "Maximum"
+          period = 300
+          metrics = [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.fanout_failures.name],
+          ]
+        }
+      },
+      {
+        type   = "alarm"
+        x      = 0
+        y      = 30
         width  = 24
         height = 4
         properties = {
@@ -188,6 +256,8 @@ resource "aws_cloudwatch_dashboard" "this" {
               aws_cloudwatch_metric_alarm.connect_count.arn,
               aws_cloudwatch_metric_alarm.integration_errors.arn,
               aws_cloudwatch_metric_alarm.delivery_failures.arn,
+              aws_cloudwatch_metric_alarm.fanout_failures.arn,
+              aws_cloudwatch_metric_alarm.fanout_events_dropped.arn,
             ],
             [for alarm in aws_cloudwatch_metric_alarm.dynamodb_table_throttles : alarm.arn],
             [for alarm in aws_cloudwatch_metric_alarm.dynamodb_index_throttles : alarm.arn],

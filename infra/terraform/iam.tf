@@ -16,7 +16,7 @@ resource "aws_iam_role" "function" {
   for_each = local.functions
 
   name               = local.function_names[each.key]
-  description        = "roomcast ${each.value.route_key} function"
+  description        = "roomcast ${local.function_labels[each.key]} function"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
 

@@ -49,6 +49,11 @@ locals {
     CONNECTION_CLOSE_AFTER_REFUSALS = var.connection_limits.close_after_refusals
   }
 
+  # The fan-out worker's name and ARN, spelt out rather than read from aws_lambda_function.this: send-message's
+  # environment and policy (in local.functions) name it, and the functions are made from local.functions.
+  fanout_worker_name = "${var.name_prefix}-fan-out-worker"
+  fanout_worker_arn  = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:function:${local.fanout_worker_name}"
+
   # What each function that announces presence (or fans out a message) reads: the presence settings, the fan-out
   # concurrency and where to post.
   presence_env = {
@@ -59,14 +64,14 @@ locals {
   }
 
   # One entry per Lambda function, keyed by its name: the esbuild bundle dist/<name>/index.mjs and the route it
-  # serves (src/handlers/routes.ts, held to this map by test/infra). `env` is added to common_env (null values are
-  # dropped); `statements` is the function's whole IAM policy besides writing to its own log group, exactly what
-  # test/infra/dynamodb-needs.ts says its code calls.
+  # serves, null for a worker that only other functions invoke (src/handlers/routes.ts, held to this map by
+  # test/infra). `env` is added to common_env (null values are dropped); `statements` is the function's whole IAM
+  # policy besides writing to its own log group, exactly what test/infra/dynamodb-needs.ts says its code calls.
   #
-  # Every function that reads the caller's record (ConnectionStore.get: all but connect, disconnect and default)
-  # may find one written before subscriptions (one `room_id`, no `rooms`) and move it over: an UpdateItem of the
-  # record and a PutItem of that room's subscription. Hence UpdateItem on connections and PutItem on subscriptions
-  # in functions that otherwise only read.
+  # Every function that reads the caller's record (ConnectionStore.get: all but connect, disconnect, default and
+  # fan-out-worker) may find one written before subscriptions (one `room_id`, no `rooms`) and move it over: an
+  # UpdateItem of the record and a PutItem of that room's subscription. Hence UpdateItem on connections and PutItem
+  # on subscriptions in functions that otherwise only read.
   functions = {
     # Verifies the token, reads the user's and the URL room's newest seqs (BatchGetItem of their counters: where a
     # fresh client starts), registers the connection and, with a room in the URL, subscribes it, then announces
@@ -228,6 +233,8 @@ locals {
     # puts of an idempotency marker it may read back and update, of the message, or of a void for a seq it gives
     # up), queries the room's subscriptions, posts to each connection and prunes the connections that answer 410
     # Gone: the record, the subscriptions it held (BatchWriteItem), and the room's item when the record is gone.
+    # A room above FANOUT_THRESHOLD is handed to the fan-out worker instead, shard by shard (an asynchronous
+    # Invoke); a shard Lambda refuses it posts itself, as above.
     "send-message" = {
       route_key = "sendMessage"
       env = {
@@ -237,27 +244,81 @@ locals {
         MAX_MESSAGE_CHARS                    = var.max_message_chars
         FANOUT_CONCURRENCY                   = var.fanout_concurrency
         WEBSOCKET_MANAGEMENT_ENDPOINT        = local.management_endpoint
+        FANOUT_WORKER_FUNCTION               = var.fanout_workers_enabled ? local.fanout_worker_name : null
+        FANOUT_THRESHOLD                     = var.fanout_threshold
+        FANOUT_SHARD_SIZE                    = var.fanout_shard_size
+      }
+      statements = concat(
+        [
+          {
+            sid       = "ReadSenderPruneGone"
+            actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+            resources = [aws_dynamodb_table.connections.arn]
+          },
+          {
+            sid       = "QueryRoomPruneGone"
+            actions   = ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+            resources = [aws_dynamodb_table.subscriptions.arn]
+          },
+          {
+            sid       = "StoreMessage"
+            actions   = ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem"]
+            resources = [aws_dynamodb_table.messages.arn]
+          },
+          {
+            sid       = "PostToRoom"
+            actions   = ["execute-api:ManageConnections"]
+            resources = [local.post_to_connection_arn]
+          },
+        ],
+        # With the tier on only: the worker, and no other function.
+        var.fanout_workers_enabled ? [
+          {
+            sid       = "HandShardsToWorker"
+            actions   = ["lambda:InvokeFunction"]
+            resources = [local.fanout_worker_arn]
+          },
+        ] : [],
+      )
+    }
+
+    # No route: invoked asynchronously by send-message with one shard of a big room (src/fan-out.ts), and by
+    # itself with the posts of a shard that failed. Posts to each connection of the shard and prunes the ones that
+    # answer 410 Gone as send-message does (the record, the subscriptions it held, the room's item when the record
+    # is gone); reads no table. Lambda sends a shard it gave up on to the failure queue with this role.
+    "fan-out-worker" = {
+      route_key = null
+      env = {
+        DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
+        FANOUT_CONCURRENCY                   = var.fanout_concurrency
+        FANOUT_WORKER_FUNCTION               = local.fanout_worker_name
+        WEBSOCKET_MANAGEMENT_ENDPOINT        = local.management_endpoint
       }
       statements = [
         {
-          sid       = "ReadSenderPruneGone"
-          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+          sid       = "PruneGoneConnection"
+          actions   = ["dynamodb:DeleteItem"]
           resources = [aws_dynamodb_table.connections.arn]
         },
         {
-          sid       = "QueryRoomPruneGone"
-          actions   = ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+          sid       = "PruneGoneSubscriptions"
+          actions   = ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem"]
           resources = [aws_dynamodb_table.subscriptions.arn]
         },
         {
-          sid       = "StoreMessage"
-          actions   = ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem"]
-          resources = [aws_dynamodb_table.messages.arn]
-        },
-        {
-          sid       = "PostToRoom"
+          sid       = "PostToShard"
           actions   = ["execute-api:ManageConnections"]
           resources = [local.post_to_connection_arn]
+        },
+        {
+          sid       = "HandOnFailedPosts"
+          actions   = ["lambda:InvokeFunction"]
+          resources = [local.fanout_worker_arn]
+        },
+        {
+          sid       = "SendGivenUpShard"
+          actions   = ["sqs:SendMessage"]
+          resources = [aws_sqs_queue.fanout_failures.arn]
         },
       ]
     }
@@ -432,17 +493,30 @@ locals {
     )
   }
 
+  # The functions API Gateway invokes, one route each (apigateway.tf); the others are invoked by functions.
+  routed_functions = { for name, fn in local.functions : name => fn if fn.route_key != null }
+
   # The functions that take client frames ($default and every action): past CONNECTION_CLOSE_AFTER_REFUSALS refused
   # frames a minute they close the connection (DeleteConnection, src/route.ts `admitted`).
-  frame_functions = toset([for name, fn in local.functions : name if fn.route_key == "$default" || !startswith(fn.route_key, "$")])
+  frame_functions = toset([for name, fn in local.routed_functions : name if fn.route_key == "$default" || !startswith(fn.route_key, "$")])
+
+  # What descriptions and alarms call a function: its route key, or its name when no route invokes it.
+  function_labels = { for name, fn in local.functions : name => coalesce(fn.route_key, name) }
 
   function_names           = { for name in keys(local.functions) : name => "${var.name_prefix}-${name}" }
-  function_memory_mb       = { for name in keys(local.functions) : name => lookup(var.function_memory_mb, name, var.lambda_memory_mb) }
+  function_memory_mb       = { for name in keys(local.functions) : name => lookup(merge(local.default_function_memory_mb, var.function_memory_mb), name, var.lambda_memory_mb) }
   function_timeout_seconds = { for name in keys(local.functions) : name => lookup(merge(local.default_function_timeout_seconds, var.function_timeout_seconds), name, var.lambda_timeout_seconds) }
 
+  # The worker has settings of its own (function_memory_mb and function_timeout_seconds take route functions only).
+  default_function_memory_mb = { "fan-out-worker" = var.fanout_worker_memory_mb }
+
   # send-message fans out to a whole room, so it gets API Gateway's whole 29 s unless var.function_timeout_seconds
-  # says otherwise (an override of another function keeps this one).
-  default_function_timeout_seconds = { "send-message" = 29 }
+  # says otherwise (an override of another function keeps this one). The worker answers to no API Gateway, so its
+  # timeout is its own.
+  default_function_timeout_seconds = { "send-message" = 29, "fan-out-worker" = var.fanout_worker_timeout_seconds }
+
+  # Reserved concurrency by function; the others draw on the account's unreserved pool.
+  function_reserved_concurrency = { "fan-out-worker" = var.fanout_worker_reserved_concurrency }
 
   # The HS256 secret from the variable or from SSM; null with a JWKS URL.
   jwt_secret = var.jwt_secret != null ? var.jwt_secret : one(data.aws_ssm_parameter.jwt_secret[*].value)
@@ -476,3 +550,5 @@ data "aws_ssm_parameter" "jwt_secret" {
 data "aws_region" "current" {}
 
 data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}

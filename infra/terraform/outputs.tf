@@ -45,7 +45,7 @@ output "messages_table_name" {
 }
 
 output "function_names" {
-  description = "Lambda function name by roomcast function (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping)."
+  description = "Lambda function name by roomcast function (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping, fan-out-worker)."
   value       = { for name, fn in aws_lambda_function.this : name => fn.function_name }
 }
 
@@ -62,4 +62,9 @@ output "alarm_topic_arn" {
 output "dashboard_name" {
   description = "CloudWatch dashboard with the metrics behind the alarms."
   value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
+output "fanout_failure_queue_url" {
+  description = "SQS queue of the fan-out shards Lambda gave up on (the fan-out-failures alarm watches it): read a record to see which room, message and connections missed their live delivery, then purge it."
+  value       = aws_sqs_queue.fanout_failures.url
 }

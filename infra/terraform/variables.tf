@@ -182,7 +182,7 @@ variable "deletion_protection" {
 # ---------------------------------------------------------------------------------------------------------------------
 
 variable "lambda_memory_mb" {
-  description = "Memory of every function unless function_memory_mb overrides it. Lambda gives CPU in proportion to memory."
+  description = "Memory of every route function unless function_memory_mb overrides it (the fan-out worker has fanout_worker_memory_mb). Lambda gives CPU in proportion to memory."
   type        = number
   default     = 256
 
@@ -193,18 +193,18 @@ variable "lambda_memory_mb" {
 }
 
 variable "function_memory_mb" {
-  description = "Per-function memory overrides, by function name (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping)."
+  description = "Per-function memory overrides, by route function name (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping)."
   type        = map(number)
   default     = {}
 
   validation {
     condition     = alltrue([for name, mb in var.function_memory_mb : contains(["connect", "disconnect", "default", "subscribe", "unsubscribe", "send-message", "send-direct", "get-history", "list-members", "ping"], name) && mb >= 128 && mb <= 10240 && floor(mb) == mb])
-    error_message = "The function_memory_mb keys must be function names (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping) and the values whole numbers between 128 and 10240."
+    error_message = "The function_memory_mb keys must be route function names (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping; the fan-out worker has fanout_worker_memory_mb) and the values whole numbers between 128 and 10240."
   }
 }
 
 variable "lambda_timeout_seconds" {
-  description = "Timeout of every function unless function_timeout_seconds overrides it. API Gateway stops waiting for an integration after 29 s."
+  description = "Timeout of every route function unless function_timeout_seconds overrides it (the fan-out worker has fanout_worker_timeout_seconds). API Gateway stops waiting for an integration after 29 s."
   type        = number
   default     = 10
 
@@ -215,13 +215,13 @@ variable "lambda_timeout_seconds" {
 }
 
 variable "function_timeout_seconds" {
-  description = "Per-function timeout overrides, by function name. send-message fans out to a whole room, so it gets API Gateway's 29 s unless this map names it."
+  description = "Per-function timeout overrides, by route function name. send-message fans out to a whole room, so it gets API Gateway's 29 s unless this map names it."
   type        = map(number)
   default     = {}
 
   validation {
     condition     = alltrue([for name, seconds in var.function_timeout_seconds : contains(["connect", "disconnect", "default", "subscribe", "unsubscribe", "send-message", "send-direct", "get-history", "list-members", "ping"], name) && seconds >= 1 && seconds <= 900 && floor(seconds) == seconds])
-    error_message = "The function_timeout_seconds keys must be function names (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping) and the values whole numbers between 1 and 900."
+    error_message = "The function_timeout_seconds keys must be route function names (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping; the fan-out worker has fanout_worker_timeout_seconds) and the values whole numbers between 1 and 900."
   }
 }
 
@@ -362,6 +362,93 @@ variable "metrics_namespace" {
   validation {
     condition     = can(regex("^[A-Za-z0-9 .\\-_/#:]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
     error_message = "The metrics_namespace must be 1-255 letters, digits, spaces or . - _ / # : (CloudWatch's rule) and must not start with \"AWS/\"."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Fan-out tier: big rooms delivered by the fan-out-worker function (README, "Fan-out tier")
+# ---------------------------------------------------------------------------------------------------------------------
+
+variable "fanout_workers_enabled" {
+  description = "Whether send-message hands the delivery of rooms bigger than fanout_threshold to the fan-out-worker function (FANOUT_WORKER_FUNCTION). False leaves FANOUT_WORKER_FUNCTION unset and takes lambda:InvokeFunction from send-message, so the sender posts to every room itself; the worker, its failure queue and its alarms stay deployed, idle."
+  type        = bool
+  default     = true
+}
+
+variable "fanout_threshold" {
+  description = "FANOUT_THRESHOLD: rooms with more connections than this are delivered by fan-out workers. Up to it, the send-message invocation posts to every member itself, with no extra hop. Above it, the room is split in shards of fanout_shard_size connections, each posted by one asynchronous worker invocation, all in parallel: a big room is done sooner, for a hand-off per shard (a Lambda request and the worker's duration) and Lambda's queue delay before the first post. A worker that Lambda retries posts its whole shard again, so a member may get a message twice; the client SDK drops the copy by its seq."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.fanout_threshold >= 1 && var.fanout_threshold <= 1000000 && floor(var.fanout_threshold) == var.fanout_threshold
+    error_message = "The fanout_threshold must be a whole number between 1 and 1000000."
+  }
+}
+
+variable "fanout_shard_size" {
+  description = "FANOUT_SHARD_SIZE: connections one fan-out worker invocation posts to (their ids travel in its payload). Smaller shards finish sooner and a retry posts fewer twice, but cost more invocations, and more of them post at once (each with fanout_concurrency posts in flight)."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.fanout_shard_size >= 1 && var.fanout_shard_size <= 2000 && floor(var.fanout_shard_size) == var.fanout_shard_size
+    error_message = "The fanout_shard_size must be a whole number between 1 and 2000."
+  }
+}
+
+variable "fanout_worker_memory_mb" {
+  description = "Memory of the fan-out-worker function. Lambda gives CPU in proportion to memory, and a worker signs and sends one post per connection of its shard."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.fanout_worker_memory_mb >= 128 && var.fanout_worker_memory_mb <= 10240 && floor(var.fanout_worker_memory_mb) == var.fanout_worker_memory_mb
+    error_message = "The fanout_worker_memory_mb must be a whole number between 128 and 10240."
+  }
+}
+
+variable "fanout_worker_timeout_seconds" {
+  description = "Timeout of the fan-out-worker function. A shard takes about fanout_shard_size / fanout_concurrency post round trips (500 / 32: 16), after a back-off of up to 3 s when it is a retry; a worker that times out is retried by Lambda, whole shard again."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.fanout_worker_timeout_seconds >= 1 && var.fanout_worker_timeout_seconds <= 900 && floor(var.fanout_worker_timeout_seconds) == var.fanout_worker_timeout_seconds
+    error_message = "The fanout_worker_timeout_seconds must be a whole number between 1 and 900."
+  }
+}
+
+variable "fanout_worker_reserved_concurrency" {
+  description = "Reserved concurrency of the fan-out-worker function; null reserves none. It bounds the posts in flight across all workers (this times fanout_concurrency) against API Gateway's account-wide throttle of 10,000 @connections requests per second, which every API of the account and region shares (one worker at 32 in flight and about 5 ms a post sends about 6,400 a second). Shards beyond it wait in Lambda's queue, at most fanout_worker_max_event_age_seconds. Reserving takes that much from the account's unreserved concurrency, which every other function shares."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.fanout_worker_reserved_concurrency == null || (coalesce(var.fanout_worker_reserved_concurrency, 1) >= 1 && floor(coalesce(var.fanout_worker_reserved_concurrency, 1)) == coalesce(var.fanout_worker_reserved_concurrency, 1))
+    error_message = "The fanout_worker_reserved_concurrency must be null or a whole number >= 1 (0 would drop every shard; set fanout_workers_enabled = false instead)."
+  }
+}
+
+variable "fanout_worker_retry_attempts" {
+  description = "Times Lambda retries a fan-out worker invocation that failed (threw, timed out, or could not hand its failed posts on). Each retry posts the whole shard again: members already posted to get the message twice, which the client SDK drops. A shard whose retries all failed goes to the failure queue."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = contains([0, 1, 2], var.fanout_worker_retry_attempts)
+    error_message = "The fanout_worker_retry_attempts must be 0, 1 or 2 (Lambda's range)."
+  }
+}
+
+variable "fanout_worker_max_event_age_seconds" {
+  description = "How long a shard may wait in Lambda's asynchronous queue (throttled, or between retries) before Lambda gives up on it and sends it to the failure queue. A live message is stale after minutes: members read it from history on their next ping."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.fanout_worker_max_event_age_seconds >= 60 && var.fanout_worker_max_event_age_seconds <= 21600 && floor(var.fanout_worker_max_event_age_seconds) == var.fanout_worker_max_event_age_seconds
+    error_message = "The fanout_worker_max_event_age_seconds must be a whole number between 60 and 21600 (Lambda's range)."
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The route list: API Gateway route key → the Lambda function (file in src/handlers/) that serves it.
- * The local stack, the bundler and the Terraform tests all read it from here.
+ * The route list: API Gateway route key → the Lambda function (file in src/handlers/) that serves it, and the
+ * functions no route serves. The local stack, the bundler and the Terraform tests all read them from here.
  */
 export const ROUTES = [
   { routeKey: '$connect', functionName: 'connect' },
@@ -15,8 +15,22 @@ export const ROUTES = [
   { routeKey: 'ping', functionName: 'ping' },
 ] as const;
 
+/**
+ * Functions no route invokes: the fan-out workers, which the send-message function invokes asynchronously
+ * (src/fan-out.ts). Built, deployed and run locally like the route functions.
+ */
+export const WORKERS = [{ functionName: 'fan-out-worker' }] as const;
+
 export type RouteKey = (typeof ROUTES)[number]['routeKey'];
-export type FunctionName = (typeof ROUTES)[number]['functionName'];
+export type RouteFunctionName = (typeof ROUTES)[number]['functionName'];
+export type WorkerFunctionName = (typeof WORKERS)[number]['functionName'];
+export type FunctionName = RouteFunctionName | WorkerFunctionName;
+
+/** Every Lambda function roomcast deploys: the route functions, then the workers. */
+export const FUNCTION_NAMES: readonly FunctionName[] = [
+  ...ROUTES.map((route) => route.functionName),
+  ...WORKERS.map((worker) => worker.functionName),
+];
 
 /** API Gateway selects routes with this expression; client frames carry `action` accordingly. */
 export const ROUTE_SELECTION_EXPRESSION = '$request.body.action';

@@ -1,13 +1,14 @@
+import { deliverToRoom } from '../fan-out.ts';
 import type { WebSocketHandler } from '../invocation.ts';
 import { METRIC } from '../metrics.ts';
-import { broadcast } from '../rooms.ts';
 import { callerRoom, type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
 import { messageFrame, type NewMessage, type RoomMessage } from '../store/messages.ts';
 
 /**
  * `sendMessage`: to a room the sender's connection holds (`room_id`, or its one room), as its record says, never
- * to another. The message is stored before it is delivered; a retried `client_msg_id` is acknowledged to the
- * sender only, with the first message.
+ * to another. The message is stored before it is delivered (by this function, or by fan-out workers in a room
+ * above the tier's threshold: src/fan-out.ts); a retried `client_msg_id` is acknowledged to the sender only, with
+ * the first message.
  */
 export function createHandler(deps: HandlerDeps): WebSocketHandler {
   return messageRoute(deps, 'sendMessage', async (frame, ctx) => {
@@ -31,14 +32,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       await reply(deps, event, messageFrame(message), log);
       return;
     }
-    const summary = await broadcast(
-      deps,
-      event,
-      log,
-      deps.connections.roomConnectionIds(roomId),
-      messageFrame(message),
-      { roomId },
-    );
+    const summary = await deliverToRoom(deps, event, log, message, JSON.stringify(messageFrame(message)));
     log.info('message delivered', {
       room_id: roomId,
       message_id: message.message_id,

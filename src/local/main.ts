@@ -43,7 +43,8 @@ async function main(): Promise<void> {
   WebSocket       ${stack.wsUrl}?token=<JWT>[&room_id=<room>]
   management API  ${stack.managementEndpoint}/@connections/<connectionId> (${managementAuthText(stack)})
   demo page       ${stack.httpUrl}
-  store           ${store}`);
+  store           ${store}
+  big rooms       ${fanOutText(stack)}`);
   if (stack.usingDevSecret) {
     console.log(
       '  tokens          JWT_SECRET is not set: using the public development secret (never deploy it)',
@@ -83,4 +84,10 @@ function managementAuthText(stack: Awaited<ReturnType<typeof startLocalStack>>):
   return own
     ? `SigV4 with your key ${key.accessKeyId}`
     : `SigV4: sign with key ${key.accessKeyId}, secret ${key.secretAccessKey} (made up at start)`;
+}
+
+function fanOutText(stack: Awaited<ReturnType<typeof startLocalStack>>): string {
+  const tier = stack.config.fanOutTier;
+  if (!tier) return 'posted to by the sender (FANOUT_WORKER_FUNCTION is empty)';
+  return `over ${tier.threshold} connections: fan-out workers in process, ${tier.shardSize} connections each`;
 }

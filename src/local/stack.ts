@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  type AsyncInvocationLimits,
   createGateway,
+  type FunctionDefinition,
   type Gateway,
   type GatewayLogger,
   type StageThrottling,
@@ -12,12 +14,13 @@ import type { Context } from 'aws-lambda';
 import { DEV_JWT_SECRET } from '../auth.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { createManagementClient } from '../delivery.ts';
+import { lambdaInvoker } from '../fan-out.ts';
 import { ROUTE_SELECTION_EXPRESSION, ROUTES } from '../handlers/routes.ts';
 import type { WebSocketEvent, WebSocketHandler } from '../invocation.ts';
 import { createDeps, type HandlerDeps } from '../route.ts';
 import { demoPageHandler } from './demo-page.ts';
 import { clearConnections, ensureTables, startEmbeddedDynamo } from './dynamo.ts';
-import { handlerFactories } from './handlers.ts';
+import { handlerFactories, workerFactories } from './handlers.ts';
 
 export interface LocalStackOptions {
   host?: string;
@@ -47,6 +50,13 @@ export interface LocalStackOptions {
   managementAuth?: 'sigv4' | 'none';
   /** API Gateway's stage and route throttling for messages (none by default, as on a new stage). */
   throttling?: StageThrottling;
+  /**
+   * Lambda's asynchronous-invocation settings for the fan-out workers (Lambda's defaults: two retries, one and
+   * two minutes apart), and their on-failure destination (default: a line on the gateway's logger).
+   */
+  fanOutWorker?: Omit<FunctionDefinition, 'handler'>;
+  /** How many asynchronous invocations (fan-out workers) run at once, and how many may wait (the emulator's bounds). */
+  asyncInvocation?: AsyncInvocationLimits;
 }
 
 export interface LocalStack {
@@ -67,6 +77,8 @@ export interface LocalStack {
   managementCredentials: AwsCredentialIdentity | undefined;
   config: Config;
   deps: HandlerDeps;
+  /** The functions invoked asynchronously (the fan-out workers), as Lambda runs them: stats, `whenIdle()`. */
+  functions: Gateway['functions'];
   /** Closes the gateway (every client gets 1001), then the embedded store; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -88,6 +100,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // Only when neither is set at all: a set but empty JWT_SECRET is refused by loadConfig, not replaced.
   const usingDevSecret = env.JWT_SECRET === undefined && env.JWT_JWKS_URL === undefined;
   if (usingDevSecret) env.JWT_SECRET = DEV_JWT_SECRET;
+  // The fan-out tier runs locally too, through the emulator's asynchronous invocation; FANOUT_WORKER_FUNCTION=""
+  // turns it off.
+  env.FANOUT_WORKER_FUNCTION ??= FAN_OUT_WORKER;
 
   // Routes are bound before the handlers exist (the management endpoint is known only once the port is): a
   // client that connects meanwhile, say while reconnecting to a restarting server, waits for them.
@@ -125,6 +140,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }
       : 'none',
     ...(options.throttling && { throttling: options.throttling }),
+    ...(options.asyncInvocation && { asyncInvocation: options.asyncInvocation }),
   });
 
   try {
@@ -135,6 +151,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const deps = createDeps(
       config,
       {
+        ...(config.fanOutTier && {
+          workerInvoker: lambdaInvoker({
+            region: config.region,
+            credentials: LOCAL_CREDENTIALS,
+            requestHandler: gateway.functions.requestHandler(),
+          }),
+        }),
         ...(options.managementTransport !== 'http' && {
           managementClient: inProcessClient(
             config.managementEndpoint ?? listening.managementEndpoint,
@@ -152,6 +175,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ROUTES.map(({ routeKey, functionName }) => [routeKey, handlerFactories[functionName](deps)]),
       ),
     );
+    if (config.fanOutTier) {
+      const logger = options.gatewayLogger;
+      gateway.functions.register(config.fanOutTier.workerFunction, {
+        handler: workerFactories[FAN_OUT_WORKER](deps),
+        timeoutMs: FAN_OUT_WORKER_TIMEOUT_MS,
+        onFailure: (record) =>
+          (logger?.error ?? console.error)('fan-out shard given up on', {
+            condition: record.requestContext.condition,
+            attempts: record.requestContext.approximateInvokeCount,
+          }),
+        ...options.fanOutWorker,
+      });
+    }
     let closed: Promise<void> | undefined;
     return {
       wsUrl: listening.url,
@@ -165,6 +201,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       managementCredentials,
       config,
       deps,
+      functions: gateway.functions,
       // Once: a second call gets the first one's promise (the store's worker answers only one close).
       close: () => {
         closed ??= gateway.close().then(() => embedded?.close());
@@ -234,6 +271,11 @@ function ownKeyPair(env: Record<string, string | undefined>): AwsCredentialIdent
 function processKeyPair(): AwsCredentialIdentity {
   return { accessKeyId: 'local', secretAccessKey: randomBytes(24).toString('base64url') };
 }
+
+/** The worker's function name locally, as Terraform names the function's key. */
+const FAN_OUT_WORKER = 'fan-out-worker';
+/** As Terraform's default for the worker: a shard of 500 posts takes well under a second. */
+const FAN_OUT_WORKER_TIMEOUT_MS = 60_000;
 
 /**
  * What the local clients sign with: dynalite and DynamoDB Local accept any key pair (DynamoDB Local keeps one

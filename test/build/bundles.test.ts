@@ -12,7 +12,8 @@ import {
   type InvokeBundle,
 } from '../../scripts/bundle-invoker.ts';
 import { signDevToken } from '../../src/auth.ts';
-import { ROUTES } from '../../src/handlers/routes.ts';
+import type { ShardSummary } from '../../src/fan-out.ts';
+import { FUNCTION_NAMES } from '../../src/handlers/routes.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { LOCAL_CREDENTIALS } from '../../src/local/stack.ts';
 import { CONNECT_GRACE_SECONDS } from '../../src/rooms.ts';
@@ -26,6 +27,7 @@ import {
 import { DYNAMODB_NEEDS, type DynamoDbNeed, needText, type Table } from '../infra/dynamodb-needs.ts';
 import { ChatClient, putOldRecord, startTestStack, TEST_SECRET } from '../support/chat.ts';
 import { dynamoOperation, type FaultProxy, FORWARD, startFaultProxy } from '../support/fault-proxy.ts';
+import { serveLambdaApi } from '../support/lambda-http.ts';
 
 let dir: string;
 let bundles: BundleReport[];
@@ -75,7 +77,11 @@ after(async () => {
  * Imports a bundle in a fresh Node process, as the Lambda runtime would, invokes its handler once, and records
  * what it called in DynamoDB.
  */
-async function invoke(functionName: string, event: object): Promise<{ result: unknown; stdout: string }> {
+async function invoke(
+  functionName: string,
+  event: object,
+  env: Record<string, string> = {},
+): Promise<{ result: unknown; stdout: string }> {
   const bundle = bundles.find((b) => b.functionName === functionName);
   assert.ok(bundle, `no bundle for ${functionName}`);
   const from = recorder.requests.length;
@@ -83,6 +89,7 @@ async function invoke(functionName: string, event: object): Promise<{ result: un
     JWT_SECRET: TEST_SECRET,
     LOG_LEVEL: 'WARN',
     DYNAMODB_ENDPOINT: recorder.url,
+    ...env,
   });
   const seen = called.get(functionName) ?? new Set<string>();
   called.set(functionName, seen);
@@ -184,7 +191,7 @@ describe('Lambda bundles', () => {
   it('are built for every function of the route list, minified ESM', () => {
     assert.deepEqual(
       bundles.map((b) => b.functionName),
-      ROUTES.map((r) => r.functionName),
+      FUNCTION_NAMES,
     );
     // The target (bench/README.md): under 400 KB, so a cold start reads little.
     for (const bundle of bundles)
@@ -287,6 +294,90 @@ describe('Lambda bundles', () => {
         (m) => m.DeliveriesSucceeded === 1 && m.StaleConnectionsPruned === 2 && m.MessagesReceived === 1,
       ),
     );
+  });
+
+  it('send-message in a room above the threshold: hands the room to a worker through Lambda Invoke, signed', async () => {
+    const lambda = await serveLambdaApi(stack.functions);
+    try {
+      const accepted = stack.functions.stats.accepted;
+      await invoke(
+        'send-message',
+        deployedConnection(aliceId).message(
+          'sendMessage',
+          JSON.stringify({ action: 'sendMessage', message: 'through a worker' }),
+        ),
+        {
+          // Above one connection; the worker is the local stack's, under its local name.
+          FANOUT_THRESHOLD: '1',
+          FANOUT_WORKER_FUNCTION: 'fan-out-worker',
+          AWS_ENDPOINT_URL_LAMBDA: lambda.url,
+        },
+      );
+      assert.equal((await alice.next((f) => f.action === 'message', 10_000)).message, 'through a worker');
+      await stack.functions.whenIdle();
+      assert.equal(stack.functions.stats.accepted, accepted + 1);
+      // The client the bundle loaded on first use: Lambda's Invoke API, asynchronous, SigV4-signed.
+      const [request] = lambda.requests;
+      assert.equal(request?.path, '/2015-03-31/functions/fan-out-worker/invocations');
+      assert.equal(request?.headers['x-amz-invocation-type'], 'Event');
+      assert.match(
+        String(request?.headers.authorization),
+        /^AWS4-HMAC-SHA256 Credential=.*\/lambda\/aws4_request/,
+      );
+    } finally {
+      await lambda.close();
+    }
+  });
+
+  it('fan-out-worker: posts to its shard, prunes the gone connection, emits the delivery metrics', async () => {
+    await putOldRecord(stack, { connectionId: 'BundleShard0000=', roomId: 'bundles', userId: 'ghost' });
+    // And a subscription left behind without its record: the room's item goes too.
+    await doc.send(
+      new PutCommand({
+        TableName: stack.config.tables.subscriptions,
+        Item: {
+          room_id: 'bundles',
+          connection_id: 'BundleShard0001=',
+          user_id: 'ghost',
+          ttl: Math.floor(Date.now() / 1000) + 3600,
+          created_at: new Date(pastGrace()).toISOString(),
+        },
+      }),
+    );
+    const frame = {
+      action: 'message',
+      room_id: 'bundles',
+      user_id: 'bob',
+      message: 'from a worker',
+      message_id: '01BUNDLEWORKER000000000000',
+      timestamp: new Date().toISOString(),
+      seq: 1_000,
+    };
+    const { result, stdout } = await invoke('fan-out-worker', {
+      v: 1,
+      room_id: 'bundles',
+      frame: JSON.stringify(frame),
+      seq: frame.seq,
+      message_id: frame.message_id,
+      dispatched_at: Date.now(),
+      shard: 0,
+      connection_ids: [aliceId, 'BundleShard0000=', 'BundleShard0001='],
+      attempt: 1,
+      endpoint: 'https://unused.execute-api.us-east-1.amazonaws.com/prod',
+    });
+    assert.equal((await alice.next((f) => f.action === 'message')).message, 'from a worker');
+    assert.deepEqual(
+      [(result as ShardSummary).delivered, (result as ShardSummary).gone, (result as ShardSummary).pruned],
+      [1, 2, 2],
+    );
+    assert.equal(await rawRecord('BundleShard0000='), undefined);
+    assert.equal(await subscription('bundles', 'BundleShard0000='), undefined);
+    assert.equal(await subscription('bundles', 'BundleShard0001='), undefined);
+    const emf = stdout
+      .split('\n')
+      .filter((l) => l.includes('"CloudWatchMetrics"'))
+      .map((l) => JSON.parse(l));
+    assert.ok(emf.some((m) => m.DeliveriesSucceeded === 1 && typeof m.FanOutQueueDelay === 'number'));
   });
 
   it('ping and default: answer the caller', async () => {
@@ -458,7 +549,7 @@ describe('Lambda bundles', () => {
   });
 
   it('each bundle calls in DynamoDB only what its IAM policy allows (test/infra/dynamodb-needs.ts)', () => {
-    for (const { functionName } of ROUTES) {
+    for (const functionName of FUNCTION_NAMES) {
       const allowed = new Set((DYNAMODB_NEEDS[functionName] ?? []).map(needText));
       const seen = [...(called.get(functionName) ?? [])];
       assert.deepEqual(

@@ -70,6 +70,9 @@ export const DYNAMODB_NEEDS: Record<string, DynamoDbNeed[]> = {
   'list-members': [...caller, roomQuery, need('GetItem', 'messages')],
   // The newest seq of every room held and of the inbox: BatchGetItem of their counters.
   ping: [...caller, need('BatchGetItem', 'messages')],
+  // A shard of a big room (src/fan-out.ts): it reads no table (the sender read the room and passed the ids), and
+  // prunes the connections that answer 410 Gone as send-message does, the room's item included.
+  'fan-out-worker': [...prune, need('DeleteItem', 'subscriptions')],
 };
 
 export function needText(need: DynamoDbNeed): string {

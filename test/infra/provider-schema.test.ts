@@ -270,11 +270,11 @@ describe('provider schema (test/infra/provider-schema.json)', () => {
 
     it('a type the schema file lacks, saying to re-run the script', () => {
       const problems = afterMutation((copy) => {
-        copy.resources.aws_sqs_queue = { dead_letters: { name: 'x' } };
+        copy.resources.aws_kinesis_stream = { events: { name: 'x' } };
       });
       assertCaught(
         problems,
-        /^aws_sqs_queue\.dead_letters: .* not in test\/infra\/provider-schema\.json.*re-run/,
+        /^aws_kinesis_stream\.events: .* not in test\/infra\/provider-schema\.json.*re-run/,
       );
     });
   });

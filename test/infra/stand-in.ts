@@ -495,6 +495,12 @@ function standInAttributes(
     aws_sns_topic_subscription: { id, arn: arn('sns', `\${args.topic_arn}:\${${id}}`) },
     aws_api_gateway_account: { id: '"api-gateway-account"' },
     aws_route53_record: { id: '"${args.zone_id}_${args.name}_${args.type}"', fqdn: 'args.name' },
+    aws_sqs_queue: {
+      id: `"https://sqs.${region}.amazonaws.com/${account}/\${args.name}"`,
+      arn: arn('sqs', '${args.name}'),
+      url: `"https://sqs.${region}.amazonaws.com/${account}/\${args.name}"`,
+    },
+    aws_lambda_function_event_invoke_config: { id: 'args.function_name' },
   };
   const knownData: Record<string, Record<string, string>> = {
     aws_region: {

@@ -1,6 +1,12 @@
 import { resolve } from 'node:path';
 import { CONFIG_ENV_VARS, loadConfig } from '../../src/config.ts';
-import { type FunctionName, ROUTE_SELECTION_EXPRESSION, ROUTES } from '../../src/handlers/routes.ts';
+import {
+  FUNCTION_NAMES,
+  type FunctionName,
+  ROUTE_SELECTION_EXPRESSION,
+  ROUTES,
+  WORKERS,
+} from '../../src/handlers/routes.ts';
 import { METRIC } from '../../src/metrics.ts';
 import { connectionsTable, keyAttributes, type TableDefinition, tables } from '../../src/store/tables.ts';
 import { DYNAMODB_NEEDS, type Table } from './dynamodb-needs.ts';
@@ -17,8 +23,17 @@ import type { Evaluated } from './terraform-cli.ts';
 export type Check = (evaluated: Evaluated) => string[];
 
 const REPOSITORY = resolve(import.meta.dirname, '../..');
-const FUNCTION_NAMES: readonly FunctionName[] = ROUTES.map((route) => route.functionName);
 const CONNECT_FUNCTION = functionOfRoute('$connect');
+const WORKER_FUNCTIONS: readonly FunctionName[] = WORKERS.map((worker) => worker.functionName);
+/**
+ * The functions whose code hands shards to the fan-out workers (src/fan-out.ts): the sender, and each worker for
+ * the posts that failed. Only they read FANOUT_WORKER_FUNCTION.
+ */
+const FAN_OUT_FUNCTIONS: readonly FunctionName[] = [functionOfRoute('sendMessage'), ...WORKER_FUNCTIONS];
+/** The functions that take client frames: $default and every action ($connect and $disconnect take none). */
+const FRAME_FUNCTIONS: readonly FunctionName[] = ROUTES.filter(
+  (route) => route.routeKey === '$default' || !route.routeKey.startsWith('$'),
+).map((route) => route.functionName);
 
 /** Environment variables Lambda reserves (a function that sets one fails to deploy or is silently overridden). */
 const RESERVED_ENV = [
@@ -100,7 +115,19 @@ const KNOWN_METRICS: Readonly<Record<string, readonly string[]>> = {
     'UserErrors',
   ],
   'AWS/ApiGateway': ['ConnectCount', 'MessageCount', 'IntegrationError', 'ClientError', 'ExecutionError'],
-  'AWS/Lambda': ['Errors', 'Throttles', 'Duration', 'Invocations', 'ConcurrentExecutions'],
+  'AWS/Lambda': [
+    'Errors',
+    'Throttles',
+    'Duration',
+    'Invocations',
+    'ConcurrentExecutions',
+    // Asynchronous invocations (the fan-out workers').
+    'AsyncEventsReceived',
+    'AsyncEventAge',
+    'AsyncEventsDropped',
+    'DestinationDeliveryFailures',
+  ],
+  'AWS/SQS': ['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage', 'NumberOfMessagesSent'],
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -183,10 +210,43 @@ function grantText(grant: Grant): string {
   return `${grant.action} on ${grant.resource}${grant.viaService ? ` via ${grant.viaService}` : ''}`;
 }
 
+/** What Lambda needs of a function's role to deliver an asynchronous invocation's record to a destination. */
+const DESTINATION_ACTIONS: Readonly<Record<string, string>> = {
+  sqs: 'sqs:SendMessage',
+  sns: 'sns:Publish',
+  lambda: 'lambda:InvokeFunction',
+  events: 'events:PutEvents',
+};
+
+/** Every instance of every resource of a type, whatever its name and shape. */
+function instancesOfType(evaluated: Evaluated, type: string): JsonObject[] {
+  return Object.keys(evaluated.resources)
+    .filter((address) => address.startsWith(`${type}.`))
+    .flatMap((address) => Object.values(instances(evaluated, address)));
+}
+
+/** The asynchronous invocation configs of one function (by its name or ARN, as Lambda takes either). */
+function asyncConfigsOf(evaluated: Evaluated, fn: string): JsonObject[] {
+  const lambda = instances(evaluated, 'aws_lambda_function.this')[fn];
+  if (!lambda) return [];
+  return instancesOfType(evaluated, 'aws_lambda_function_event_invoke_config').filter(
+    (config) => config.function_name === lambda.function_name || config.function_name === lambda.arn,
+  );
+}
+
+/** Where Lambda sends a config's records: its on-failure and on-success destinations. */
+function destinationsOf(config: JsonObject): { onFailure?: string; onSuccess?: string } {
+  const destination = first(config.destination_config);
+  const onFailure = text(first(destination.on_failure).destination);
+  const onSuccess = text(first(destination.on_success).destination);
+  return { ...(onFailure && { onFailure }), ...(onSuccess && { onSuccess }) };
+}
+
 /**
  * The whole IAM policy of each function, as "action on resource": what its code calls (DYNAMODB_NEEDS, which the
- * bundle tests hold to what each bundle really calls), a post to connections, and nothing else. With a customer
- * managed table key, each function that touches a table may use the key through DynamoDB only.
+ * bundle tests hold to what each bundle really calls), a post to connections, the fan-out worker it hands shards to,
+ * the destination Lambda sends its failed asynchronous invocations to, and nothing else. With a customer managed
+ * table key, each function that touches a table may use the key through DynamoDB only.
  */
 export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Record<string, string[]> {
   const tableArn = (key: string) =>
@@ -208,7 +268,26 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
   // DeleteConnection: every function that takes client frames closes a connection that keeps sending past its
   // limits (src/route.ts `admitted`); $connect and $disconnect take none.
   const closeConnection = on(['execute-api:ManageConnections'], post.replace('/POST/', '/DELETE/'));
-  const takesFrames = (fn: string) => fn !== 'connect' && fn !== 'disconnect';
+  const takesFrames = (fn: string) => (FRAME_FUNCTIONS as readonly string[]).includes(fn);
+  // Invoke: a function that hands shards to fan-out workers (src/fan-out.ts) invokes the function its
+  // FANOUT_WORKER_FUNCTION names, asynchronously, and no other.
+  const functions = Object.values(instances(evaluated, 'aws_lambda_function.this'));
+  const invokeWorker = (fn: string): Grant[] => {
+    const name = environmentOf(evaluated, fn).FANOUT_WORKER_FUNCTION;
+    if (!name) return [];
+    const target = functions.find((candidate) => candidate.function_name === name);
+    return on(['lambda:InvokeFunction'], text(target?.arn) ?? `(no function named ${name})`);
+  };
+  // Lambda sends the record of an asynchronous invocation it gave up on with the function's own role.
+  const sendToDestinations = (fn: string): Grant[] =>
+    asyncConfigsOf(evaluated, fn)
+      .flatMap((config) => Object.values(destinationsOf(config)))
+      .map((destination) => ({
+        action:
+          DESTINATION_ACTIONS[destination.split(':')[2] ?? ''] ??
+          `(no action for destination ${destination})`,
+        resource: destination,
+      }));
   const tables: Record<Table, string> = { connections, subscriptions, messages };
   const code: Record<string, Grant[]> = {};
   for (const [fn, needs] of Object.entries(DYNAMODB_NEEDS)) {
@@ -217,10 +296,12 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
         action: `dynamodb:${need.action}`,
         resource: need.index ? `${tables[need.table]}/index/${need.index}` : tables[need.table],
       })),
-      // Every function answers its caller, or posts to a room or to users.
+      // Every function answers its caller, or posts to a room, a shard of one, or users.
       ...reply,
       ...(management[fn] ?? []),
       ...(takesFrames(fn) ? closeConnection : []),
+      ...invokeWorker(fn),
+      ...sendToDestinations(fn),
     ];
   }
   const dnsSuffix = text(single(evaluated, 'data.aws_partition.current')?.dns_suffix);
@@ -403,6 +484,26 @@ export const checkRoutes: Check = (evaluated) => {
       );
     }
   }
+  // A function no route serves (a fan-out worker) is invoked by the others only: API Gateway has no way to it.
+  const routed = new Set<string>(ROUTES.map((route) => route.functionName));
+  for (const [fn, lambda] of Object.entries(functions)) {
+    if (routed.has(fn)) continue;
+    const invokes = (uri: Json | undefined) => uri === lambda.invoke_arn || uri === lambda.arn;
+    if (Object.values(integrations).some((integration) => invokes(integration.integration_uri))) {
+      problems.push(
+        `${fn}: an API Gateway integration invokes it, but no route in src/handlers/routes.ts serves it`,
+      );
+    }
+    const names = [lambda.function_name, lambda.arn];
+    if (permissions.some((permission) => names.includes(permission.function_name ?? null))) {
+      problems.push(
+        `${fn}: a permission lets API Gateway invoke it, but no route in src/handlers/routes.ts serves it`,
+      );
+    }
+  }
+  if (Object.keys(integrations).length !== ROUTES.length) {
+    problems.push(`${Object.keys(integrations).length} integrations for ${ROUTES.length} routes`);
+  }
   return problems;
 };
 
@@ -504,6 +605,15 @@ export const checkFunctions: Check = (evaluated) => {
         lambda.source_code_hash === bundle.output_base64sha256,
         'source_code_hash does not follow its bundle, so new code would not deploy',
       );
+      // The zip holds the entry point and the chunks it imports (scripts/bundle.ts), and no source map.
+      const excludes = strings(bundle.excludes);
+      const excluded = (file: string) => excludes.some((pattern) => globMatches(pattern, file));
+      for (const file of ['index.mjs.map', 'chunk-7QXJ2KQM.mjs.map']) {
+        expect(excluded(file), `its zip would hold ${file} (excludes ${json(excludes)})`);
+      }
+      for (const file of ['index.mjs', 'chunk-7QXJ2KQM.mjs']) {
+        expect(!excluded(file), `its zip would leave out ${file} (excludes ${json(excludes)})`);
+      }
     }
     expect(lambda.role === roles[fn]?.arn, `role ${json(lambda.role)} is not its own`);
     const group = logGroups[fn];
@@ -525,6 +635,8 @@ export const checkEnvironment: Check = (evaluated) => {
   const problems: string[] = [];
   const managementEndpoint = `https://${executeApiHost(evaluated)}/${text(single(evaluated, 'aws_apigatewayv2_stage.this')?.name)}`;
   const policies = policiesOf(evaluated);
+  const functions = instances(evaluated, 'aws_lambda_function.this');
+  const workerNames = WORKER_FUNCTIONS.flatMap((fn) => text(functions[fn]?.function_name) ?? []);
   for (const fn of FUNCTION_NAMES) {
     const env = environmentOf(evaluated, fn);
     for (const name of Object.keys(env)) {
@@ -542,6 +654,20 @@ export const checkEnvironment: Check = (evaluated) => {
       if (env[def.envVar] !== table?.name) {
         problems.push(`${fn}: ${def.envVar} is ${json(env[def.envVar])}, not ${json(table?.name)}`);
       }
+    }
+    // The fan-out tier: only the code that hands shards over reads it, and it must name a worker; a worker needs
+    // its own name to hand on the posts that failed.
+    const worker = env.FANOUT_WORKER_FUNCTION;
+    if (worker !== undefined && !FAN_OUT_FUNCTIONS.includes(fn)) {
+      problems.push(`${fn}: sets FANOUT_WORKER_FUNCTION, which only ${FAN_OUT_FUNCTIONS.join(' and ')} read`);
+    } else if (worker !== undefined && !workerNames.includes(worker)) {
+      problems.push(
+        `${fn}: FANOUT_WORKER_FUNCTION is ${json(worker)}, not the name of a fan-out worker (${json(workerNames)})`,
+      );
+    } else if (worker === undefined && WORKER_FUNCTIONS.includes(fn)) {
+      problems.push(
+        `${fn}: no FANOUT_WORKER_FUNCTION, so it cannot hand the posts that failed to another worker`,
+      );
     }
     if (env.WEBSOCKET_MANAGEMENT_ENDPOINT !== managementEndpoint) {
       problems.push(
@@ -673,6 +799,7 @@ export const checkAlarms: Check = (evaluated) => {
     ApiId: [String(api?.id)],
     Stage: [String(stage?.name)],
     FunctionName: Object.values(functions).map((fn) => String(fn.function_name)),
+    QueueName: instancesOfType(evaluated, 'aws_sqs_queue').map((queue) => String(queue.name)),
     service: [service],
   };
   const connections = String(single(evaluated, 'aws_dynamodb_table.connections')?.name);
@@ -693,6 +820,13 @@ export const checkAlarms: Check = (evaluated) => {
       ['Errors', 'Throttles'].map((metric) => `AWS/Lambda ${metric} FunctionName=${fn.function_name}`),
     ),
     `${namespace} ${METRIC.deliveriesFailed} service=${service}`,
+    // The fan-out workers: shards Lambda gave up on, and the queue their records go to.
+    ...WORKER_FUNCTIONS.map(
+      (fn) => `AWS/Lambda AsyncEventsDropped FunctionName=${functions[fn]?.function_name}`,
+    ),
+    ...failureQueues(evaluated).map(
+      (queue) => `AWS/SQS ApproximateNumberOfMessagesVisible QueueName=${queue?.name}`,
+    ),
   ];
 
   const topic = evaluated.outputs.alarm_topic_arn;
@@ -754,6 +888,86 @@ export const checkAlarms: Check = (evaluated) => {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
+// The fan-out tier's asynchronous invocations
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The on-failure destination of each fan-out worker, as the queue declared here (undefined when it is none). */
+function failureQueues(evaluated: Evaluated): (JsonObject | undefined)[] {
+  const queues = instancesOfType(evaluated, 'aws_sqs_queue');
+  return WORKER_FUNCTIONS.flatMap((fn) => asyncConfigsOf(evaluated, fn))
+    .map((config) => destinationsOf(config).onFailure)
+    .map((arn) => queues.find((queue) => queue.arn === arn));
+}
+
+/**
+ * Each fan-out worker's asynchronous invocations: Lambda's retries and event age set within Lambda's ranges, and
+ * an on-failure destination that is an encrypted SQS queue declared here, keeping its records as long as SQS can,
+ * with an alarm that fires at its first record. Without it, a shard Lambda gave up on would leave no trace.
+ */
+export const checkFanOut: Check = (evaluated) => {
+  const problems: string[] = [];
+  const queues = instancesOfType(evaluated, 'aws_sqs_queue');
+  const alarms = instancesOfType(evaluated, 'aws_cloudwatch_metric_alarm');
+  for (const fn of WORKER_FUNCTIONS) {
+    const where = `${fn}'s asynchronous invocations`;
+    const configs = asyncConfigsOf(evaluated, fn);
+    const [config] = configs;
+    if (configs.length !== 1 || !config) {
+      problems.push(`${where}: ${configs.length} aws_lambda_function_event_invoke_config, one expected`);
+      continue;
+    }
+    const expect = expecter(problems, where);
+    const retries = config.maximum_retry_attempts;
+    expect(
+      typeof retries === 'number' && retries >= 0 && retries <= 2,
+      `maximum_retry_attempts ${json(retries)}, not 0-2`,
+    );
+    const age = config.maximum_event_age_in_seconds;
+    expect(
+      typeof age === 'number' && age >= 60 && age <= 21600,
+      `maximum_event_age_in_seconds ${json(age)}, not 60-21600`,
+    );
+    expect(
+      config.qualifier === null || config.qualifier === undefined,
+      `qualifier ${json(config.qualifier)}: the sender invokes the unqualified function`,
+    );
+    const { onFailure } = destinationsOf(config);
+    const queue = queues.find((candidate) => candidate.arn === onFailure);
+    if (!queue) {
+      problems.push(
+        `${where}: the on-failure destination ${json(onFailure)} is not an SQS queue declared here`,
+      );
+      continue;
+    }
+    const at = expecter(problems, `queue ${text(queue.name)}`);
+    at(
+      queue.sqs_managed_sse_enabled === true || typeof queue.kms_master_key_id === 'string',
+      'is not encrypted at rest',
+    );
+    at(
+      queue.message_retention_seconds === 1_209_600,
+      `keeps records ${json(queue.message_retention_seconds)} s, not SQS's longest (14 days)`,
+    );
+    const depth = alarms.filter(
+      (alarm) =>
+        alarm.namespace === 'AWS/SQS' &&
+        alarm.metric_name === 'ApproximateNumberOfMessagesVisible' &&
+        isObject(alarm.dimensions) &&
+        alarm.dimensions.QueueName === queue.name,
+    );
+    at(depth.length > 0, 'has no alarm on its depth');
+    for (const alarm of depth) {
+      at(
+        (alarm.comparison_operator === 'GreaterThanOrEqualToThreshold' && alarm.threshold === 1) ||
+          (alarm.comparison_operator === 'GreaterThanThreshold' && alarm.threshold === 0),
+        `its alarm ${text(alarm.alarm_name)} does not fire at the first record`,
+      );
+    }
+  }
+  return problems;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
 // Outputs
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -767,6 +981,7 @@ export const checkOutputs: Check = (evaluated) => {
     connections_table_name: single(evaluated, 'aws_dynamodb_table.connections')?.name,
     subscriptions_table_name: single(evaluated, 'aws_dynamodb_table.subscriptions')?.name,
     messages_table_name: single(evaluated, 'aws_dynamodb_table.messages')?.name,
+    fanout_failure_queue_url: failureQueues(evaluated)[0]?.url,
   };
   for (const [name, value] of Object.entries(expected)) {
     if (evaluated.outputs[name] !== value) {
@@ -787,6 +1002,7 @@ export const ALL_CHECKS: Readonly<Record<string, Check>> = {
   environment: checkEnvironment,
   iam: (evaluated) => checkIam(evaluated),
   alarms: checkAlarms,
+  'fan-out': checkFanOut,
   outputs: checkOutputs,
 };
 
@@ -806,6 +1022,23 @@ function isAllowedEnv(name: string): boolean {
     name.startsWith('POWERTOOLS_') ||
     name === 'NODE_OPTIONS'
   );
+}
+
+/** Whether a path relative to the zipped folder matches an `excludes` pattern (the archive provider's doublestar globs). */
+function globMatches(pattern: string, path: string): boolean {
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern.startsWith('**/', i)) {
+      source += '(?:.*/)?';
+      i += 2;
+    } else if (pattern.startsWith('**', i)) {
+      source += '.*';
+      i += 1;
+    } else if (pattern[i] === '*') source += '[^/]*';
+    else if (pattern[i] === '?') source += '[^/]';
+    else source += (pattern[i] ?? '').replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`).test(path);
 }
 
 function expecter(problems: string[], where: string): (ok: boolean | undefined, problem: string) => void {

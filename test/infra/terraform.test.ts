@@ -6,12 +6,14 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { TERRAFORM_FUNCTIONS_FILE } from '../../scripts/bundle-invoker.ts';
 import { loadConfig } from '../../src/config.ts';
+import { WORKERS } from '../../src/handlers/routes.ts';
 import { loadTerraform } from './hcl.ts';
 import {
   ALL_CHECKS,
   type Check,
   checkAlarms,
   checkEnvironment,
+  checkFanOut,
   checkFunctions,
   checkIam,
   checkOutputs,
@@ -30,6 +32,8 @@ const TERRAFORM_FUNCTIONS_ABOUT =
 
 /** The token source the READMEs deploy with. */
 const README_VARS = { jwt_secret_ssm_parameter: '/roomcast/jwt-secret' };
+/** The fan-out worker (src/handlers/routes.ts WORKERS). */
+const WORKER = WORKERS[0].functionName;
 const TABLE_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const CERTIFICATE = 'arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 /** Every optional feature on at once. */
@@ -144,6 +148,16 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       ],
       ['the longest message that fits a 32 KB frame', { ...README_VARS, max_message_chars: '5000' }],
       ['the most rooms per connection the code takes', { ...README_VARS, max_rooms_per_connection: '1000' }],
+      [
+        "the fan-out tier's largest settings the code takes",
+        {
+          ...README_VARS,
+          fanout_threshold: '1000000',
+          fanout_shard_size: '2000',
+          fanout_worker_max_event_age_seconds: '21600',
+          fanout_worker_retry_attempts: '0',
+        },
+      ],
       [
         'a JWKS URL with issuer, audience and algorithms',
         {
@@ -308,6 +322,37 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
         /max_rooms_per_connection must be a whole number between 1 and 1000/,
       ],
       [
+        'a fan-out threshold the code refuses',
+        { ...README_VARS, fanout_threshold: '1000001' },
+        /fanout_threshold must be a whole number between 1 and 1000000/,
+      ],
+      [
+        'a shard bigger than the code takes',
+        { ...README_VARS, fanout_shard_size: '2001' },
+        /fanout_shard_size must be a whole number between 1 and 2000/,
+      ],
+      ['an empty shard', { ...README_VARS, fanout_shard_size: '0' }, /fanout_shard_size must be/],
+      [
+        'more retries than Lambda makes',
+        { ...README_VARS, fanout_worker_retry_attempts: '3' },
+        /fanout_worker_retry_attempts must be 0, 1 or 2/,
+      ],
+      [
+        'an event age Lambda refuses',
+        { ...README_VARS, fanout_worker_max_event_age_seconds: '59' },
+        /between 60 and 21600/,
+      ],
+      [
+        'a reserved concurrency of 0, which would drop every shard',
+        { ...README_VARS, fanout_worker_reserved_concurrency: '0' },
+        /set fanout_workers_enabled = false instead/,
+      ],
+      [
+        "the worker's memory through the route functions' map",
+        { ...README_VARS, function_memory_mb: '{ "fan-out-worker" = 1024 }' },
+        /the fan-out worker has fanout_worker_memory_mb/,
+      ],
+      [
         'a fractional memory size',
         { ...README_VARS, function_memory_mb: '{ ping = 200.5 }' },
         /whole numbers/,
@@ -417,7 +462,7 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       const keyStatement = (fn: string) => document(fn).Statement.find((s) => s.Sid === 'UseTableKey');
       // Readers decrypt; writers also encrypt. Every function that touches a table writes: those that read the
       // caller's record may move a record of the previous version over (get-history also voids seqs left empty).
-      for (const writer of ['connect', 'list-members', 'ping', 'send-message', 'get-history'])
+      for (const writer of ['connect', 'list-members', 'ping', 'send-message', 'get-history', WORKER])
         assert.deepEqual(
           keyStatement(writer)?.Action,
           [
@@ -502,6 +547,147 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       assert.equal(env.JWT_SECRET, undefined);
       assert.deepEqual(loadConfig({ ...env, AWS_REGION: 'eu-west-1' }).auth?.kind, 'jwks');
       assert.deepEqual(checkEnvironment(evaluated), []);
+    });
+  });
+
+  describe('the fan-out tier', () => {
+    /** The statements of a function's policy, as its role gets them. */
+    const statements = (evaluated: Evaluated, fn: string) =>
+      (
+        JSON.parse(String(instances(evaluated, 'aws_iam_role_policy.function')[fn]?.policy)) as {
+          Statement: { Sid: string; Action: string[]; Resource: string[] }[];
+        }
+      ).Statement;
+    const grantsOf = (evaluated: Evaluated, fn: string, service: string) =>
+      statements(evaluated, fn).flatMap((statement) =>
+        statement.Action.filter((action) => action.startsWith(`${service}:`)).flatMap((action) =>
+          statement.Resource.map((resource) => `${action} on ${resource}`),
+        ),
+      );
+
+    it('the worker is a function with its own role and log group, and no route, integration or permission', () => {
+      const worker = must(instances(deployed, 'aws_lambda_function.this')[WORKER]);
+      assert.equal(worker.function_name, 'roomcast-fan-out-worker');
+      assert.equal(worker.memory_size, 512);
+      assert.equal(worker.timeout, 60);
+      assert.equal(worker.reserved_concurrent_executions, null);
+      assert.equal(worker.role, instances(deployed, 'aws_iam_role.function')[WORKER]?.arn);
+      assert.equal(
+        instances(deployed, 'aws_cloudwatch_log_group.function')[WORKER]?.name,
+        '/aws/lambda/roomcast-fan-out-worker',
+      );
+      for (const address of [
+        'aws_apigatewayv2_route.this',
+        'aws_apigatewayv2_integration.this',
+        'aws_lambda_permission.api_gateway',
+      ]) {
+        assert.equal(instances(deployed, address)[WORKER], undefined, address);
+      }
+      assert.equal(Object.keys(instances(deployed, 'aws_apigatewayv2_route.this')).length, 10);
+    });
+
+    it('send-message hands rooms above fanout_threshold to the worker, in shards of fanout_shard_size', async () => {
+      const evaluated = await terraform.evaluate({
+        ...README_VARS,
+        fanout_threshold: '2500',
+        fanout_shard_size: '250',
+        fanout_concurrency: '16',
+      });
+      const worker = instances(evaluated, 'aws_lambda_function.this')[WORKER]?.function_name;
+      const sender = loadConfig({ ...environmentOf(evaluated, 'send-message'), AWS_REGION: 'eu-west-1' });
+      assert.deepEqual(sender.fanOutTier, { workerFunction: worker, threshold: 2500, shardSize: 250 });
+      // The worker names itself, to hand on the posts that failed, and posts as many at once as the sender would.
+      const env = environmentOf(evaluated, WORKER);
+      const config = loadConfig({ ...env, AWS_REGION: 'eu-west-1' });
+      assert.equal(config.fanOutTier?.workerFunction, worker);
+      assert.equal(config.fanOutConcurrency, 16);
+      assert.equal(env.WEBSOCKET_MANAGEMENT_ENDPOINT, evaluated.outputs.management_endpoint);
+      // No JWT settings, no messages table: it verifies no token and reads no history.
+      assert.deepEqual(
+        Object.keys(env).filter((name) => name.startsWith('JWT_') || name.includes('MESSAGES')),
+        [],
+      );
+    });
+
+    it('send-message may invoke the worker and nothing else; the worker itself, and send to its failure queue', () => {
+      const worker = instances(deployed, 'aws_lambda_function.this')[WORKER];
+      const queue = single(deployed, 'aws_sqs_queue.fanout_failures');
+      assert.deepEqual(grantsOf(deployed, 'send-message', 'lambda'), [
+        `lambda:InvokeFunction on ${worker?.arn}`,
+      ]);
+      assert.deepEqual(grantsOf(deployed, WORKER, 'lambda'), [`lambda:InvokeFunction on ${worker?.arn}`]);
+      assert.deepEqual(grantsOf(deployed, WORKER, 'sqs'), [`sqs:SendMessage on ${queue?.arn}`]);
+      assert.deepEqual(grantsOf(deployed, WORKER, 'execute-api'), [
+        `execute-api:ManageConnections on ${single(deployed, 'aws_apigatewayv2_api.this')?.execution_arn}/prod/POST/@connections/*`,
+      ]);
+      // Nothing else may invoke a function or send to a queue.
+      for (const fn of Object.keys(instances(deployed, 'aws_lambda_function.this'))) {
+        if (fn === 'send-message' || fn === WORKER) continue;
+        assert.deepEqual([...grantsOf(deployed, fn, 'lambda'), ...grantsOf(deployed, fn, 'sqs')], [], fn);
+      }
+    });
+
+    it('fanout_workers_enabled = false: send-message posts to every room itself and may not invoke the worker', async () => {
+      const evaluated = await terraform.evaluate({ ...README_VARS, fanout_workers_enabled: 'false' });
+      const env = environmentOf(evaluated, 'send-message');
+      assert.equal(env.FANOUT_WORKER_FUNCTION, undefined);
+      assert.equal(loadConfig({ ...env, AWS_REGION: 'eu-west-1' }).fanOutTier, undefined);
+      assert.deepEqual(grantsOf(evaluated, 'send-message', 'lambda'), []);
+      for (const [name, check] of Object.entries(ALL_CHECKS)) assert.deepEqual(check(evaluated), [], name);
+    });
+
+    it('a shard Lambda gives up on goes to an encrypted queue kept 14 days, whose first record raises an alarm', async () => {
+      const config = single(deployed, 'aws_lambda_function_event_invoke_config.fanout_worker');
+      const queue = single(deployed, 'aws_sqs_queue.fanout_failures');
+      assert.equal(
+        config?.function_name,
+        instances(deployed, 'aws_lambda_function.this')[WORKER]?.function_name,
+      );
+      assert.equal(config?.maximum_retry_attempts, 2);
+      assert.equal(config?.maximum_event_age_in_seconds, 900);
+      assert.deepEqual(config?.destination_config, [
+        { on_failure: [{ destination: queue?.arn }], on_success: [] },
+      ]);
+      assert.equal(queue?.sqs_managed_sse_enabled, true);
+      assert.equal(queue?.message_retention_seconds, 14 * 86_400);
+      const alarm = single(deployed, 'aws_cloudwatch_metric_alarm.fanout_failures');
+      assert.deepEqual(alarm?.dimensions, { QueueName: queue?.name });
+      assert.equal(alarm?.comparison_operator, 'GreaterThanOrEqualToThreshold');
+      assert.equal(alarm?.threshold, 1);
+      assert.match(String(alarm?.alarm_description), /missed the live message/);
+      assert.equal(deployed.outputs.fanout_failure_queue_url, queue?.url);
+
+      const tuned = await terraform.evaluate({
+        ...README_VARS,
+        fanout_worker_retry_attempts: '0',
+        fanout_worker_max_event_age_seconds: '3600',
+      });
+      const tunedConfig = single(tuned, 'aws_lambda_function_event_invoke_config.fanout_worker');
+      assert.equal(tunedConfig?.maximum_retry_attempts, 0);
+      assert.equal(tunedConfig?.maximum_event_age_in_seconds, 3600);
+    });
+
+    it("the worker's memory, timeout and reserved concurrency are its own settings", async () => {
+      const evaluated = await terraform.evaluate({
+        ...README_VARS,
+        fanout_worker_memory_mb: '1024',
+        fanout_worker_timeout_seconds: '120',
+        fanout_worker_reserved_concurrency: '3',
+        lambda_memory_mb: '128',
+      });
+      const functions = instances(evaluated, 'aws_lambda_function.this');
+      assert.equal(functions[WORKER]?.memory_size, 1024);
+      assert.equal(functions[WORKER]?.timeout, 120);
+      assert.equal(functions[WORKER]?.reserved_concurrent_executions, 3);
+      assert.equal(functions['send-message']?.memory_size, 128);
+      assert.equal(functions['send-message']?.timeout, 29);
+      const reserved = Object.entries(functions).filter(
+        ([, lambda]) => lambda.reserved_concurrent_executions !== null,
+      );
+      assert.deepEqual(
+        reserved.map(([fn]) => fn),
+        [WORKER],
+      );
     });
   });
 
@@ -726,6 +912,147 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
           dashboard.dashboard_body = JSON.stringify({ widgets: body.widgets.slice(1) });
         }),
         /the dashboard does not show AWS\/ApiGateway ConnectCount/,
+      );
+    });
+
+    it('API Gateway able to invoke the worker, through a permission or an integration', () => {
+      assertCaught(
+        afterMutation(checkRoutes, (copy) => {
+          const permissions = instances(copy, 'aws_lambda_permission.api_gateway');
+          permissions[WORKER] = {
+            ...must(permissions.ping),
+            function_name: lambda(copy, WORKER).function_name ?? null,
+          };
+        }),
+        /fan-out-worker: a permission lets API Gateway invoke it, but no route/,
+      );
+      assertCaught(
+        afterMutation(checkRoutes, (copy) => {
+          const integrations = instances(copy, 'aws_apigatewayv2_integration.this');
+          integrations[WORKER] = {
+            ...must(integrations.ping),
+            integration_uri: lambda(copy, WORKER).invoke_arn ?? null,
+          };
+        }),
+        /fan-out-worker: an API Gateway integration invokes it, but no route/,
+      );
+    });
+
+    it('a worker without its function or its role', () => {
+      assertCaught(
+        afterMutation(checkFunctions, (copy) => {
+          delete instances(copy, 'aws_lambda_function.this')[WORKER];
+        }),
+        /functions .*, routes\.ts has .*"fan-out-worker"/,
+      );
+      assertCaught(
+        afterMutation(checkIam, (copy) => {
+          delete instances(copy, 'aws_iam_role.function')[WORKER];
+        }),
+        /roles .*: one per function is expected/,
+      );
+    });
+
+    it('send-message invoking any function, the worker sending to any queue or unable to hand posts on', () => {
+      const edit = (copy: Evaluated, fn: string, sid: string, resource: string[] | undefined) => {
+        const document = policy(copy, fn);
+        const value = document.read();
+        value.Statement = value.Statement.flatMap((statement) =>
+          statement.Sid !== sid ? [statement] : resource ? [{ ...statement, Resource: resource }] : [],
+        );
+        document.write(value);
+      };
+      assertCaught(
+        afterMutation(checkIam, (copy) =>
+          edit(copy, 'send-message', 'HandShardsToWorker', [
+            'arn:aws:lambda:eu-west-1:123456789012:function:*',
+          ]),
+        ),
+        /send-message: allows lambda:InvokeFunction on arn:aws:lambda:eu-west-1:123456789012:function:\*, which its code never needs/,
+      );
+      assertCaught(
+        afterMutation(checkIam, (copy) => edit(copy, WORKER, 'SendGivenUpShard', ['*'])),
+        /fan-out-worker: allows sqs:SendMessage on \*, which its code never needs/,
+      );
+      assertCaught(
+        afterMutation(checkIam, (copy) => edit(copy, WORKER, 'HandOnFailedPosts', undefined)),
+        /fan-out-worker: lacks lambda:InvokeFunction on arn:aws:lambda:eu-west-1:123456789012:function:roomcast-fan-out-worker, which its code needs/,
+      );
+    });
+
+    it('FANOUT_WORKER_FUNCTION naming another function, or set where no code reads it', () => {
+      assertCaught(
+        afterMutation(checkEnvironment, (copy) => {
+          variables(copy, 'send-message').FANOUT_WORKER_FUNCTION = 'roomcast-ping';
+        }),
+        /send-message: FANOUT_WORKER_FUNCTION is "roomcast-ping", not the name of a fan-out worker/,
+      );
+      assertCaught(
+        afterMutation(checkEnvironment, (copy) => {
+          variables(copy, 'ping').FANOUT_WORKER_FUNCTION = 'roomcast-fan-out-worker';
+        }),
+        /ping: sets FANOUT_WORKER_FUNCTION, which only send-message and fan-out-worker read/,
+      );
+      assertCaught(
+        afterMutation(checkEnvironment, (copy) => {
+          delete variables(copy, WORKER).FANOUT_WORKER_FUNCTION;
+        }),
+        /fan-out-worker: no FANOUT_WORKER_FUNCTION/,
+      );
+    });
+
+    it('shards given up on going nowhere, to an unencrypted queue, or raising no alarm', () => {
+      assertCaught(
+        afterMutation(checkFanOut, (copy) => {
+          must(single(copy, 'aws_lambda_function_event_invoke_config.fanout_worker')).destination_config = [];
+        }),
+        /fan-out-worker's asynchronous invocations: the on-failure destination undefined is not an SQS queue declared here/,
+      );
+      assertCaught(
+        afterMutation(checkFanOut, (copy) => {
+          delete copy.resources['aws_lambda_function_event_invoke_config.fanout_worker'];
+        }),
+        /fan-out-worker's asynchronous invocations: 0 aws_lambda_function_event_invoke_config, one expected/,
+      );
+      assertCaught(
+        afterMutation(checkFanOut, (copy) => {
+          must(single(copy, 'aws_sqs_queue.fanout_failures')).sqs_managed_sse_enabled = false;
+        }),
+        /queue roomcast-fan-out-failures: is not encrypted at rest/,
+      );
+      assertCaught(
+        afterMutation(checkFanOut, (copy) => {
+          must(single(copy, 'aws_cloudwatch_metric_alarm.fanout_failures')).threshold = 10;
+        }),
+        /its alarm roomcast-fan-out-failures does not fire at the first record/,
+      );
+      assertCaught(
+        afterMutation(checkAlarms, (copy) => {
+          delete copy.resources['aws_cloudwatch_metric_alarm.fanout_failures'];
+        }),
+        /no alarm on AWS\/SQS ApproximateNumberOfMessagesVisible QueueName=roomcast-fan-out-failures/,
+      );
+      assertCaught(
+        afterMutation(checkAlarms, (copy) => {
+          delete copy.resources['aws_cloudwatch_metric_alarm.fanout_events_dropped'];
+        }),
+        /no alarm on AWS\/Lambda AsyncEventsDropped FunctionName=roomcast-fan-out-worker/,
+      );
+    });
+
+    it('a zip that would carry the source maps, or leave the chunks out', () => {
+      const bundle = (copy: Evaluated) => must(instances(copy, 'data.archive_file.function')[WORKER]);
+      assertCaught(
+        afterMutation(checkFunctions, (copy) => {
+          bundle(copy).excludes = ['index.mjs.map'];
+        }),
+        /its zip would hold chunk-\w+\.mjs\.map/,
+      );
+      assertCaught(
+        afterMutation(checkFunctions, (copy) => {
+          bundle(copy).excludes = ['*.map', 'chunk-*'];
+        }),
+        /its zip would leave out chunk-\w+\.mjs /,
       );
     });
 

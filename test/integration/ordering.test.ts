@@ -35,8 +35,10 @@ after(async () => {
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-async function stackOn(options: { port?: number; dataDir?: string } = {}): Promise<LocalStack> {
-  const stack = await startTestStack({ env: { PRESENCE_ENABLED: 'false' }, ...options });
+async function stackOn(
+  options: { port?: number; dataDir?: string; env?: Record<string, string> } = {},
+): Promise<LocalStack> {
+  const stack = await startTestStack({ ...options, env: { PRESENCE_ENABLED: 'false', ...options.env } });
   stacks.push(stack);
   return stack;
 }
@@ -83,134 +85,151 @@ function assertIsHistory(
 
 const texts = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix} ${i}`);
 
+/**
+ * How a room's messages reach its members: posted by the function that stored them, or (in a room above the tier's
+ * threshold) by fan-out workers that Lambda runs in parallel and may run twice (src/fan-out.ts). The first
+ * guarantees are tested on both.
+ */
+const DELIVERY_PATHS: Array<{ path: string; env: Record<string, string> }> = [
+  { path: 'posted by the sender', env: {} },
+  { path: 'posted by fan-out workers', env: { FANOUT_THRESHOLD: '3', FANOUT_SHARD_SIZE: '4' } },
+];
+
+for (const { path, env } of DELIVERY_PATHS) {
+  describe(`ordered streams through the SDK, ${path}`, () => {
+    it('ten receivers and a burst of 200 from one sender: each gets the history, in send order, once', async () => {
+      const stack = await stackOn({ env });
+      const receivers = Array.from({ length: 10 }, (_, i) => sdk(stack.wsUrl, `r${i}`, 'burst'));
+      const sender = sdk(stack.wsUrl, 'sender', 'burst');
+      await opened([sender, ...receivers]);
+
+      const sent = texts('burst', 200);
+      // All at once: the outbox puts one on the wire at a time, so they are stored in the order sent.
+      const stored = await Promise.all(sent.map((text) => sender.client.send(text)));
+      assert.deepEqual(
+        stored.map((frame) => frame.seq),
+        sent.map((_, i) => i + 1),
+      );
+      const history = await wholeHistory(stack.deps.messages, 'burst');
+      assert.deepEqual(
+        history.map((message) => message.message),
+        sent,
+      );
+      for (const [i, receiver] of receivers.entries()) {
+        await received(receiver.recorder, sent.length);
+        assertIsHistory(`r${i}`, receiver.recorder.of('message'), history);
+      }
+      // Eleven connections in shards of four: three worker invocations per message, or none without the tier.
+      assert.equal(stack.functions.stats.accepted, env.FANOUT_THRESHOLD ? sent.length * 3 : 0);
+    });
+
+    it('the same while some receivers are delayed, cut off repeatedly, or black-holed', async () => {
+      const stack = await stackOn({ env });
+      const proxy = (latencyMs = 0) =>
+        TcpProxy.start(stack.wsUrl).then((started) => {
+          started.latencyMs = latencyMs;
+          proxies.push(started);
+          return started;
+        });
+      const slow = await proxy(15);
+      const flaky = await proxy();
+      const hole = await proxy();
+      const receivers = [
+        ...[0, 1, 2].map((i) => ({ name: `slow${i}`, ...sdk(slow.url, `slow${i}`, 'rough') })),
+        ...[0, 1, 2].map((i) => ({ name: `flaky${i}`, ...sdk(flaky.url, `flaky${i}`, 'rough') })),
+        ...[0, 1].map((i) => ({
+          name: `hole${i}`,
+          // A short heartbeat finds the black hole; the client then reconnects and catches up.
+          ...sdk(hole.url, `hole${i}`, 'rough', { heartbeatMs: 300, heartbeatTimeoutMs: 300 }),
+        })),
+        ...[0, 1].map((i) => ({ name: `direct${i}`, ...sdk(stack.wsUrl, `direct${i}`, 'rough') })),
+      ];
+      const sender = sdk(stack.wsUrl, 'sender', 'rough');
+      await opened([sender, ...receivers]);
+
+      const sent = texts('rough', 200);
+      let acknowledged = 0;
+      let cuts = 0;
+      let blackholed = false;
+      const sending = Promise.all(
+        sent.map((text) =>
+          sender.client.send(text).then((frame) => {
+            acknowledged += 1;
+            // Every 25 messages the flaky receivers lose their connections, with whatever frames were on the way.
+            if (acknowledged % 25 === 0) {
+              flaky.cut();
+              cuts += 1;
+            }
+            if (acknowledged === 60 && !blackholed) {
+              hole.blackhole('both');
+              blackholed = true;
+            }
+            return frame;
+          }),
+        ),
+      );
+      await sending;
+      const history = await wholeHistory(stack.deps.messages, 'rough');
+      assert.equal(history.length, sent.length);
+      for (const receiver of receivers) {
+        await received(receiver.recorder, sent.length);
+        assertIsHistory(receiver.name, receiver.recorder.of('message'), history);
+      }
+      assert.equal(cuts, 8);
+      for (const receiver of receivers.filter((r) => /flaky|hole/.test(r.name))) {
+        const reconnects =
+          receiver.recorder.of('state').filter((change) => change.state === 'open').length - 1;
+        assert.ok(reconnects >= 1, `${receiver.name} lost its connection (${reconnects} reconnects)`);
+      }
+    });
+
+    it('the same across a server restart on its data directory in the middle of the burst', async () => {
+      const dataDir = await mkdtemp(join(tmpdir(), 'roomcast-order-'));
+      dirs.push(dataDir);
+      let stack = await stackOn({ dataDir, env });
+      const port = Number(new URL(stack.wsUrl).port);
+      const receivers = Array.from({ length: 10 }, (_, i) => sdk(stack.wsUrl, `r${i}`, 'restart'));
+      const sender = sdk(stack.wsUrl, 'sender', 'restart');
+      await opened([sender, ...receivers]);
+
+      const sent = texts('restart', 200);
+      let acknowledged = 0;
+      let restarted: Promise<void> | undefined;
+      const stored = await Promise.all(
+        sent.map((text) =>
+          sender.client.send(text).then((frame) => {
+            acknowledged += 1;
+            if (acknowledged === 80) {
+              restarted = (async () => {
+                await stack.close();
+                stack = await stackOn({ port, dataDir, env });
+              })();
+            }
+            return frame;
+          }),
+        ),
+      );
+      await restarted;
+      // A seq taken by a send the restart cut short stays empty; the order is the send order all the same.
+      assert.ok(
+        stored.every((frame, i) => i === 0 || frame.seq > (stored[i - 1] as MessageFrame).seq),
+        'stored in send order, across the restart',
+      );
+      const history = await wholeHistory(stack.deps.messages, 'restart');
+      assert.deepEqual(
+        history.map((message) => message.message),
+        sent,
+      );
+      for (const [i, receiver] of receivers.entries()) {
+        await received(receiver.recorder, sent.length);
+        assertIsHistory(`r${i}`, receiver.recorder.of('message'), history);
+        assert.ok(receiver.recorder.of('state').filter((change) => change.state === 'open').length >= 2);
+      }
+    });
+  });
+}
+
 describe('ordered streams through the SDK', () => {
-  it('ten receivers and a burst of 200 from one sender: each gets the history, in send order, once', async () => {
-    const stack = await stackOn();
-    const receivers = Array.from({ length: 10 }, (_, i) => sdk(stack.wsUrl, `r${i}`, 'burst'));
-    const sender = sdk(stack.wsUrl, 'sender', 'burst');
-    await opened([sender, ...receivers]);
-
-    const sent = texts('burst', 200);
-    // All at once: the outbox puts one on the wire at a time, so they are stored in the order sent.
-    const stored = await Promise.all(sent.map((text) => sender.client.send(text)));
-    assert.deepEqual(
-      stored.map((frame) => frame.seq),
-      sent.map((_, i) => i + 1),
-    );
-    const history = await wholeHistory(stack.deps.messages, 'burst');
-    assert.deepEqual(
-      history.map((message) => message.message),
-      sent,
-    );
-    for (const [i, receiver] of receivers.entries()) {
-      await received(receiver.recorder, sent.length);
-      assertIsHistory(`r${i}`, receiver.recorder.of('message'), history);
-    }
-  });
-
-  it('the same while some receivers are delayed, cut off repeatedly, or black-holed', async () => {
-    const stack = await stackOn();
-    const proxy = (latencyMs = 0) =>
-      TcpProxy.start(stack.wsUrl).then((started) => {
-        started.latencyMs = latencyMs;
-        proxies.push(started);
-        return started;
-      });
-    const slow = await proxy(15);
-    const flaky = await proxy();
-    const hole = await proxy();
-    const receivers = [
-      ...[0, 1, 2].map((i) => ({ name: `slow${i}`, ...sdk(slow.url, `slow${i}`, 'rough') })),
-      ...[0, 1, 2].map((i) => ({ name: `flaky${i}`, ...sdk(flaky.url, `flaky${i}`, 'rough') })),
-      ...[0, 1].map((i) => ({
-        name: `hole${i}`,
-        // A short heartbeat finds the black hole; the client then reconnects and catches up.
-        ...sdk(hole.url, `hole${i}`, 'rough', { heartbeatMs: 300, heartbeatTimeoutMs: 300 }),
-      })),
-      ...[0, 1].map((i) => ({ name: `direct${i}`, ...sdk(stack.wsUrl, `direct${i}`, 'rough') })),
-    ];
-    const sender = sdk(stack.wsUrl, 'sender', 'rough');
-    await opened([sender, ...receivers]);
-
-    const sent = texts('rough', 200);
-    let acknowledged = 0;
-    let cuts = 0;
-    let blackholed = false;
-    const sending = Promise.all(
-      sent.map((text) =>
-        sender.client.send(text).then((frame) => {
-          acknowledged += 1;
-          // Every 25 messages the flaky receivers lose their connections, with whatever frames were on the way.
-          if (acknowledged % 25 === 0) {
-            flaky.cut();
-            cuts += 1;
-          }
-          if (acknowledged === 60 && !blackholed) {
-            hole.blackhole('both');
-            blackholed = true;
-          }
-          return frame;
-        }),
-      ),
-    );
-    await sending;
-    const history = await wholeHistory(stack.deps.messages, 'rough');
-    assert.equal(history.length, sent.length);
-    for (const receiver of receivers) {
-      await received(receiver.recorder, sent.length);
-      assertIsHistory(receiver.name, receiver.recorder.of('message'), history);
-    }
-    assert.equal(cuts, 8);
-    for (const receiver of receivers.filter((r) => /flaky|hole/.test(r.name))) {
-      const reconnects = receiver.recorder.of('state').filter((change) => change.state === 'open').length - 1;
-      assert.ok(reconnects >= 1, `${receiver.name} lost its connection (${reconnects} reconnects)`);
-    }
-  });
-
-  it('the same across a server restart on its data directory in the middle of the burst', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'roomcast-order-'));
-    dirs.push(dataDir);
-    let stack = await stackOn({ dataDir });
-    const port = Number(new URL(stack.wsUrl).port);
-    const receivers = Array.from({ length: 10 }, (_, i) => sdk(stack.wsUrl, `r${i}`, 'restart'));
-    const sender = sdk(stack.wsUrl, 'sender', 'restart');
-    await opened([sender, ...receivers]);
-
-    const sent = texts('restart', 200);
-    let acknowledged = 0;
-    let restarted: Promise<void> | undefined;
-    const stored = await Promise.all(
-      sent.map((text) =>
-        sender.client.send(text).then((frame) => {
-          acknowledged += 1;
-          if (acknowledged === 80) {
-            restarted = (async () => {
-              await stack.close();
-              stack = await stackOn({ port, dataDir });
-            })();
-          }
-          return frame;
-        }),
-      ),
-    );
-    await restarted;
-    // A seq taken by a send the restart cut short stays empty; the order is the send order all the same.
-    assert.ok(
-      stored.every((frame, i) => i === 0 || frame.seq > (stored[i - 1] as MessageFrame).seq),
-      'stored in send order, across the restart',
-    );
-    const history = await wholeHistory(stack.deps.messages, 'restart');
-    assert.deepEqual(
-      history.map((message) => message.message),
-      sent,
-    );
-    for (const [i, receiver] of receivers.entries()) {
-      await received(receiver.recorder, sent.length);
-      assertIsHistory(`r${i}`, receiver.recorder.of('message'), history);
-      assert.ok(receiver.recorder.of('state').filter((change) => change.state === 'open').length >= 2);
-    }
-  });
-
   it('a fresh client that joins while a message is being written gets it, after the newest `initial`', async () => {
     const dynamo = await startFaultProxy();
     proxies.push(dynamo);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
+import { managementEndpoint } from '../../src/delivery.ts';
 import type { WebSocketEvent } from '../../src/invocation.ts';
-import { managementEndpoint } from '../../src/route.ts';
 
 const event = {
   requestContext: {

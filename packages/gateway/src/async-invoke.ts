@@ -4,7 +4,8 @@
  * are retried after Lambda's delays, up to `maxRetryAttempts`; an event older than `maxEventAgeSeconds` is not
  * run; an event given up on goes to the function's on-failure destination as Lambda's invocation record. The queue
  * is the emulator's own bound (AWS documents none), and `close()` lets accepted work finish. Timers and timestamps
- * read the gateway's clock, so a test sees a two-minute retry delay without waiting for it.
+ * read the gateway's clock, so a test sees a two-minute retry delay without waiting for it. The SDK's `LambdaClient`
+ * reaches it through `requestHandler()` (lambda-api.ts, SPEC.md §8.7).
  */
 import { setImmediate } from 'node:timers';
 import {
@@ -23,6 +24,16 @@ import {
 import { newUuid } from './events.js';
 import { describeError, FailureLog, type FailureReport } from './failure-log.js';
 import { type InvocationOutcome, invokeLambda } from './invoke.js';
+import {
+  type AsyncInvokeResult,
+  createLambdaRequestHandler,
+  type DryRunResult,
+  type InvokeOptions,
+  invocationTypeNotEmulated,
+  type LambdaRequestHandler,
+  LambdaServiceException,
+  payloadTooLarge,
+} from './lambda-api.js';
 import {
   type AsyncFailureCondition,
   type AsyncInvocationLimits,
@@ -47,17 +58,6 @@ export interface LocalLambdaOptions extends AsyncInvocationLimits {
   clock?: GatewayClock;
   /** Failed attempts, discarded events and refusals. @default errors to stderr */
   logger?: GatewayLogger;
-}
-
-export interface InvokeOptions {
-  /** Only `Event` (asynchronous) is emulated. @default 'Event' */
-  invocationType?: 'Event';
-}
-
-/** What `invoke` returns, shaped like the SDK's `InvokeCommandOutput` for an `Event` invocation. */
-export interface AsyncInvokeResult {
-  StatusCode: 202;
-  $metadata: { httpStatusCode: 202; requestId: string };
 }
 
 /** Counters since the start, and the queue as it is now. */
@@ -88,22 +88,6 @@ export interface LocalLambdaStats {
   waitingForRetry: number;
   /** Now: attempts running. */
   running: number;
-}
-
-/**
- * An error of the Lambda Invoke API, shaped like the SDK's service exceptions: `name` is the error type
- * (`RequestTooLargeException`, …), `$metadata.httpStatusCode` its status.
- */
-export class LambdaServiceException extends Error {
-  readonly $fault: 'client' | 'server';
-  readonly $metadata: { httpStatusCode: number };
-
-  constructor(name: string, httpStatusCode: number, message: string) {
-    super(message);
-    this.name = name;
-    this.$fault = httpStatusCode >= 500 ? 'server' : 'client';
-    this.$metadata = { httpStatusCode };
-  }
 }
 
 interface RegisteredFunction {
@@ -175,6 +159,7 @@ export class LocalLambda {
   #full = false;
   #closing = false;
   #closed: Promise<void> | undefined;
+  #requestHandler: LambdaRequestHandler | undefined;
 
   constructor(options: LocalLambdaOptions = {}) {
     this.#region = options.region ?? DEFAULT_REGION;
@@ -207,32 +192,45 @@ export class LocalLambda {
    * Queues an event for `functionName` (a name, a partial or full ARN, or `name:$LATEST`) and returns at once
    * with 202: the handler runs later, never before `invoke` has returned. A string or `Uint8Array` payload is the
    * JSON text, as the SDK's `Payload`; any other value is serialized with `JSON.stringify`; no payload is `{}`.
-   * Throws a `LambdaServiceException` as Lambda's Invoke API answers: 413 `RequestTooLargeException` over 1 MB,
-   * 400 `InvalidRequestContentException` for a payload that is not JSON, 404 `ResourceNotFoundException` for an
-   * unknown function, 429 `TooManyRequestsException` when the queue is full, 500 `ServiceException` once closing.
+   * Throws a `LambdaServiceException` as Lambda's Invoke API answers: 400 `InvalidParameterValueException` for
+   * another invocation type or a `qualifier` unlike the name's, 500 `ServiceException` once closing, 404
+   * `ResourceNotFoundException` for an unknown function or a qualifier other than `$LATEST`, 413
+   * `RequestEntityTooLargeException` over 1 MB, 400 `InvalidRequestContentException` for a payload that is not
+   * JSON, 429 `TooManyRequestsException` when the queue is full. With `invocationType: 'DryRun'` it checks the same,
+   * except the queue, and returns 204 without queueing anything.
    */
-  invoke(functionName: string, payload?: unknown, options: InvokeOptions = {}): AsyncInvokeResult {
+  invoke(
+    functionName: string,
+    payload?: unknown,
+    options?: InvokeOptions & { invocationType?: 'Event' },
+  ): AsyncInvokeResult;
+  invoke(
+    functionName: string,
+    payload: unknown,
+    options: InvokeOptions & { invocationType: 'DryRun' },
+  ): DryRunResult;
+  invoke(functionName: string, payload?: unknown, options?: InvokeOptions): AsyncInvokeResult | DryRunResult;
+  invoke(
+    functionName: string,
+    payload?: unknown,
+    options: InvokeOptions = {},
+  ): AsyncInvokeResult | DryRunResult {
     const invocationType = options.invocationType ?? 'Event';
-    if (invocationType !== 'Event') {
-      throw new LambdaServiceException(
-        'InvalidParameterValueException',
-        400,
-        `Only InvocationType Event is emulated, got ${String(invocationType)}`,
-      );
+    if (invocationType !== 'Event' && invocationType !== 'DryRun') {
+      throw invocationTypeNotEmulated(String(invocationType));
     }
     if (this.#closing) {
       throw new LambdaServiceException('ServiceException', 500, 'The local Lambda service is closed');
     }
-    const fn = this.#lookUp(functionName);
+    const fn = this.#lookUp(functionName, options.qualifier);
     const json = serializePayload(payload);
     const bytes = Buffer.byteLength(json);
     if (bytes > ASYNC_MAX_PAYLOAD_BYTES) {
       this.#counters.refusedTooLarge += 1;
-      throw new LambdaServiceException(
-        'RequestTooLargeException',
-        413,
-        `${bytes} byte payload is too large for the Event invocation type (limit ${ASYNC_MAX_PAYLOAD_BYTES} bytes)`,
-      );
+      throw payloadTooLarge(bytes, invocationType);
+    }
+    if (invocationType === 'DryRun') {
+      return { StatusCode: 204, $metadata: { httpStatusCode: 204, requestId: newUuid() } };
     }
     const waiting = this.#queue.length + this.#retrying.size;
     if (waiting >= this.#maxQueuedEvents) {
@@ -266,6 +264,19 @@ export class LocalLambda {
       waitingForRetry: this.#retrying.size,
       running: this.#running,
     };
+  }
+
+  /**
+   * The in-process transport for Lambda's Invoke API: pass it as `requestHandler` to the AWS SDK's `LambdaClient`,
+   * and `InvokeCommand` reaches this `LocalLambda` (SPEC.md §8.7). The same handler every call.
+   */
+  requestHandler(): LambdaRequestHandler {
+    this.#requestHandler ??= createLambdaRequestHandler({
+      invoke: (functionName, payload, options) => this.invoke(functionName, payload, options),
+      clock: this.#clock,
+      logger: this.#logger,
+    });
+    return this.#requestHandler;
   }
 
   /**
@@ -307,8 +318,16 @@ export class LocalLambda {
     return `arn:aws:lambda:${this.#region}:${this.#accountId}:function:${name}`;
   }
 
-  #lookUp(reference: string): RegisteredFunction {
-    const [, region, accountId, name = '', qualifier] = FUNCTION_REFERENCE.exec(String(reference)) ?? [];
+  /** `qualifier` is `Invoke`'s `Qualifier` parameter; the name may carry one too. */
+  #lookUp(reference: string, qualifier: string | undefined): RegisteredFunction {
+    const [, region, accountId, name = '', nameQualifier] = FUNCTION_REFERENCE.exec(String(reference)) ?? [];
+    if (qualifier !== undefined && nameQualifier !== undefined && qualifier !== nameQualifier) {
+      throw new LambdaServiceException(
+        'InvalidParameterValueException',
+        400,
+        'The derived qualifier from the function name does not match the specified qualifier.',
+      );
+    }
     const fn = this.#functions.get(name);
     const elsewhere =
       (region !== undefined && region !== this.#region) ||
@@ -320,11 +339,12 @@ export class LocalLambda {
         `Function not found: ${FUNCTION_NAME.test(name) && !elsewhere ? this.#arn(name) : String(reference)}`,
       );
     }
-    if (qualifier !== undefined && qualifier !== '$LATEST') {
+    const version = qualifier ?? nameQualifier;
+    if (version !== undefined && version !== '$LATEST') {
       throw new LambdaServiceException(
         'ResourceNotFoundException',
         404,
-        `Function not found: ${fn.arn}:${qualifier} (versions and aliases are not emulated; use $LATEST)`,
+        `Function not found: ${fn.arn}:${version} (versions and aliases are not emulated; use $LATEST)`,
       );
     }
     return fn;

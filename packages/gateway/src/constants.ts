@@ -54,7 +54,7 @@ export const ASYNC_MAX_EVENT_AGE_SECONDS = 21_600;
 
 /**
  * 1 MB: the longest payload of an `Event` invocation (it was 256 KB before); longer gets 413
- * `RequestTooLargeException`. Counted as 1 MiB of JSON bytes: AWS does not say which megabyte.
+ * `RequestEntityTooLargeException`. Counted as 1 MiB of JSON bytes: AWS does not say which megabyte.
  */
 export const ASYNC_MAX_PAYLOAD_BYTES = 1_048_576;
 

@@ -1,11 +1,4 @@
-export {
-  type AsyncInvokeResult,
-  type InvokeOptions,
-  LambdaServiceException,
-  LocalLambda,
-  type LocalLambdaOptions,
-  type LocalLambdaStats,
-} from './async-invoke.js';
+export { LocalLambda, type LocalLambdaOptions, type LocalLambdaStats } from './async-invoke.js';
 export type { AuthorizerEvent } from './authorizer.js';
 export {
   type AuthorizerContext,
@@ -21,6 +14,13 @@ export {
   simulatedConnection,
 } from './events.js';
 export { createGateway, type Gateway, type ListenInfo } from './gateway.js';
+export {
+  type AsyncInvokeResult,
+  type DryRunResult,
+  type InvokeOptions,
+  type LambdaRequestHandler,
+  LambdaServiceException,
+} from './lambda-api.js';
 export type { ManagementRequestHandler } from './management.js';
 export type {
   AsyncFailureCondition,

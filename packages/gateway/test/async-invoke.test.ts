@@ -381,14 +381,14 @@ test('SPEC.md §10.14 asynchronous invocation: 202 at once, retries on the clock
   );
 
   await t.test(
-    'payloads: 1 MB is accepted, one byte more is 413 RequestTooLargeException; other Invoke errors',
+    'payloads: 1 MB is accepted, one byte more is 413 RequestEntityTooLargeException; other Invoke errors',
     async (t) => {
       const local = localLambda(t, { functions: { fanOut: () => {} } });
       const exact = JSON.stringify('x'.repeat(ASYNC_MAX_PAYLOAD_BYTES - 2));
       assert.equal(Buffer.byteLength(exact), ASYNC_MAX_PAYLOAD_BYTES);
       assert.equal(local.invoke('fanOut', exact).StatusCode, 202);
       assert.throws(() => local.invoke('fanOut', `${exact} `), {
-        name: 'RequestTooLargeException',
+        name: 'RequestEntityTooLargeException',
         message: `${ASYNC_MAX_PAYLOAD_BYTES + 1} byte payload is too large for the Event invocation type (limit ${ASYNC_MAX_PAYLOAD_BYTES} bytes)`,
         $fault: 'client',
         $metadata: { httpStatusCode: 413 },
@@ -398,7 +398,7 @@ test('SPEC.md §10.14 asynchronous invocation: 202 at once, retries on the clock
         () => local.invoke('fanOut', { text: 'é'.repeat(ASYNC_MAX_PAYLOAD_BYTES / 2) }),
         (error) => {
           assert.ok(error instanceof LambdaServiceException);
-          assert.equal(error.name, 'RequestTooLargeException');
+          assert.equal(error.name, 'RequestEntityTooLargeException');
           return true;
         },
       );
@@ -419,15 +419,32 @@ test('SPEC.md §10.14 asynchronous invocation: 202 at once, retries on the clock
       );
       assert.throws(() => local.invoke('111111111111:function:fanOut', {}), notFound);
       assert.throws(() => local.invoke('fanOut:prod', {}), notFound);
+      assert.throws(() => local.invoke('fanOut', {}, { qualifier: 'prod' }), notFound);
       assert.throws(() => local.invoke('fanOut', {}, { invocationType: 'RequestResponse' as 'Event' }), {
         name: 'InvalidParameterValueException',
+        message: 'InvocationType RequestResponse is not emulated locally: only Event and DryRun are',
         $metadata: { httpStatusCode: 400 },
+      });
+      assert.throws(() => local.invoke('fanOut:$LATEST', {}, { qualifier: 'prod' }), {
+        name: 'InvalidParameterValueException',
+        message: 'The derived qualifier from the function name does not match the specified qualifier.',
+      });
+
+      // DryRun: the same checks, except the queue, and nothing runs.
+      const dryRun = local.invoke('fanOut', exact, { invocationType: 'DryRun', qualifier: '$LATEST' });
+      assert.equal(dryRun.StatusCode, 204);
+      assert.equal(dryRun.$metadata.httpStatusCode, 204);
+      assert.throws(() => local.invoke('nope', {}, { invocationType: 'DryRun' }), notFound);
+      assert.throws(() => local.invoke('fanOut', '{"a":', { invocationType: 'DryRun' }), badRequest);
+      assert.throws(() => local.invoke('fanOut', `${exact} `, { invocationType: 'DryRun' }), {
+        name: 'RequestEntityTooLargeException',
+        message: `${ASYNC_MAX_PAYLOAD_BYTES + 1} byte payload is too large for the DryRun invocation type (limit ${ASYNC_MAX_PAYLOAD_BYTES} bytes)`,
       });
       await local.whenIdle();
       const { accepted, refusedTooLarge, attempts } = local.stats;
       assert.deepEqual(
         { accepted, refusedTooLarge, attempts },
-        { accepted: 1, refusedTooLarge: 2, attempts: 1 },
+        { accepted: 1, refusedTooLarge: 3, attempts: 1 },
       );
     },
   );
