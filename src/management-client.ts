@@ -59,6 +59,25 @@ export interface DirectRequestOptions {
   retryStrategy: RetryStrategyV2;
   /** Send without a SigV4 signature (a local gateway only). */
   unsigned?: boolean;
+  /**
+   * A Smithy HTTP handler to hand each request to instead of Node's HTTP client: the local gateway's in-process
+   * transport, whose responses carry their whole body. The agent and the timeout then do not apply.
+   */
+  handler?: InProcessHandler;
+}
+
+/** The part of a Smithy `HttpHandler` the direct path uses, for a handler that answers with the whole body. */
+export interface InProcessHandler {
+  handle(request: {
+    method: string;
+    protocol: string;
+    hostname: string;
+    port?: number;
+    path: string;
+    query: Record<string, string>;
+    headers: Record<string, string>;
+    body?: Uint8Array;
+  }): Promise<{ response: { statusCode: number; headers: Record<string, string>; body?: unknown } }>;
 }
 
 interface Operation {
@@ -214,6 +233,8 @@ class DirectRequests {
     body: Buffer | undefined,
     readBody: boolean,
   ): Promise<RawResponse> {
+    const { handler } = this.#options;
+    if (handler) return this.#exchangeInProcess(handler, method, path, headers, body);
     const timeoutMs = this.#options.requestTimeoutMs;
     return new Promise<RawResponse>((resolve, reject) => {
       const fail = (error: Error) => {
@@ -246,6 +267,33 @@ class DirectRequests {
       req.once('error', fail);
       req.end(body);
     });
+  }
+
+  async #exchangeInProcess(
+    handler: InProcessHandler,
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+  ): Promise<RawResponse> {
+    const { response } = await handler.handle({
+      method,
+      protocol: this.#protocol,
+      hostname: this.#hostname,
+      path,
+      query: {},
+      headers,
+      ...(body && { body }),
+    });
+    const data = response.body;
+    if (data !== undefined && !(data instanceof Uint8Array)) {
+      throw new TypeError('the in-process handler answered with a body that is not bytes');
+    }
+    return {
+      statusCode: response.statusCode,
+      headers: response.headers,
+      body: data ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : EMPTY,
+    };
   }
 
   /**

@@ -217,7 +217,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 }
 
 /**
- * One management client for every handler, configured as the Lambdas' (retries, no retry of timeouts) but without
+ * One management client for every handler, configured as the Lambdas' (retries, no retry of timeouts, the direct
+ * path past the SDK's middleware) but without
  * the TCP round trip, and unsigned: nothing on one machine can verify a SigV4 signature, and signing took a third
  * of the CPU of each post (bench/micro/post-to-connection.ts). The bundles, tested against the HTTP endpoint in
  * test/build, still sign.

@@ -181,6 +181,57 @@ describe('signatures the local gateway checks with the SDK signer', () => {
   });
 });
 
+describe("the local gateway's in-process transport", () => {
+  test("takes the direct path: the SDK middleware never runs, outputs and errors are the SDK's", async () => {
+    const ids: string[] = [];
+    const gateway = createGateway({
+      stage: 'dev',
+      region,
+      routes: {
+        $connect: async (event: { requestContext: { connectionId: string } }) => {
+          ids.push(event.requestContext.connectionId);
+          return { statusCode: 200 };
+        },
+      },
+    });
+    const { url, managementEndpoint } = await gateway.listen(0, '127.0.0.1');
+    const received: string[] = [];
+    const socket = new WebSocket(url);
+    socket.on('message', (data) => received.push(String(data)));
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    const client = createManagementClient(managementEndpoint, {
+      region,
+      transport: gateway.managementRequestHandler(),
+      unsigned: true,
+    });
+    // Any request that went through the SDK's stack would pass its serialize step.
+    let throughMiddleware = 0;
+    client.middlewareStack.add(
+      (next) => (args) => {
+        throughMiddleware++;
+        return next(args);
+      },
+      { step: 'serialize', name: 'countSdkRequests' },
+    );
+    try {
+      await eventually(() => ids.length === 1);
+      const [id] = ids as [string];
+      await postOne(client, id, 'in process');
+      await eventually(() => received.length === 1);
+      assert.deepEqual(received, ['in process']);
+      const connection = await client.send(new GetConnectionCommand({ ConnectionId: id }));
+      assert.ok(connection.ConnectedAt instanceof Date, 'the output is read by the SDK protocol');
+      await client.send(new DeleteConnectionCommand({ ConnectionId: id }));
+      await assert.rejects(postOne(client, id, 'gone'), GoneException);
+      assert.equal(throughMiddleware, 0);
+    } finally {
+      client.destroy();
+      socket.terminate();
+      await gateway.close();
+    }
+  });
+});
+
 describe('errors, retries and timeouts of the direct path', () => {
   let stub: ConnectionsApiStub;
   before(async () => {
