@@ -94,7 +94,8 @@ const envSchema = z.object({
   // The fan-out tier (src/fan-out.ts): off unless the worker function is named. A shard's ids travel in the
   // invocation's payload, so a shard of 2,000 ids of API Gateway's 16 characters stays near 40 KB.
   FANOUT_WORKER_FUNCTION: optionalText,
-  FANOUT_THRESHOLD: z.pipe(positiveInt(DEFAULT_FAN_OUT_THRESHOLD), z.number().check(z.maximum(1_000_000))),
+  // The sender reads up to this many ids before it posts the room itself, in one invocation.
+  FANOUT_THRESHOLD: z.pipe(positiveInt(DEFAULT_FAN_OUT_THRESHOLD), z.number().check(z.maximum(50_000))),
   FANOUT_SHARD_SIZE: z.pipe(positiveInt(DEFAULT_FAN_OUT_SHARD_SIZE), z.number().check(z.maximum(2000))),
   // What one connection may send (src/frame-limiter.ts). The SDK sends one message at a time and a catch-up reads
   // page after page, so the defaults leave ordinary clients far below them.

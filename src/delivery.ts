@@ -5,6 +5,7 @@ import {
   type ApiGatewayManagementApiClientConfig,
   GetConnectionCommand,
   GoneException,
+  LimitExceededException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { StandardRetryStrategy } from '@smithy/core/retry';
@@ -179,6 +180,16 @@ function isTimeout(error: unknown): boolean {
   return error instanceof Error && error.name === 'TimeoutError';
 }
 
+/** A failed post that surely did not arrive and may succeed later (see FanOutOptions.onFailed). */
+function mayPostAgain(error: unknown): boolean {
+  if (isTimeout(error)) return false;
+  if (error instanceof LimitExceededException) return true;
+  const fault = (error as { $fault?: string; $metadata?: { httpStatusCode?: number } }) ?? {};
+  if (fault.$fault === 'server') return true;
+  // No HTTP status: a network error on a request that never left (a reset on a sent one is a TimeoutError).
+  return error instanceof Error && fault.$metadata?.httpStatusCode === undefined && !('$fault' in error);
+}
+
 export interface DeliverySummary {
   attempted: number;
   delivered: number;
@@ -203,8 +214,9 @@ export interface FanOutOptions {
   /** Called for a connection that answered 410 Gone; its errors are logged, never thrown. */
   onGone: (connectionId: string) => Promise<unknown>;
   /**
-   * Called for a post that failed after the client's retries and did not time out (throttling or 5xx that
-   * lasted): one that surely did not arrive, so it may be sent again. A timed-out post is never passed here.
+   * Called for a post that failed after the client's retries with an error worth another try later: throttling
+   * (429) or a 5xx that lasted, or a connection that never opened. Such a post did not arrive, so it may be sent
+   * again. A timed-out post is never passed here, nor a refusal that would only repeat (403, 400, 413).
    */
   onFailed?: (connectionId: string) => void;
   logger?: FanOutLogger;
@@ -249,7 +261,7 @@ export async function fanOut(
         return 'gone';
       }
       const timedOut = isTimeout(error);
-      if (!timedOut) options.onFailed?.(connectionId);
+      if (mayPostAgain(error)) options.onFailed?.(connectionId);
       logger.warn(timedOut ? 'post to connection timed out' : 'post to connection failed', {
         connection_id: connectionId,
         ...describeError(error),

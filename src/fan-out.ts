@@ -1,5 +1,5 @@
 import type { AwsCredentialIdentity } from '@smithy/types';
-import type { Config } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import { type DeliverySummary, managementEndpoint } from './delivery.ts';
 import type { Log, WebSocketEvent } from './invocation.ts';
 import { METRIC } from './metrics.ts';
@@ -41,21 +41,23 @@ export interface FanOutTask {
   attempt: number;
   /** A retried shard posts no earlier than this (epoch ms): the back-off between attempts. */
   not_before?: number;
-  /** The stage's @connections endpoint, as the sender resolved it. */
-  endpoint: string;
 }
 
 /** Hand-offs of one shard's failed posts, first included. */
 const SHARD_ATTEMPTS = 3;
 /** The wait before a retried shard posts: this times its attempt number before (1 s, then 2 s). */
 const SHARD_RETRY_DELAY_MS = 1_000;
+/** Limits of one Invoke call: it normally answers 202 in tens of milliseconds. */
+const INVOKE_CONNECT_TIMEOUT_MS = 1_000;
+const INVOKE_TIMEOUT_MS = 3_000;
 /** Shards a sender hands over at once (each one is an Invoke call). */
 const DISPATCH_CONCURRENCY = 8;
 /**
  * Largest task payload. Lambda takes 1 MB for an asynchronous invocation (256 KB before late 2025); a shard stays
- * under the older limit, and one that would not (very long ids, a large frame) is split in two.
+ * well under the older limit, so that Lambda's record of a shard it gives up on (the task and an envelope) still
+ * fits a 256 KiB SQS message on the on-failure queue. One that would not (very long ids, a large frame) is split.
  */
-const MAX_TASK_BYTES = 256 * 1024;
+const MAX_TASK_BYTES = 192 * 1024;
 
 const taskSchema = z.object({
   v: z.literal(1),
@@ -68,7 +70,14 @@ const taskSchema = z.object({
   connection_ids: z.array(z.string().check(z.minLength(1), z.maxLength(256))).check(z.minLength(1)),
   attempt: z.number().check(z.int(), z.positive(), z.maximum(SHARD_ATTEMPTS)),
   not_before: z.optional(z.number()),
-  endpoint: z.url(),
+});
+
+/** The frame a task carries must be the message it names: a worker posts nothing else. */
+const frameSchema = z.object({
+  action: z.literal('message'),
+  room_id: z.string(),
+  seq: z.number(),
+  message_id: z.string(),
 });
 
 /** A worker's event, checked: anything else is a bug or a stranger, and is refused before any post. */
@@ -78,7 +87,23 @@ export function parseFanOutTask(event: unknown): FanOutTask {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new TypeError(`not a fan-out task: ${problems.join('; ')}`);
   }
-  return parsed.data as FanOutTask;
+  const task = parsed.data as FanOutTask;
+  let frame: unknown;
+  try {
+    frame = JSON.parse(task.frame);
+  } catch {
+    throw new TypeError('not a fan-out task: its frame is not JSON');
+  }
+  const message = frameSchema.safeParse(frame);
+  if (
+    !message.success ||
+    message.data.room_id !== task.room_id ||
+    message.data.seq !== task.seq ||
+    message.data.message_id !== task.message_id
+  ) {
+    throw new TypeError("not a fan-out task: its frame is not the message of the task's room and seq");
+  }
+  return task;
 }
 
 /** Queues an asynchronous invocation; resolves once Lambda accepted it (202), rejects with Lambda's error. */
@@ -105,9 +130,12 @@ export function lambdaInvoker(options: LambdaInvokerOptions): WorkerInvoker {
     const client = new LambdaClient({
       region: options.region,
       ...(options.credentials && { credentials: options.credentials }),
-      ...(options.requestHandler !== undefined && {
-        requestHandler: options.requestHandler as never,
-      }),
+      // An Invoke that hangs must not hold a hand-off until the sender's own timeout: after this it fails, and
+      // the sender posts the shard itself (if Lambda had taken it after all, its connections get two copies).
+      requestHandler: (options.requestHandler as never) ?? {
+        connectionTimeout: INVOKE_CONNECT_TIMEOUT_MS,
+        requestTimeout: INVOKE_TIMEOUT_MS,
+      },
     });
     return (functionName: string, payload: Uint8Array) =>
       client.send(
@@ -130,6 +158,8 @@ export interface FanOutDeps extends RoomDeps {
   config: RoomDeps['config'] & Pick<Config, 'fanOutTier'>;
   /** Present when the tier is configured. */
   workerInvoker?: WorkerInvoker;
+  /** How a retried shard waits out its back-off (tests replace it). Default: a timer. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface RoomMessageRef {
@@ -142,11 +172,14 @@ export type RoomDelivery =
   | ({ path: 'direct' } & DeliverySummary & { pruned: number })
   | {
       path: 'workers';
-      /** Connections handed to workers (or posted by the sender when a hand-off failed). */
+      /** The room's connections: handed to workers, or posted by the sender when Lambda refused a hand-off. */
       connections: number;
       shards: number;
-      /** Shards Lambda refused, posted by the sender. */
-      dispatchFailures: number;
+      /** Worker invocations Lambda took (a shard whose payload is too big for one is split). */
+      invocations: number;
+      /** Connections the sender posted to itself, after Lambda refused a hand-off. */
+      postedBySender: number;
+      /** From the room's first read to the last hand-off. */
       durationMs: number;
     };
 
@@ -186,35 +219,50 @@ export async function deliverToRoom(
   const shards = shardsOf(head, iterator, tier.shardSize);
   let connections = 0;
   let count = 0;
+  let invocations = 0;
+  // Shards Lambda did not take: once one is refused (after the SDK's retries), Lambda is unlikely to take the
+  // next, so the rest of the room goes here too, and the sender posts to all of it with one fan-out, at
+  // FANOUT_CONCURRENCY posts in flight, as it would without workers.
+  const refused: string[] = [];
   let dispatchFailures = 0;
-  const dispatchedAt = deps.now().getTime();
   const handOver = async (ids: string[], shard: number): Promise<void> => {
+    if (dispatchFailures > 0) {
+      refused.push(...ids);
+      return;
+    }
     const task: FanOutTask = {
       v: 1,
       room_id: roomId,
       frame,
       seq: message.seq,
       message_id: message.message_id,
-      dispatched_at: dispatchedAt,
+      dispatched_at: deps.now().getTime(),
       shard,
       connection_ids: ids,
       attempt: 1,
-      endpoint,
     };
+    const payloads = payloadsOf(task);
+    let taken = 0;
     try {
-      for (const payload of payloadsOf(task)) await invoker.invoke(tier.workerFunction, payload);
+      for (const payload of payloads) {
+        await invoker.invoke(tier.workerFunction, payload);
+        taken++;
+      }
+      invocations += taken;
     } catch (error) {
-      // Lambda did not take the shard (after the SDK's retries): the sender posts to it, as it would without
-      // workers. A split task whose first half was taken may post that half twice; the client drops the copy.
+      invocations += taken;
       dispatchFailures++;
-      deps.metrics.count(METRIC.fanOutDispatchFailures);
-      log.warn('shard not handed to a worker; posting it here', {
+      log.warn('shard not handed to a worker; the sender posts the rest of the room', {
         room_id: roomId,
         shard,
         connections: ids.length,
         error: error as Error,
       });
-      await postToAll(deps, endpoint, log, ids, frame, { roomId });
+      // The halves of a split task Lambda did take are posted by their workers; a timed-out Invoke may have been
+      // taken too, and then its connections get two copies, which readers drop by seq.
+      for (const payload of payloads.slice(taken)) {
+        refused.push(...(JSON.parse(payload) as FanOutTask).connection_ids);
+      }
     }
   };
   const dispatcher = async (): Promise<void> => {
@@ -225,15 +273,26 @@ export async function deliverToRoom(
     }
   };
   const results = await Promise.allSettled(Array.from({ length: DISPATCH_CONCURRENCY }, dispatcher));
+  deps.metrics.count(METRIC.fanOutShards, invocations);
+  if (dispatchFailures > 0) deps.metrics.count(METRIC.fanOutDispatchFailures, dispatchFailures);
   const failure = results.find((result) => result.status === 'rejected');
-  deps.metrics.count(METRIC.fanOutShards, count);
+  const posted =
+    refused.length > 0
+      ? await postToAll(deps, endpoint, log, refused, frame, {
+          roomId,
+          durationMetric: METRIC.fanOutShardDuration,
+        })
+      : undefined;
   if (failure) throw failure.reason;
+  const durationMs = Math.round(performance.now() - started);
+  deps.metrics.milliseconds(METRIC.fanOutDuration, durationMs);
   return {
     path: 'workers',
     connections,
     shards: count,
-    dispatchFailures,
-    durationMs: Math.round(performance.now() - started),
+    invocations,
+    postedBySender: posted?.attempted ?? 0,
+    durationMs,
   };
 }
 
@@ -243,17 +302,23 @@ function shardsOf(
   rest: AsyncIterator<string[]>,
   size: number,
 ): { next(): Promise<IteratorResult<string[]>> } {
-  const pending = [...head];
+  let pending = head;
+  let offset = 0;
   let ended = false;
   let reading: Promise<IteratorResult<string[]>> | undefined;
   const take = async (): Promise<IteratorResult<string[]>> => {
-    while (!ended && pending.length < size) {
+    while (!ended && pending.length - offset < size) {
       const page = await rest.next();
       if (page.done) ended = true;
-      else pending.push(...page.value);
+      else {
+        pending = pending.slice(offset).concat(page.value);
+        offset = 0;
+      }
     }
-    if (pending.length === 0) return { done: true, value: undefined };
-    return { done: false, value: pending.splice(0, size) };
+    if (offset >= pending.length) return { done: true, value: undefined };
+    const shard = pending.slice(offset, offset + size);
+    offset += shard.length;
+    return { done: false, value: shard };
   };
   return {
     // Dispatchers ask at once; each waits for the one before it, so pages are read in order, once.
@@ -289,14 +354,9 @@ export interface ShardSummary extends DeliverySummary {
  * the posts that failed (not timed out) to a new invocation while attempts remain. Throws only when that hand-off
  * is refused, so that Lambda runs the whole shard again rather than lose those posts.
  */
-export async function runFanOutTask(
-  deps: FanOutDeps,
-  task: FanOutTask,
-  log: Log,
-  { sleep = defaultSleep }: { sleep?: (ms: number) => Promise<void> } = {},
-): Promise<ShardSummary> {
+export async function runFanOutTask(deps: FanOutDeps, task: FanOutTask, log: Log): Promise<ShardSummary> {
   const wait = (task.not_before ?? 0) - deps.now().getTime();
-  if (wait > 0) await sleep(Math.min(wait, SHARD_RETRY_DELAY_MS * SHARD_ATTEMPTS));
+  if (wait > 0) await (deps.sleep ?? defaultSleep)(Math.min(wait, SHARD_RETRY_DELAY_MS * SHARD_ATTEMPTS));
   if (task.attempt === 1) {
     deps.metrics.milliseconds(
       METRIC.fanOutQueueDelay,
@@ -307,14 +367,13 @@ export async function runFanOutTask(
   const invoker = deps.workerInvoker;
   const canHandOn = task.attempt < SHARD_ATTEMPTS && tier !== undefined && invoker !== undefined;
   const failed: string[] = [];
-  const summary = await postToAll(
-    deps,
-    deps.config.managementEndpoint ?? task.endpoint,
-    log,
-    task.connection_ids,
-    task.frame,
-    { roomId: task.room_id, ...(canHandOn && { onFailed: (id: string) => failed.push(id) }) },
-  );
+  const endpoint = deps.config.managementEndpoint;
+  if (!endpoint) throw new ConfigError('set WEBSOCKET_MANAGEMENT_ENDPOINT for the fan-out worker');
+  const summary = await postToAll(deps, endpoint, log, task.connection_ids, task.frame, {
+    roomId: task.room_id,
+    durationMetric: METRIC.fanOutShardDuration,
+    ...(canHandOn && { onFailed: (id: string) => failed.push(id) }),
+  });
   let handedOn = 0;
   if (failed.length > 0 && canHandOn) {
     const retry: FanOutTask = {

@@ -26,6 +26,8 @@ export const METRIC = {
   fanOutDispatchFailures: 'FanOutDispatchFailures',
   /** From the message's storing to a worker's start: the time in Lambda's asynchronous queue, and the hop. */
   fanOutQueueDelay: 'FanOutQueueDelay',
+  /** One worker's posting of its shard (FanOutDuration is the whole room's, from its sender). */
+  fanOutShardDuration: 'FanOutShardDuration',
   /** Shards a worker handed on again for the posts that failed (throttled or 5xx after retries). */
   fanOutShardRetries: 'FanOutShardRetries',
 } as const;

@@ -3,7 +3,7 @@ import type { Config } from './config.ts';
 import { type DeliverySummary, fanOut, isConnected, managementEndpoint } from './delivery.ts';
 import type { Log, WebSocketEvent } from './invocation.ts';
 import type { ChatMetrics } from './metrics.ts';
-import { METRIC } from './metrics.ts';
+import { METRIC, type MetricName } from './metrics.ts';
 import type { PresenceFrame, ServerFrame } from './protocol.ts';
 import type { ConnectionStore } from './store/connections.ts';
 
@@ -64,6 +64,8 @@ export interface PostOptions {
    * again, so they are not counted as failed deliveries.
    */
   onFailed?: (connectionId: string) => void;
+  /** The metric of the fan-out's duration (default FanOutDuration). */
+  durationMetric?: MetricName;
 }
 
 /** `broadcast` of a frame already serialized, to the API at `endpoint`: what a fan-out worker posts. */
@@ -73,7 +75,7 @@ export async function postToAll(
   log: Log,
   ids: ConnectionIds,
   data: string,
-  { pruneGone = true, roomId, onFailed }: PostOptions = {},
+  { pruneGone = true, roomId, onFailed, durationMetric = METRIC.fanOutDuration }: PostOptions = {},
 ): Promise<DeliverySummary & { pruned: number }> {
   let pruned = 0;
   let takenBack = 0;
@@ -96,7 +98,7 @@ export async function postToAll(
   deps.metrics.count(METRIC.staleConnectionsPruned, pruned);
   deps.metrics.count(METRIC.deliveriesFailed, summary.failed - takenBack);
   deps.metrics.count(METRIC.deliveriesTimedOut, summary.timedOut);
-  deps.metrics.milliseconds(METRIC.fanOutDuration, summary.durationMs);
+  deps.metrics.milliseconds(durationMetric, summary.durationMs);
   return { ...summary, pruned };
 }
 

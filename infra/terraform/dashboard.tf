@@ -199,7 +199,7 @@ resource "aws_cloudwatch_dashboard" "this" {
         width  = 6
         height = 6
         properties = {
-          title  = "Fan-out worker: duration and time queued, p99 (ms)"
+          title  = "Fan-out worker: duration, time queued, a shard's posts, p99 (ms)"
           region = data.aws_region.current.region
           stat   = "p99"
           period = 60
@@ -207,6 +207,7 @@ resource "aws_cloudwatch_dashboard" "this" {
             ["AWS/Lambda", "Duration", "FunctionName", aws_lambda_function.this["fan-out-worker"].function_name],
             ["AWS/Lambda", "AsyncEventAge", "FunctionName", aws_lambda_function.this["fan-out-worker"].function_name],
             [var.metrics_namespace, "FanOutQueueDelay", "service", local.service_name],
+            [var.metrics_namespace, "FanOutShardDuration", "service", local.service_name],
           ]
         }
       },

@@ -61,8 +61,9 @@ resource "aws_lambda_function" "this" {
 # Shards Lambda gave up on (retries exhausted, or too old): one record each, with the shard's task, the error and the
 # request id of its last attempt. Nothing reads it; it is there to be looked at when its alarm fires.
 resource "aws_sqs_queue" "fanout_failures" {
-  name                      = "${var.name_prefix}-fan-out-failures"
-  message_retention_seconds = 1209600 # 14 days, SQS's longest
+  name = "${var.name_prefix}-fan-out-failures"
+  # The records carry the message's text: kept as long as history keeps messages, and SQS keeps at most 14 days.
+  message_retention_seconds = min(var.message_retention_days * 86400, 1209600)
   sqs_managed_sse_enabled   = true
 }
 

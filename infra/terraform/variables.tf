@@ -381,8 +381,8 @@ variable "fanout_threshold" {
   default     = 1000
 
   validation {
-    condition     = var.fanout_threshold >= 1 && var.fanout_threshold <= 1000000 && floor(var.fanout_threshold) == var.fanout_threshold
-    error_message = "The fanout_threshold must be a whole number between 1 and 1000000."
+    condition     = var.fanout_threshold >= 1 && var.fanout_threshold <= 50000 && floor(var.fanout_threshold) == var.fanout_threshold
+    error_message = "The fanout_threshold must be a whole number between 1 and 50000."
   }
 }
 

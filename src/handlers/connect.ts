@@ -46,10 +46,16 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       return refuse(403);
     }
 
+    // Both reads at once, each one round trip. The newest seqs are read before the record exists: a message
+    // delivered to this connection is one stored after it registered, so its seq is above these, and a client
+    // starting fresh starts from them (docs/protocol.md, "Order").
+    const [existing, latest] = await Promise.all([
+      deps.connections.userConnectionIds(identity.userId),
+      deps.messages.latestSeqs(roomId === undefined ? [] : [roomId], identity.userId),
+    ]);
     // A cap per user, so that one token cannot open connections without end. Records can outlive their
     // connections (a crash), so at the cap API Gateway is asked which are still there before refusing.
     const cap = deps.config.maxConnectionsPerUser;
-    const existing = await deps.connections.userConnectionIds(identity.userId);
     if (
       existing.length >= cap &&
       (await stillConnected(deps, event, log, existing, { prune: false })).length >= cap
@@ -57,10 +63,6 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       log.info('connect refused: connection cap', { user_id: identity.userId, cap });
       return refuse(429);
     }
-
-    // Read before the record exists: a message delivered to this connection is one stored after it registered,
-    // so its seq is above these, and a client starting fresh starts from them (docs/protocol.md, "Order").
-    const latest = await deps.messages.latestSeqs(roomId === undefined ? [] : [roomId], identity.userId);
     await deps.connections.put({
       connectionId: event.requestContext.connectionId,
       userId: identity.userId,

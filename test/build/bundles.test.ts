@@ -363,7 +363,6 @@ describe('Lambda bundles', () => {
       shard: 0,
       connection_ids: [aliceId, 'BundleShard0000=', 'BundleShard0001='],
       attempt: 1,
-      endpoint: 'https://unused.execute-api.us-east-1.amazonaws.com/prod',
     });
     assert.equal((await alice.next((f) => f.action === 'message')).message, 'from a worker');
     assert.deepEqual(

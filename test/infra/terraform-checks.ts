@@ -901,8 +901,8 @@ function failureQueues(evaluated: Evaluated): (JsonObject | undefined)[] {
 
 /**
  * Each fan-out worker's asynchronous invocations: Lambda's retries and event age set within Lambda's ranges, and
- * an on-failure destination that is an encrypted SQS queue declared here, keeping its records as long as SQS can,
- * with an alarm that fires at its first record. Without it, a shard Lambda gave up on would leave no trace.
+ * an on-failure destination that is an encrypted SQS queue declared here, keeping its records as long as history
+ * keeps messages (SQS keeps at most 14 days), with an alarm that fires at its first record. Without it, a shard Lambda gave up on would leave no trace.
  */
 export const checkFanOut: Check = (evaluated) => {
   const problems: string[] = [];
@@ -944,9 +944,12 @@ export const checkFanOut: Check = (evaluated) => {
       queue.sqs_managed_sse_enabled === true || typeof queue.kms_master_key_id === 'string',
       'is not encrypted at rest',
     );
+    // Records carry the message's text: kept no longer than history keeps it, nor than SQS can.
+    const historyDays = Number(environmentOf(evaluated, 'subscribe').MESSAGE_RETENTION_DAYS);
+    const keptSeconds = Math.min(historyDays * 86_400, 1_209_600);
     at(
-      queue.message_retention_seconds === 1_209_600,
-      `keeps records ${json(queue.message_retention_seconds)} s, not SQS's longest (14 days)`,
+      queue.message_retention_seconds === keptSeconds,
+      `keeps records ${json(queue.message_retention_seconds)} s, not ${keptSeconds} s (history's retention, at most 14 days)`,
     );
     const depth = alarms.filter(
       (alarm) =>
