@@ -52,6 +52,11 @@ export const DEFAULT_FAN_OUT_CONCURRENCY = 32;
 const DEFAULT_FAN_OUT_THRESHOLD = 1_000;
 /** Connections one fan-out worker invocation posts to. */
 const DEFAULT_FAN_OUT_SHARD_SIZE = 500;
+/**
+ * Posts in flight across all the workers of one message: about API Gateway's default account throttle on
+ * @connections calls (10,000 a second) at a 15 ms round trip. Past it, posts are answered 429 and retried.
+ */
+const DEFAULT_FAN_OUT_TIER_CONCURRENCY = 160;
 
 const envSchema = z.object({
   AWS_REGION: z._default(z.string(), 'us-east-1'),
@@ -97,6 +102,10 @@ const envSchema = z.object({
   // The sender reads up to this many ids before it posts the room itself, in one invocation.
   FANOUT_THRESHOLD: z.pipe(positiveInt(DEFAULT_FAN_OUT_THRESHOLD), z.number().check(z.maximum(50_000))),
   FANOUT_SHARD_SIZE: z.pipe(positiveInt(DEFAULT_FAN_OUT_SHARD_SIZE), z.number().check(z.maximum(2000))),
+  FANOUT_TIER_CONCURRENCY: z.pipe(
+    positiveInt(DEFAULT_FAN_OUT_TIER_CONCURRENCY),
+    z.number().check(z.maximum(100_000)),
+  ),
   // What one connection may send (src/frame-limiter.ts). The SDK sends one message at a time and a catch-up reads
   // page after page, so the defaults leave ordinary clients far below them.
   CONNECTION_FRAMES_PER_SECOND: z.pipe(positiveInt(50), z.number().check(z.maximum(100_000))),
@@ -147,9 +156,10 @@ export interface Config {
   fanOutConcurrency: number;
   /**
    * The fan-out tier: rooms with more than `threshold` connections are delivered by invocations of
-   * `workerFunction`, `shardSize` connections each. Undefined: every room is delivered by its sender.
+   * `workerFunction`, `shardSize` connections each, with `concurrency` posts in flight across them all (each at
+   * most `fanOutConcurrency`). Undefined: every room is delivered by its sender.
    */
-  fanOutTier?: { workerFunction: string; threshold: number; shardSize: number };
+  fanOutTier?: { workerFunction: string; threshold: number; shardSize: number; concurrency: number };
   /** What one connection may send before its frames are refused with RATE_LIMITED. */
   frameLimits: FrameLimits;
   /** `$connect` refuses a user's connection past this many (429). */
@@ -201,6 +211,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         workerFunction: e.FANOUT_WORKER_FUNCTION,
         threshold: e.FANOUT_THRESHOLD,
         shardSize: e.FANOUT_SHARD_SIZE,
+        concurrency: e.FANOUT_TIER_CONCURRENCY,
       },
     }),
     frameLimits: {

@@ -41,6 +41,8 @@ export interface FanOutTask {
   attempt: number;
   /** A retried shard posts no earlier than this (epoch ms): the back-off between attempts. */
   not_before?: number;
+  /** Posts this worker keeps in flight: its share of FANOUT_TIER_CONCURRENCY. */
+  concurrency: number;
 }
 
 /** Hand-offs of one shard's failed posts, first included. */
@@ -70,6 +72,7 @@ const taskSchema = z.object({
   connection_ids: z.array(z.string().check(z.minLength(1), z.maxLength(256))).check(z.minLength(1)),
   attempt: z.number().check(z.int(), z.positive(), z.maximum(SHARD_ATTEMPTS)),
   not_before: z.optional(z.number()),
+  concurrency: z.number().check(z.int(), z.positive(), z.maximum(1000)),
 });
 
 /** The frame a task carries must be the message it names: a worker posts nothing else. */
@@ -240,6 +243,7 @@ export async function deliverToRoom(
       shard,
       connection_ids: ids,
       attempt: 1,
+      concurrency: shareOf(tier, deps.config.fanOutConcurrency, shards.seen),
     };
     const payloads = payloadsOf(task);
     let taken = 0;
@@ -296,21 +300,33 @@ export async function deliverToRoom(
   };
 }
 
+/**
+ * A worker's share of the posts in flight across the message's workers: FANOUT_TIER_CONCURRENCY over the shards,
+ * between 1 and FANOUT_CONCURRENCY. The room's size is what the sender has read so far, which is all of it for a
+ * room of one page (about 10,000 connections): a bigger room's first shards take more than their share.
+ */
+function shareOf(tier: NonNullable<Config['fanOutTier']>, perInvocation: number, roomSize: number): number {
+  const shards = Math.max(1, Math.ceil(roomSize / tier.shardSize));
+  return Math.max(1, Math.min(perInvocation, Math.floor(tier.concurrency / shards)));
+}
+
 /** The ids read so far, then the rest of the room's pages, in shards of `size`; one reader at a time. */
 function shardsOf(
   head: string[],
   rest: AsyncIterator<string[]>,
   size: number,
-): { next(): Promise<IteratorResult<string[]>> } {
+): { next(): Promise<IteratorResult<string[]>>; readonly seen: number } {
   let pending = head;
   let offset = 0;
   let ended = false;
+  let seen = head.length;
   let reading: Promise<IteratorResult<string[]>> | undefined;
   const take = async (): Promise<IteratorResult<string[]>> => {
     while (!ended && pending.length - offset < size) {
       const page = await rest.next();
       if (page.done) ended = true;
       else {
+        seen += page.value.length;
         pending = pending.slice(offset).concat(page.value);
         offset = 0;
       }
@@ -321,6 +337,10 @@ function shardsOf(
     return { done: false, value: shard };
   };
   return {
+    /** Ids read so far: the whole room once the last page is in. */
+    get seen() {
+      return seen;
+    },
     // Dispatchers ask at once; each waits for the one before it, so pages are read in order, once.
     next() {
       const result = (reading ?? Promise.resolve()).then(take, take);
@@ -372,6 +392,7 @@ export async function runFanOutTask(deps: FanOutDeps, task: FanOutTask, log: Log
   const summary = await postToAll(deps, endpoint, log, task.connection_ids, task.frame, {
     roomId: task.room_id,
     durationMetric: METRIC.fanOutShardDuration,
+    concurrency: Math.min(task.concurrency, deps.config.fanOutConcurrency),
     ...(canHandOn && { onFailed: (id: string) => failed.push(id) }),
   });
   let handedOn = 0;

@@ -66,6 +66,8 @@ export interface PostOptions {
   onFailed?: (connectionId: string) => void;
   /** The metric of the fan-out's duration (default FanOutDuration). */
   durationMetric?: MetricName;
+  /** Posts in flight (default FANOUT_CONCURRENCY). */
+  concurrency?: number;
 }
 
 /** `broadcast` of a frame already serialized, to the API at `endpoint`: what a fan-out worker posts. */
@@ -75,13 +77,19 @@ export async function postToAll(
   log: Log,
   ids: ConnectionIds,
   data: string,
-  { pruneGone = true, roomId, onFailed, durationMetric = METRIC.fanOutDuration }: PostOptions = {},
+  {
+    pruneGone = true,
+    roomId,
+    onFailed,
+    durationMetric = METRIC.fanOutDuration,
+    concurrency = deps.config.fanOutConcurrency,
+  }: PostOptions = {},
 ): Promise<DeliverySummary & { pruned: number }> {
   let pruned = 0;
   let takenBack = 0;
   const summary = await fanOut(ids, data, {
     client: deps.managementClient(endpoint),
-    concurrency: deps.config.fanOutConcurrency,
+    concurrency,
     onGone: async (connectionId) => {
       if (pruneGone && (await deps.connections.removeGone(connectionId, CONNECT_GRACE_SECONDS, roomId)))
         pruned++;

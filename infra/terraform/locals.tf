@@ -247,6 +247,7 @@ locals {
         FANOUT_WORKER_FUNCTION               = var.fanout_workers_enabled ? local.fanout_worker_name : null
         FANOUT_THRESHOLD                     = var.fanout_threshold
         FANOUT_SHARD_SIZE                    = var.fanout_shard_size
+        FANOUT_TIER_CONCURRENCY              = var.fanout_tier_concurrency
       }
       statements = concat(
         [

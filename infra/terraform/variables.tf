@@ -397,6 +397,17 @@ variable "fanout_shard_size" {
   }
 }
 
+variable "fanout_tier_concurrency" {
+  description = "FANOUT_TIER_CONCURRENCY: posts in flight across all the fan-out workers of one message; each worker gets an equal share (at least 1, at most fanout_concurrency). The default, 160, is about API Gateway's default account throttle on @connections calls (10,000 requests/s, shared by every API of the account and region) at a 15 ms round trip: more only buys 429s, which are retried with back-off. Raise it with that quota."
+  type        = number
+  default     = 160
+
+  validation {
+    condition     = var.fanout_tier_concurrency >= 1 && var.fanout_tier_concurrency <= 100000 && floor(var.fanout_tier_concurrency) == var.fanout_tier_concurrency
+    error_message = "The fanout_tier_concurrency must be a whole number between 1 and 100000."
+  }
+}
+
 variable "fanout_worker_memory_mb" {
   description = "Memory of the fan-out-worker function. Lambda gives CPU in proportion to memory, and a worker signs and sends one post per connection of its shard."
   type        = number

@@ -363,6 +363,7 @@ describe('Lambda bundles', () => {
       shard: 0,
       connection_ids: [aliceId, 'BundleShard0000=', 'BundleShard0001='],
       attempt: 1,
+      concurrency: 8,
     });
     assert.equal((await alice.next((f) => f.action === 'message')).message, 'from a worker');
     assert.deepEqual(

@@ -333,6 +333,11 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       ],
       ['an empty shard', { ...README_VARS, fanout_shard_size: '0' }, /fanout_shard_size must be/],
       [
+        'no post in flight across the workers',
+        { ...README_VARS, fanout_tier_concurrency: '0' },
+        /fanout_tier_concurrency must be a whole number between 1 and 100000/,
+      ],
+      [
         'more retries than Lambda makes',
         { ...README_VARS, fanout_worker_retry_attempts: '3' },
         /fanout_worker_retry_attempts must be 0, 1 or 2/,
@@ -592,10 +597,16 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
         fanout_threshold: '2500',
         fanout_shard_size: '250',
         fanout_concurrency: '16',
+        fanout_tier_concurrency: '400',
       });
       const worker = instances(evaluated, 'aws_lambda_function.this')[WORKER]?.function_name;
       const sender = loadConfig({ ...environmentOf(evaluated, 'send-message'), AWS_REGION: 'eu-west-1' });
-      assert.deepEqual(sender.fanOutTier, { workerFunction: worker, threshold: 2500, shardSize: 250 });
+      assert.deepEqual(sender.fanOutTier, {
+        workerFunction: worker,
+        threshold: 2500,
+        shardSize: 250,
+        concurrency: 400,
+      });
       // The worker names itself, to hand on the posts that failed, and posts as many at once as the sender would.
       const env = environmentOf(evaluated, WORKER);
       const config = loadConfig({ ...env, AWS_REGION: 'eu-west-1' });

@@ -301,6 +301,7 @@ describe('the fan-out tier', () => {
       shard: 0,
       connection_ids: ['a'],
       attempt: 1,
+      concurrency: 8,
     });
     await stack.functions.whenIdle();
     assert.equal(records.length, 2);

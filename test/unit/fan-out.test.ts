@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { deliverToRoom, type FanOutDeps, type FanOutTask, parseFanOutTask } from '../../src/fan-out.ts';
+import {
+  deliverToRoom,
+  type FanOutDeps,
+  type FanOutTask,
+  parseFanOutTask,
+  runFanOutTask,
+} from '../../src/fan-out.ts';
 import type { Log, WebSocketEvent } from '../../src/invocation.ts';
 import { METRIC } from '../../src/metrics.ts';
 import { LargeRooms, PresenceBudget } from '../../src/rooms.ts';
@@ -26,6 +32,7 @@ function room(
     threshold: number;
     shardSize: number;
     concurrency?: number;
+    tierConcurrency?: number;
     refuseFrom?: number;
   },
 ) {
@@ -43,7 +50,12 @@ function room(
       presenceMaxRoomSize: 100,
       managementEndpoint: 'https://abc.execute-api.us-east-1.amazonaws.com/dev',
       region: 'us-east-1',
-      fanOutTier: { workerFunction: 'worker', threshold: options.threshold, shardSize: options.shardSize },
+      fanOutTier: {
+        workerFunction: 'worker',
+        threshold: options.threshold,
+        shardSize: options.shardSize,
+        concurrency: options.tierConcurrency ?? 160,
+      },
     },
     connections: {
       async *roomConnectionIds() {
@@ -78,6 +90,7 @@ function room(
     },
   };
   return {
+    deps,
     deliver: () => deliverToRoom(deps, event, silent, message, frame),
     tasks,
     payloadBytes,
@@ -146,16 +159,43 @@ describe('the fan-out tier: shards', () => {
   });
 });
 
-describe('the fan-out tier: tasks', () => {
-  const task = {
+describe('the fan-out tier: posts in flight', () => {
+  it('each worker gets its share of FANOUT_TIER_CONCURRENCY, at least one, at most FANOUT_CONCURRENCY', async () => {
+    const shares = async (tierConcurrency: number) => {
+      const r = room(idsOf(1000), { pageSize: 1000, threshold: 10, shardSize: 50, tierConcurrency });
+      await r.deliver();
+      return [...new Set(r.tasks.map((task) => task.concurrency))];
+    };
+    // 20 shards.
+    assert.deepEqual(await shares(160), [8]);
+    assert.deepEqual(await shares(10), [1]);
+    assert.deepEqual(await shares(10_000), [32]);
+  });
+
+  it('a worker keeps no more posts in flight than its task says', async () => {
+    const r = room(idsOf(30), { pageSize: 30, threshold: 10, shardSize: 50 });
+    const task = { ...taskOf(idsOf(30)), concurrency: 3 };
+    await runFanOutTask(r.deps, task, silent);
+    assert.equal(r.posted.length, 30);
+    assert.equal(r.maxInFlight(), 3);
+  });
+});
+
+function taskOf(ids: string[]): FanOutTask {
+  return {
     v: 1,
     ...message,
     frame,
     dispatched_at: 0,
     shard: 0,
-    connection_ids: ['a'],
+    connection_ids: ids,
     attempt: 1,
+    concurrency: 8,
   };
+}
+
+describe('the fan-out tier: tasks', () => {
+  const task = taskOf(['a']);
 
   it('a task is taken only with the frame of the message it names', () => {
     assert.equal(parseFanOutTask(task).seq, 7);
