@@ -12,7 +12,10 @@ export const PRICES = {
   lambdaRequestPerMillion: 0.2,
   /** arm64, first 7.5 B GB-s a month. */
   lambdaGbSecond: 0.0000133334,
+  /** send-message (and every route function): Terraform's lambda_memory_mb default. */
   lambdaMemoryGb: 0.25,
+  /** fan-out-worker: Terraform's fanout_worker_memory_mb default. */
+  workerMemoryGb: 0.5,
 } as const;
 
 export interface CostRow {
@@ -127,4 +130,91 @@ function priced(
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// Modelled: per 1,000 messages to a room of N, from the model's durations (bench/model.ts)
+// -----------------------------------------------------------------------------------------------------------------
+
+/** DynamoDB's billing units. */
+const RRU_BYTES = 4096;
+
+/**
+ * What storing one room message and reading its room costs, as src/store/messages.ts and src/store/connections.ts
+ * do it with a ~100-character message (every item under 1 KB): the sender's record (strongly consistent GetItem),
+ * the client_msg_id marker looked up (strongly consistent GetItem) and put, the room's seq counter updated, the
+ * message put; then the room query, strongly consistent, billed by the size of the items it reads (the whole item,
+ * whatever the projection) in 4 KB units per page. The SDK always sends a client_msg_id; without one (the bench's
+ * driver) a message costs 1 RRU and 2 WRU less the marker's.
+ */
+export const STORE_UNITS = {
+  rru: 2,
+  wru: 3,
+  subscriptionItemBytes: 100,
+  pageBytes: 1024 * 1024,
+} as const;
+
+export interface DeliveryCostInput {
+  n: number;
+  path: 'direct' | 'workers';
+  /** How the row was modelled (e.g. the tier's workers at once). */
+  label: string;
+  /** Posts made (billed): N unless the sender was cut off before it posted to everyone. */
+  posts?: number;
+  /** The send-message invocation, ms. */
+  senderMs: number;
+  /** Worker invocations (hand-ons included) and their durations together, ms; 0 on the direct path. */
+  workerInvocations: number;
+  workerMsTotal: number;
+}
+
+export interface DeliveryCostRow extends DeliveryCostInput {
+  /** Per message. */
+  apiGatewayMessages: number;
+  lambdaRequests: number;
+  lambdaGbSeconds: number;
+  rru: number;
+  wru: number;
+  /** Per 1,000 messages, USD. */
+  apiGatewayUsd: number;
+  lambdaUsd: number;
+  dynamoUsd: number;
+  totalUsd: number;
+}
+
+/** The room query's read units for a room of `n`: each 1 MB page rounded up to 4 KB. */
+function roomQueryRru(n: number, itemBytes = STORE_UNITS.subscriptionItemBytes): number {
+  const perPage = Math.floor(STORE_UNITS.pageBytes / itemBytes);
+  let units = 0;
+  for (let left = n; left > 0; left -= perPage) {
+    units += Math.ceil((Math.min(left, perPage) * itemBytes) / RRU_BYTES);
+  }
+  return Math.max(1, units);
+}
+
+/** Cost of 1,000 messages to a room of N: API Gateway (the inbound frame and a post per member), Lambda, DynamoDB. */
+export function deliveryCost(input: DeliveryCostInput): DeliveryCostRow {
+  const apiGatewayMessages = 1 + (input.posts ?? input.n);
+  const lambdaRequests = 1 + input.workerInvocations;
+  const lambdaGbSeconds =
+    (input.senderMs / 1000) * PRICES.lambdaMemoryGb + (input.workerMsTotal / 1000) * PRICES.workerMemoryGb;
+  const rru = STORE_UNITS.rru + roomQueryRru(input.n);
+  const wru = STORE_UNITS.wru;
+  const thousand = (perMessage: number, perMillion: number) => (perMessage * perMillion) / 1000;
+  const apiGatewayUsd = thousand(apiGatewayMessages, PRICES.apiGatewayMessagePerMillion);
+  const lambdaUsd =
+    thousand(lambdaRequests, PRICES.lambdaRequestPerMillion) + lambdaGbSeconds * PRICES.lambdaGbSecond * 1000;
+  const dynamoUsd = thousand(rru, PRICES.dynamoRruPerMillion) + thousand(wru, PRICES.dynamoWruPerMillion);
+  return {
+    ...input,
+    apiGatewayMessages,
+    lambdaRequests,
+    lambdaGbSeconds,
+    rru,
+    wru,
+    apiGatewayUsd,
+    lambdaUsd,
+    dynamoUsd,
+    totalUsd: apiGatewayUsd + lambdaUsd + dynamoUsd,
+  };
 }

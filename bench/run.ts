@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { killAllServers } from './driver/server-process.ts';
+import { modelledMarkdown, runModelled } from './modelled.ts';
 import { parseOptions } from './options.ts';
 import { resultsMarkdown } from './report/markdown.ts';
 import { chartSvg } from './report/svg.ts';
@@ -33,16 +34,44 @@ try {
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 log(`bench ${options.mode}: servers ${options.servers.join(', ')}; N = ${options.ns.join(', ')}`);
 
+/** Writes the results, in the project's style, so `npm run check` stays clean after a run. */
+async function write(contents: Record<string, string>): Promise<string[]> {
+  await mkdir(options.outDir, { recursive: true });
+  const files = Object.keys(contents).map((name) => join(options.outDir, name));
+  for (const [name, text] of Object.entries(contents))
+    await writeFile(join(options.outDir, name), `${text}\n`);
+  // biome only formats files under the project.
+  const biome = join(import.meta.dirname, '..', 'node_modules', '.bin', 'biome');
+  await promisify(execFile)(biome, ['format', '--write', ...files]).catch(() => {
+    if (options.outDir.startsWith(join(import.meta.dirname, '..'))) log('biome could not format the results');
+  });
+  return files;
+}
+
+if (options.mode === 'modelled') {
+  const modelled = await runModelled(options, log);
+  const files = await write({
+    'modelled.json': JSON.stringify(modelled, null, 2),
+    'modelled.md': modelledMarkdown(modelled),
+  });
+  log(`done in ${modelled.durationS} s: ${files[1]}`);
+  const lost = modelled.runs.filter(
+    (r) => !r.result?.sequential || r.result.sequential.lost > 0 || r.result.error,
+  );
+  for (const run of lost)
+    log(`  ${run.series} N=${run.n}: ${run.error ?? run.result?.error ?? 'deliveries lost'}`);
+  if (options.strict && lost.length > 0) {
+    log('--strict: deliveries were lost or a run failed');
+    process.exitCode = 1;
+  }
+  process.exit();
+}
+
 const results = await runSuite(options, log);
-await mkdir(options.outDir, { recursive: true });
-const files = ['latest.json', 'latest.md', 'latest.svg'].map((name) => join(options.outDir, name));
-await writeFile(files[0] as string, `${JSON.stringify(results, null, 2)}\n`);
-await writeFile(files[1] as string, `${resultsMarkdown(results)}\n`);
-await writeFile(files[2] as string, `${chartSvg(results)}\n`);
-// In the project's style, so `npm run check` stays clean after a run (biome only formats files under the project).
-const biome = join(import.meta.dirname, '..', 'node_modules', '.bin', 'biome');
-await promisify(execFile)(biome, ['format', '--write', ...files]).catch(() => {
-  if (options.outDir.startsWith(join(import.meta.dirname, '..'))) log('biome could not format the results');
+await write({
+  'latest.json': JSON.stringify(results, null, 2),
+  'latest.md': resultsMarkdown(results),
+  'latest.svg': chartSvg(results),
 });
 log(`done in ${results.durationS} s: ${join(options.outDir, 'latest.md')}`);
 for (const t of results.targets) {

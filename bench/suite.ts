@@ -67,7 +67,9 @@ export async function runSuite(options: BenchOptions, log: Log): Promise<BenchRe
     results.fanOut[n] = entries;
     for (const s of series) entries.push(await fanOutEntry(s, n, options, log));
   }
-  for (const s of series) results.churn.push(await churnEntry(s, options, log));
+  if (options.churnCycles > 0) {
+    for (const s of series) results.churn.push(await churnEntry(s, options, log));
+  }
 
   if (options.microPosts > 0) {
     log(`micro-benchmark: PostToConnection clients, ${options.microPosts} posts × 3 each`);
@@ -96,10 +98,15 @@ export async function runSuite(options: BenchOptions, log: Log): Promise<BenchRe
   return results;
 }
 
-function serverEnv(series: Series, options: BenchOptions): Record<string, string> {
+export function serverEnv(
+  series: Series,
+  options: Pick<BenchOptions, 'postLatencyMs' | 'invokeLatencyMs' | 'workerConcurrency'>,
+): Record<string, string> {
   return {
     ...series.env,
     ...(options.postLatencyMs > 0 && { BENCH_POST_LATENCY_MS: String(options.postLatencyMs) }),
+    ...(options.invokeLatencyMs > 0 && { BENCH_INVOKE_LATENCY_MS: String(options.invokeLatencyMs) }),
+    BENCH_WORKER_CONCURRENCY: String(options.workerConcurrency),
   };
 }
 
@@ -210,7 +217,7 @@ async function profileEntry(options: BenchOptions, log: Log): Promise<ProfileEnt
 }
 
 /** In a child process of its own, so the bench's own state does not weigh on its CPU numbers. */
-async function runPostPaths(posts: number): Promise<PostPathRow[]> {
+export async function runPostPaths(posts: number): Promise<PostPathRow[]> {
   const file = join(import.meta.dirname, 'micro', 'post-to-connection.ts');
   const { stdout } = await run(process.execPath, ['--import', 'tsx', file, String(posts), '--json'], {
     timeout: 300_000,
@@ -221,11 +228,14 @@ async function runPostPaths(posts: number): Promise<PostPathRow[]> {
   return JSON.parse(line.slice('POSTPATHS '.length)) as PostPathRow[];
 }
 
-function describeFanOut(r: FanOutResult): string {
+export function describeFanOut(r: FanOutResult): string {
   const phase = (name: string, p: FanOutResult['sequential']) =>
     p
-      ? `${name} ${p.deliveriesPerSec.toLocaleString('en-US')}/s p99 ${p.p99Ms} ms lost ${p.lost}` +
-        `${p.duplicates ? ` dup ${p.duplicates}` : ''}${p.timedOut ? ' INCOMPLETE' : ''}`
+      ? `${name} ${p.deliveriesPerSec.toLocaleString('en-US')}/s p50 ${p.p50Ms} p99 ${p.p99Ms} ms lost ${p.lost}` +
+        `${p.duplicates ? ` dup ${p.duplicates}` : ''}${p.timedOut ? ' INCOMPLETE' : ''}` +
+        (p.workers?.accepted
+          ? ` (${p.workers.accepted} worker invocations, ${p.workers.retries} retried)`
+          : '')
       : `${name} -`;
   const failures = r.connectFailures ? ` (${r.connectFailures} failed: ${r.connectErrors.join('; ')})` : '';
   return [

@@ -243,7 +243,7 @@ export async function deliverToRoom(
       shard,
       connection_ids: ids,
       attempt: 1,
-      concurrency: shareOf(tier, deps.config.fanOutConcurrency, shards.seen),
+      concurrency: shareOf(tier, deps.config.fanOutConcurrency, shards.seen, shard),
     };
     const payloads = payloadsOf(task);
     let taken = 0;
@@ -301,13 +301,20 @@ export async function deliverToRoom(
 }
 
 /**
- * A worker's share of the posts in flight across the message's workers: FANOUT_TIER_CONCURRENCY over the shards,
- * between 1 and FANOUT_CONCURRENCY. The room's size is what the sender has read so far, which is all of it for a
- * room of one page (about 10,000 connections): a bigger room's first shards take more than their share.
+ * Shard `shard`'s share of the posts in flight across the message's workers: FANOUT_TIER_CONCURRENCY over the
+ * shards, the remainder one each to the first, between 1 and FANOUT_CONCURRENCY. The room's size is what the sender
+ * has read so far, which is all of it for a room of one page (about 10,000 connections): a bigger room's first
+ * shards take more than their share.
  */
-function shareOf(tier: NonNullable<Config['fanOutTier']>, perInvocation: number, roomSize: number): number {
+function shareOf(
+  tier: NonNullable<Config['fanOutTier']>,
+  perInvocation: number,
+  roomSize: number,
+  shard: number,
+): number {
   const shards = Math.max(1, Math.ceil(roomSize / tier.shardSize));
-  return Math.max(1, Math.min(perInvocation, Math.floor(tier.concurrency / shards)));
+  const share = Math.floor(tier.concurrency / shards) + (shard % shards < tier.concurrency % shards ? 1 : 0);
+  return Math.max(1, Math.min(perInvocation, share));
 }
 
 /** The ids read so far, then the rest of the room's pages, in shards of `size`; one reader at a time. */

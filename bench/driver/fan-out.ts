@@ -1,4 +1,4 @@
-import type { SdkCounters, ServerStats } from '../servers/ipc.ts';
+import type { AsyncInvocationCounters, SdkCounters, ServerStats } from '../servers/ipc.ts';
 import type { BenchClient, ClientFactory } from './clients.ts';
 import type { ServerProcess } from './server-process.ts';
 import { mapLimit, percentile, round } from './stats.ts';
@@ -51,6 +51,8 @@ export interface PhaseResult {
   /** Some deliveries never came: the wait gave up (see `stallMs`). */
   timedOut: boolean;
   sdk?: SdkCounters;
+  /** roomcast: the fan-out workers' invocations during the phase (those still running at its end included). */
+  workers?: AsyncInvocationCounters;
   /** The phase on the child's hrtime clock, µs (to cut it out of a CPU profile). */
   window: [number, number];
 }
@@ -239,6 +241,7 @@ async function phase(
     driverCpuS: round((driverCpu.user + driverCpu.system) / 1e6, 3),
     timedOut,
     ...(before.sdk && after.sdk && { sdk: sdkDelta(before.sdk, after.sdk) }),
+    ...(before.lambda && after.lambda && { workers: counterDelta(before.lambda, after.lambda) }),
     window: [before.hrtimeUs, after.hrtimeUs],
   };
 }
@@ -278,5 +281,20 @@ function sdkDelta(before: SdkCounters, after: SdkCounters): SdkCounters {
     postUnits: after.postUnits - before.postUnits,
     postBytes: after.postBytes - before.postBytes,
     postErrors: diff(before.postErrors, after.postErrors),
+    invokes: after.invokes - before.invokes,
+  };
+}
+
+function counterDelta(
+  before: AsyncInvocationCounters,
+  after: AsyncInvocationCounters,
+): AsyncInvocationCounters {
+  return {
+    accepted: after.accepted - before.accepted,
+    refused: after.refused - before.refused,
+    attempts: after.attempts - before.attempts,
+    succeeded: after.succeeded - before.succeeded,
+    retries: after.retries - before.retries,
+    givenUp: after.givenUp - before.givenUp,
   };
 }

@@ -1,4 +1,4 @@
-import type { ChildMessage, ParentMessage, ReadyInfo, SdkCounters } from './ipc.ts';
+import type { AsyncInvocationCounters, ChildMessage, ParentMessage, ReadyInfo, SdkCounters } from './ipc.ts';
 
 /** A server started inside a child process. */
 export interface RunningServer {
@@ -6,6 +6,7 @@ export interface RunningServer {
   /** Connections the server still knows about (registry items or open sockets). */
   registry(): Promise<number>;
   sdk?(): SdkCounters;
+  lambda?(): AsyncInvocationCounters;
   close(): Promise<void>;
 }
 
@@ -49,6 +50,7 @@ export async function serveChild(start: () => Promise<RunningServer>): Promise<v
               rssBytes: process.memoryUsage.rss(),
               registry,
               ...(server.sdk && { sdk: server.sdk() }),
+              ...(server.lambda && { lambda: server.lambda() }),
             },
           });
         });

@@ -29,6 +29,23 @@ export interface SdkCounters {
   postUnits: number;
   postBytes: number;
   postErrors: Record<string, number>;
+  /** Lambda Invoke calls (the fan-out tier's hand-offs, and a worker's hand-on of failed posts). */
+  invokes: number;
+}
+
+/** The local stack's asynchronous Lambda invocations (the fan-out workers), counted since the start. */
+export interface AsyncInvocationCounters {
+  /** Invocations accepted (202). */
+  accepted: number;
+  /** Refused because the emulator's queue was full (429). */
+  refused: number;
+  /** Attempts started, retries by Lambda included. */
+  attempts: number;
+  succeeded: number;
+  /** Retries Lambda scheduled after a failed attempt (a thrown error or a timeout). */
+  retries: number;
+  /** Events given up on (retries exhausted, too old). */
+  givenUp: number;
 }
 
 export interface ServerStats {
@@ -41,6 +58,8 @@ export interface ServerStats {
   /** Connections the server still knows: DynamoDB registry items (roomcast, textbook) or sockets (ws, Socket.IO). */
   registry: number;
   sdk?: SdkCounters;
+  /** roomcast: its fan-out workers' invocations. */
+  lambda?: AsyncInvocationCounters;
 }
 
 export type ParentMessage = { type: 'stats'; id: number } | { type: 'stop' };

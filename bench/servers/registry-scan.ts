@@ -1,11 +1,17 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { AwsCredentialIdentity } from '@smithy/types';
 
 /**
  * Counts the items of tables (consistent Scans, every page): the connection registry (records, subscriptions)
- * left behind.
+ * left behind. `credentials`: those the store's own clients use (default: the environment's).
  */
-export function registryCounter(endpoint: string, region: string, tableNames: readonly string[]) {
-  const client = new DynamoDBClient({ endpoint, region });
+export function registryCounter(
+  endpoint: string,
+  region: string,
+  tableNames: readonly string[],
+  credentials?: AwsCredentialIdentity,
+) {
+  const client = new DynamoDBClient({ endpoint, region, ...(credentials && { credentials }) });
   return {
     async count(): Promise<number> {
       let total = 0;

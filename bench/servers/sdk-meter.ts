@@ -39,11 +39,13 @@ interface Capacity {
  * written or deleted item has). Scans are not counted: only the bench's registry check uses them.
  *
  * `indexKeys`: table name → hash keys of its global secondary indexes. `postLatencyMs` (env
- * `BENCH_POST_LATENCY_MS`) delays every PostToConnection, as a round trip to AWS would.
+ * `BENCH_POST_LATENCY_MS`) delays every PostToConnection, as a round trip to AWS would; `invokeLatencyMs` (env
+ * `BENCH_INVOKE_LATENCY_MS`) delays every Lambda Invoke (the fan-out tier's hand-off) the same way.
  */
 export function installSdkMeter(
   indexKeys: Record<string, readonly string[]>,
   postLatencyMs = Number(process.env.BENCH_POST_LATENCY_MS ?? 0),
+  invokeLatencyMs = Number(process.env.BENCH_INVOKE_LATENCY_MS ?? 0),
 ): () => SdkCounters {
   const counters: SdkCounters = {
     operations: {},
@@ -55,7 +57,13 @@ export function installSdkMeter(
     postUnits: 0,
     postBytes: 0,
     postErrors: {},
+    invokes: 0,
   };
+  const latencies: Record<string, number> = {
+    PostToConnectionCommand: postLatencyMs,
+    InvokeCommand: invokeLatencyMs,
+  };
+  // Every client of the SDK shares this prototype (@smithy/core's Client), the Lambda client loaded later included.
   const prototypes = new Set(
     [DynamoDBClient, DynamoDBDocumentClient, ApiGatewayManagementApiClient].map(
       (client) => Object.getPrototypeOf(client.prototype) as Record<string | symbol, unknown>,
@@ -66,12 +74,12 @@ export function installSdkMeter(
     const original = prototype.send as Send;
     prototype.send = function (this: unknown, command: unknown, ...rest: unknown[]) {
       const observe = observer(command as Command, counters, indexKeys);
-      // AWS-like round trip: PostToConnection waits before it reaches the (local, instant) gateway.
-      const delayed =
-        postLatencyMs > 0 && (command as Command).constructor.name === 'PostToConnectionCommand';
-      const result = delayed
-        ? sleep(postLatencyMs).then(() => original.call(this, command, ...rest))
-        : original.call(this, command, ...rest);
+      // AWS-like round trip: PostToConnection (and Invoke) waits before it reaches the (local, instant) gateway.
+      const delay = latencies[(command as Command).constructor.name] ?? 0;
+      const result =
+        delay > 0
+          ? sleep(delay).then(() => original.call(this, command, ...rest))
+          : original.call(this, command, ...rest);
       return observe && result instanceof Promise ? result.then(observe.ok, observe.failed) : result;
     };
     prototype[PATCHED] = true;
@@ -86,6 +94,10 @@ function observer(
 ): { ok: (output: unknown) => unknown; failed: (error: unknown) => never } | undefined {
   const name = command.constructor.name;
   const input = command.input ?? {};
+  if (name === 'InvokeCommand') {
+    counters.invokes++;
+    return undefined;
+  }
   if (name === 'PostToConnectionCommand') {
     const bytes = byteLength(input.Data);
     counters.posts++;

@@ -378,7 +378,7 @@ variable "fanout_workers_enabled" {
 variable "fanout_threshold" {
   description = "FANOUT_THRESHOLD: rooms with more connections than this are delivered by fan-out workers. Up to it, the send-message invocation posts to every member itself, with no extra hop. Above it, the room is split in shards of fanout_shard_size connections, each posted by one asynchronous worker invocation, all in parallel: a big room is done sooner, for a hand-off per shard (a Lambda request and the worker's duration) and Lambda's queue delay before the first post. A worker that Lambda retries posts its whole shard again, so a member may get a message twice; the client SDK drops the copy by its seq."
   type        = number
-  default     = 1000
+  default     = 500
 
   validation {
     condition     = var.fanout_threshold >= 1 && var.fanout_threshold <= 50000 && floor(var.fanout_threshold) == var.fanout_threshold
@@ -398,9 +398,9 @@ variable "fanout_shard_size" {
 }
 
 variable "fanout_tier_concurrency" {
-  description = "FANOUT_TIER_CONCURRENCY: posts in flight across all the fan-out workers of one message; each worker gets an equal share (at least 1, at most fanout_concurrency). The default, 160, is about API Gateway's default account throttle on @connections calls (10,000 requests/s, shared by every API of the account and region) at a 15 ms round trip: more only buys 429s, which are retried with back-off. Raise it with that quota."
+  description = "FANOUT_TIER_CONCURRENCY: posts in flight across all the fan-out workers of one message; each worker gets an equal share (at least 1, at most fanout_concurrency). The default, 240, asks for 16,000 posts/s at a 15 ms round trip of API Gateway's default account throttle on @connections calls (10,000 requests/s with a 5,000 burst, shared by every API of the account and region), which lets a room of up to about 13,000 through without a 429. More only buys 429s, which are retried with back-off. Raise it with that quota."
   type        = number
-  default     = 160
+  default     = 240
 
   validation {
     condition     = var.fanout_tier_concurrency >= 1 && var.fanout_tier_concurrency <= 100000 && floor(var.fanout_tier_concurrency) == var.fanout_tier_concurrency

@@ -208,9 +208,9 @@ describe('the fan-out tier', () => {
     assert.ok((stack.waits[1] as number) > 1000 && (stack.waits[1] as number) <= 2000, `${stack.waits}`);
     assert.equal(await copiesOf(room[2] as ChatClient, seq), 0);
     // The message is in history, where the client's next heartbeat finds it.
-    const history = await room[2]?.request({ action: 'getHistory', room_id: 'hopeless' });
+    const history = await (room[2] as ChatClient).request({ action: 'getHistory', room_id: 'hopeless' });
     assert.deepEqual(
-      (history?.messages as Frame[]).map((message) => message.seq),
+      (history.messages as Frame[]).map((message) => message.seq),
       [seq],
     );
   });

@@ -166,8 +166,15 @@ describe('the fan-out tier: posts in flight', () => {
       await r.deliver();
       return [...new Set(r.tasks.map((task) => task.concurrency))];
     };
-    // 20 shards.
+    // 20 shards: 170 is 8 each and one more for the first 10, 170 in all.
     assert.deepEqual(await shares(160), [8]);
+    assert.deepEqual((await shares(170)).sort(), [8, 9]);
+    const r = room(idsOf(1000), { pageSize: 1000, threshold: 10, shardSize: 50, tierConcurrency: 170 });
+    await r.deliver();
+    assert.equal(
+      r.tasks.reduce((sum, task) => sum + task.concurrency, 0),
+      170,
+    );
     assert.deepEqual(await shares(10), [1]);
     assert.deepEqual(await shares(10_000), [32]);
   });
