@@ -49,8 +49,9 @@ function isTrustedKeyUrl(value: string): boolean {
 export const DEFAULT_FAN_OUT_CONCURRENCY = 32;
 
 /**
- * Room size (connections) above which a message is handed to fan-out workers, when they are configured: where the
- * workers start to win over a 256 MB sender, whose share of a vCPU posts about 1,100 a second (bench/README.md).
+ * Room size (connections) above which a message is handed to fan-out workers, when they are configured: about where
+ * two workers start to win over the sender (512 MB in Terraform), which posts about 2,100 a second at a 15 ms round
+ * trip (bench/README.md, "Big rooms with AWS-like latency").
  */
 export const DEFAULT_FAN_OUT_THRESHOLD = 500;
 /** Connections one fan-out worker invocation posts to. */

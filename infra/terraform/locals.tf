@@ -509,7 +509,13 @@ locals {
   function_timeout_seconds = { for name in keys(local.functions) : name => lookup(merge(local.default_function_timeout_seconds, var.function_timeout_seconds), name, var.lambda_timeout_seconds) }
 
   # The worker has settings of its own (function_memory_mb and function_timeout_seconds take route functions only).
-  default_function_memory_mb = { "fan-out-worker" = var.fanout_worker_memory_mb }
+  # send-message posts to every room of up to fanout_threshold members itself, and a post's signature and request
+  # are CPU, which Lambda gives in proportion to memory: at 256 MB it sends about 1,100 posts a second, at 512 MB
+  # twice that, for about $0.15 more per million messages (bench/README.md, "Big rooms with AWS-like latency").
+  default_function_memory_mb = {
+    "send-message"   = max(512, var.lambda_memory_mb)
+    "fan-out-worker" = var.fanout_worker_memory_mb
+  }
 
   # send-message fans out to a whole room, so it gets API Gateway's whole 29 s unless var.function_timeout_seconds
   # says otherwise (an override of another function keeps this one). The worker answers to no API Gateway, so its

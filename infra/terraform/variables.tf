@@ -182,7 +182,7 @@ variable "deletion_protection" {
 # ---------------------------------------------------------------------------------------------------------------------
 
 variable "lambda_memory_mb" {
-  description = "Memory of every route function unless function_memory_mb overrides it (the fan-out worker has fanout_worker_memory_mb). Lambda gives CPU in proportion to memory."
+  description = "Memory of every route function unless function_memory_mb overrides it; send-message gets at least 512 MB, since it posts to every room up to fanout_threshold itself and posting is CPU (the fan-out worker has fanout_worker_memory_mb). Lambda gives CPU in proportion to memory."
   type        = number
   default     = 256
 
