@@ -374,14 +374,30 @@ export interface ShardSummary extends DeliverySummary {
   pruned: number;
   /** Connections handed to another worker invocation because their posts failed. */
   handedOn: number;
+  /** Connections not posted to because the invocation's time was running out, handed to another one. */
+  handedOnAtDeadline: number;
 }
 
 /**
- * A worker's run: waits out its back-off (a retried shard), posts the frame to the shard's connections, and hands
- * the posts that failed (not timed out) to a new invocation while attempts remain. Throws only when that hand-off
- * is refused, so that Lambda runs the whole shard again rather than lose those posts.
+ * A worker stops taking connections of its shard when less than this is left of its time: a post in flight may
+ * take up to its own timeout (10 s), and the rest must still be handed on before Lambda ends the invocation, which
+ * it would then run again whole, posts that timed out included.
  */
-export async function runFanOutTask(deps: FanOutDeps, task: FanOutTask, log: Log): Promise<ShardSummary> {
+const DEADLINE_MARGIN_MS = 15_000;
+
+/**
+ * A worker's run: waits out its back-off (a retried shard), posts the frame to the shard's connections, and hands
+ * the posts that failed (not timed out) to a new invocation while attempts remain. With `remainingMs` (the
+ * invocation's `getRemainingTimeInMillis`), it also stops taking connections when its time runs short and hands
+ * the ones it did not reach to a new invocation. Throws only when a hand-off is refused, or when it could post to
+ * nobody before its time ran short, so that Lambda runs the whole shard again rather than lose those posts.
+ */
+export async function runFanOutTask(
+  deps: FanOutDeps,
+  task: FanOutTask,
+  log: Log,
+  { remainingMs }: { remainingMs?: () => number } = {},
+): Promise<ShardSummary> {
   const wait = (task.not_before ?? 0) - deps.now().getTime();
   if (wait > 0) await (deps.sleep ?? defaultSleep)(Math.min(wait, SHARD_RETRY_DELAY_MS * SHARD_ATTEMPTS));
   if (task.attempt === 1) {
@@ -396,12 +412,34 @@ export async function runFanOutTask(deps: FanOutDeps, task: FanOutTask, log: Log
   const failed: string[] = [];
   const endpoint = deps.config.managementEndpoint;
   if (!endpoint) throw new ConfigError('set WEBSOCKET_MANAGEMENT_ENDPOINT for the fan-out worker');
-  const summary = await postToAll(deps, endpoint, log, task.connection_ids, task.frame, {
+  const ids = task.connection_ids;
+  let taken = 0;
+  // The shard's ids, until the invocation's time runs short; fanOut pulls them only as posts complete.
+  const untilDeadline = function* (): Generator<string> {
+    for (; taken < ids.length; taken++) {
+      if (remainingMs && remainingMs() < DEADLINE_MARGIN_MS) return;
+      yield ids[taken] as string;
+    }
+  };
+  const summary = await postToAll(deps, endpoint, log, untilDeadline(), task.frame, {
     roomId: task.room_id,
     durationMetric: METRIC.fanOutShardDuration,
     concurrency: Math.min(task.concurrency, deps.config.fanOutConcurrency),
     ...(canHandOn && { onFailed: (id: string) => failed.push(id) }),
   });
+  const unreached = ids.slice(taken);
+  let handedOnAtDeadline = 0;
+  if (unreached.length > 0) {
+    if (taken === 0 || !tier || !invoker) {
+      throw new Error(`the invocation's time ran short before ${unreached.length} posts of the shard`);
+    }
+    // Not attempted yet: the same attempt, no back-off.
+    const rest: FanOutTask = { ...task, connection_ids: unreached };
+    for (const payload of payloadsOf(rest)) await invoker.invoke(tier.workerFunction, payload);
+    handedOnAtDeadline = unreached.length;
+    deps.metrics.count(METRIC.fanOutShardRetries);
+    log.warn('shard handed on: the invocation ran short of time', { connections: unreached.length });
+  }
   let handedOn = 0;
   if (failed.length > 0 && canHandOn) {
     const retry: FanOutTask = {
@@ -414,7 +452,7 @@ export async function runFanOutTask(deps: FanOutDeps, task: FanOutTask, log: Log
     handedOn = failed.length;
     deps.metrics.count(METRIC.fanOutShardRetries);
   }
-  return { ...summary, handedOn };
+  return { ...summary, handedOn, handedOnAtDeadline };
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -420,13 +420,13 @@ variable "fanout_worker_memory_mb" {
 }
 
 variable "fanout_worker_timeout_seconds" {
-  description = "Timeout of the fan-out-worker function. A shard takes about fanout_shard_size / fanout_concurrency post round trips (500 / 32: 16), after a back-off of up to 3 s when it is a retry; a worker that times out is retried by Lambda, whole shard again."
+  description = "Timeout of the fan-out-worker function, at least 20 s. A shard takes about fanout_shard_size / its share of posts in flight round trips, after a back-off of up to 3 s when it is a retry. A worker stops taking connections 15 s before its timeout and hands the rest to a new invocation, so the timeout itself is reached only by a hang; Lambda then runs the whole shard again."
   type        = number
   default     = 60
 
   validation {
-    condition     = var.fanout_worker_timeout_seconds >= 1 && var.fanout_worker_timeout_seconds <= 900 && floor(var.fanout_worker_timeout_seconds) == var.fanout_worker_timeout_seconds
-    error_message = "The fanout_worker_timeout_seconds must be a whole number between 1 and 900."
+    condition     = var.fanout_worker_timeout_seconds >= 20 && var.fanout_worker_timeout_seconds <= 900 && floor(var.fanout_worker_timeout_seconds) == var.fanout_worker_timeout_seconds
+    error_message = "The fanout_worker_timeout_seconds must be a whole number between 20 and 900: a worker keeps its last 15 s to hand on what it did not reach."
   }
 }
 

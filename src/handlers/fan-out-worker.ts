@@ -26,7 +26,9 @@ export function createHandler(
         shard: task.shard,
         attempt: task.attempt,
       });
-      const summary = await runFanOutTask(deps, task, log);
+      const summary = await runFanOutTask(deps, task, log, {
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      });
       log.info('shard delivered', { ...summary });
       return summary;
     } catch (error) {

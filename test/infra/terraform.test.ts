@@ -333,6 +333,11 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       ],
       ['an empty shard', { ...README_VARS, fanout_shard_size: '0' }, /fanout_shard_size must be/],
       [
+        'a worker timeout that leaves no time to post before the hand-off margin',
+        { ...README_VARS, fanout_worker_timeout_seconds: '15' },
+        /fanout_worker_timeout_seconds must be a whole number between 20 and 900/,
+      ],
+      [
         'no post in flight across the workers',
         { ...README_VARS, fanout_tier_concurrency: '0' },
         /fanout_tier_concurrency must be a whole number between 1 and 100000/,

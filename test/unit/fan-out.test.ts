@@ -188,6 +188,34 @@ describe('the fan-out tier: posts in flight', () => {
   });
 });
 
+describe('the fan-out tier: a worker running out of time', () => {
+  it('hands the connections it did not reach to a new invocation, and posts to none twice', async () => {
+    const ids = idsOf(30);
+    const r = room(ids, { pageSize: 30, threshold: 10, shardSize: 50 });
+    let calls = 0;
+    // Plenty of time for the first ten connections, then less than the margin.
+    const remainingMs = () => (++calls <= 10 ? 60_000 : 1_000);
+    const summary = await runFanOutTask(r.deps, { ...taskOf(ids), concurrency: 3 }, silent, { remainingMs });
+    assert.deepEqual([...r.posted].sort(), ids.slice(0, 10));
+    assert.equal(summary.handedOnAtDeadline, 20);
+    assert.equal(r.tasks.length, 1);
+    assert.deepEqual(r.tasks[0]?.connection_ids, ids.slice(10));
+    assert.equal(r.tasks[0]?.attempt, 1, 'not attempted yet: the same attempt');
+    assert.equal(r.tasks[0]?.not_before, undefined);
+  });
+
+  it('throws when it has no time for even one post, so that Lambda runs the shard again', async () => {
+    const ids = idsOf(5);
+    const r = room(ids, { pageSize: 5, threshold: 1, shardSize: 50 });
+    await assert.rejects(
+      runFanOutTask(r.deps, taskOf(ids), silent, { remainingMs: () => 1_000 }),
+      /time ran short before 5 posts/,
+    );
+    assert.deepEqual(r.posted, []);
+    assert.deepEqual(r.tasks, []);
+  });
+});
+
 function taskOf(ids: string[]): FanOutTask {
   return {
     v: 1,
