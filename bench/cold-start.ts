@@ -171,9 +171,35 @@ export async function coldStartEvent(
     await stack.deps.connections.put({ connectionId: own, roomId: ROOM, userId: `gone${run}` });
     return deployedConnection(own).disconnect();
   }
+  if (functionName === 'fan-out-worker') return workerTask(aliceId, run);
   const route = ROUTES.find((r) => r.functionName === functionName);
   if (!route) throw new Error(`${functionName} serves no route`);
   return deployedConnection(aliceId).message(route.routeKey, FRAME_BODIES[functionName] ?? '{}');
+}
+
+/** A fan-out worker's task: one shard of the cold-start room, alice's connection, as send-message hands it over. */
+function workerTask(aliceId: string, run: number): object {
+  const seq = 1_000_000 + run;
+  const frame = {
+    action: 'message',
+    room_id: ROOM,
+    user_id: 'cold',
+    message: 'cold start',
+    message_id: `cold${run}`,
+    seq,
+  };
+  return {
+    v: 1,
+    room_id: ROOM,
+    frame: JSON.stringify(frame),
+    seq,
+    message_id: frame.message_id,
+    dispatched_at: Date.now(),
+    shard: 0,
+    connection_ids: [aliceId],
+    attempt: 1,
+    concurrency: 1,
+  };
 }
 
 function connect(url: string): Promise<WebSocket> {
