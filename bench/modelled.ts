@@ -9,9 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { type DeliveryCostRow, deliveryCost, PRICES, STORE_UNITS } from './cost.ts';
-import { clientFactory } from './driver/clients.ts';
-import { type FanOutResult, runFanOut } from './driver/fan-out.ts';
-import { ServerProcess } from './driver/server-process.ts';
+import type { FanOutResult } from './driver/fan-out.ts';
 import { round } from './driver/stats.ts';
 import { measureRoomPage, type RoomPageResult } from './micro/room-page.ts';
 import {
@@ -28,7 +26,7 @@ import {
 import type { BenchOptions } from './options.ts';
 import type { BenchResults, Series } from './report/types.ts';
 import { seriesNamed } from './series.ts';
-import { describeFanOut, runPostPaths, serverEnv } from './suite.ts';
+import { fanOutEntry, runPostPaths } from './suite.ts';
 
 type Log = (line: string) => void;
 
@@ -221,28 +219,7 @@ async function measure(
     log(`fan-out ${series.name} N=${n}: skipped: ${error}`);
     return { series: series.name, n, error };
   }
-  let server: ServerProcess | undefined;
-  try {
-    server = await ServerProcess.start(series.kind, { env: serverEnv(series, options) });
-    const result = await runFanOut(
-      server,
-      clientFactory(series.kind, server.info),
-      { ...options, n },
-      `room-${n}`,
-    );
-    log(`fan-out ${series.name} N=${n}: ${describeFanOut(result)}`);
-    return {
-      series: series.name,
-      n,
-      result,
-      ...(server.stderr && { stderrTail: server.stderr.slice(-2000) }),
-    };
-  } catch (error) {
-    log(`fan-out ${series.name} N=${n}: failed: ${String(error)}`);
-    return { series: series.name, n, error: String(error) };
-  } finally {
-    await server?.kill();
-  }
+  return { n, ...(await fanOutEntry(series, n, options, log)) };
 }
 
 function openFileLimit(): number {

@@ -98,7 +98,7 @@ export async function runSuite(options: BenchOptions, log: Log): Promise<BenchRe
   return results;
 }
 
-export function serverEnv(
+function serverEnv(
   series: Series,
   options: Pick<BenchOptions, 'postLatencyMs' | 'invokeLatencyMs' | 'workerConcurrency'>,
 ): Record<string, string> {
@@ -110,7 +110,13 @@ export function serverEnv(
   };
 }
 
-async function fanOutEntry(series: Series, n: number, options: BenchOptions, log: Log): Promise<FanOutEntry> {
+/** One fan-out run of `series` at N = `n` in a server child of its own, logged; a failure is an entry too. */
+export async function fanOutEntry(
+  series: Series,
+  n: number,
+  options: BenchOptions,
+  log: Log,
+): Promise<FanOutEntry> {
   let server: ServerProcess | undefined;
   try {
     server = await ServerProcess.start(series.kind, { env: serverEnv(series, options) });
@@ -228,7 +234,7 @@ export async function runPostPaths(posts: number): Promise<PostPathRow[]> {
   return JSON.parse(line.slice('POSTPATHS '.length)) as PostPathRow[];
 }
 
-export function describeFanOut(r: FanOutResult): string {
+function describeFanOut(r: FanOutResult): string {
   const phase = (name: string, p: FanOutResult['sequential']) =>
     p
       ? `${name} ${p.deliveriesPerSec.toLocaleString('en-US')}/s p50 ${p.p50Ms} p99 ${p.p99Ms} ms lost ${p.lost}` +

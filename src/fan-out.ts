@@ -147,9 +147,10 @@ export function lambdaInvoker(options: LambdaInvokerOptions): WorkerInvoker {
   };
   return {
     async invoke(functionName, payload) {
-      ready ??= load();
-      ready.catch(() => {
+      // A load that failed (the chunk could not be read) is tried again by the next invoke, not remembered.
+      ready ??= load().catch((error: unknown) => {
         ready = undefined;
+        throw error;
       });
       await (await ready)(functionName, encoder.encode(payload));
     },

@@ -511,7 +511,7 @@ locals {
   # The worker has settings of its own (function_memory_mb and function_timeout_seconds take route functions only).
   # send-message posts to every room of up to fanout_threshold members itself, and a post's signature and request
   # are CPU, which Lambda gives in proportion to memory: at 256 MB it sends about 1,100 posts a second, at 512 MB
-  # twice that, for about $0.15 more per million messages (bench/README.md, "Big rooms with AWS-like latency").
+  # twice that, for about $0.17 more per million messages at 50 ms each (infra/terraform/README.md, cost model).
   default_function_memory_mb = {
     "send-message"   = max(512, var.lambda_memory_mb)
     "fan-out-worker" = var.fanout_worker_memory_mb

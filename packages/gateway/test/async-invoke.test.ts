@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { Context } from 'aws-lambda';
 import { ASYNC_MAX_PAYLOAD_BYTES, LAMBDA_MAX_TIMEOUT_MS } from '../src/constants.js';
@@ -13,30 +13,17 @@ import {
 import {
   type AnyEvent,
   CLOCK_START,
+  gate,
+  localLambda,
   ManualClock,
   MINUTE,
   nextMessage,
   QUIET,
   SECOND,
   startGateway,
+  UUID,
   waitUntil,
 } from './helpers.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-/** A LocalLambda on its own, quiet unless the test passes a logger, closed when the test ends. */
-function localLambda(t: TestContext, options: LocalLambdaOptions): LocalLambda {
-  const local = new LocalLambda({ logger: QUIET, ...options });
-  t.after(() => local.close());
-  return local;
-}
-
-/** A promise the test settles by hand. */
-function gate(): { released: Promise<void>; release(): void } {
-  let release = () => {};
-  const released = new Promise<void>((resolve) => (release = resolve));
-  return { released, release };
-}
 
 /** A few turns of the event loop: long enough for anything already runnable to run; no timing assertion. */
 async function turns(n = 3): Promise<void> {

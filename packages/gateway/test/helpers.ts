@@ -8,6 +8,8 @@ import {
   type GatewayClock,
   type GatewayOptions,
   type ListenInfo,
+  LocalLambda,
+  type LocalLambdaOptions,
 } from '../src/index.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests inspect raw event shapes
@@ -15,6 +17,8 @@ export type AnyEvent = any;
 
 export const GATEWAY_ID = /^[A-Za-z0-9_-]{15}=$/;
 export const QUIET = { info() {}, warn() {}, error() {} };
+/** A Lambda request id: a version 4 UUID. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 export const SECOND = 1_000;
 export const MINUTE = 60 * SECOND;
 
@@ -327,4 +331,18 @@ export async function rejection(
     return error as Error & { $metadata: { httpStatusCode?: number; requestId?: string } };
   }
   throw new Error('Expected the call to fail');
+}
+
+/** A LocalLambda on its own, quiet unless the test passes a logger, closed when the test ends. */
+export function localLambda(t: TestContext, options: LocalLambdaOptions): LocalLambda {
+  const local = new LocalLambda({ logger: QUIET, ...options });
+  t.after(() => local.close());
+  return local;
+}
+
+/** A promise the test settles by hand. */
+export function gate(): { released: Promise<void>; release(): void } {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return { released, release };
 }

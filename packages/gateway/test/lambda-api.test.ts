@@ -17,25 +17,18 @@ import {
 import type { HttpRequest } from '@smithy/types';
 import type { Context } from 'aws-lambda';
 import { ASYNC_MAX_PAYLOAD_BYTES, LAMBDA_MAX_TIMEOUT_MS } from '../src/constants.js';
-import { type LambdaRequestHandler, LocalLambda, type LocalLambdaOptions } from '../src/index.js';
+import type { LambdaRequestHandler } from '../src/index.js';
 import {
   type AnyEvent,
+  gate,
+  localLambda,
   ManualClock,
   nextMessage,
-  QUIET,
   SECOND,
   startGateway,
+  UUID,
   waitUntil,
 } from './helpers.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-/** A LocalLambda on its own, quiet unless the test passes a logger, closed when the test ends. */
-function localLambda(t: TestContext, options: LocalLambdaOptions): LocalLambda {
-  const local = new LocalLambda({ logger: QUIET, ...options });
-  t.after(() => local.close());
-  return local;
-}
 
 /**
  * The AWS SDK's own client on the in-process transport, destroyed when the test ends. Tests that expect an error
@@ -61,13 +54,6 @@ function event(
   input: Omit<InvokeCommandInput, 'InvocationType'> & { InvocationType?: string },
 ): InvokeCommand {
   return new InvokeCommand({ InvocationType: 'Event', ...input } as InvokeCommandInput);
-}
-
-/** A promise the test settles by hand. */
-function gate(): { released: Promise<void>; release(): void } {
-  let release = () => {};
-  const released = new Promise<void>((resolve) => (release = resolve));
-  return { released, release };
 }
 
 /** A request as the SDK would hand it to the handler, for what the SDK cannot send. */
