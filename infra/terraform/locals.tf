@@ -92,8 +92,9 @@ locals {
       })
       statements = [
         {
+          # PutItem without a room in the URL; with one, the record and its subscription in one BatchWriteItem.
           sid       = "RegisterConnection"
-          actions   = ["dynamodb:PutItem"]
+          actions   = ["dynamodb:PutItem", "dynamodb:BatchWriteItem"]
           resources = [aws_dynamodb_table.connections.arn]
         },
         {
@@ -103,7 +104,7 @@ locals {
         },
         {
           sid       = "SubscribeUrlRoomQueryRoom"
-          actions   = ["dynamodb:PutItem", "dynamodb:Query"]
+          actions   = ["dynamodb:BatchWriteItem", "dynamodb:Query"]
           resources = [aws_dynamodb_table.subscriptions.arn]
         },
         {

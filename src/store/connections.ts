@@ -138,8 +138,21 @@ export class ConnectionStore {
       ...(input.joined?.room !== undefined && { joined_seq: input.joined.room }),
       ...(input.joined && { joined_direct_seq: input.joined.direct }),
     };
-    await this.#doc.send(new PutCommand({ TableName: this.#tableName, Item: record }));
-    if (input.roomId !== undefined) await this.#putSubscription(record, input.roomId);
+    if (input.roomId === undefined) {
+      await this.#doc.send(new PutCommand({ TableName: this.#tableName, Item: record }));
+      return record;
+    }
+    // Record and item in one call, one round trip: the connection does not exist until `$connect` returns, so no
+    // subscribe, unsubscribe or `$disconnect` can cross it, and a fan-out that finds the item first and meets a
+    // 410 leaves it alone (the grace of `removeGone` holds for an item without its record too). If either write
+    // fails, `$connect` fails and the connection never opens: what was written is a gone connection's, pruned
+    // like one.
+    await this.#batchWrite({
+      [this.#tableName]: [{ PutRequest: { Item: record } }],
+      [this.#subscriptionsTableName]: [
+        { PutRequest: { Item: this.#subscriptionItem(record, input.roomId) } },
+      ],
+    });
     return record;
   }
 
@@ -379,17 +392,21 @@ export class ConnectionStore {
     const { Attributes } = await this.#doc.send(
       new PutCommand({
         TableName: this.#subscriptionsTableName,
-        Item: {
-          [ROOM_ID]: roomId,
-          [CONNECTION_ID]: record.connection_id,
-          [USER_ID]: record.user_id,
-          [SUBSCRIPTION_TTL]: record.ttl,
-          [CREATED_AT]: new Date(this.#now()).toISOString(),
-        },
+        Item: this.#subscriptionItem(record, roomId),
         ReturnValues: 'ALL_OLD',
       }),
     );
     return Attributes === undefined;
+  }
+
+  #subscriptionItem(record: ConnectionRecord, roomId: string): Item {
+    return {
+      [ROOM_ID]: roomId,
+      [CONNECTION_ID]: record.connection_id,
+      [USER_ID]: record.user_id,
+      [SUBSCRIPTION_TTL]: record.ttl,
+      [CREATED_AT]: new Date(this.#now()).toISOString(),
+    };
   }
 
   /** Deletes one subscription item (only one created before `cutoff`, when given); returns whether one was there. */
@@ -418,19 +435,23 @@ export class ConnectionStore {
   async #deleteSubscriptions(roomIds: Iterable<string>, connectionId: string): Promise<void> {
     const keys = [...roomIds].map((roomId) => ({ [ROOM_ID]: roomId, [CONNECTION_ID]: connectionId }));
     for (let start = 0; start < keys.length; start += BATCH_WRITE_MAX_ITEMS) {
-      let requests: Item[] | undefined = keys
-        .slice(start, start + BATCH_WRITE_MAX_ITEMS)
-        .map((key) => ({ DeleteRequest: { Key: key } }));
-      for (let attempt = 0; requests && requests.length > 0; attempt++) {
-        // Unprocessed requests come back under throttling: retried with a short backoff, then the call fails.
-        if (attempt >= BATCH_ATTEMPTS)
-          throw new Error('subscriptions not deleted: requests left unprocessed');
-        if (attempt > 0) await delay(Math.min(1000, 25 * 2 ** attempt));
-        const result = await this.#doc.send(
-          new BatchWriteCommand({ RequestItems: { [this.#subscriptionsTableName]: requests } }),
-        );
-        requests = result.UnprocessedItems?.[this.#subscriptionsTableName] as Item[] | undefined;
-      }
+      await this.#batchWrite({
+        [this.#subscriptionsTableName]: keys
+          .slice(start, start + BATCH_WRITE_MAX_ITEMS)
+          .map((key) => ({ DeleteRequest: { Key: key } })),
+      });
+    }
+  }
+
+  /** One BatchWriteItem of at most 25 requests, its unprocessed requests sent again until none are left. */
+  async #batchWrite(requestItems: Record<string, Item[]>): Promise<void> {
+    let requests: Record<string, Item[]> | undefined = requestItems;
+    for (let attempt = 0; requests && Object.keys(requests).length > 0; attempt++) {
+      // Unprocessed requests come back under throttling: retried with a short backoff, then the call fails.
+      if (attempt >= BATCH_ATTEMPTS) throw new Error('batch write: requests left unprocessed');
+      if (attempt > 0) await delay(Math.min(1000, 25 * 2 ** attempt));
+      const result = await this.#doc.send(new BatchWriteCommand({ RequestItems: requests }));
+      requests = result.UnprocessedItems as Record<string, Item[]> | undefined;
     }
   }
 

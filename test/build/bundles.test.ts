@@ -246,6 +246,11 @@ describe('Lambda bundles', () => {
     );
     assert.deepEqual(result, { statusCode: 200 });
     assert.equal((await stack.deps.connections.get('BundleConnect00='))?.user_id, 'bob');
+    assert.equal((await subscription('bundles', 'BundleConnect00='))?.user_id, 'bob');
+    // Without a room in the URL: the record alone.
+    const roomless = await invoke('connect', deployedConnection('BundleConnect02=').connect({ token }));
+    assert.deepEqual(roomless.result, { statusCode: 200 });
+    assert.equal((await stack.deps.connections.get('BundleConnect02='))?.rooms, undefined);
     const refused = await invoke(
       'connect',
       deployedConnection('BundleConnect01=').connect({ token: 'garbage', room_id: 'bundles' }),

@@ -45,12 +45,14 @@ const store = [need('UpdateItem', 'messages'), need('PutItem', 'messages'), need
 const history = [need('Query', 'messages'), need('GetItem', 'messages'), need('PutItem', 'messages')];
 
 export const DYNAMODB_NEEDS: Record<string, DynamoDbNeed[]> = {
-  // The per-user cap, the newest seqs (BatchGetItem of counters), the record, the connect URL's room, presence.
+  // The per-user cap, the newest seqs (BatchGetItem of counters), the record (PutItem without a room in the URL;
+  // with one, the record and the room's subscription in one BatchWriteItem), presence.
   connect: [
     need('Query', 'connections', USER_INDEX),
     need('BatchGetItem', 'messages'),
     need('PutItem', 'connections'),
-    need('PutItem', 'subscriptions'),
+    need('BatchWriteItem', 'connections'),
+    need('BatchWriteItem', 'subscriptions'),
     roomQuery,
   ],
   // The record (which lists the rooms it held), its subscriptions, presence in each room.

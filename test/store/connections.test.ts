@@ -10,7 +10,13 @@ import {
   type DynamoDBClient,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { ensureTables } from '../../src/local/dynamo.ts';
 import { ConnectionStore, type ConnectionStoreOptions } from '../../src/store/connections.ts';
 import {
@@ -191,6 +197,57 @@ for (const backend of dynamoBackends()) {
       assert.equal(await storeAt(now).get(connectionId), undefined);
       assert.equal(await subscription('lobby', connectionId), undefined);
       assert.equal(await store.remove(connectionId), undefined);
+    });
+
+    test('put with a room writes record and item in one call, and sends again what comes back unprocessed', async () => {
+      const connectionId = unique('c');
+      const calls: string[][] = [];
+      // DynamoDB answers a throttled part of a BatchWriteItem as UnprocessedItems: here the item, once.
+      const withheld = new Set([subscriptionsTableName]);
+      const throttling = {
+        send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+          if (command.constructor.name !== 'BatchWriteCommand') return doc.send(command as never);
+          const requestItems = command.input.RequestItems as Record<string, unknown[]>;
+          calls.push(Object.keys(requestItems).sort());
+          const processed = Object.fromEntries(
+            Object.entries(requestItems).filter(([t]) => !withheld.has(t)),
+          );
+          const unprocessed = Object.fromEntries(
+            Object.entries(requestItems).filter(([t]) => withheld.has(t)),
+          );
+          withheld.clear();
+          if (Object.keys(processed).length > 0)
+            await doc.send(new BatchWriteCommand({ RequestItems: processed } as never));
+          return { UnprocessedItems: unprocessed };
+        },
+      } as unknown as DynamoDBDocumentClient;
+      const record = await new ConnectionStore(throttling, {
+        tableName,
+        subscriptionsTableName,
+        ttlSeconds: TTL_SECONDS,
+      }).put({ connectionId, roomId: 'lobby', userId: 'alice' });
+      assert.deepEqual(calls, [[subscriptionsTableName, tableName].sort(), [subscriptionsTableName]]);
+      assert.deepEqual(await store.get(connectionId), record);
+      assert.equal((await subscription('lobby', connectionId))?.user_id, 'alice');
+      await store.remove(connectionId);
+    });
+
+    test('put with a room fails when its writes stay unprocessed', async () => {
+      const never = {
+        send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) =>
+          command.constructor.name === 'BatchWriteCommand'
+            ? { UnprocessedItems: command.input.RequestItems }
+            : doc.send(command as never),
+      } as unknown as DynamoDBDocumentClient;
+      const failing = new ConnectionStore(never, {
+        tableName,
+        subscriptionsTableName,
+        ttlSeconds: TTL_SECONDS,
+      });
+      await assert.rejects(
+        failing.put({ connectionId: unique('c'), roomId: 'lobby', userId: 'alice' }),
+        /requests left unprocessed/,
+      );
     });
 
     test('put without a room: a connection that holds none', async () => {
