@@ -1,6 +1,6 @@
 import type { FrameLimits } from './frame-limiter.ts';
 import { MAX_CLIENT_FRAME_BYTES } from './protocol.ts';
-import { connectionsTable, messagesTable, subscriptionsTable } from './store/tables.ts';
+import { connectionsTable, messagesTable, revocationsTable, subscriptionsTable } from './store/tables.ts';
 import * as z from './zod.ts';
 
 /**
@@ -63,11 +63,21 @@ const DEFAULT_FAN_OUT_SHARD_SIZE = 500;
  */
 export const DEFAULT_FAN_OUT_TIER_CONCURRENCY = 240;
 
+/**
+ * `roomcast stats` and the per-minute gauge (src/admin.ts): the rooms one count tracks one by one (its memory:
+ * about 100 bytes each), the biggest rooms it reports, and those that also get a metric of their own (a
+ * CloudWatch metric per room id that ever ranks among them, each billed as a custom metric).
+ */
+export const STATS_MAX_TRACKED_ROOMS = 100_000;
+export const STATS_BIGGEST_ROOMS = 10;
+export const STATS_ROOM_METRICS = 5;
+
 const envSchema = z.object({
   AWS_REGION: z._default(z.string(), 'us-east-1'),
   [connectionsTable.envVar]: z._default(z.string().check(z.minLength(3)), connectionsTable.defaultName),
   [subscriptionsTable.envVar]: z._default(z.string().check(z.minLength(3)), subscriptionsTable.defaultName),
   [messagesTable.envVar]: z._default(z.string().check(z.minLength(3)), messagesTable.defaultName),
+  [revocationsTable.envVar]: z._default(z.string().check(z.minLength(3)), revocationsTable.defaultName),
   MESSAGE_RETENTION_DAYS: z.pipe(positiveInt(7), z.number().check(z.maximum(3650))),
   PRESENCE_ENABLED: flag(true),
   PRESENCE_MAX_ROOM_SIZE: z.pipe(positiveInt(100), z.number().check(z.maximum(10_000))),
@@ -96,6 +106,9 @@ const envSchema = z.object({
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
   JWT_ALGORITHMS: list,
+  // The longest a connect token may live (exp - iat): a revocation is kept this long, so no token it refuses can
+  // outlive it, and a token that would live longer is refused.
+  TOKEN_MAX_LIFETIME_SECONDS: z.pipe(positiveInt(86_400), z.number().check(z.maximum(30 * 86_400))),
   CONNECTION_MAX_SECONDS: positiveInt(7200),
   CONNECTION_TTL_MARGIN_SECONDS: positiveInt(600),
   // A sendMessage frame must fit API Gateway's 32 KB frame: 5,000 characters at up to 6 bytes each, JSON-escaped.
@@ -141,7 +154,9 @@ export type AuthConfig =
 
 export interface Config {
   region: string;
-  tables: { connections: string; subscriptions: string; messages: string };
+  tables: { connections: string; subscriptions: string; messages: string; revocations: string };
+  /** The longest a connect token may live, and how long a revocation is kept. */
+  tokenMaxLifetimeSeconds: number;
   /** How long messages stay readable in history. */
   messageRetentionSeconds: number;
   /** Join/leave frames to the room; switch off for very large rooms (each one is a fan-out). */
@@ -199,7 +214,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       connections: e[connectionsTable.envVar],
       subscriptions: e[subscriptionsTable.envVar],
       messages: e[messagesTable.envVar],
+      revocations: e[revocationsTable.envVar],
     },
+    tokenMaxLifetimeSeconds: e.TOKEN_MAX_LIFETIME_SECONDS,
     messageRetentionSeconds: e.MESSAGE_RETENTION_DAYS * 86_400,
     presenceEnabled: e.PRESENCE_ENABLED,
     presenceMaxRoomSize: e.PRESENCE_MAX_ROOM_SIZE,

@@ -1,7 +1,7 @@
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { type Config, ConfigError } from './config.ts';
-import { type DeliverySummary, managementEndpoint } from './delivery.ts';
-import type { Log, WebSocketEvent } from './invocation.ts';
+import type { DeliverySummary } from './delivery.ts';
+import type { Log } from './invocation.ts';
 import { METRIC } from './metrics.ts';
 import { postToAll, type RoomDeps } from './rooms.ts';
 import * as z from './zod.ts';
@@ -194,12 +194,11 @@ export type RoomDelivery =
  */
 export async function deliverToRoom(
   deps: FanOutDeps,
-  event: WebSocketEvent,
+  endpoint: string,
   log: Log,
   message: RoomMessageRef,
   frame: string,
 ): Promise<RoomDelivery> {
-  const endpoint = managementEndpoint(deps.config, event);
   const pages = deps.connections.roomConnectionIds(message.room_id);
   const tier = deps.config.fanOutTier;
   const invoker = deps.workerInvoker;

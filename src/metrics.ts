@@ -30,6 +30,20 @@ export const METRIC = {
   fanOutShardDuration: 'FanOutShardDuration',
   /** Shards a worker handed on again for the posts that failed (throttled or 5xx after retries). */
   fanOutShardRetries: 'FanOutShardRetries',
+  /** Messages the backend published (`roomcast publish`, src/admin.ts). */
+  messagesPublished: 'MessagesPublished',
+  /** Revocations recorded (`roomcast revoke`): a user's tokens, one token, or both at once. */
+  tokensRevoked: 'TokensRevoked',
+  /** Live connections a revocation closed. */
+  connectionsRevoked: 'ConnectionsRevoked',
+  /** Connections closed at their first frame after their token's `exp` (TOKEN_EXPIRED). */
+  connectionsClosedTokenExpired: 'ConnectionsClosedTokenExpired',
+  /** The gauge, every minute (src/admin.ts, `stats`): live connections, rooms with any, and the biggest room's. */
+  activeConnections: 'ActiveConnections',
+  activeRooms: 'ActiveRooms',
+  largestRoomConnections: 'LargestRoomConnections',
+  /** The live connections of each of the biggest rooms, with dimension `room_id`. */
+  roomConnections: 'RoomConnections',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -37,12 +51,14 @@ export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 export interface ChatMetrics {
   count(name: MetricName, value?: number): void;
   milliseconds(name: MetricName, value: number): void;
+  /** A gauge reading (a count at one moment); with `roomId`, under the dimension `room_id`, published at once. */
+  gauge(name: MetricName, value: number, roomId?: string): void;
   /** Publishes what the invocation recorded. Never throws: metrics must not break a handler. */
   flush(log: Log): void;
 }
 
 export function createMetrics(config: Config): ChatMetrics {
-  if (!config.metrics.enabled) return { count() {}, milliseconds() {}, flush() {} };
+  if (!config.metrics.enabled) return { count() {}, milliseconds() {}, gauge() {}, flush() {} };
   const metrics = new Metrics({ namespace: config.metrics.namespace, serviceName: config.serviceName });
   const guarded =
     (add: (name: MetricName, value: number) => void) =>
@@ -56,6 +72,19 @@ export function createMetrics(config: Config): ChatMetrics {
   return {
     count: guarded((name, value) => metrics.addMetric(name, MetricUnit.Count, value)),
     milliseconds: guarded((name, value) => metrics.addMetric(name, MetricUnit.Milliseconds, value)),
+    gauge(name, value, roomId) {
+      try {
+        if (roomId === undefined) metrics.addMetric(name, MetricUnit.Count, value);
+        else {
+          // Its own EMF line: the room's dimension must not reach the invocation's other metrics.
+          const single = metrics.singleMetric();
+          single.addDimension('room_id', roomId);
+          single.addMetric(name, MetricUnit.Count, value);
+        }
+      } catch {
+        // As for count: a metric never fails the invocation.
+      }
+    },
     flush(log) {
       try {
         if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();

@@ -34,6 +34,7 @@ import {
 import { LARGE_ROOM_MEMORY_MS, LargeRooms, PresenceBudget } from './rooms.ts';
 import { type ConnectionRecord, ConnectionStore, roomsOf } from './store/connections.ts';
 import { MessageStore } from './store/messages.ts';
+import { RevocationStore } from './store/revocations.ts';
 import { createDocumentClient } from './store/tables.ts';
 
 /**
@@ -51,6 +52,8 @@ import { createDocumentClient } from './store/tables.ts';
 export interface HandlerDeps extends FanOutDeps {
   config: Config;
   messages: MessageStore;
+  /** Revoked users and tokens, which `$connect` checks and `roomcast revoke` writes. */
+  revocations: RevocationStore;
   logger: Logger;
   /** Bounds the log lines a client can provoke at will (refused frames, replies it does not read). */
   logBudget: LogBudget;
@@ -97,7 +100,14 @@ export function createDeps(
     logBudget: new LogBudget({ now: () => now().getTime() }),
     frameLimiter: new FrameLimiter(config.frameLimits, { now: () => now().getTime() }),
     metrics: createMetrics(config),
-    ...(config.auth && { verifyToken: createTokenVerifier(config.auth) }),
+    revocations: new RevocationStore(doc, {
+      tableName: config.tables.revocations,
+      keepSeconds: config.tokenMaxLifetimeSeconds,
+      now: () => now().getTime(),
+    }),
+    ...(config.auth && {
+      verifyToken: createTokenVerifier(config.auth, { maxLifetimeSeconds: config.tokenMaxLifetimeSeconds }),
+    }),
     ...(config.fanOutTier && {
       workerInvoker: lambdaInvoker({
         region: config.region,
@@ -220,8 +230,35 @@ export async function callerRecord(
   if (!record) {
     log.warn('frame from an unregistered connection');
     await fail('FORBIDDEN', 'connection is not registered; reconnect');
+    return undefined;
   }
-  return record;
+  return (await closedForExpiredToken(deps, { event, log, fail }, record)) ? undefined : record;
+}
+
+/**
+ * A connection lives no longer than its token: its first frame after the token's `exp` is answered
+ * TOKEN_EXPIRED and the connection is closed (the SDK replaces its connection with a fresh token before that).
+ * So a token's lifetime bounds what a leaked token can do, revoked or not. Records written before tokens were
+ * kept on them have no `token_expires_at`, and are let be.
+ */
+export async function closedForExpiredToken(
+  deps: HandlerDeps,
+  { event, log, fail }: Pick<MessageContext, 'event' | 'log' | 'fail'>,
+  record: ConnectionRecord,
+): Promise<boolean> {
+  const expiresAt = record.token_expires_at;
+  if (expiresAt === undefined || expiresAt * 1000 > deps.now().getTime()) return false;
+  log.info('connection closed: its token expired', { user_id: record.user_id });
+  deps.metrics.count(METRIC.connectionsClosedTokenExpired);
+  await fail('TOKEN_EXPIRED', 'the token of this connection has expired; connect again with a fresh one');
+  await deps
+    .managementClient(managementEndpoint(deps.config, event))
+    .send(new DeleteConnectionCommand({ ConnectionId: event.requestContext.connectionId }))
+    .catch((error: unknown) => {
+      if (!(error instanceof GoneException))
+        log.warn('expired connection not closed', { error: String(error) });
+    });
+  return true;
 }
 
 /**

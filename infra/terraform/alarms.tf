@@ -51,6 +51,21 @@ locals {
       metric = "WriteThrottleEvents"
       impact = "messages are refused before delivery"
     }
+    "revocations-reads" = {
+      table  = aws_dynamodb_table.revocations.name
+      metric = "ReadThrottleEvents"
+      impact = "connects fail: $connect reads the token's revocations"
+    }
+    "revocations-writes" = {
+      table  = aws_dynamodb_table.revocations.name
+      metric = "WriteThrottleEvents"
+      impact = "roomcast revoke fails"
+    }
+  }
+
+  # What an error of a function means beyond "it threw or timed out", where there is more to say.
+  lambda_error_notes = {
+    admin = " A roomcast publish or revoke failed, and the operator who ran it got the error: a revoke may have written the revocation (new connects are refused) without closing every open connection, so run it again once the cause is fixed. Or a run of the connections gauge failed: the connection-stats-missing alarm follows if it keeps failing."
   }
 
   dynamodb_index_throttle_alarms = {
@@ -152,7 +167,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
   for_each = local.functions
 
   alarm_name          = "${local.function_names[each.key]}-errors"
-  alarm_description   = "The ${local.function_labels[each.key]} function threw or timed out."
+  alarm_description   = "The ${local.function_labels[each.key]} function threw or timed out.${lookup(local.lambda_error_notes, each.key, "")}"
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
   dimensions          = { FunctionName = aws_lambda_function.this[each.key].function_name }
@@ -239,6 +254,76 @@ resource "aws_cloudwatch_metric_alarm" "delivery_failures" {
   threshold           = var.delivery_failure_alarm_threshold
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The connections gauge (lambda.tf): live connections counted every minute, ActiveConnections (Maximum of a minute)
+# ---------------------------------------------------------------------------------------------------------------------
+
+# The share of the live connections lost since the previous reading: prev = m1 - DIFF(m1) is the previous reading
+# (DIFF: each value minus the one before it), -DIFF(m1) / prev the share lost, 0 for a rise or while the previous
+# reading had fewer than connections_drop_alarm_min_connections (IF, per data point). A reading missing (the gauge
+# late or stopped) is not a drop: the connection-stats-missing alarm covers that.
+resource "aws_cloudwatch_metric_alarm" "connections_drop" {
+  count = var.connection_stats_enabled ? 1 : 0
+
+  alarm_name          = "${var.name_prefix}-connections-drop"
+  alarm_description   = "At least ${var.connections_drop_alarm_fraction * 100} % of the live connections were lost since the previous reading of the connections gauge (ActiveConnections, with at least ${var.connections_drop_alarm_min_connections} before). Without a deploy of the clients: an outage of API Gateway or of the network between the clients and it, or a mass disconnect. Compare with the integration-errors alarm, ConnectCount and ConnectionsRefused."
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = var.connections_drop_alarm_fraction
+  evaluation_periods  = 1
+  datapoints_to_alarm = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "m1"
+    label       = "Live connections"
+    return_data = false
+
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "ActiveConnections"
+      dimensions  = { service = local.service_name }
+      stat        = "Maximum"
+      period      = 60
+    }
+  }
+
+  metric_query {
+    id          = "prev"
+    expression  = "m1 - DIFF(m1)"
+    label       = "Live connections at the previous reading"
+    return_data = false
+  }
+
+  metric_query {
+    id          = "drop"
+    expression  = "IF(prev >= ${var.connections_drop_alarm_min_connections}, -DIFF(m1) / prev, 0)"
+    label       = "Share of the live connections lost since the previous reading"
+    return_data = true
+  }
+}
+
+# The gauge itself stopped: no reading at all (a reading of 0 connections is one) for connection_stats_missing_minutes.
+resource "aws_cloudwatch_metric_alarm" "connection_stats_missing" {
+  count = var.connection_stats_enabled ? 1 : 0
+
+  alarm_name          = "${var.name_prefix}-connection-stats-missing"
+  alarm_description   = "The connections gauge published no ActiveConnections for ${local.connection_stats_missing_minutes} minutes: its schedule (${var.name_prefix}-connection-stats) is disabled or gone, or the admin function fails, is throttled or cannot be invoked. The connections-drop alarm is blind meanwhile."
+  namespace           = var.metrics_namespace
+  metric_name         = "ActiveConnections"
+  dimensions          = { service = local.service_name }
+  statistic           = "SampleCount"
+  period              = 60
+  evaluation_periods  = local.connection_stats_missing_minutes
+  datapoints_to_alarm = local.connection_stats_missing_minutes
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }

@@ -1,9 +1,74 @@
 # The metrics behind the alarms (alarms.tf), plus the traffic that explains them.
+
+locals {
+  # RoomConnections of every room the gauge published (the biggest few each minute), one line per room: a search of
+  # the metrics with exactly the dimensions room_id and service. A namespace of anything but letters and digits is
+  # quoted in the schema (CloudWatch's search syntax); metrics_namespace allows no quote.
+  room_connections_search = format(
+    "SEARCH('{%s,room_id,service} MetricName=\"RoomConnections\"', 'Maximum', 60)",
+    can(regex("^[A-Za-z0-9]+$", var.metrics_namespace)) ? var.metrics_namespace : "\"${var.metrics_namespace}\"",
+  )
+
+  # The row "Who is connected", from the connections gauge (lambda.tf), while it runs (a for with a condition: the
+  # widgets differ in type, so a conditional between them and [] would not type-check).
+  who_is_connected_widgets = [for widget in [
+    {
+      type   = "metric"
+      x      = 0
+      y      = 36
+      width  = 8
+      height = 6
+      properties = {
+        title  = "Who is connected: live connections (ActiveConnections)"
+        region = data.aws_region.current.region
+        stat   = "Maximum"
+        period = 60
+        metrics = [
+          [var.metrics_namespace, "ActiveConnections", "service", local.service_name],
+        ]
+      }
+    },
+    {
+      type   = "metric"
+      x      = 8
+      y      = 36
+      width  = 8
+      height = 6
+      properties = {
+        title  = "Who is connected: rooms with a connection, and the biggest room's connections"
+        region = data.aws_region.current.region
+        stat   = "Maximum"
+        period = 60
+        metrics = [
+          for metric in ["ActiveRooms", "LargestRoomConnections"] :
+          [var.metrics_namespace, metric, "service", local.service_name]
+        ]
+      }
+    },
+    {
+      type   = "metric"
+      x      = 16
+      y      = 36
+      width  = 8
+      height = 6
+      properties = {
+        title  = "Who is connected: connections of the biggest rooms (RoomConnections by room_id)"
+        region = data.aws_region.current.region
+        stat   = "Maximum"
+        period = 60
+        metrics = [
+          [{ id = "rooms", expression = local.room_connections_search, label = "$${PROP('Dim.room_id')}", period = 60 }],
+        ]
+      }
+    },
+  ] : widget if var.connection_stats_enabled]
+}
+
 resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = var.name_prefix
 
   dashboard_body = jsonencode({
-    widgets = [
+    widgets = concat([
       {
         type   = "metric"
         x      = 0
@@ -99,6 +164,8 @@ resource "aws_cloudwatch_dashboard" "this" {
             ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", aws_dynamodb_table.subscriptions.name],
             ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", aws_dynamodb_table.messages.name],
             ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", aws_dynamodb_table.messages.name],
+            ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", aws_dynamodb_table.revocations.name],
+            ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", aws_dynamodb_table.revocations.name],
           ]
         }
       },
@@ -244,29 +311,86 @@ resource "aws_cloudwatch_dashboard" "this" {
           ]
         }
       },
+      # The operators' function: each invocation is one roomcast publish, revoke or stats, or a run of the gauge.
       {
-        type   = "alarm"
+        type   = "metric"
         x      = 0
         y      = 30
-        width  = 24
-        height = 4
+        width  = 8
+        height = 6
         properties = {
-          title = "Alarms"
-          alarms = concat(
-            [
-              aws_cloudwatch_metric_alarm.connect_count.arn,
-              aws_cloudwatch_metric_alarm.integration_errors.arn,
-              aws_cloudwatch_metric_alarm.delivery_failures.arn,
-              aws_cloudwatch_metric_alarm.fanout_failures.arn,
-              aws_cloudwatch_metric_alarm.fanout_events_dropped.arn,
-            ],
-            [for alarm in aws_cloudwatch_metric_alarm.dynamodb_table_throttles : alarm.arn],
-            [for alarm in aws_cloudwatch_metric_alarm.dynamodb_index_throttles : alarm.arn],
-            [for alarm in aws_cloudwatch_metric_alarm.lambda_errors : alarm.arn],
-            [for alarm in aws_cloudwatch_metric_alarm.lambda_throttles : alarm.arn],
-          )
+          title  = "Admin function (roomcast publish, revoke, stats, and the gauge's runs): invocations and errors"
+          region = data.aws_region.current.region
+          stat   = "Sum"
+          period = 300
+          metrics = [
+            for metric in ["Invocations", "Errors", "Throttles"] :
+            ["AWS/Lambda", metric, "FunctionName", aws_lambda_function.this["admin"].function_name]
+          ]
         }
       },
-    ]
+      {
+        type   = "metric"
+        x      = 8
+        y      = 30
+        width  = 8
+        height = 6
+        properties = {
+          title  = "Admin function: duration (ms)"
+          region = data.aws_region.current.region
+          period = 300
+          metrics = [
+            ["AWS/Lambda", "Duration", "FunctionName", aws_lambda_function.this["admin"].function_name, { stat = "p50" }],
+            ["AWS/Lambda", "Duration", "FunctionName", aws_lambda_function.this["admin"].function_name, { stat = "Maximum" }],
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 16
+        y      = 30
+        width  = 8
+        height = 6
+        properties = {
+          title  = "roomcast: operations (published, revoked, connections closed)"
+          region = data.aws_region.current.region
+          stat   = "Sum"
+          period = 300
+          metrics = [
+            for metric in ["MessagesPublished", "TokensRevoked", "ConnectionsRevoked"] :
+            [var.metrics_namespace, metric, "service", local.service_name]
+          ]
+        }
+      },
+      ],
+      # Who is connected (the connections gauge), then every alarm.
+      local.who_is_connected_widgets,
+      [
+        {
+          type   = "alarm"
+          x      = 0
+          y      = length(local.who_is_connected_widgets) > 0 ? 42 : 36
+          width  = 24
+          height = 4
+          properties = {
+            title = "Alarms"
+            alarms = concat(
+              [
+                aws_cloudwatch_metric_alarm.connect_count.arn,
+                aws_cloudwatch_metric_alarm.integration_errors.arn,
+                aws_cloudwatch_metric_alarm.delivery_failures.arn,
+                aws_cloudwatch_metric_alarm.fanout_failures.arn,
+                aws_cloudwatch_metric_alarm.fanout_events_dropped.arn,
+              ],
+              aws_cloudwatch_metric_alarm.connections_drop[*].arn,
+              aws_cloudwatch_metric_alarm.connection_stats_missing[*].arn,
+              [for alarm in aws_cloudwatch_metric_alarm.dynamodb_table_throttles : alarm.arn],
+              [for alarm in aws_cloudwatch_metric_alarm.dynamodb_index_throttles : alarm.arn],
+              [for alarm in aws_cloudwatch_metric_alarm.lambda_errors : alarm.arn],
+              [for alarm in aws_cloudwatch_metric_alarm.lambda_throttles : alarm.arn],
+            )
+          }
+        },
+    ])
   })
 }

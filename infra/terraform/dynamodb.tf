@@ -148,3 +148,43 @@ resource "aws_dynamodb_table" "messages" {
     }
   }
 }
+
+# Revoked users and tokens, exactly as src/store/tables.ts defines it: one item per revocation `roomcast revoke`
+# (the admin function) writes, { subject, revoked_at, ttl, accepts_issued_from (a user's) }: `user#<id>` refuses the
+# user's tokens issued before its time, `jti#<id>` one token whatever its time. $connect reads a token's two with
+# one strongly consistent BatchGetItem (src/store/revocations.ts). No index: nothing lists them.
+resource "aws_dynamodb_table" "revocations" {
+  name         = "${var.name_prefix}-chat_revocations"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "subject"
+
+  attribute {
+    name = "subject"
+    type = "S"
+  }
+
+  # The revocation's time + token_max_lifetime_seconds: by then no token it refuses is still valid, since $connect
+  # refuses tokens that live longer. TTL deletion can lag for days, so $connect ignores an item past its ttl.
+  ttl {
+    attribute_name = "ttl"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.table_kms_key_arn
+  }
+
+  deletion_protection_enabled = var.deletion_protection
+
+  lifecycle {
+    precondition {
+      condition     = var.table_kms_key_arn == null || split(":", coalesce(var.table_kms_key_arn, "::::"))[3] == data.aws_region.current.region
+      error_message = "The table_kms_key_arn must be a key in the tables' region (${data.aws_region.current.region})."
+    }
+  }
+}

@@ -77,3 +77,23 @@ resource "aws_iam_role_policy" "function" {
   role   = aws_iam_role.function[each.key].id
   policy = data.aws_iam_policy_document.function[each.key].json
 }
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Operators: `roomcast publish` and `roomcast revoke` invoke the admin function with their own IAM credentials
+# ---------------------------------------------------------------------------------------------------------------------
+
+# Invoking the admin function, and nothing else. Attached to nothing here: grant it to the roles or users of the
+# people and systems that operate roomcast (README, "Admin function"). The function's own role does the work.
+data "aws_iam_policy_document" "operator" {
+  statement {
+    sid       = "InvokeAdminFunction"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [aws_lambda_function.this["admin"].arn]
+  }
+}
+
+resource "aws_iam_policy" "operator" {
+  name        = "${var.name_prefix}-operator"
+  description = "roomcast operators: invoke the ${aws_lambda_function.this["admin"].function_name} function (roomcast publish, roomcast revoke)"
+  policy      = data.aws_iam_policy_document.operator.json
+}

@@ -22,7 +22,7 @@ resource "aws_lambda_function" "this" {
   for_each = local.functions
 
   function_name    = local.function_names[each.key]
-  description      = each.value.route_key != null ? "roomcast ${each.value.route_key} route" : "roomcast ${each.key}, invoked by other functions"
+  description      = each.value.route_key != null ? "roomcast ${each.value.route_key} route" : "roomcast ${each.key}, invoked by ${each.value.invoked_by}"
   role             = aws_iam_role.function[each.key].arn
   runtime          = "nodejs22.x"
   architectures    = ["arm64"]
@@ -78,4 +78,67 @@ resource "aws_lambda_function_event_invoke_config" "fanout_worker" {
       destination = aws_sqs_queue.fanout_failures.arn
     }
   }
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The connections gauge: the admin function's stats on a schedule, published as metrics (README, "Connections gauge")
+# ---------------------------------------------------------------------------------------------------------------------
+
+locals {
+  # What the schedule asks the admin function (src/admin.ts, StatsRequest): count, and publish the counts as metrics.
+  connection_stats_request = { op = "stats", publish_metrics = true }
+
+  # A rate's interval in minutes (null for a cron expression): the connection-stats-missing alarm waits twice that,
+  # at least 5 minutes (the variable's validation keeps it within CloudWatch's day of evaluation).
+  connection_stats_rate = try(regex("^rate\\((?P<value>[0-9]+) (?P<unit>minute|hour|day)s?\\)$", var.connection_stats_schedule), null)
+  connection_stats_interval_minutes = local.connection_stats_rate == null ? null : (
+    tonumber(local.connection_stats_rate.value) * { minute = 1, hour = 60, day = 1440 }[local.connection_stats_rate.unit]
+  )
+  connection_stats_missing_minutes = max(5, 2 * coalesce(local.connection_stats_interval_minutes, 0))
+}
+
+resource "aws_cloudwatch_event_rule" "connection_stats" {
+  count = var.connection_stats_enabled ? 1 : 0
+
+  name                = "${var.name_prefix}-connection-stats"
+  description         = "roomcast connections gauge: runs the admin function's stats (${var.connection_stats_schedule}), which publishes ActiveConnections, ActiveRooms, LargestRoomConnections and RoomConnections"
+  schedule_expression = var.connection_stats_schedule
+  # Set, so that an apply turns a rule disabled by hand on again (the connection-stats-missing alarm says it was off).
+  state = "ENABLED"
+}
+
+resource "aws_cloudwatch_event_target" "connection_stats" {
+  count = var.connection_stats_enabled ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.connection_stats[0].name
+  target_id = "admin-stats"
+  arn       = aws_lambda_function.this["admin"].arn
+  input     = jsonencode(local.connection_stats_request)
+
+  # A reading is worth nothing a minute late, and the next one is a minute away: EventBridge does not retry.
+  retry_policy {
+    maximum_event_age_in_seconds = 60
+    maximum_retry_attempts       = 0
+  }
+}
+
+# EventBridge may invoke the admin function from this rule only; operators go through IAM (aws_iam_policy.operator).
+resource "aws_lambda_permission" "connection_stats" {
+  count = var.connection_stats_enabled ? 1 : 0
+
+  statement_id  = "AllowConnectionStatsSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this["admin"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.connection_stats[0].arn
+}
+
+# EventBridge invokes asynchronously; operators invoke synchronously, which this does not touch. Lambda would retry a
+# failed run twice and keep a throttled one for 6 hours: a late or repeated reading only costs its Scans again.
+resource "aws_lambda_function_event_invoke_config" "admin" {
+  count = var.connection_stats_enabled ? 1 : 0
+
+  function_name                = aws_lambda_function.this["admin"].function_name
+  maximum_retry_attempts       = 0
+  maximum_event_age_in_seconds = 60
 }

@@ -64,24 +64,28 @@ locals {
   }
 
   # One entry per Lambda function, keyed by its name: the esbuild bundle dist/<name>/index.mjs and the route it
-  # serves, null for a worker that only other functions invoke (src/handlers/routes.ts, held to this map by
-  # test/infra). `env` is added to common_env (null values are dropped); `statements` is the function's whole IAM
-  # policy besides writing to its own log group, exactly what test/infra/dynamodb-needs.ts says its code calls.
+  # serves, null for a function no route invokes (src/handlers/routes.ts WORKERS, held to this map by test/infra),
+  # which then says who does (`invoked_by`). `env` is added to common_env (null values are dropped); `statements` is
+  # the function's whole IAM policy besides writing to its own log group, exactly what
+  # test/infra/dynamodb-needs.ts says its code calls.
   #
-  # Every function that reads the caller's record (ConnectionStore.get: all but connect, disconnect, default and
-  # fan-out-worker) may find one written before subscriptions (one `room_id`, no `rooms`) and move it over: an
-  # UpdateItem of the record and a PutItem of that room's subscription. Hence UpdateItem on connections and PutItem
-  # on subscriptions in functions that otherwise only read.
+  # Every function that reads the caller's record (ConnectionStore.get: all but connect, disconnect, default,
+  # fan-out-worker and admin) may find one written before subscriptions (one `room_id`, no `rooms`) and move it
+  # over: an UpdateItem of the record and a PutItem of that room's subscription. Hence UpdateItem on connections and
+  # PutItem on subscriptions in functions that otherwise only read.
   functions = {
-    # Verifies the token, reads the user's and the URL room's newest seqs (BatchGetItem of their counters: where a
-    # fresh client starts), registers the connection and, with a room in the URL, subscribes it, then announces
-    # the join to the rest of that room (presence): a room query and a post to each connection. It prunes
-    # nothing: a 410 there is a newcomer still in $connect.
+    # Verifies the token (no longer-lived than TOKEN_MAX_LIFETIME_SECONDS), reads the revocations of its user and of
+    # the token itself (one BatchGetItem: `roomcast revoke` writes them), reads the user's and the URL room's newest
+    # seqs (BatchGetItem of their counters: where a fresh client starts), registers the connection and, with a room
+    # in the URL, subscribes it, then announces the join to the rest of that room (presence): a room query and a
+    # post to each connection. It prunes nothing: a 410 there is a newcomer still in $connect.
     connect = {
       route_key = "$connect"
       env = merge(local.presence_env, {
         DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
         DYNAMO_TABLE_NAME_CHAT_MESSAGES      = aws_dynamodb_table.messages.name
+        DYNAMO_TABLE_NAME_CHAT_REVOCATIONS   = aws_dynamodb_table.revocations.name
+        TOKEN_MAX_LIFETIME_SECONDS           = var.token_max_lifetime_seconds
         CONNECTION_MAX_SECONDS               = var.connection_max_seconds
         CONNECTION_TTL_MARGIN_SECONDS        = var.connection_ttl_margin_seconds
         MAX_CONNECTIONS_PER_USER             = var.max_connections_per_user
@@ -111,6 +115,11 @@ locals {
           sid       = "ReadNewestSeqs"
           actions   = ["dynamodb:BatchGetItem"]
           resources = [aws_dynamodb_table.messages.arn]
+        },
+        {
+          sid       = "ReadRevocations"
+          actions   = ["dynamodb:BatchGetItem"]
+          resources = [aws_dynamodb_table.revocations.arn]
         },
         {
           sid       = "AnnouncePresence"
@@ -289,7 +298,8 @@ locals {
     # answer 410 Gone as send-message does (the record, the subscriptions it held, the room's item when the record
     # is gone); reads no table. Lambda sends a shard it gave up on to the failure queue with this role.
     "fan-out-worker" = {
-      route_key = null
+      route_key  = null
+      invoked_by = "other functions"
       env = {
         DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
         FANOUT_CONCURRENCY                   = var.fanout_concurrency
@@ -323,6 +333,93 @@ locals {
           resources = [aws_sqs_queue.fanout_failures.arn]
         },
       ]
+    }
+
+    # No route: the operators' function (src/admin.ts), invoked synchronously (RequestResponse) with IAM credentials
+    # by `roomcast publish` and `roomcast revoke`, which need aws_iam_policy.operator (iam.tf). Publish stores a
+    # message as send-message does and delivers it to a room (its subscriptions; above FANOUT_THRESHOLD through the
+    # fan-out worker, while the tier is on) or to a user (its connections through user_id-index), pruning the
+    # connections that answer 410 Gone. Revoke writes the revocation $connect reads (kept TOKEN_MAX_LIFETIME_SECONDS),
+    # then reads the user's connections (each record says which token opened it) and closes them (DeleteConnection).
+    # Stats (`roomcast stats`, and every minute the connections gauge's schedule, lambda.tf, asynchronously) counts
+    # live connections with a Scan of user_id-index (Select COUNT) and rooms with a Scan of the subscriptions table;
+    # the schedule's run also publishes them as metrics (README, "Connections gauge").
+    admin = {
+      route_key  = null
+      invoked_by = "operators (roomcast publish, revoke, stats) and the connections gauge's schedule"
+      env = {
+        DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
+        DYNAMO_TABLE_NAME_CHAT_MESSAGES      = aws_dynamodb_table.messages.name
+        DYNAMO_TABLE_NAME_CHAT_REVOCATIONS   = aws_dynamodb_table.revocations.name
+        TOKEN_MAX_LIFETIME_SECONDS           = var.token_max_lifetime_seconds
+        MESSAGE_RETENTION_DAYS               = var.message_retention_days
+        MAX_MESSAGE_CHARS                    = var.max_message_chars
+        FANOUT_CONCURRENCY                   = var.fanout_concurrency
+        WEBSOCKET_MANAGEMENT_ENDPOINT        = local.management_endpoint
+        FANOUT_WORKER_FUNCTION               = var.fanout_workers_enabled ? local.fanout_worker_name : null
+        FANOUT_THRESHOLD                     = var.fanout_threshold
+        FANOUT_SHARD_SIZE                    = var.fanout_shard_size
+        FANOUT_TIER_CONCURRENCY              = var.fanout_tier_concurrency
+      }
+      statements = concat(
+        [
+          {
+            sid       = "ReadConnectionsPruneGone"
+            actions   = ["dynamodb:GetItem", "dynamodb:DeleteItem"]
+            resources = [aws_dynamodb_table.connections.arn]
+          },
+          {
+            sid       = "QueryUserConnections"
+            actions   = ["dynamodb:Query"]
+            resources = ["${aws_dynamodb_table.connections.arn}/index/user_id-index"]
+          },
+          {
+            sid       = "QueryRoomPruneGone"
+            actions   = ["dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+            resources = [aws_dynamodb_table.subscriptions.arn]
+          },
+          # Stats: the only Scans any function may make, of the index (live connections, Select COUNT) and of the
+          # subscriptions table (rooms and their sizes), never of the connections table itself.
+          {
+            sid       = "CountLiveConnections"
+            actions   = ["dynamodb:Scan"]
+            resources = ["${aws_dynamodb_table.connections.arn}/index/user_id-index"]
+          },
+          {
+            sid       = "CountRooms"
+            actions   = ["dynamodb:Scan"]
+            resources = [aws_dynamodb_table.subscriptions.arn]
+          },
+          {
+            sid       = "StoreMessage"
+            actions   = ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem"]
+            resources = [aws_dynamodb_table.messages.arn]
+          },
+          {
+            sid       = "WriteRevocation"
+            actions   = ["dynamodb:PutItem"]
+            resources = [aws_dynamodb_table.revocations.arn]
+          },
+          {
+            sid       = "PostToRoomOrUser"
+            actions   = ["execute-api:ManageConnections"]
+            resources = [local.post_to_connection_arn]
+          },
+          {
+            sid       = "CloseRevokedConnections"
+            actions   = ["execute-api:ManageConnections"]
+            resources = [local.delete_connection_arn]
+          },
+        ],
+        # With the tier on only, as send-message: the worker, and no other function.
+        var.fanout_workers_enabled ? [
+          {
+            sid       = "HandShardsToWorker"
+            actions   = ["lambda:InvokeFunction"]
+            resources = [local.fanout_worker_arn]
+          },
+        ] : [],
+      )
     }
 
     # Reads the sender's record, finds the recipient's and the sender's connections through user_id-index, asks
@@ -495,7 +592,8 @@ locals {
     )
   }
 
-  # The functions API Gateway invokes, one route each (apigateway.tf); the others are invoked by functions.
+  # The functions API Gateway invokes, one route each (apigateway.tf); the others are invoked by functions or, the
+  # admin function, by operators and the connections gauge's schedule.
   routed_functions = { for name, fn in local.functions : name => fn if fn.route_key != null }
 
   # The functions that take client frames ($default and every action): past CONNECTION_CLOSE_AFTER_REFUSALS refused
@@ -509,19 +607,27 @@ locals {
   function_memory_mb       = { for name in keys(local.functions) : name => lookup(merge(local.default_function_memory_mb, var.function_memory_mb), name, var.lambda_memory_mb) }
   function_timeout_seconds = { for name in keys(local.functions) : name => lookup(merge(local.default_function_timeout_seconds, var.function_timeout_seconds), name, var.lambda_timeout_seconds) }
 
-  # The worker has settings of its own (function_memory_mb and function_timeout_seconds take route functions only).
+  # The worker and the admin function have settings of their own (function_memory_mb and function_timeout_seconds
+  # take route functions only).
   # send-message posts to every room of up to fanout_threshold members itself, and a post's signature and request
   # are CPU, which Lambda gives in proportion to memory: at 256 MB it sends about 1,100 posts a second, at 512 MB
   # twice that, for about $0.17 more per million messages at 50 ms each (infra/terraform/README.md, cost model).
+  # The admin function gets send-message's memory, an override included: a publish posts to a room up to
+  # fanout_threshold itself, as the sender does (any room, with the tier off).
   default_function_memory_mb = {
     "send-message"   = max(512, var.lambda_memory_mb)
     "fan-out-worker" = var.fanout_worker_memory_mb
+    admin            = lookup(var.function_memory_mb, "send-message", max(512, var.lambda_memory_mb))
   }
 
   # send-message fans out to a whole room, so it gets API Gateway's whole 29 s unless var.function_timeout_seconds
-  # says otherwise (an override of another function keeps this one). The worker answers to no API Gateway, so its
-  # timeout is its own.
-  default_function_timeout_seconds = { "send-message" = 29, "fan-out-worker" = var.fanout_worker_timeout_seconds }
+  # says otherwise (an override of another function keeps this one). The worker and the admin function answer to no
+  # API Gateway, so their timeouts are their own.
+  default_function_timeout_seconds = {
+    "send-message"   = 29
+    "fan-out-worker" = var.fanout_worker_timeout_seconds
+    admin            = var.admin_timeout_seconds
+  }
 
   # Reserved concurrency by function; the others draw on the account's unreserved pool.
   function_reserved_concurrency = { "fan-out-worker" = var.fanout_worker_reserved_concurrency }

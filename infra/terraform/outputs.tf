@@ -44,8 +44,13 @@ output "messages_table_name" {
   value       = aws_dynamodb_table.messages.name
 }
 
+output "revocations_table_name" {
+  description = "Name of the revocations table (DYNAMO_TABLE_NAME_CHAT_REVOCATIONS)."
+  value       = aws_dynamodb_table.revocations.name
+}
+
 output "function_names" {
-  description = "Lambda function name by roomcast function (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping, fan-out-worker)."
+  description = "Lambda function name by roomcast function (connect, disconnect, default, subscribe, unsubscribe, send-message, send-direct, get-history, list-members, ping, fan-out-worker, admin)."
   value       = { for name, fn in aws_lambda_function.this : name => fn.function_name }
 }
 
@@ -67,4 +72,19 @@ output "dashboard_name" {
 output "fanout_failure_queue_url" {
   description = "SQS queue of the fan-out shards Lambda gave up on (the fan-out-failures alarm watches it): read a record to see which room, message and connections missed their live delivery, then purge it."
   value       = aws_sqs_queue.fanout_failures.url
+}
+
+output "admin_function_name" {
+  description = "The admin function, which roomcast publish and roomcast revoke invoke: ROOMCAST_ADMIN_FUNCTION=$(terraform output -raw admin_function_name) npx roomcast publish --room lobby \"hello\" (with credentials that have operator_policy_arn)."
+  value       = aws_lambda_function.this["admin"].function_name
+}
+
+output "admin_function_arn" {
+  description = "ARN of the admin function: the only resource operator_policy_arn allows lambda:InvokeFunction on."
+  value       = aws_lambda_function.this["admin"].arn
+}
+
+output "operator_policy_arn" {
+  description = "IAM policy that allows invoking the admin function and nothing else, attached to nothing: attach it to the role or user of each operator, e.g. aws iam attach-role-policy --role-name <role> --policy-arn $(terraform output -raw operator_policy_arn)."
+  value       = aws_iam_policy.operator.arn
 }

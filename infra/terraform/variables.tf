@@ -464,6 +464,49 @@ variable "fanout_worker_max_event_age_seconds" {
 }
 
 # ---------------------------------------------------------------------------------------------------------------------
+# The admin function: what operators invoke with `roomcast publish` and `roomcast revoke` (README, "Admin function")
+# ---------------------------------------------------------------------------------------------------------------------
+
+variable "admin_timeout_seconds" {
+  description = "Timeout of the admin function, which operators invoke synchronously (roomcast publish, roomcast revoke). No API Gateway waits for it; a publish to a room up to fanout_threshold (or any room, with fanout_workers_enabled = false) posts to every member itself, a revoke closes each connection of the user, and a stats run (roomcast stats, the connections gauge) scans user_id-index and the subscriptions table, a 1 MB page after another."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.admin_timeout_seconds >= 1 && var.admin_timeout_seconds <= 900 && floor(var.admin_timeout_seconds) == var.admin_timeout_seconds
+    error_message = "The admin_timeout_seconds must be a whole number between 1 and 900."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The connections gauge: the admin function's stats on a schedule, as metrics (README, "Connections gauge")
+# ---------------------------------------------------------------------------------------------------------------------
+
+variable "connection_stats_enabled" {
+  description = "Run the admin function's stats on connection_stats_schedule (an EventBridge rule) to publish ActiveConnections, ActiveRooms, LargestRoomConnections and RoomConnections, with the connections-drop and connection-stats-missing alarms on them. Each run scans user_id-index and the subscriptions table (README, cost of the gauge). False creates neither the rule, its permission to invoke the admin function, nor the two alarms; `roomcast stats` still counts on demand."
+  type        = bool
+  default     = true
+}
+
+variable "connection_stats_schedule" {
+  description = "EventBridge schedule expression of the connections gauge: rate(1 minute) (the default), rate(N minutes|hours) up to 12 hours, or cron(minutes hours day-of-month month day-of-week year). The connection-stats-missing alarm waits twice a rate's interval (at least 5 minutes) before it fires; with a cron expression it waits 5 minutes."
+  type        = string
+  default     = "rate(1 minute)"
+
+  # EventBridge's forms: rate(value unit), singular for 1 and plural above; cron() with six fields. A rate over 12
+  # hours would need the missing alarm to wait longer than CloudWatch's day of evaluation.
+  validation {
+    condition = (
+      can(regex("^cron\\(\\S+( \\S+){5}\\)$", var.connection_stats_schedule)) || (
+        can(regex("^rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\\)$", var.connection_stats_schedule)) &&
+        try(tonumber(regex("^rate\\(([0-9]+) ", var.connection_stats_schedule)[0]) * (strcontains(var.connection_stats_schedule, "minute") ? 1 : strcontains(var.connection_stats_schedule, "hour") ? 60 : 1440) <= 720, false)
+      )
+    )
+    error_message = "The connection_stats_schedule must be an EventBridge schedule expression: rate(1 minute), rate(N minutes) or rate(N hours) of at most 12 hours (the unit singular for 1, plural above), or cron(minutes hours day-of-month month day-of-week year)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Connect tokens: set exactly one of jwt_secret, jwt_secret_ssm_parameter, jwt_jwks_url
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -537,6 +580,17 @@ variable "jwt_algorithms" {
   }
 }
 
+variable "token_max_lifetime_seconds" {
+  description = "TOKEN_MAX_LIFETIME_SECONDS: the longest a connect token may live (exp - iat). $connect refuses a token that would live longer, and a revocation (roomcast revoke) is kept this long, so no token it refuses can outlive it. Tokens need exp and iat to fit under it."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.token_max_lifetime_seconds >= 1 && var.token_max_lifetime_seconds <= 2592000 && floor(var.token_max_lifetime_seconds) == var.token_max_lifetime_seconds
+    error_message = "The token_max_lifetime_seconds must be a whole number between 1 and 2592000 (30 days)."
+  }
+}
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Alarms
 # ---------------------------------------------------------------------------------------------------------------------
@@ -593,5 +647,27 @@ variable "delivery_failure_alarm_threshold" {
   validation {
     condition     = var.delivery_failure_alarm_threshold >= 0
     error_message = "The delivery_failure_alarm_threshold must be >= 0."
+  }
+}
+
+variable "connections_drop_alarm_fraction" {
+  description = "Alarm when this share of the live connections (ActiveConnections, the connections gauge) or more was lost since the previous reading, e.g. 0.5: half of them gone within a minute. Needs connection_stats_enabled."
+  type        = number
+  default     = 0.5
+
+  validation {
+    condition     = var.connections_drop_alarm_fraction > 0 && var.connections_drop_alarm_fraction <= 1
+    error_message = "The connections_drop_alarm_fraction must be greater than 0 and at most 1 (a share of the live connections)."
+  }
+}
+
+variable "connections_drop_alarm_min_connections" {
+  description = "The connections-drop alarm only looks at readings whose previous reading had at least this many live connections: on a small deployment a few users leaving is no outage."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.connections_drop_alarm_min_connections >= 1 && floor(var.connections_drop_alarm_min_connections) == var.connections_drop_alarm_min_connections
+    error_message = "The connections_drop_alarm_min_connections must be a whole number of at least 1."
   }
 }

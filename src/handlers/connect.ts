@@ -49,10 +49,16 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
     // Both reads at once, each one round trip. The newest seqs are read before the record exists: a message
     // delivered to this connection is one stored after it registered, so its seq is above these, and a client
     // starting fresh starts from them (docs/protocol.md, "Order").
-    const [existing, latest] = await Promise.all([
+    // And the token's revocations, strongly consistent, in the same round trip.
+    const [existing, latest, revoked] = await Promise.all([
       deps.connections.userConnectionIds(identity.userId),
       deps.messages.latestSeqs(roomId === undefined ? [] : [roomId], identity.userId),
+      deps.revocations.check(identity),
     ]);
+    if (revoked) {
+      log.info('connect refused: token revoked', { user_id: identity.userId, revoked });
+      return refuse(401);
+    }
     // A cap per user, so that one token cannot open connections without end. Records can outlive their
     // connections (a crash), so at the cap API Gateway is asked which are still there before refusing.
     const cap = deps.config.maxConnectionsPerUser;
@@ -69,6 +75,11 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       ...(roomId !== undefined && { roomId }),
       ...(identity.rooms && { allowedRooms: identity.rooms }),
       joined: { direct: latest.direct, ...(roomId !== undefined && { room: latest.rooms[roomId] }) },
+      token: {
+        issuedAt: identity.issuedAt,
+        expiresAt: identity.expiresAt,
+        ...(identity.tokenId !== undefined && { tokenId: identity.tokenId }),
+      },
     });
     if (roomId !== undefined) {
       await announcePresence(deps, event, log, { room_id: roomId, user_id: identity.userId }, 'join');

@@ -1,6 +1,6 @@
 import type { WebSocketHandler } from '../invocation.ts';
 import { type PongSeqs, pongFrame } from '../protocol.ts';
-import { type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
+import { closedForExpiredToken, type HandlerDeps, lambdaEntry, messageRoute, reply } from '../route.ts';
 import { roomsOf } from '../store/connections.ts';
 
 /**
@@ -21,6 +21,7 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
         await ctx.fail('FORBIDDEN', 'connection is not registered; reconnect');
         return;
       }
+      if (await closedForExpiredToken(deps, ctx, caller)) return;
       const latest = await deps.messages.latestSeqs([...roomsOf(caller)], caller.user_id);
       const connectRoom = caller.connect_room_id;
       seqs = {

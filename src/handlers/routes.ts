@@ -17,9 +17,10 @@ export const ROUTES = [
 
 /**
  * Functions no route invokes: the fan-out workers, which the send-message function invokes asynchronously
- * (src/fan-out.ts). Built, deployed and run locally like the route functions.
+ * (src/fan-out.ts), and the operators' function (src/admin.ts), which `roomcast publish` and `roomcast revoke`
+ * invoke with IAM credentials. Built, deployed and run locally like the route functions.
  */
-export const WORKERS = [{ functionName: 'fan-out-worker' }] as const;
+export const WORKERS = [{ functionName: 'fan-out-worker' }, { functionName: 'admin' }] as const;
 
 export type RouteKey = (typeof ROUTES)[number]['routeKey'];
 export type RouteFunctionName = (typeof ROUTES)[number]['functionName'];

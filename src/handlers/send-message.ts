@@ -1,3 +1,4 @@
+import { managementEndpoint } from '../delivery.ts';
 import { deliverToRoom } from '../fan-out.ts';
 import type { WebSocketHandler } from '../invocation.ts';
 import { METRIC } from '../metrics.ts';
@@ -32,7 +33,13 @@ export function createHandler(deps: HandlerDeps): WebSocketHandler {
       await reply(deps, event, messageFrame(message), log);
       return;
     }
-    const summary = await deliverToRoom(deps, event, log, message, JSON.stringify(messageFrame(message)));
+    const summary = await deliverToRoom(
+      deps,
+      managementEndpoint(deps.config, event),
+      log,
+      message,
+      JSON.stringify(messageFrame(message)),
+    );
     log.info('message delivered', {
       room_id: roomId,
       message_id: message.message_id,

@@ -72,6 +72,7 @@ export async function ensureTables<T extends Record<string, TableDefinition> = t
 ): Promise<void> {
   for (const [key, def] of Object.entries(definitions)) {
     const tableName = names[key as keyof T & string];
+    if (!tableName) throw new Error(`ensureTables: no name for the ${key} table`);
     try {
       await client.send(new CreateTableCommand(createTableInput(def, tableName)));
     } catch (error) {

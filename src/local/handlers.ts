@@ -1,4 +1,5 @@
 import type { Context } from 'aws-lambda';
+import * as admin from '../handlers/admin.ts';
 import * as connect from '../handlers/connect.ts';
 import * as defaultRoute from '../handlers/default.ts';
 import * as disconnect from '../handlers/disconnect.ts';
@@ -34,4 +35,5 @@ export const workerFactories: Record<
   (deps: HandlerDeps) => (event: unknown, context: Context) => Promise<unknown>
 > = {
   'fan-out-worker': fanOutWorker.createHandler,
+  admin: admin.createHandler,
 };

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startLocalStack } from './stack.ts';
+import { localStatePath, removeLocalState, writeLocalState } from './state-file.ts';
 
 /** `npm start`: the local stack in the foreground. */
 const usage = `usage: npm start [-- --data-dir DIR] [--management-auth sigv4|none]
@@ -56,6 +57,18 @@ async function main(): Promise<void> {
     );
   }
   console.log('  get a token     npm run token -- <user> [--room <room or prefix*>]... [--ttl <seconds>]');
+  const statePath = localStatePath();
+  await writeLocalState(statePath, {
+    lambdaEndpoint: stack.lambdaEndpoint,
+    region: stack.config.region,
+    adminFunction: stack.adminFunction,
+    wsUrl: stack.wsUrl,
+    ...cliCredentials(stack),
+    pid: process.pid,
+  });
+  console.log(
+    `  operate         npx roomcast publish --room <room> "text" | revoke --user <user> (${statePath})`,
+  );
   console.log(`ready on ${stack.wsUrl}`);
 
   let closing = false;
@@ -63,6 +76,7 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     console.log(`\n${signal}: closing connections…`);
+    await removeLocalState(statePath);
     await stack.close();
     console.log('stopped');
     process.exit(0);
@@ -84,6 +98,19 @@ function managementAuthText(stack: Awaited<ReturnType<typeof startLocalStack>>):
   return own
     ? `SigV4 with your key ${key.accessKeyId}`
     : `SigV4: sign with key ${key.accessKeyId}, secret ${key.secretAccessKey} (made up at start)`;
+}
+
+/**
+ * The key pair the CLI signs with, written to the state file only when the stack made it up (the developer's own
+ * stays where it came from) or checks none (any pair will do).
+ */
+function cliCredentials(stack: Awaited<ReturnType<typeof startLocalStack>>): {
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+} {
+  const key = stack.managementCredentials;
+  if (!stack.managementKeyId) return { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+  if (!key || process.env.AWS_ACCESS_KEY_ID === key.accessKeyId) return {};
+  return { credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey } };
 }
 
 function fanOutText(stack: Awaited<ReturnType<typeof startLocalStack>>): string {

@@ -63,6 +63,13 @@ export interface LocalStack {
   wsUrl: string;
   httpUrl: string;
   managementEndpoint: string;
+  /**
+   * Lambda's Invoke API for the stack's functions (the SDK's `endpoint`), signed like the management API: the
+   * `roomcast` CLI calls the admin function through it.
+   */
+  lambdaEndpoint: string;
+  /** The admin function's name here. */
+  adminFunction: string;
   dynamodbEndpoint: string;
   embeddedStore: boolean;
   usingDevSecret: boolean;
@@ -175,6 +182,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ROUTES.map(({ routeKey, functionName }) => [routeKey, handlerFactories[functionName](deps)]),
       ),
     );
+    // The operators' function, which `roomcast publish` and `roomcast revoke` invoke over the Lambda API.
+    gateway.functions.register(ADMIN_FUNCTION, {
+      handler: workerFactories.admin(deps),
+      timeoutMs: ADMIN_TIMEOUT_MS,
+    });
     if (config.fanOutTier) {
       const logger = options.gatewayLogger;
       gateway.functions.register(config.fanOutTier.workerFunction, {
@@ -193,6 +205,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       wsUrl: listening.url,
       httpUrl: listening.url.replace(/^ws/, 'http').replace(/\/[^/]*$/, '/'),
       managementEndpoint: listening.managementEndpoint,
+      lambdaEndpoint: listening.lambdaEndpoint,
+      adminFunction: ADMIN_FUNCTION,
       dynamodbEndpoint: config.dynamodbEndpoint ?? '',
       embeddedStore: embedded !== undefined,
       usingDevSecret,
@@ -272,6 +286,11 @@ function ownKeyPair(env: Record<string, string | undefined>): AwsCredentialIdent
 function processKeyPair(): AwsCredentialIdentity {
   return { accessKeyId: 'local', secretAccessKey: randomBytes(24).toString('base64url') };
 }
+
+/** The admin function's name locally, as Terraform names the function's key. */
+const ADMIN_FUNCTION = 'admin';
+/** As Terraform's: a revoke waits for its second sweep, a publish may post to a room of the threshold. */
+const ADMIN_TIMEOUT_MS = 30_000;
 
 /** The worker's function name locally, as Terraform names the function's key. */
 const FAN_OUT_WORKER = 'fan-out-worker';

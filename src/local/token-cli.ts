@@ -26,6 +26,11 @@ async function main(): Promise<void> {
   const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0))
     throw new UsageError('--ttl must be a positive integer');
+  const maxLifetime = Number(process.env.TOKEN_MAX_LIFETIME_SECONDS || 86_400);
+  if (ttl !== undefined && ttl > maxLifetime)
+    throw new UsageError(
+      `--ttl: at most TOKEN_MAX_LIFETIME_SECONDS (${maxLifetime}); $connect refuses longer tokens`,
+    );
 
   const configured = process.env.JWT_SECRET;
   if (configured !== undefined && configured.trim().length < 32)

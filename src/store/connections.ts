@@ -7,6 +7,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { connectionsTable, subscriptionsTable } from './tables.ts';
@@ -48,11 +49,22 @@ export interface ConnectionRecord {
    * starts, so that every direct message delivered to this connection comes after it.
    */
   joined_direct_seq?: number;
+  /** The connect token's `iat` (seconds) and `jti`: which connections a revocation closes. */
+  token_issued_at?: number;
+  token_id?: string;
+  /** The connect token's `exp` (seconds): the connection's first frame after it closes it (TOKEN_EXPIRED). */
+  token_expires_at?: number;
   /**
    * Records of versions before subscriptions: the one room they joined. `get` moves it into `rooms`, and makes it
    * the only room the connection may hold (those versions did not keep the token's claim).
    */
   room_id?: string;
+}
+
+/** A room and how many live connections hold it. */
+export interface RoomSize {
+  room_id: string;
+  connections: number;
 }
 
 /** One connection of a room, and whose it is. */
@@ -122,6 +134,7 @@ export class ConnectionStore {
     roomId?: string;
     allowedRooms?: readonly string[];
     joined?: { room?: number; direct: number };
+    token?: { issuedAt: number; expiresAt: number; tokenId?: string };
   }): Promise<ConnectionRecord> {
     // dynalite stores empty keys; real DynamoDB rejects them, so catch it here for both.
     requireId('connectionId', input.connectionId);
@@ -137,6 +150,8 @@ export class ConnectionStore {
       ...(input.allowedRooms && { allowed_rooms: [...input.allowedRooms] }),
       ...(input.joined?.room !== undefined && { joined_seq: input.joined.room }),
       ...(input.joined && { joined_direct_seq: input.joined.direct }),
+      ...(input.token && { token_issued_at: input.token.issuedAt, token_expires_at: input.token.expiresAt }),
+      ...(input.token?.tokenId !== undefined && { token_id: input.token.tokenId }),
     };
     if (input.roomId === undefined) {
       await this.#doc.send(new PutCommand({ TableName: this.#tableName, Item: record }));
@@ -275,6 +290,15 @@ export class ConnectionStore {
   }
 
   /**
+   * The record as it is stored (strongly consistent), without `get`'s move of a previous version's record: for
+   * readers that only look (a revocation reads which token opened a connection).
+   */
+  async peek(connectionId: string): Promise<ConnectionRecord | undefined> {
+    const record = await this.#getRaw(connectionId);
+    return record && record.ttl > this.#nowSeconds() ? record : undefined;
+  }
+
+  /**
    * The live record of a connection. A record written by a version before subscriptions (one `room_id`, no
    * `rooms`) is moved over on this first read: its room becomes a subscription, so connections opened before an
    * upgrade keep their room.
@@ -312,6 +336,72 @@ export class ConnectionStore {
       members.push(...items.map(member));
     }
     return members;
+  }
+
+  /**
+   * Live connections, counted by a Scan of user_id-index with `Select: COUNT`: the index's items (user, connection,
+   * ttl) are a fraction of the records' size, and a Scan is billed by the bytes it reads.
+   */
+  async countLive(): Promise<number> {
+    let count = 0;
+    let startKey: Item | undefined;
+    do {
+      const page = await this.#doc.send(
+        new ScanCommand({
+          TableName: this.#tableName,
+          IndexName: byUser.name,
+          Select: 'COUNT',
+          FilterExpression: '#ttl > :now',
+          ExpressionAttributeNames: { '#ttl': TTL },
+          ExpressionAttributeValues: { ':now': this.#nowSeconds() },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      count += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return count;
+  }
+
+  /**
+   * Live subscriptions by room, from a Scan of the subscriptions table (room ids only): how many rooms have any,
+   * and the `top` biggest. At most `maxRooms` distinct rooms are counted one by one (the memory of one call);
+   * past them `partial` is set and only the totals are exact.
+   */
+  async roomSizes(
+    top: number,
+    maxRooms: number,
+  ): Promise<{ rooms: number; subscriptions: number; biggest: RoomSize[]; partial: boolean }> {
+    const sizes = new Map<string, number>();
+    let subscriptions = 0;
+    let untracked = 0;
+    let startKey: Item | undefined;
+    do {
+      const page = await this.#doc.send(
+        new ScanCommand({
+          TableName: this.#subscriptionsTableName,
+          ProjectionExpression: '#room',
+          FilterExpression: '#ttl > :now',
+          ExpressionAttributeNames: { '#room': ROOM_ID, '#ttl': SUBSCRIPTION_TTL },
+          ExpressionAttributeValues: { ':now': this.#nowSeconds() },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const roomId = item[ROOM_ID] as string;
+        subscriptions++;
+        const known = sizes.get(roomId);
+        if (known !== undefined) sizes.set(roomId, known + 1);
+        else if (sizes.size < maxRooms) sizes.set(roomId, 1);
+        else untracked++;
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    const biggest = [...sizes]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, top)
+      .map(([room_id, connections]) => ({ room_id, connections }));
+    return { rooms: sizes.size, subscriptions, biggest, partial: untracked > 0 };
   }
 
   async userConnectionIds(userId: string): Promise<string[]> {

@@ -128,19 +128,28 @@ export class MessageStore {
   }
 
   async saveRoomMessage(message: NewMessage<RoomMessage>): Promise<Copy<RoomMessage>> {
-    const [copy] = await this.#save(message, message.user_id, `room:${message.room_id}`, [
+    const [copy] = await this.#save(message, message.user_id, scopeOf(message, `room:${message.room_id}`), [
       roomStream(message.room_id),
     ]);
     return copy as Copy<RoomMessage>;
   }
 
-  /** Writes the message into the recipient's and the sender's inbox (one copy when they are the same user). */
+  /**
+   * Writes the message into the recipient's and the sender's inbox (one copy when they are the same user). A
+   * system message (`system`) has no sender's inbox: its `from_user_id` is a name, not a user, so the recipient's
+   * copy is the only one (and `sender` is that copy).
+   */
   async saveDirectMessage(message: NewMessage<DirectMessage>): Promise<DirectCopies> {
-    const streams = [...new Set([inboxStream(message.to_user_id), inboxStream(message.from_user_id)])];
+    const streams = [
+      ...new Set([
+        inboxStream(message.to_user_id),
+        ...(message.system ? [] : [inboxStream(message.from_user_id)]),
+      ]),
+    ];
     const [recipient, sender] = await this.#save(
       message,
       message.from_user_id,
-      `dm:${message.to_user_id}`,
+      scopeOf(message, `dm:${message.to_user_id}`),
       streams,
     );
     return {
@@ -608,6 +617,14 @@ function counterKey(stream: string): Item {
 }
 
 /** Scope: the room (`room:<id>`) or the recipient (`dm:<user>`); a client_msg_id is unique per sender and scope. */
+/**
+ * The scope of a message's client_msg_id. A system message's is its own, so a user whose id is the publisher's
+ * name (say `system`) cannot make a retry of its client_msg_id answer with a system message, or the other way.
+ */
+function scopeOf(message: { system?: true }, scope: string): string {
+  return message.system ? `system:${scope}` : scope;
+}
+
 function markerKey(userId: string, scope: string, clientMsgId: string): Item {
   return { [STREAM]: `idem#${JSON.stringify([userId, scope, clientMsgId])}`, [SEQ]: 0 };
 }

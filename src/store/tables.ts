@@ -69,11 +69,23 @@ export const messagesTable = {
   indexes: {},
 } as const satisfies TableDefinition;
 
+export const revocationsTable = {
+  envVar: 'DYNAMO_TABLE_NAME_CHAT_REVOCATIONS',
+  defaultName: 'chat_revocations',
+  // One item per revoked user (`user#<id>`: tokens issued before a time) or token (`jti#<id>`), which `$connect`
+  // reads with the token it verifies (src/revocations.ts). Each expires once no token it refuses can still be
+  // valid: TOKEN_MAX_LIFETIME_SECONDS after the revocation.
+  hashKey: 'subject',
+  ttlAttribute: 'ttl',
+  indexes: {},
+} as const satisfies TableDefinition;
+
 /** Every table roomcast uses. */
 export const tables = {
   connections: connectionsTable,
   subscriptions: subscriptionsTable,
   messages: messagesTable,
+  revocations: revocationsTable,
 } as const satisfies Record<string, TableDefinition>;
 
 export interface KeyAttribute {

@@ -547,6 +547,53 @@ describe('Lambda bundles', () => {
     assert.equal((await alice.next((f) => f.action === 'direct')).message, 'from before the upgrade');
   });
 
+  it('admin: publishes as the system (pruning the gone), revokes, and counts', async () => {
+    await putOldRecord(stack, { connectionId: 'BundleGhost0001=', roomId: 'bundles', userId: 'ghost' });
+    await doc.send(
+      new PutCommand({
+        TableName: stack.config.tables.subscriptions,
+        Item: {
+          room_id: 'bundles',
+          connection_id: 'BundleOrphan001=',
+          user_id: 'ghost',
+          ttl: Math.floor(Date.now() / 1000) + 3600,
+          created_at: new Date(pastGrace()).toISOString(),
+        },
+      }),
+    );
+    const request = {
+      op: 'publish',
+      room_id: 'bundles',
+      message: 'from operators',
+      client_msg_id: 'bundle-1',
+    };
+    const published = await invoke('admin', request);
+    assert.equal((published.result as { ok: boolean }).ok, true);
+    // Again with its client_msg_id: read back, stored and delivered once.
+    assert.equal(((await invoke('admin', request)).result as { retried: boolean }).retried, true);
+    const frame = await alice.next((f) => f.action === 'message');
+    assert.deepEqual([frame.message, frame.user_id, frame.system], ['from operators', 'system', true]);
+    assert.equal(await rawRecord('BundleGhost0001='), undefined);
+    assert.equal(await subscription('bundles', 'BundleOrphan001='), undefined);
+
+    await invoke('admin', { op: 'publish', to_user_id: 'alice', message: 'to alice', sender: 'billing' });
+    assert.equal((await alice.next((f) => f.action === 'direct')).from_user_id, 'billing');
+
+    // bob's record (BundleConnect00=) has no socket: read, asked to close, found gone.
+    const revoked = await invoke('admin', { op: 'revoke', user_id: 'bob' });
+    assert.deepEqual((revoked.result as { ok: boolean; closed: number }).closed, 0);
+    const counted = await invoke('admin', { op: 'stats', publish_metrics: true });
+    const stats = counted.result as { connections: number; biggest_rooms: Array<{ room_id: string }> };
+    assert.ok(stats.connections >= 1);
+    assert.ok(stats.biggest_rooms.some((room) => room.room_id === 'bundles'));
+    const emf = counted.stdout
+      .split('\n')
+      .filter((l) => l.includes('"CloudWatchMetrics"'))
+      .map((l) => JSON.parse(l));
+    assert.ok(emf.some((m) => typeof m.ActiveConnections === 'number'));
+    assert.ok(emf.some((m) => m.room_id === 'bundles' && typeof m.RoomConnections === 'number'));
+  });
+
   it('disconnect: removes the record and its subscriptions', async () => {
     await invoke('disconnect', deployedConnection(aliceId).disconnect());
     assert.equal(await rawRecord(aliceId), undefined);

@@ -49,6 +49,7 @@ export class Recorder {
       'repair',
       'reconnected',
       'recovered',
+      'handover',
     ] as const;
     for (const name of names) {
       client.on(name, (value) => {

@@ -6,10 +6,18 @@ import { connectionsTable } from '../../src/store/tables.ts';
  * recording proxy, with the environment Terraform gives it, and holds what it really calls to this. So a change
  * that makes a function call something new fails until both this list and the policy say so.
  */
-export type Table = 'connections' | 'subscriptions' | 'messages';
+export type Table = 'connections' | 'subscriptions' | 'messages' | 'revocations';
 
 export interface DynamoDbNeed {
-  action: 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'BatchGetItem' | 'BatchWriteItem';
+  action:
+    | 'GetItem'
+    | 'PutItem'
+    | 'UpdateItem'
+    | 'DeleteItem'
+    | 'Query'
+    | 'Scan'
+    | 'BatchGetItem'
+    | 'BatchWriteItem';
   table: Table;
   /** An index of the table (its name), for a Query through it. */
   index?: string;
@@ -45,11 +53,13 @@ const store = [need('UpdateItem', 'messages'), need('PutItem', 'messages'), need
 const history = [need('Query', 'messages'), need('GetItem', 'messages'), need('PutItem', 'messages')];
 
 export const DYNAMODB_NEEDS: Record<string, DynamoDbNeed[]> = {
-  // The per-user cap, the newest seqs (BatchGetItem of counters), the record (PutItem without a room in the URL;
-  // with one, the record and the room's subscription in one BatchWriteItem), presence.
+  // The per-user cap, the newest seqs (BatchGetItem of counters), the token's revocations (BatchGetItem of the
+  // user's and the token's), the record (PutItem without a room in the URL; with one, the record and the room's
+  // subscription in one BatchWriteItem), presence.
   connect: [
     need('Query', 'connections', USER_INDEX),
     need('BatchGetItem', 'messages'),
+    need('BatchGetItem', 'revocations'),
     need('PutItem', 'connections'),
     need('BatchWriteItem', 'connections'),
     need('BatchWriteItem', 'subscriptions'),
@@ -75,6 +85,21 @@ export const DYNAMODB_NEEDS: Record<string, DynamoDbNeed[]> = {
   // A shard of a big room (src/fan-out.ts): it reads no table (the sender read the room and passed the ids), and
   // prunes the connections that answer 410 Gone as send-message does, the room's item included.
   'fan-out-worker': [...prune, need('DeleteItem', 'subscriptions')],
+  // The operators' function (src/admin.ts): publish stores and delivers as send-message does (a room's
+  // subscriptions, or a user's connections through user_id-index), pruning the gone; revoke writes the revocation
+  // and reads the user's connections (their records say which token opened them) to close them; stats counts
+  // connections with a Scan of user_id-index and rooms with a Scan of the subscriptions table.
+  admin: [
+    ...store,
+    roomQuery,
+    ...prune,
+    need('DeleteItem', 'subscriptions'),
+    need('Query', 'connections', USER_INDEX),
+    need('GetItem', 'connections'),
+    need('PutItem', 'revocations'),
+    need('Scan', 'connections', USER_INDEX),
+    need('Scan', 'subscriptions'),
+  ],
 };
 
 export function needText(need: DynamoDbNeed): string {

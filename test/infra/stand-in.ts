@@ -480,6 +480,13 @@ function standInAttributes(
       arn: `"arn:${partition}:iam::${account}:role/\${args.name}"`,
       unique_id: `"AROA\${upper(${id})}"`,
     },
+    // A managed policy's id is its ARN, under its path ("/" unless set).
+    aws_iam_policy: {
+      id: `"arn:${partition}:iam::${account}:policy\${coalesce(args.path, "/")}\${args.name}"`,
+      arn: `"arn:${partition}:iam::${account}:policy\${coalesce(args.path, "/")}\${args.name}"`,
+      policy_id: `"ANPA\${upper(${id})}"`,
+      attachment_count: '0',
+    },
     aws_iam_role_policy: { id: '"${args.role}:${args.name}"' },
     aws_iam_role_policy_attachment: { id: '"${args.role}-${args.policy_arn}"' },
     aws_cloudwatch_log_group: { id: 'args.name', arn: arn('logs', 'log-group:${args.name}') },
@@ -501,6 +508,9 @@ function standInAttributes(
       url: `"https://sqs.${region}.amazonaws.com/${account}/\${args.name}"`,
     },
     aws_lambda_function_event_invoke_config: { id: 'args.function_name' },
+    // A rule of the default event bus, and a target of it (its id is the rule's name and the target's id).
+    aws_cloudwatch_event_rule: { id: 'args.name', arn: arn('events', 'rule/${args.name}') },
+    aws_cloudwatch_event_target: { id: '"${args.rule}-${args.target_id}"' },
   };
   const knownData: Record<string, Record<string, string>> = {
     aws_region: {

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { StatsRequest } from '../../src/admin.ts';
 import { CONFIG_ENV_VARS, loadConfig } from '../../src/config.ts';
 import {
   FUNCTION_NAMES,
@@ -24,12 +25,23 @@ export type Check = (evaluated: Evaluated) => string[];
 
 const REPOSITORY = resolve(import.meta.dirname, '../..');
 const CONNECT_FUNCTION = functionOfRoute('$connect');
-const WORKER_FUNCTIONS: readonly FunctionName[] = WORKERS.map((worker) => worker.functionName);
 /**
- * The functions whose code hands shards to the fan-out workers (src/fan-out.ts): the sender, and each worker for
- * the posts that failed. Only they read FANOUT_WORKER_FUNCTION.
+ * The functions no route serves (src/handlers/routes.ts WORKERS), by what invokes them: the fan-out workers, which
+ * the sender invokes asynchronously with a shard of a big room (src/fan-out.ts), and the operators' function, which
+ * `roomcast publish` and `roomcast revoke` invoke synchronously with IAM credentials (src/admin.ts). checkFunctions
+ * holds every worker of routes.ts to one of the two.
  */
-const FAN_OUT_FUNCTIONS: readonly FunctionName[] = [functionOfRoute('sendMessage'), ...WORKER_FUNCTIONS];
+const FAN_OUT_WORKERS: readonly FunctionName[] = ['fan-out-worker'];
+export const ADMIN_FUNCTION: FunctionName = 'admin';
+/**
+ * The functions whose code hands shards to the fan-out workers (src/fan-out.ts): the sender, each worker for the
+ * posts that failed, and the admin function for a room it publishes to. Only they read FANOUT_WORKER_FUNCTION.
+ */
+const FAN_OUT_FUNCTIONS: readonly FunctionName[] = [
+  functionOfRoute('sendMessage'),
+  ...FAN_OUT_WORKERS,
+  ADMIN_FUNCTION,
+];
 /** The functions that take client frames: $default and every action ($connect and $disconnect take none). */
 const FRAME_FUNCTIONS: readonly FunctionName[] = ROUTES.filter(
   (route) => route.routeKey === '$default' || !route.routeKey.startsWith('$'),
@@ -254,6 +266,7 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
   const connections = tableArn('connections');
   const subscriptions = tableArn('subscriptions');
   const messages = tableArn('messages');
+  const revocations = tableArn('revocations');
   const stage = single(evaluated, 'aws_apigatewayv2_stage.this');
   const post = `${text(single(evaluated, 'aws_apigatewayv2_api.this')?.execution_arn)}/${text(stage?.name)}/POST/@connections/*`;
   const logStreams = (fn: string) =>
@@ -264,10 +277,15 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
   // GetConnection: sendDirect asks whether the recipient's connections are still there before it stores, and
   // $connect whether a user at the connection cap really has that many.
   const getConnection = on(['execute-api:ManageConnections'], post.replace('/POST/', '/GET/'));
-  const management: Record<string, Grant[]> = { connect: getConnection, 'send-direct': getConnection };
   // DeleteConnection: every function that takes client frames closes a connection that keeps sending past its
-  // limits (src/route.ts `admitted`); $connect and $disconnect take none.
+  // limits (src/route.ts `admitted`); $connect and $disconnect take none. The admin function closes the
+  // connections of a user or token it revokes.
   const closeConnection = on(['execute-api:ManageConnections'], post.replace('/POST/', '/DELETE/'));
+  const management: Record<string, Grant[]> = {
+    connect: getConnection,
+    'send-direct': getConnection,
+    [ADMIN_FUNCTION]: closeConnection,
+  };
   const takesFrames = (fn: string) => (FRAME_FUNCTIONS as readonly string[]).includes(fn);
   // Invoke: a function that hands shards to fan-out workers (src/fan-out.ts) invokes the function its
   // FANOUT_WORKER_FUNCTION names, asynchronously, and no other.
@@ -288,7 +306,7 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
           `(no action for destination ${destination})`,
         resource: destination,
       }));
-  const tables: Record<Table, string> = { connections, subscriptions, messages };
+  const tables: Record<Table, string> = { connections, subscriptions, messages, revocations };
   const code: Record<string, Grant[]> = {};
   for (const [fn, needs] of Object.entries(DYNAMODB_NEEDS)) {
     code[fn] = [
@@ -296,7 +314,7 @@ export function expectedGrants(evaluated: Evaluated, tableKeyArn?: string): Reco
         action: `dynamodb:${need.action}`,
         resource: need.index ? `${tables[need.table]}/index/${need.index}` : tables[need.table],
       })),
-      // Every function answers its caller, or posts to a room, a shard of one, or users.
+      // Every function answers its caller, or posts to a room, a shard of one, or users (admin: publish).
       ...reply,
       ...(management[fn] ?? []),
       ...(takesFrames(fn) ? closeConnection : []),
@@ -484,7 +502,8 @@ export const checkRoutes: Check = (evaluated) => {
       );
     }
   }
-  // A function no route serves (a fan-out worker) is invoked by the others only: API Gateway has no way to it.
+  // A function no route serves (a fan-out worker, the admin function) is invoked by the others or by operators
+  // only: API Gateway has no way to it.
   const routed = new Set<string>(ROUTES.map((route) => route.functionName));
   for (const [fn, lambda] of Object.entries(functions)) {
     if (routed.has(fn)) continue;
@@ -586,6 +605,13 @@ export const checkFunctions: Check = (evaluated) => {
       `functions ${json(Object.keys(functions).sort())}, routes.ts has ${json([...FUNCTION_NAMES].sort())}`,
     );
   }
+  for (const { functionName } of WORKERS) {
+    if (!FAN_OUT_WORKERS.includes(functionName) && functionName !== ADMIN_FUNCTION) {
+      problems.push(
+        `${functionName}: a worker in routes.ts that test/infra knows neither as a fan-out worker nor as the admin function`,
+      );
+    }
+  }
   for (const [fn, lambda] of Object.entries(functions)) {
     const expect = expecter(problems, `aws_lambda_function.this["${fn}"]`);
     expect(lambda.runtime === 'nodejs22.x', `runtime ${json(lambda.runtime)}, not nodejs22.x`);
@@ -636,7 +662,7 @@ export const checkEnvironment: Check = (evaluated) => {
   const managementEndpoint = `https://${executeApiHost(evaluated)}/${text(single(evaluated, 'aws_apigatewayv2_stage.this')?.name)}`;
   const policies = policiesOf(evaluated);
   const functions = instances(evaluated, 'aws_lambda_function.this');
-  const workerNames = WORKER_FUNCTIONS.flatMap((fn) => text(functions[fn]?.function_name) ?? []);
+  const workerNames = FAN_OUT_WORKERS.flatMap((fn) => text(functions[fn]?.function_name) ?? []);
   for (const fn of FUNCTION_NAMES) {
     const env = environmentOf(evaluated, fn);
     for (const name of Object.keys(env)) {
@@ -659,12 +685,14 @@ export const checkEnvironment: Check = (evaluated) => {
     // its own name to hand on the posts that failed.
     const worker = env.FANOUT_WORKER_FUNCTION;
     if (worker !== undefined && !FAN_OUT_FUNCTIONS.includes(fn)) {
-      problems.push(`${fn}: sets FANOUT_WORKER_FUNCTION, which only ${FAN_OUT_FUNCTIONS.join(' and ')} read`);
+      problems.push(
+        `${fn}: sets FANOUT_WORKER_FUNCTION, which only ${FAN_OUT_FUNCTIONS.slice(0, -1).join(', ')} and ${FAN_OUT_FUNCTIONS.at(-1)} read`,
+      );
     } else if (worker !== undefined && !workerNames.includes(worker)) {
       problems.push(
         `${fn}: FANOUT_WORKER_FUNCTION is ${json(worker)}, not the name of a fan-out worker (${json(workerNames)})`,
       );
-    } else if (worker === undefined && WORKER_FUNCTIONS.includes(fn)) {
+    } else if (worker === undefined && FAN_OUT_WORKERS.includes(fn)) {
       problems.push(
         `${fn}: no FANOUT_WORKER_FUNCTION, so it cannot hand the posts that failed to another worker`,
       );
@@ -681,6 +709,22 @@ export const checkEnvironment: Check = (evaluated) => {
     } catch (error) {
       problems.push(`${fn}: src/config.ts refuses its environment: ${(error as Error).message}`);
     }
+  }
+  // A revocation is kept TOKEN_MAX_LIFETIME_SECONDS (the function that writes it), the longest $connect lets a
+  // token live (the function that reads it): each function that uses the revocations table is given it, the same.
+  const revocations = String(single(evaluated, 'aws_dynamodb_table.revocations')?.arn);
+  const lifetimes: Record<string, string> = {};
+  for (const fn of FUNCTION_NAMES) {
+    if (!(policies[fn] ?? []).some((grant) => grant.resource === revocations)) continue;
+    const lifetime = environmentOf(evaluated, fn).TOKEN_MAX_LIFETIME_SECONDS;
+    if (lifetime === undefined) {
+      problems.push(`${fn}: uses the revocations table but is given no TOKEN_MAX_LIFETIME_SECONDS`);
+    } else lifetimes[fn] = lifetime;
+  }
+  if (new Set(Object.values(lifetimes)).size > 1) {
+    problems.push(
+      `TOKEN_MAX_LIFETIME_SECONDS differs between the functions that use the revocations table: ${json(lifetimes)}`,
+    );
   }
   return problems;
 };
@@ -719,6 +763,11 @@ function asList(value: Json | undefined): string[] {
   return typeof value === 'string' ? [value] : strings(value);
 }
 
+/** A list of nested blocks (or anything else: an empty list). */
+function list(value: Json | undefined): JsonObject[] {
+  return Array.isArray(value) ? value.filter(isObject) : [];
+}
+
 export function checkIam(evaluated: Evaluated, tableKeyArn?: string): string[] {
   const problems: string[] = [];
   const roles = instances(evaluated, 'aws_iam_role.function');
@@ -754,11 +803,16 @@ export function checkIam(evaluated: Evaluated, tableKeyArn?: string): string[] {
   const expected = expectedGrants(evaluated, tableKeyArn);
   for (const fn of FUNCTION_NAMES) {
     const granted = policies[fn] ?? [];
+    const want = new Set(expected[fn] ?? []);
     for (const grant of granted) {
       if (grant.action.includes('*')) problems.push(`${fn}: action ${grant.action} has a wildcard`);
-      if (grant.action === 'dynamodb:Scan') problems.push(`${fn}: dynamodb:Scan is never needed`);
+      // A Scan reads a whole table or index: only the ones dynamodb-needs.ts says the code scans (the gauge's).
+      if (grant.action === 'dynamodb:Scan' && !want.has(grantText(grant))) {
+        problems.push(
+          `${fn}: dynamodb:Scan on ${grant.resource}, which dynamodb-needs.ts does not say it scans`,
+        );
+      }
     }
-    const want = new Set(expected[fn] ?? []);
     const have = new Set(granted.map(grantText));
     for (const grant of want)
       if (!have.has(grant)) problems.push(`${fn}: lacks ${grant}, which its code needs`);
@@ -821,12 +875,16 @@ export const checkAlarms: Check = (evaluated) => {
     ),
     `${namespace} ${METRIC.deliveriesFailed} service=${service}`,
     // The fan-out workers: shards Lambda gave up on, and the queue their records go to.
-    ...WORKER_FUNCTIONS.map(
+    ...FAN_OUT_WORKERS.map(
       (fn) => `AWS/Lambda AsyncEventsDropped FunctionName=${functions[fn]?.function_name}`,
     ),
     ...failureQueues(evaluated).map(
       (queue) => `AWS/SQS ApproximateNumberOfMessagesVisible QueueName=${queue?.name}`,
     ),
+    // The connections gauge, while a schedule runs it (checkConnectionStats says how).
+    ...(gaugeSchedules(evaluated).length > 0
+      ? [`${namespace} ${METRIC.activeConnections} service=${service}`]
+      : []),
   ];
 
   const topic = evaluated.outputs.alarm_topic_arn;
@@ -835,7 +893,11 @@ export const checkAlarms: Check = (evaluated) => {
     a.startsWith('aws_cloudwatch_metric_alarm.'),
   )) {
     for (const [key, alarm] of Object.entries(instances(evaluated, address))) {
-      const at = key ? `${address}["${key}"]` : address;
+      const at = !key
+        ? address
+        : evaluated.shapes[address] === 'count'
+          ? `${address}[${key}]`
+          : `${address}["${key}"]`;
       const actions = topic ? [topic] : [];
       if (JSON.stringify(alarm.alarm_actions) !== JSON.stringify(actions)) {
         problems.push(`${at}: alarm_actions ${json(alarm.alarm_actions)}, not the alarm topic`);
@@ -843,18 +905,21 @@ export const checkAlarms: Check = (evaluated) => {
       if (JSON.stringify(alarm.ok_actions) !== JSON.stringify(actions)) {
         problems.push(`${at}: ok_actions ${json(alarm.ok_actions)}, not the alarm topic`);
       }
-      const ns = String(alarm.namespace);
-      const metric = String(alarm.metric_name);
-      if (!known[ns]?.includes(metric))
-        problems.push(`${at}: ${ns} ${metric} is not a metric anything here publishes`);
-      const dimensions = isObject(alarm.dimensions) ? alarm.dimensions : {};
-      for (const [dimension, value] of Object.entries(dimensions)) {
-        if (!dimensionValues[dimension]?.includes(String(value))) {
-          problems.push(`${at}: dimension ${dimension}=${value} names nothing declared here`);
+      problems.push(...metricMathProblems(alarm, at));
+      // A metric alarm watches its metric; a metric math alarm, each metric its expressions read.
+      for (const watchedMetric of alarmMetrics(alarm)) {
+        const ns = String(watchedMetric.namespace);
+        const metric = String(watchedMetric.metric_name);
+        if (!known[ns]?.includes(metric))
+          problems.push(`${at}: ${ns} ${metric} is not a metric anything here publishes`);
+        const dimensions = isObject(watchedMetric.dimensions) ? watchedMetric.dimensions : {};
+        for (const [dimension, value] of Object.entries(dimensions)) {
+          if (!dimensionValues[dimension]?.includes(String(value))) {
+            problems.push(`${at}: dimension ${dimension}=${value} names nothing declared here`);
+          }
         }
+        watched.push(metricText(watchedMetric));
       }
-      const parts = Object.entries(dimensions).map(([dimension, value]) => `${dimension}=${value}`);
-      watched.push(`${ns} ${metric} ${parts.sort().join(' ')}`);
     }
   }
   for (const alarm of required) if (!watched.includes(alarm)) problems.push(`no alarm on ${alarm}`);
@@ -874,16 +939,297 @@ export const checkAlarms: Check = (evaluated) => {
       if (widget.type === 'metric' && properties.region !== regionOf(evaluated)) {
         problems.push(`${address}: widget ${json(properties.title)} shows region ${json(properties.region)}`);
       }
-      for (const line of Array.isArray(properties.metrics) ? properties.metrics : []) {
-        const [ns, metric, ...dims] = strings(line);
-        const pairs: string[] = [];
-        for (let i = 0; i + 1 < dims.length; i += 2) pairs.push(`${dims[i]}=${dims[i + 1]}`);
-        shown.push(`${ns} ${metric} ${pairs.sort().join(' ')}`);
-      }
+      shown.push(...dashboardMetrics(properties));
     }
   }
   for (const alarm of required)
     if (!shown.includes(alarm)) problems.push(`the dashboard does not show ${alarm}`);
+  return problems;
+};
+
+/** The metrics an alarm watches: its own, or those of its metric_query blocks (a metric math alarm). */
+function alarmMetrics(alarm: JsonObject): JsonObject[] {
+  const queries = list(alarm.metric_query);
+  if (queries.length === 0) {
+    return [
+      {
+        namespace: alarm.namespace ?? null,
+        metric_name: alarm.metric_name ?? null,
+        dimensions: alarm.dimensions ?? null,
+      },
+    ];
+  }
+  return queries.map((query) => first(query.metric)).filter((metric) => Object.keys(metric).length > 0);
+}
+
+/** "namespace metric dimension=value …", dimensions sorted, as the alarm and dashboard checks compare them. */
+function metricText(metric: JsonObject): string {
+  const dimensions = isObject(metric.dimensions) ? metric.dimensions : {};
+  const parts = Object.entries(dimensions).map(([dimension, value]) => `${dimension}=${value}`);
+  return `${String(metric.namespace)} ${String(metric.metric_name)} ${parts.sort().join(' ')}`;
+}
+
+/** The ids a metric math expression reads (functions are upper case, ids start lower case; strings are skipped). */
+function expressionIds(expression: string): string[] {
+  const unquoted = expression.replace(/'[^']*'|"[^"]*"/g, '');
+  return [...new Set(unquoted.match(/\b[a-z][A-Za-z0-9_]*\b/g) ?? [])];
+}
+
+/**
+ * A metric math alarm as CloudWatch takes one: no metric of its own, each query a metric or an expression with a
+ * lower-case id, expressions reading only the other queries' ids, and exactly one result. (A SEARCH cannot be alarmed
+ * on.)
+ */
+function metricMathProblems(alarm: JsonObject, at: string): string[] {
+  const queries = list(alarm.metric_query);
+  if (queries.length === 0) return [];
+  const problems: string[] = [];
+  for (const key of ['namespace', 'metric_name', 'statistic', 'extended_statistic', 'period', 'dimensions']) {
+    if (alarm[key] !== null && alarm[key] !== undefined) {
+      problems.push(`${at}: sets ${key} as well as metric_query (one or the other)`);
+    }
+  }
+  const ids = queries.map((query) => String(query.id));
+  if (new Set(ids).size !== ids.length) problems.push(`${at}: metric_query ids ${json(ids)} repeat`);
+  const returned = queries.filter((query) => query.return_data === true);
+  if (returned.length !== 1) {
+    problems.push(`${at}: ${returned.length} metric_query return data; an alarm watches exactly one`);
+  }
+  for (const query of queries) {
+    const where = `${at}: metric_query ${json(query.id)}`;
+    if (!/^[a-z][A-Za-z0-9_]*$/.test(String(query.id)))
+      problems.push(`${where}: its id must start with a lower-case letter`);
+    const metric = first(query.metric);
+    const hasMetric = Object.keys(metric).length > 0;
+    const expression = text(query.expression);
+    if (hasMetric === (expression !== undefined)) {
+      problems.push(
+        `${where}: has ${expression === undefined ? 'neither' : 'both'} a metric and an expression`,
+      );
+    }
+    if (hasMetric && (typeof metric.period !== 'number' || typeof metric.stat !== 'string')) {
+      problems.push(`${where}: its metric has no period or stat`);
+    }
+    if (expression === undefined) continue;
+    if (/\bSEARCH\(/.test(expression)) problems.push(`${where}: CloudWatch alarms on no SEARCH`);
+    for (const id of expressionIds(expression)) {
+      if (id === query.id || !ids.includes(id))
+        problems.push(`${where}: reads ${json(id)}, which is no other query`);
+    }
+  }
+  return problems;
+}
+
+/** The metrics of a dashboard widget, as metricText: plain lines; expressions (SEARCH, math) are not metrics. */
+function dashboardMetrics(properties: JsonObject): string[] {
+  const shown: string[] = [];
+  for (const line of Array.isArray(properties.metrics) ? properties.metrics : []) {
+    if (Array.isArray(line) && isObject(line[0] ?? null)) continue;
+    const [ns, metric, ...dims] = strings(line);
+    const dimensions: JsonObject = {};
+    for (let i = 0; i + 1 < dims.length; i += 2) dimensions[dims[i] ?? ''] = dims[i + 1] ?? '';
+    shown.push(metricText({ namespace: ns ?? null, metric_name: metric ?? null, dimensions }));
+  }
+  return shown;
+}
+
+/** The expressions (SEARCH, metric math) of a dashboard widget's lines. */
+function dashboardExpressions(properties: JsonObject): string[] {
+  return (Array.isArray(properties.metrics) ? properties.metrics : [])
+    .map((line) =>
+      Array.isArray(line) && isObject(line[0] ?? null) ? text((line[0] as JsonObject).expression) : undefined,
+    )
+    .filter((expression): expression is string => expression !== undefined);
+}
+
+/** Every widget's properties, across every dashboard declared here. */
+function dashboardWidgets(evaluated: Evaluated): JsonObject[] {
+  return instancesOfType(evaluated, 'aws_cloudwatch_dashboard').flatMap((dashboard) => {
+    const body = parseJson(dashboard.dashboard_body);
+    const widgets = isObject(body) && Array.isArray(body.widgets) ? body.widgets.filter(isObject) : [];
+    return widgets.map((widget) => (isObject(widget.properties) ? widget.properties : {}));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The connections gauge: the admin function's stats on a schedule, published as metrics
+// ---------------------------------------------------------------------------------------------------------------
+
+/** What the schedule must ask the admin function (src/admin.ts StatsRequest): count, and publish the counts. */
+const GAUGE_REQUEST = { op: 'stats', publish_metrics: true } satisfies StatsRequest;
+const EVENTS_PRINCIPAL = 'events.amazonaws.com';
+
+interface GaugeSchedule {
+  rule: JsonObject | undefined;
+  target: JsonObject;
+}
+
+/** The EventBridge targets that invoke the admin function, each with its rule (undefined when not declared here). */
+function gaugeSchedules(evaluated: Evaluated): GaugeSchedule[] {
+  const admin = instances(evaluated, 'aws_lambda_function.this')[ADMIN_FUNCTION];
+  if (!admin) return [];
+  const rules = instancesOfType(evaluated, 'aws_cloudwatch_event_rule');
+  const bus = (value: Json | undefined) => text(value) ?? 'default';
+  return instancesOfType(evaluated, 'aws_cloudwatch_event_target')
+    .filter((target) => target.arn === admin.arn)
+    .map((target) => ({
+      target,
+      rule: rules.find(
+        (rule) => rule.name === target.rule && bus(rule.event_bus_name) === bus(target.event_bus_name),
+      ),
+    }));
+}
+
+/**
+ * The connections gauge (src/admin.ts `stats` with publish_metrics): while a schedule runs it, one EventBridge rule
+ * with a schedule expression invokes the admin function with exactly GAUGE_REQUEST, without Lambda's retries (a late
+ * or repeated reading only costs its Scans again); an alarm fires on a sudden drop of ActiveConnections (metric math:
+ * the share lost since the previous reading, above a minimum), another when the gauge stops publishing, and the
+ * dashboard shows what it publishes. Without a schedule, no alarm watches a metric nothing publishes.
+ */
+export const checkConnectionStats: Check = (evaluated) => {
+  const problems: string[] = [];
+  const admin = instances(evaluated, 'aws_lambda_function.this')[ADMIN_FUNCTION];
+  if (!admin) return [`no aws_lambda_function.this["${ADMIN_FUNCTION}"] for the connections gauge to run`];
+  const env = environmentOf(evaluated, ADMIN_FUNCTION);
+  const gauge = metricText({
+    namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? null,
+    metric_name: METRIC.activeConnections,
+    dimensions: { service: env.POWERTOOLS_SERVICE_NAME ?? null },
+  });
+  const alarms = instancesOfType(evaluated, 'aws_cloudwatch_metric_alarm');
+  const onGauge = alarms.filter((alarm) =>
+    alarmMetrics(alarm).some((metric) => metricText(metric) === gauge),
+  );
+  const schedules = gaugeSchedules(evaluated);
+  if (schedules.length === 0) {
+    for (const alarm of onGauge) {
+      problems.push(
+        `alarm ${text(alarm.alarm_name)} watches ${gauge}, but no schedule runs the connections gauge`,
+      );
+    }
+    return problems;
+  }
+  if (schedules.length > 1)
+    problems.push(`${schedules.length} EventBridge targets run the connections gauge; one reads it`);
+  for (const { rule, target } of schedules) {
+    const where = `EventBridge target ${json(target.target_id)} of the admin function`;
+    const expect = expecter(problems, where);
+    expect(
+      JSON.stringify(parseJson(target.input)) === JSON.stringify(GAUGE_REQUEST),
+      `input ${json(target.input)}, not ${json(JSON.stringify(GAUGE_REQUEST))}: the gauge would publish nothing`,
+    );
+    expect(
+      target.input_path === null && list(target.input_transformer).length === 0,
+      'has an input_path or input_transformer: its input must be the constant stats request',
+    );
+    if (!rule) {
+      problems.push(`${where}: its rule ${json(target.rule)} is not declared here`);
+      continue;
+    }
+    const atRule = expecter(problems, `EventBridge rule ${json(rule.name)}`);
+    atRule(
+      /^(rate|cron)\(.+\)$/.test(text(rule.schedule_expression) ?? ''),
+      `schedule_expression ${json(rule.schedule_expression)} is no rate(...) or cron(...)`,
+    );
+    atRule(rule.event_pattern === null, 'has an event_pattern: the gauge runs on a schedule');
+    atRule(
+      (rule.state === null || rule.state === 'ENABLED') && rule.is_enabled !== false,
+      `is not enabled (state ${json(rule.state)})`,
+    );
+  }
+  // EventBridge invokes asynchronously: no retries of a failed run.
+  const configs = asyncConfigsOf(evaluated, ADMIN_FUNCTION);
+  if (configs.length !== 1 || configs[0]?.maximum_retry_attempts !== 0) {
+    problems.push(
+      `the admin function's asynchronous invocations: ${configs.length} aws_lambda_function_event_invoke_config, retries ${json(configs.map((config) => config.maximum_retry_attempts))}; one with maximum_retry_attempts = 0 expected`,
+    );
+  }
+
+  // A sudden drop: metric math over the gauge's Maximum a minute, the share lost since the previous reading.
+  const drops = onGauge.filter((alarm) => list(alarm.metric_query).length > 0);
+  if (drops.length === 0) problems.push(`no metric math alarm on a drop of ${gauge}`);
+  for (const alarm of drops) {
+    const expect = expecter(problems, `alarm ${text(alarm.alarm_name)}`);
+    const queries = list(alarm.metric_query);
+    const byId = (id: string | undefined) => queries.find((query) => query.id === id);
+    const source = queries.find((query) => metricText(first(query.metric)) === gauge);
+    const metric = first(source?.metric);
+    expect(
+      metric.stat === 'Maximum' && metric.period === 60,
+      `reads ${json(metric.stat)} over ${json(metric.period)} s, not the Maximum of each minute`,
+    );
+    const m = String(source?.id);
+    const result = queries.find((query) => query.return_data === true);
+    // IF(prev >= N, -DIFF(m) / prev, 0), where prev = m - DIFF(m): the reading before each, and the share of it lost.
+    const share =
+      /^IF\(\s*([a-z]\w*)\s*>=\s*([0-9.]+)\s*,\s*-\s*DIFF\(\s*([a-z]\w*)\s*\)\s*\/\s*([a-z]\w*)\s*,\s*0\s*\)$/.exec(
+        text(result?.expression) ?? '',
+      );
+    const previous = share ? text(byId(share[1])?.expression)?.replace(/\s+/g, '') : undefined;
+    expect(
+      share !== null && share[1] === share[4] && share[3] === m && previous === `${m}-DIFF(${m})`,
+      `returns ${json(result?.expression)} (${json(share ? byId(share[1])?.expression : undefined)}), not IF(prev >= N, -DIFF(${m}) / prev, 0) with prev = ${m} - DIFF(${m}): the share lost since the previous reading`,
+    );
+    expect(
+      share === null || Number(share[2]) >= 1,
+      `looks at readings after ${json(share?.[2])} connections: at least 1, or a drop from 0 divides by 0`,
+    );
+    const threshold = Number(alarm.threshold);
+    expect(
+      alarm.comparison_operator === 'GreaterThanOrEqualToThreshold' && threshold > 0 && threshold <= 1,
+      `fires when the share is ${json(alarm.comparison_operator)} ${json(alarm.threshold)}, not >= a share in (0, 1]`,
+    );
+    expect(
+      alarm.evaluation_periods === 1 && (alarm.datapoints_to_alarm ?? 1) === 1,
+      `fires after ${json(alarm.datapoints_to_alarm)} of ${json(alarm.evaluation_periods)} readings, not at the first drop`,
+    );
+    expect(
+      alarm.treat_missing_data === 'notBreaching',
+      `treats missing data as ${json(alarm.treat_missing_data)}: a missing reading is no drop`,
+    );
+  }
+
+  // The gauge stopped: no reading at all (0 connections is a reading) for at least 5 minutes, within a day.
+  const missing = onGauge.filter((alarm) => list(alarm.metric_query).length === 0);
+  if (missing.length === 0) problems.push(`no alarm on ${gauge} publishing nothing`);
+  for (const alarm of missing) {
+    const expect = expecter(problems, `alarm ${text(alarm.alarm_name)}`);
+    expect(
+      alarm.treat_missing_data === 'breaching',
+      `treats missing data as ${json(alarm.treat_missing_data)}: missing readings are what it is for`,
+    );
+    expect(
+      alarm.statistic === 'SampleCount' &&
+        alarm.comparison_operator === 'LessThanThreshold' &&
+        Number(alarm.threshold) > 0 &&
+        Number(alarm.threshold) <= 1,
+      `fires on ${json(alarm.statistic)} ${json(alarm.comparison_operator)} ${json(alarm.threshold)}: any reading must keep it OK (SampleCount < 1)`,
+    );
+    const window = Number(alarm.period) * Number(alarm.evaluation_periods);
+    expect(
+      window >= 300 && window <= 86_400 && alarm.datapoints_to_alarm === alarm.evaluation_periods,
+      `fires after ${json(alarm.datapoints_to_alarm)} of ${json(alarm.evaluation_periods)} periods of ${json(alarm.period)} s: every period of 5 minutes to a day must be missing`,
+    );
+  }
+
+  // The dashboard: what the gauge publishes, the biggest rooms through a search of RoomConnections by room_id.
+  const widgets = dashboardWidgets(evaluated);
+  const shown = widgets.flatMap(dashboardMetrics);
+  for (const name of [METRIC.activeConnections, METRIC.activeRooms, METRIC.largestRoomConnections]) {
+    const wanted = metricText({
+      namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? null,
+      metric_name: name,
+      dimensions: { service: env.POWERTOOLS_SERVICE_NAME ?? null },
+    });
+    if (!shown.includes(wanted)) problems.push(`the dashboard does not show ${wanted}`);
+  }
+  const namespace = env.POWERTOOLS_METRICS_NAMESPACE ?? '';
+  const schema = /^[A-Za-z0-9]+$/.test(namespace) ? namespace : `"${namespace}"`;
+  const search = `SEARCH('{${schema},room_id,service} MetricName="${METRIC.roomConnections}"', 'Maximum', 60)`;
+  if (!widgets.flatMap(dashboardExpressions).includes(search)) {
+    problems.push(`the dashboard does not show ${search}`);
+  }
   return problems;
 };
 
@@ -894,7 +1240,7 @@ export const checkAlarms: Check = (evaluated) => {
 /** The on-failure destination of each fan-out worker, as the queue declared here (undefined when it is none). */
 function failureQueues(evaluated: Evaluated): (JsonObject | undefined)[] {
   const queues = instancesOfType(evaluated, 'aws_sqs_queue');
-  return WORKER_FUNCTIONS.flatMap((fn) => asyncConfigsOf(evaluated, fn))
+  return FAN_OUT_WORKERS.flatMap((fn) => asyncConfigsOf(evaluated, fn))
     .map((config) => destinationsOf(config).onFailure)
     .map((arn) => queues.find((queue) => queue.arn === arn));
 }
@@ -908,7 +1254,7 @@ export const checkFanOut: Check = (evaluated) => {
   const problems: string[] = [];
   const queues = instancesOfType(evaluated, 'aws_sqs_queue');
   const alarms = instancesOfType(evaluated, 'aws_cloudwatch_metric_alarm');
-  for (const fn of WORKER_FUNCTIONS) {
+  for (const fn of FAN_OUT_WORKERS) {
     const where = `${fn}'s asynchronous invocations`;
     const configs = asyncConfigsOf(evaluated, fn);
     const [config] = configs;
@@ -971,12 +1317,114 @@ export const checkFanOut: Check = (evaluated) => {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
+// Operators: who may invoke the admin function
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The IAM managed policies declared here: the operators' one is the only one expected. */
+function operatorPolicies(evaluated: Evaluated): JsonObject[] {
+  return instancesOfType(evaluated, 'aws_iam_policy');
+}
+
+/** Resource types that attach a managed policy to a role, user or group. */
+const POLICY_ATTACHMENTS = [
+  'aws_iam_role_policy_attachment',
+  'aws_iam_user_policy_attachment',
+  'aws_iam_group_policy_attachment',
+  'aws_iam_policy_attachment',
+  'aws_iam_role_policy_attachments_exclusive',
+];
+
+/**
+ * `roomcast publish` and `roomcast revoke` invoke the admin function with the operator's own IAM credentials. So:
+ * one managed policy, named after the deployment, that allows `lambda:InvokeFunction` on the admin function and
+ * nothing else (no other action or resource, no Deny, no NotAction/NotResource), attached to nothing here (who
+ * operates is the deployer's choice); and no resource-based permission lets any principal invoke the function
+ * around IAM.
+ */
+export const checkOperatorPolicy: Check = (evaluated) => {
+  const problems: string[] = [];
+  const admin = instances(evaluated, 'aws_lambda_function.this')[ADMIN_FUNCTION];
+  if (!admin) return [`no aws_lambda_function.this["${ADMIN_FUNCTION}"] for operators to invoke`];
+  const policies = operatorPolicies(evaluated);
+  if (policies.length !== 1) {
+    problems.push(`${policies.length} aws_iam_policy declared; one, the operators', is expected`);
+  }
+  const prefix = text(admin.function_name)?.replace(new RegExp(`-${ADMIN_FUNCTION}$`), '');
+  const wanted = `lambda:InvokeFunction on ${text(admin.arn)}`;
+  for (const policy of policies) {
+    const expect = expecter(problems, `aws_iam_policy ${json(policy.name)}`);
+    expect(policy.name === `${prefix}-operator`, `is not named ${prefix}-operator`);
+    const document = parseJson(policy.policy);
+    const statements =
+      isObject(document) && Array.isArray(document.Statement) ? document.Statement.filter(isObject) : [];
+    const granted: string[] = [];
+    for (const statement of statements) {
+      const sid = json(statement.Sid);
+      expect(statement.Effect === 'Allow', `statement ${sid} has Effect ${json(statement.Effect)}`);
+      for (const key of ['NotAction', 'NotResource', 'Condition', 'Principal']) {
+        expect(statement[key] === undefined, `statement ${sid} has ${key}`);
+      }
+      for (const action of asList(statement.Action)) {
+        for (const resource of asList(statement.Resource)) granted.push(`${action} on ${resource}`);
+      }
+    }
+    expect(
+      sameSet(granted, [wanted]),
+      `allows ${json([...new Set(granted)])}, not exactly ${json([wanted])}`,
+    );
+    for (const type of POLICY_ATTACHMENTS) {
+      for (const attachment of instancesOfType(evaluated, type)) {
+        const arns = [
+          attachment.policy_arn,
+          ...(Array.isArray(attachment.policy_arns) ? attachment.policy_arns : []),
+        ];
+        expect(
+          !arns.includes(policy.arn ?? null),
+          `is attached by a ${type}; it is for the deployer to grant`,
+        );
+      }
+    }
+  }
+  // The one resource-based permission: EventBridge, from the rule of the connections gauge, while it runs.
+  const names = [admin.function_name, admin.arn];
+  const gaugeRules = gaugeSchedules(evaluated).flatMap(({ rule }) => (rule ? [text(rule.arn)] : []));
+  const allowed: string[] = [];
+  for (const permission of instancesOfType(evaluated, 'aws_lambda_permission')) {
+    if (!names.includes(permission.function_name ?? null)) continue;
+    const source = text(permission.source_arn);
+    if (
+      permission.principal === EVENTS_PRINCIPAL &&
+      permission.action === 'lambda:InvokeFunction' &&
+      (permission.qualifier ?? null) === null &&
+      source !== undefined &&
+      gaugeRules.includes(source)
+    ) {
+      allowed.push(source);
+    } else {
+      problems.push(
+        `${ADMIN_FUNCTION}: a resource-based permission lets ${json(permission.principal)} invoke it${source ? ` from ${source}` : ''}; operators go through IAM, and only EventBridge from the connections gauge's rule may besides`,
+      );
+    }
+  }
+  for (const rule of gaugeRules) {
+    const count = allowed.filter((source) => source === rule).length;
+    if (count !== 1) {
+      problems.push(
+        `${ADMIN_FUNCTION}: ${count} permissions let EventBridge invoke it from ${rule}; one expected`,
+      );
+    }
+  }
+  return problems;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
 // Outputs
 // ---------------------------------------------------------------------------------------------------------------
 
 export const checkOutputs: Check = (evaluated) => {
   const problems: string[] = [];
   const stage = single(evaluated, 'aws_apigatewayv2_stage.this');
+  const admin = instances(evaluated, 'aws_lambda_function.this')[ADMIN_FUNCTION];
   const expected: Record<string, Json | undefined> = {
     execute_api_url: `wss://${executeApiHost(evaluated)}/${text(stage?.name)}`,
     management_endpoint: `https://${executeApiHost(evaluated)}/${text(stage?.name)}`,
@@ -984,7 +1432,11 @@ export const checkOutputs: Check = (evaluated) => {
     connections_table_name: single(evaluated, 'aws_dynamodb_table.connections')?.name,
     subscriptions_table_name: single(evaluated, 'aws_dynamodb_table.subscriptions')?.name,
     messages_table_name: single(evaluated, 'aws_dynamodb_table.messages')?.name,
+    revocations_table_name: single(evaluated, 'aws_dynamodb_table.revocations')?.name,
     fanout_failure_queue_url: failureQueues(evaluated)[0]?.url,
+    admin_function_name: admin?.function_name,
+    admin_function_arn: admin?.arn,
+    operator_policy_arn: operatorPolicies(evaluated)[0]?.arn,
   };
   for (const [name, value] of Object.entries(expected)) {
     if (evaluated.outputs[name] !== value) {
@@ -1006,6 +1458,8 @@ export const ALL_CHECKS: Readonly<Record<string, Check>> = {
   iam: (evaluated) => checkIam(evaluated),
   alarms: checkAlarms,
   'fan-out': checkFanOut,
+  operator: checkOperatorPolicy,
+  'connection-stats': checkConnectionStats,
   outputs: checkOutputs,
 };
 

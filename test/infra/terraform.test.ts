@@ -7,15 +7,19 @@ import { fileURLToPath } from 'node:url';
 import { TERRAFORM_FUNCTIONS_FILE } from '../../scripts/bundle-invoker.ts';
 import { loadConfig } from '../../src/config.ts';
 import { WORKERS } from '../../src/handlers/routes.ts';
+import { METRIC } from '../../src/metrics.ts';
 import { loadTerraform } from './hcl.ts';
 import {
+  ADMIN_FUNCTION,
   ALL_CHECKS,
   type Check,
   checkAlarms,
+  checkConnectionStats,
   checkEnvironment,
   checkFanOut,
   checkFunctions,
   checkIam,
+  checkOperatorPolicy,
   checkOutputs,
   checkRoutes,
   checkStage,
@@ -87,12 +91,15 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
   let terraform: StandInTerraform;
   let deployed: Evaluated;
   let everything: Evaluated;
+  /** The README's deployment without the connections gauge. */
+  let statsOff: Evaluated;
 
   before(async () => {
     terraform = await StandInTerraform.create(TERRAFORM_DIR);
-    [deployed, everything] = await Promise.all([
+    [deployed, everything, statsOff] = await Promise.all([
       terraform.evaluate(README_VARS),
       terraform.evaluate(EVERYTHING_VARS),
+      terraform.evaluate({ ...README_VARS, connection_stats_enabled: 'false' }),
     ]);
   });
 
@@ -103,6 +110,20 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
     const result = await terraform.plan(varArgs(vars));
     return result.code === 0 ? '' : `${result.stderr}${result.stdout}`.replace(/\s+/g, ' ');
   }
+
+  /** The statements of a function's policy, as its role gets them. */
+  const statements = (evaluated: Evaluated, fn: string) =>
+    (
+      JSON.parse(String(instances(evaluated, 'aws_iam_role_policy.function')[fn]?.policy)) as {
+        Statement: { Sid: string; Action: string[]; Resource: string[] }[];
+      }
+    ).Statement;
+  const grantsOf = (evaluated: Evaluated, fn: string, service: string) =>
+    statements(evaluated, fn).flatMap((statement) =>
+      statement.Action.filter((action) => action.startsWith(`${service}:`)).flatMap((action) =>
+        statement.Resource.map((resource) => `${action} on ${resource}`),
+      ),
+    );
 
   it('is formatted as terraform fmt writes it', async () => {
     const result = await terraform.run(['fmt', '-check', '-diff', TERRAFORM_DIR]);
@@ -120,6 +141,12 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       it(name, () =>
         assert.deepEqual(name === 'iam' ? checkIam(everything, TABLE_KEY) : check(everything), []),
       );
+    }
+  });
+
+  describe('matches the code without the connections gauge (connection_stats_enabled = false)', () => {
+    for (const [name, check] of Object.entries(ALL_CHECKS)) {
+      it(name, () => assert.deepEqual(check(statsOff), []));
     }
   });
 
@@ -149,6 +176,12 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       ['the longest message that fits a 32 KB frame', { ...README_VARS, max_message_chars: '5000' }],
       ['the most rooms per connection the code takes', { ...README_VARS, max_rooms_per_connection: '1000' }],
       [
+        'the longest token lifetime the code takes',
+        { ...README_VARS, token_max_lifetime_seconds: '2592000' },
+      ],
+      ['a token lifetime of one second', { ...README_VARS, token_max_lifetime_seconds: '1' }],
+      ["Lambda's longest timeout for the admin function", { ...README_VARS, admin_timeout_seconds: '900' }],
+      [
         "the fan-out tier's largest settings the code takes",
         {
           ...README_VARS,
@@ -167,13 +200,61 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
           jwt_algorithms: '["RS256"]',
         },
       ],
+      ['a gauge every 5 minutes', { ...README_VARS, connection_stats_schedule: 'rate(5 minutes)' }],
+      ['a gauge every 12 hours', { ...README_VARS, connection_stats_schedule: 'rate(12 hours)' }],
+      ['a gauge every hour', { ...README_VARS, connection_stats_schedule: 'rate(1 hour)' }],
+      [
+        'a gauge on a cron expression',
+        { ...README_VARS, connection_stats_schedule: 'cron(0/2 8-18 ? * MON-FRI *)' },
+      ],
+      [
+        'a drop alarm on every loss, from a single connection',
+        { ...README_VARS, connections_drop_alarm_fraction: '1', connections_drop_alarm_min_connections: '1' },
+      ],
     ];
     for (const [what, vars] of accepted) {
       it(`accepts ${what}`, async () => assert.equal(await refusal(vars), ''));
     }
 
+    const schedule = /connection_stats_schedule must be an EventBridge schedule expression/;
     const refused: [string, Record<string, string>, RegExp][] = [
       ['no token source', {}, /Set exactly one of jwt_secret, jwt_secret_ssm_parameter or jwt_jwks_url/],
+      ['a plural rate of 1', { ...README_VARS, connection_stats_schedule: 'rate(1 minutes)' }, schedule],
+      ['a singular rate above 1', { ...README_VARS, connection_stats_schedule: 'rate(5 minute)' }, schedule],
+      ['a rate of 0', { ...README_VARS, connection_stats_schedule: 'rate(0 minutes)' }, schedule],
+      ['a rate in seconds', { ...README_VARS, connection_stats_schedule: 'rate(30 seconds)' }, schedule],
+      [
+        'a gauge less often than every 12 hours',
+        { ...README_VARS, connection_stats_schedule: 'rate(13 hours)' },
+        schedule,
+      ],
+      ['a daily gauge', { ...README_VARS, connection_stats_schedule: 'rate(1 day)' }, schedule],
+      [
+        'a cron expression of five fields',
+        { ...README_VARS, connection_stats_schedule: 'cron(* * * * *)' },
+        schedule,
+      ],
+      ['a schedule in words', { ...README_VARS, connection_stats_schedule: 'every minute' }, schedule],
+      [
+        'a drop of none',
+        { ...README_VARS, connections_drop_alarm_fraction: '0' },
+        /connections_drop_alarm_fraction must be greater than 0 and at most 1/,
+      ],
+      [
+        'a drop of more than every connection',
+        { ...README_VARS, connections_drop_alarm_fraction: '1.5' },
+        /connections_drop_alarm_fraction must be greater than 0 and at most 1/,
+      ],
+      [
+        'a drop alarm from 0 connections (a division by 0)',
+        { ...README_VARS, connections_drop_alarm_min_connections: '0' },
+        /connections_drop_alarm_min_connections must be a whole number of at least 1/,
+      ],
+      [
+        'a drop alarm from half a connection',
+        { ...README_VARS, connections_drop_alarm_min_connections: '2.5' },
+        /connections_drop_alarm_min_connections must be a whole number of at least 1/,
+      ],
       ['two token sources', { ...README_VARS, jwt_secret: 'x'.repeat(32) }, /Set exactly one of/],
       [
         'an SSM parameter under "aws"',
@@ -367,6 +448,31 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
         { ...README_VARS, function_memory_mb: '{ ping = 200.5 }' },
         /whole numbers/,
       ],
+      [
+        'a token lifetime longer than the code takes (30 days)',
+        { ...README_VARS, token_max_lifetime_seconds: '2592001' },
+        /token_max_lifetime_seconds must be a whole number between 1 and 2592000/,
+      ],
+      [
+        'no token lifetime',
+        { ...README_VARS, token_max_lifetime_seconds: '0' },
+        /token_max_lifetime_seconds must be a whole number between 1 and 2592000/,
+      ],
+      [
+        'a fractional token lifetime',
+        { ...README_VARS, token_max_lifetime_seconds: '3600.5' },
+        /token_max_lifetime_seconds must be a whole number/,
+      ],
+      [
+        'an admin timeout Lambda refuses',
+        { ...README_VARS, admin_timeout_seconds: '901' },
+        /admin_timeout_seconds must be a whole number between 1 and 900/,
+      ],
+      [
+        "the admin function's timeout through the route functions' map",
+        { ...README_VARS, function_timeout_seconds: '{ admin = 60 }' },
+        /route function names/,
+      ],
     ];
     for (const [what, vars, message] of refused) {
       it(`refuses ${what}`, async () => assert.match(await refusal(vars), message));
@@ -472,7 +578,15 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       const keyStatement = (fn: string) => document(fn).Statement.find((s) => s.Sid === 'UseTableKey');
       // Readers decrypt; writers also encrypt. Every function that touches a table writes: those that read the
       // caller's record may move a record of the previous version over (get-history also voids seqs left empty).
-      for (const writer of ['connect', 'list-members', 'ping', 'send-message', 'get-history', WORKER])
+      for (const writer of [
+        'connect',
+        'list-members',
+        'ping',
+        'send-message',
+        'get-history',
+        WORKER,
+        ADMIN_FUNCTION,
+      ])
         assert.deepEqual(
           keyStatement(writer)?.Action,
           [
@@ -490,7 +604,7 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
         StringEquals: { 'kms:ViaService': ['dynamodb.eu-west-1.amazonaws.com'] },
       });
       assert.equal(keyStatement('default'), undefined);
-      for (const key of ['connections', 'subscriptions', 'messages']) {
+      for (const key of ['connections', 'subscriptions', 'messages', 'revocations']) {
         const sse = single(everything, `aws_dynamodb_table.${key}`)?.server_side_encryption as {
           kms_key_arn: string;
         }[];
@@ -561,20 +675,6 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
   });
 
   describe('the fan-out tier', () => {
-    /** The statements of a function's policy, as its role gets them. */
-    const statements = (evaluated: Evaluated, fn: string) =>
-      (
-        JSON.parse(String(instances(evaluated, 'aws_iam_role_policy.function')[fn]?.policy)) as {
-          Statement: { Sid: string; Action: string[]; Resource: string[] }[];
-        }
-      ).Statement;
-    const grantsOf = (evaluated: Evaluated, fn: string, service: string) =>
-      statements(evaluated, fn).flatMap((statement) =>
-        statement.Action.filter((action) => action.startsWith(`${service}:`)).flatMap((action) =>
-          statement.Resource.map((resource) => `${action} on ${resource}`),
-        ),
-      );
-
     it('the worker is a function with its own role and log group, and no route, integration or permission', () => {
       const worker = must(instances(deployed, 'aws_lambda_function.this')[WORKER]);
       assert.equal(worker.function_name, 'roomcast-fan-out-worker');
@@ -636,9 +736,10 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       assert.deepEqual(grantsOf(deployed, WORKER, 'execute-api'), [
         `execute-api:ManageConnections on ${single(deployed, 'aws_apigatewayv2_api.this')?.execution_arn}/prod/POST/@connections/*`,
       ]);
-      // Nothing else may invoke a function or send to a queue.
+      // Nothing else may invoke a function or send to a queue; the admin function hands shards over as send-message
+      // does ('the admin function' below).
       for (const fn of Object.keys(instances(deployed, 'aws_lambda_function.this'))) {
-        if (fn === 'send-message' || fn === WORKER) continue;
+        if (fn === 'send-message' || fn === WORKER || fn === ADMIN_FUNCTION) continue;
         assert.deepEqual([...grantsOf(deployed, fn, 'lambda'), ...grantsOf(deployed, fn, 'sqs')], [], fn);
       }
     });
@@ -649,6 +750,9 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
       assert.equal(env.FANOUT_WORKER_FUNCTION, undefined);
       assert.equal(loadConfig({ ...env, AWS_REGION: 'eu-west-1' }).fanOutTier, undefined);
       assert.deepEqual(grantsOf(evaluated, 'send-message', 'lambda'), []);
+      // The admin function too: a publish posts to every room itself.
+      assert.equal(environmentOf(evaluated, ADMIN_FUNCTION).FANOUT_WORKER_FUNCTION, undefined);
+      assert.deepEqual(grantsOf(evaluated, ADMIN_FUNCTION, 'lambda'), []);
       for (const [name, check] of Object.entries(ALL_CHECKS)) assert.deepEqual(check(evaluated), [], name);
     });
 
@@ -707,6 +811,596 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
         reserved.map(([fn]) => fn),
         [WORKER],
       );
+    });
+  });
+
+  describe('the admin function and its operators', () => {
+    const ADMIN = ADMIN_FUNCTION;
+    const ACCOUNT = 'arn:aws:dynamodb:eu-west-1:123456789012:table';
+    /** A managed policy's grants, as "action on resource", whatever the JSON's list-or-string form. */
+    const policyGrants = (document: string) =>
+      (
+        JSON.parse(document) as {
+          Statement: { Effect: string; Action: string | string[]; Resource: string | string[] }[];
+        }
+      ).Statement.flatMap((statement) =>
+        [statement.Action]
+          .flat()
+          .flatMap((action) =>
+            [statement.Resource].flat().map((resource) => `${statement.Effect} ${action} on ${resource}`),
+          ),
+      );
+
+    it("is a function with its own role and log group, no route or integration, and only the gauge's permission and asynchronous config", () => {
+      const functions = instances(deployed, 'aws_lambda_function.this');
+      const admin = must(functions[ADMIN]);
+      assert.equal(admin.function_name, 'roomcast-admin');
+      assert.equal(
+        admin.description,
+        "roomcast admin, invoked by operators (roomcast publish, revoke, stats) and the connections gauge's schedule",
+      );
+      assert.equal(admin.role, instances(deployed, 'aws_iam_role.function')[ADMIN]?.arn);
+      assert.equal(
+        instances(deployed, 'aws_cloudwatch_log_group.function')[ADMIN]?.name,
+        '/aws/lambda/roomcast-admin',
+      );
+      for (const address of [
+        'aws_apigatewayv2_route.this',
+        'aws_apigatewayv2_integration.this',
+        'aws_lambda_permission.api_gateway',
+      ]) {
+        assert.equal(instances(deployed, address)[ADMIN], undefined, address);
+      }
+      // Operators invoke it synchronously; the gauge's schedule asynchronously, without retries or a failure queue.
+      const asyncConfigs = (evaluated: Evaluated) =>
+        Object.keys(evaluated.resources)
+          .filter((address) => address.startsWith('aws_lambda_function_event_invoke_config.'))
+          .flatMap((address) => Object.values(instances(evaluated, address)))
+          .filter((config) => config.function_name === admin.function_name);
+      assert.deepEqual(
+        asyncConfigs(deployed).map((config) => [
+          config.maximum_retry_attempts,
+          config.maximum_event_age_in_seconds,
+          config.destination_config,
+        ]),
+        [[0, 60, []]],
+      );
+      const permissions = (evaluated: Evaluated) =>
+        Object.keys(evaluated.resources)
+          .filter((address) => address.startsWith('aws_lambda_permission.'))
+          .flatMap((address) => Object.values(instances(evaluated, address)))
+          .filter((permission) => permission.function_name === admin.function_name);
+      assert.deepEqual(
+        permissions(deployed).map((permission) => permission.principal),
+        ['events.amazonaws.com'],
+      );
+      assert.deepEqual(asyncConfigs(statsOff), []);
+      assert.deepEqual(permissions(statsOff), []);
+    });
+
+    it("takes 30 s (admin_timeout_seconds) and send-message's memory, an override of it included", async () => {
+      const functions = instances(deployed, 'aws_lambda_function.this');
+      assert.equal(functions[ADMIN]?.timeout, 30);
+      assert.equal(functions[ADMIN]?.memory_size, 512);
+      assert.equal(functions[ADMIN]?.reserved_concurrent_executions, null);
+      const tuned = instances(
+        await terraform.evaluate({
+          ...README_VARS,
+          admin_timeout_seconds: '120',
+          function_memory_mb: '{ "send-message" = 1024 }',
+          function_timeout_seconds: '{ "send-message" = 20 }',
+        }),
+        'aws_lambda_function.this',
+      );
+      assert.equal(tuned[ADMIN]?.timeout, 120);
+      assert.equal(tuned['send-message']?.timeout, 20);
+      assert.equal(tuned[ADMIN]?.memory_size, 1024);
+      assert.equal(tuned['send-message']?.memory_size, 1024);
+      const big = instances(
+        await terraform.evaluate({ ...README_VARS, lambda_memory_mb: '2048' }),
+        'aws_lambda_function.this',
+      );
+      assert.equal(big[ADMIN]?.memory_size, 2048);
+    });
+
+    it("gets send-message's tables, fan-out tier, retention and message limit, the revocations table and connect's token lifetime", () => {
+      const env = environmentOf(deployed, ADMIN);
+      const config = loadConfig({ ...env, AWS_REGION: 'eu-west-1' });
+      const sender = loadConfig({ ...environmentOf(deployed, 'send-message'), AWS_REGION: 'eu-west-1' });
+      const connect = loadConfig({ ...environmentOf(deployed, 'connect'), AWS_REGION: 'eu-west-1' });
+      assert.deepEqual(config.tables, {
+        connections: 'roomcast-chat_connections',
+        subscriptions: 'roomcast-chat_subscriptions',
+        messages: 'roomcast-chat_messages',
+        revocations: 'roomcast-chat_revocations',
+      });
+      assert.deepEqual(connect.tables, config.tables);
+      assert.deepEqual(config.fanOutTier, sender.fanOutTier);
+      assert.equal(config.fanOutTier?.workerFunction, 'roomcast-fan-out-worker');
+      assert.equal(config.fanOutConcurrency, sender.fanOutConcurrency);
+      assert.equal(config.messageRetentionSeconds, sender.messageRetentionSeconds);
+      assert.equal(config.maxMessageChars, sender.maxMessageChars);
+      assert.equal(config.managementEndpoint, deployed.outputs.management_endpoint);
+      assert.equal(config.tokenMaxLifetimeSeconds, 86_400);
+      assert.equal(connect.tokenMaxLifetimeSeconds, 86_400);
+      // It verifies no token and announces no presence.
+      assert.deepEqual(
+        Object.keys(env).filter((name) => name.startsWith('JWT_') || name.startsWith('PRESENCE_')),
+        [],
+      );
+    });
+
+    it('token_max_lifetime_seconds reaches connect and admin, and no other function', async () => {
+      const evaluated = await terraform.evaluate({ ...README_VARS, token_max_lifetime_seconds: '3600' });
+      for (const fn of ['connect', ADMIN]) {
+        const config = loadConfig({ ...environmentOf(evaluated, fn), AWS_REGION: 'eu-west-1' });
+        assert.equal(config.tokenMaxLifetimeSeconds, 3600, fn);
+      }
+      const others = Object.keys(instances(evaluated, 'aws_lambda_function.this')).filter(
+        (fn) =>
+          fn !== 'connect' &&
+          fn !== ADMIN &&
+          environmentOf(evaluated, fn).TOKEN_MAX_LIFETIME_SECONDS !== undefined,
+      );
+      assert.deepEqual(others, []);
+    });
+
+    it('its DynamoDB statements are exactly what dynamodb-needs.ts says it calls', () => {
+      const dynamodb = statements(deployed, ADMIN).filter((statement) =>
+        statement.Action.some((action) => action.startsWith('dynamodb:')),
+      );
+      assert.deepEqual(
+        dynamodb.map(({ Sid, Action, Resource }) => ({ Sid, Action, Resource })),
+        [
+          {
+            Sid: 'ReadConnectionsPruneGone',
+            Action: ['dynamodb:GetItem', 'dynamodb:DeleteItem'],
+            Resource: [`${ACCOUNT}/roomcast-chat_connections`],
+          },
+          {
+            Sid: 'QueryUserConnections',
+            Action: ['dynamodb:Query'],
+            Resource: [`${ACCOUNT}/roomcast-chat_connections/index/user_id-index`],
+          },
+          {
+            Sid: 'QueryRoomPruneGone',
+            Action: ['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+            Resource: [`${ACCOUNT}/roomcast-chat_subscriptions`],
+          },
+          {
+            Sid: 'CountLiveConnections',
+            Action: ['dynamodb:Scan'],
+            Resource: [`${ACCOUNT}/roomcast-chat_connections/index/user_id-index`],
+          },
+          {
+            Sid: 'CountRooms',
+            Action: ['dynamodb:Scan'],
+            Resource: [`${ACCOUNT}/roomcast-chat_subscriptions`],
+          },
+          {
+            Sid: 'StoreMessage',
+            Action: ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem'],
+            Resource: [`${ACCOUNT}/roomcast-chat_messages`],
+          },
+          {
+            Sid: 'WriteRevocation',
+            Action: ['dynamodb:PutItem'],
+            Resource: [`${ACCOUNT}/roomcast-chat_revocations`],
+          },
+        ],
+      );
+      // connect reads the revocations, nothing else touches them.
+      assert.deepEqual(
+        grantsOf(deployed, 'connect', 'dynamodb').filter((grant) => grant.includes('revocations')),
+        [`dynamodb:BatchGetItem on ${ACCOUNT}/roomcast-chat_revocations`],
+      );
+      for (const fn of Object.keys(instances(deployed, 'aws_lambda_function.this'))) {
+        if (fn === 'connect' || fn === ADMIN) continue;
+        assert.deepEqual(
+          grantsOf(deployed, fn, 'dynamodb').filter((grant) => grant.includes('revocations')),
+          [],
+          fn,
+        );
+      }
+    });
+
+    it("may post to (publish) and close (revoke) connections of this stage's API only, and do nothing else there", () => {
+      const stage = `${single(deployed, 'aws_apigatewayv2_api.this')?.execution_arn}/prod`;
+      assert.deepEqual(grantsOf(deployed, ADMIN, 'execute-api'), [
+        `execute-api:ManageConnections on ${stage}/POST/@connections/*`,
+        `execute-api:ManageConnections on ${stage}/DELETE/@connections/*`,
+      ]);
+      assert.deepEqual(
+        statements(deployed, ADMIN)
+          .filter((statement) => statement.Action.includes('execute-api:ManageConnections'))
+          .map((statement) => statement.Sid),
+        ['PostToRoomOrUser', 'CloseRevokedConnections'],
+      );
+      const renamed = `${single(everything, 'aws_apigatewayv2_api.this')?.execution_arn}/prod`;
+      assert.deepEqual(grantsOf(everything, ADMIN, 'execute-api'), [
+        `execute-api:ManageConnections on ${renamed}/POST/@connections/*`,
+        `execute-api:ManageConnections on ${renamed}/DELETE/@connections/*`,
+      ]);
+    });
+
+    it('may invoke the fan-out worker while the tier is on, and no function when it is off', async () => {
+      const worker = instances(deployed, 'aws_lambda_function.this')[WORKER];
+      assert.deepEqual(grantsOf(deployed, ADMIN, 'lambda'), [`lambda:InvokeFunction on ${worker?.arn}`]);
+      assert.equal(environmentOf(deployed, ADMIN).FANOUT_WORKER_FUNCTION, worker?.function_name);
+      assert.deepEqual(grantsOf(deployed, ADMIN, 'sqs'), []);
+      const off = await terraform.evaluate({ ...README_VARS, fanout_workers_enabled: 'false' });
+      assert.deepEqual(grantsOf(off, ADMIN, 'lambda'), []);
+      const config = loadConfig({ ...environmentOf(off, ADMIN), AWS_REGION: 'eu-west-1' });
+      assert.equal(config.fanOutTier, undefined);
+      assert.deepEqual(checkIam(off), []);
+    });
+
+    it('operators get a managed policy that allows invoking the admin function and nothing else, attached to nothing', () => {
+      const policy = must(single(deployed, 'aws_iam_policy.operator'));
+      const admin = must(instances(deployed, 'aws_lambda_function.this')[ADMIN]);
+      assert.equal(policy.name, 'roomcast-operator');
+      assert.equal(policy.arn, 'arn:aws:iam::123456789012:policy/roomcast-operator');
+      assert.deepEqual(policyGrants(String(policy.policy)), [`Allow lambda:InvokeFunction on ${admin.arn}`]);
+      assert.deepEqual(checkOperatorPolicy(deployed), []);
+      assert.deepEqual(checkOperatorPolicy(everything), []);
+      // Nothing here attaches it, with every option on either (the API Gateway account role has its own policy).
+      for (const evaluated of [deployed, everything]) {
+        const arn = single(evaluated, 'aws_iam_policy.operator')?.arn;
+        const attaching = Object.keys(evaluated.resources)
+          .filter((address) => /^aws_iam_\w*policy_attachment/.test(address))
+          .flatMap((address) => Object.values(instances(evaluated, address)))
+          .filter((attachment) => attachment.policy_arn === arn);
+        assert.deepEqual(attaching, []);
+      }
+    });
+
+    it('outputs the function and the policy for the CLI, named after name_prefix', async () => {
+      const admin = instances(deployed, 'aws_lambda_function.this')[ADMIN];
+      assert.equal(deployed.outputs.admin_function_name, 'roomcast-admin');
+      assert.equal(deployed.outputs.admin_function_arn, admin?.arn);
+      assert.equal(deployed.outputs.operator_policy_arn, single(deployed, 'aws_iam_policy.operator')?.arn);
+      assert.equal(deployed.outputs.revocations_table_name, 'roomcast-chat_revocations');
+      assert.equal((deployed.outputs.function_names as Record<string, string>)[ADMIN], 'roomcast-admin');
+      const renamed = await terraform.evaluate({ ...README_VARS, name_prefix: 'chat-prod' });
+      assert.equal(renamed.outputs.admin_function_name, 'chat-prod-admin');
+      assert.equal(
+        renamed.outputs.operator_policy_arn,
+        'arn:aws:iam::123456789012:policy/chat-prod-operator',
+      );
+      assert.deepEqual(policyGrants(String(single(renamed, 'aws_iam_policy.operator')?.policy)), [
+        `Allow lambda:InvokeFunction on ${renamed.outputs.admin_function_arn}`,
+      ]);
+    });
+
+    it('an error raises an alarm within 5 minutes, on the dashboard with its invocations', () => {
+      const alarm = must(instances(everything, 'aws_cloudwatch_metric_alarm.lambda_errors')[ADMIN]);
+      assert.equal(alarm.alarm_name, 'roomcast-admin-errors');
+      assert.equal(alarm.namespace, 'AWS/Lambda');
+      assert.equal(alarm.metric_name, 'Errors');
+      assert.deepEqual(alarm.dimensions, { FunctionName: 'roomcast-admin' });
+      assert.equal(alarm.statistic, 'Sum');
+      assert.equal(alarm.period, 300);
+      assert.equal(alarm.evaluation_periods, 1);
+      assert.equal(alarm.comparison_operator, 'GreaterThanThreshold');
+      assert.equal(alarm.threshold, 0);
+      assert.deepEqual(alarm.alarm_actions, [everything.outputs.alarm_topic_arn]);
+      assert.deepEqual(alarm.ok_actions, [everything.outputs.alarm_topic_arn]);
+      assert.match(String(alarm.alarm_description), /A roomcast publish or revoke failed/);
+      const body = JSON.parse(
+        String(single(everything, 'aws_cloudwatch_dashboard.this')?.dashboard_body),
+      ) as {
+        widgets: { type: string; properties: { metrics?: unknown[][]; alarms?: string[] } }[];
+      };
+      const lines = body.widgets.flatMap((widget) => widget.properties.metrics ?? []);
+      for (const metric of ['Invocations', 'Errors', 'Throttles', 'Duration']) {
+        assert.ok(
+          lines.some(
+            (line) =>
+              line[0] === 'AWS/Lambda' &&
+              line[1] === metric &&
+              line[2] === 'FunctionName' &&
+              line[3] === 'roomcast-admin',
+          ),
+          metric,
+        );
+      }
+      // What it did, from its own metrics.
+      for (const metric of [METRIC.messagesPublished, METRIC.tokensRevoked, METRIC.connectionsRevoked]) {
+        assert.ok(
+          lines.some(
+            (line) =>
+              line[0] === 'roomcast' && line[1] === metric && line[2] === 'service' && line[3] === 'roomcast',
+          ),
+          metric,
+        );
+      }
+      const shown = body.widgets.flatMap((widget) => widget.properties.alarms ?? []);
+      assert.ok(shown.includes(String(alarm.arn)));
+    });
+
+    it("the revocations table is keyed by subject, expires on ttl, and has the other tables' recovery, protection and encryption", async () => {
+      const table = must(single(deployed, 'aws_dynamodb_table.revocations'));
+      assert.equal(table.name, 'roomcast-chat_revocations');
+      assert.equal(table.billing_mode, 'PAY_PER_REQUEST');
+      assert.equal(table.hash_key, 'subject');
+      assert.equal(table.range_key, null);
+      assert.deepEqual(table.attribute, [{ name: 'subject', type: 'S' }]);
+      const ttl = (table.ttl as { attribute_name: string; enabled: boolean }[])[0];
+      assert.deepEqual([ttl?.attribute_name, ttl?.enabled], ['ttl', true]);
+      assert.deepEqual(table.global_secondary_index, []);
+      const keys = ['connections', 'subscriptions', 'messages', 'revocations'];
+      const settings = (evaluated: Evaluated, key: string) => {
+        const t = must(single(evaluated, `aws_dynamodb_table.${key}`));
+        return {
+          pitr: (t.point_in_time_recovery as { enabled: boolean }[])[0]?.enabled,
+          protection: t.deletion_protection_enabled,
+          sse: (t.server_side_encryption as { enabled: boolean; kms_key_arn: string | null }[])[0],
+        };
+      };
+      for (const key of keys) {
+        assert.deepEqual(settings(deployed, key), settings(deployed, 'connections'), key);
+        assert.deepEqual(settings(everything, key), settings(everything, 'connections'), key);
+      }
+      const kept = await terraform.evaluate({
+        ...README_VARS,
+        point_in_time_recovery: 'true',
+        deletion_protection: 'true',
+      });
+      for (const key of keys) {
+        assert.deepEqual([settings(kept, key).pitr, settings(kept, key).protection], [true, true], key);
+      }
+      // Its throttles raise alarms, as every table's do.
+      const throttles = instances(deployed, 'aws_cloudwatch_metric_alarm.dynamodb_table_throttles');
+      assert.deepEqual(throttles['revocations-reads']?.dimensions, {
+        TableName: 'roomcast-chat_revocations',
+      });
+      assert.equal(throttles['revocations-writes']?.metric_name, 'WriteThrottleEvents');
+    });
+  });
+
+  describe('the connections gauge', () => {
+    /** The dashboard's widgets, as CloudWatch reads them. */
+    const widgets = (evaluated: Evaluated) =>
+      (
+        JSON.parse(String(single(evaluated, 'aws_cloudwatch_dashboard.this')?.dashboard_body)) as {
+          widgets: {
+            type: string;
+            y: number;
+            properties: {
+              title?: string;
+              stat?: string;
+              period?: number;
+              metrics?: unknown[][];
+              alarms?: string[];
+            };
+          }[];
+        }
+      ).widgets;
+
+    it('an EventBridge rule runs the admin function every minute with the stats request that publishes the metrics', () => {
+      const admin = must(instances(deployed, 'aws_lambda_function.this')[ADMIN_FUNCTION]);
+      const rule = must(single(deployed, 'aws_cloudwatch_event_rule.connection_stats'));
+      assert.equal(rule.name, 'roomcast-connection-stats');
+      assert.equal(rule.schedule_expression, 'rate(1 minute)');
+      assert.equal(rule.state, 'ENABLED');
+      assert.equal(rule.event_pattern, null);
+      const target = must(single(deployed, 'aws_cloudwatch_event_target.connection_stats'));
+      assert.equal(target.rule, rule.name);
+      assert.equal(target.arn, admin.arn);
+      assert.deepEqual(JSON.parse(String(target.input)), { op: 'stats', publish_metrics: true });
+      assert.deepEqual(target.retry_policy, [
+        { maximum_event_age_in_seconds: 60, maximum_retry_attempts: 0 },
+      ]);
+      // EventBridge may invoke the admin function from that rule, and nothing else may through a permission.
+      const permission = must(single(deployed, 'aws_lambda_permission.connection_stats'));
+      assert.equal(permission.function_name, admin.function_name);
+      assert.equal(permission.action, 'lambda:InvokeFunction');
+      assert.equal(permission.principal, 'events.amazonaws.com');
+      assert.equal(permission.source_arn, rule.arn);
+      assert.equal(rule.arn, 'arn:aws:events:eu-west-1:123456789012:rule/roomcast-connection-stats');
+      // A failed or throttled run is not retried: the next reading is a minute away.
+      const config = must(single(deployed, 'aws_lambda_function_event_invoke_config.admin'));
+      assert.equal(config.function_name, admin.function_name);
+      assert.equal(config.maximum_retry_attempts, 0);
+      assert.equal(config.maximum_event_age_in_seconds, 60);
+    });
+
+    it('connection_stats_schedule reaches the rule, and the missing alarm waits twice its rate (at least 5 minutes)', async () => {
+      const missing = (evaluated: Evaluated) =>
+        must(single(evaluated, 'aws_cloudwatch_metric_alarm.connection_stats_missing'));
+      assert.equal(missing(deployed).evaluation_periods, 5);
+      const cases: [string, number][] = [
+        ['rate(2 minutes)', 5],
+        ['rate(5 minutes)', 10],
+        ['rate(1 hour)', 120],
+        ['rate(12 hours)', 1440],
+        ['cron(0/2 8-18 ? * MON-FRI *)', 5],
+      ];
+      for (const [schedule, minutes] of cases) {
+        const evaluated = await terraform.evaluate({ ...README_VARS, connection_stats_schedule: schedule });
+        assert.equal(
+          single(evaluated, 'aws_cloudwatch_event_rule.connection_stats')?.schedule_expression,
+          schedule,
+        );
+        assert.equal(missing(evaluated).period, 60, schedule);
+        assert.equal(missing(evaluated).evaluation_periods, minutes, schedule);
+        assert.equal(missing(evaluated).datapoints_to_alarm, minutes, schedule);
+        assert.deepEqual(checkConnectionStats(evaluated), [], schedule);
+      }
+    });
+
+    it('connection_stats_enabled = false: no rule, target, permission, asynchronous config, alarms or dashboard row', () => {
+      for (const address of [
+        'aws_cloudwatch_event_rule.connection_stats',
+        'aws_cloudwatch_event_target.connection_stats',
+        'aws_lambda_permission.connection_stats',
+        'aws_lambda_function_event_invoke_config.admin',
+        'aws_cloudwatch_metric_alarm.connections_drop',
+        'aws_cloudwatch_metric_alarm.connection_stats_missing',
+      ]) {
+        assert.deepEqual(instances(statsOff, address), {}, address);
+      }
+      assert.deepEqual(
+        widgets(statsOff).filter((widget) => widget.properties.title?.startsWith('Who is connected')),
+        [],
+      );
+      const alarmWidget = must(widgets(statsOff).find((widget) => widget.type === 'alarm'));
+      assert.equal(alarmWidget.y, 36);
+      // roomcast stats still counts on demand: the Scans stay.
+      assert.deepEqual(
+        grantsOf(statsOff, ADMIN_FUNCTION, 'dynamodb').filter((grant) => grant.startsWith('dynamodb:Scan')),
+        [
+          'dynamodb:Scan on arn:aws:dynamodb:eu-west-1:123456789012:table/roomcast-chat_connections/index/user_id-index',
+          'dynamodb:Scan on arn:aws:dynamodb:eu-west-1:123456789012:table/roomcast-chat_subscriptions',
+        ],
+      );
+    });
+
+    it('a drop alarm: the share of ActiveConnections lost since the previous reading, DIFF and IF over the Maximum a minute', async () => {
+      const alarm = must(single(everything, 'aws_cloudwatch_metric_alarm.connections_drop'));
+      assert.equal(alarm.alarm_name, 'roomcast-connections-drop');
+      assert.deepEqual(alarm.metric_query, [
+        {
+          account_id: null,
+          expression: null,
+          id: 'm1',
+          label: 'Live connections',
+          metric: [
+            {
+              dimensions: { service: 'roomcast' },
+              metric_name: 'ActiveConnections',
+              namespace: 'roomcast',
+              period: 60,
+              stat: 'Maximum',
+              unit: null,
+            },
+          ],
+          period: null,
+          return_data: false,
+        },
+        {
+          account_id: null,
+          expression: 'm1 - DIFF(m1)',
+          id: 'prev',
+          label: 'Live connections at the previous reading',
+          metric: [],
+          period: null,
+          return_data: false,
+        },
+        {
+          account_id: null,
+          expression: 'IF(prev >= 100, -DIFF(m1) / prev, 0)',
+          id: 'drop',
+          label: 'Share of the live connections lost since the previous reading',
+          metric: [],
+          period: null,
+          return_data: true,
+        },
+      ]);
+      assert.equal(alarm.comparison_operator, 'GreaterThanOrEqualToThreshold');
+      assert.equal(alarm.threshold, 0.5);
+      assert.equal(alarm.evaluation_periods, 1);
+      assert.equal(alarm.datapoints_to_alarm, 1);
+      assert.equal(alarm.treat_missing_data, 'notBreaching');
+      assert.deepEqual(alarm.alarm_actions, [everything.outputs.alarm_topic_arn]);
+      assert.deepEqual(alarm.ok_actions, [everything.outputs.alarm_topic_arn]);
+      assert.match(String(alarm.alarm_description), /At least 50 % of the live connections/);
+      const tuned = must(
+        single(
+          await terraform.evaluate({
+            ...README_VARS,
+            connections_drop_alarm_fraction: '0.25',
+            connections_drop_alarm_min_connections: '5000',
+            metrics_namespace: 'chat prod',
+          }),
+          'aws_cloudwatch_metric_alarm.connections_drop',
+        ),
+      );
+      const queries = tuned.metric_query as { expression: string | null; metric: { namespace: string }[] }[];
+      assert.equal(queries[2]?.expression, 'IF(prev >= 5000, -DIFF(m1) / prev, 0)');
+      assert.equal(queries[0]?.metric[0]?.namespace, 'chat prod');
+      assert.equal(tuned.threshold, 0.25);
+      assert.match(String(tuned.alarm_description), /At least 25 % .* at least 5000 before/);
+    });
+
+    it('a missing alarm: no ActiveConnections at all for 5 minutes is breaching, any reading (0 included) is not', () => {
+      const alarm = must(single(everything, 'aws_cloudwatch_metric_alarm.connection_stats_missing'));
+      assert.equal(alarm.alarm_name, 'roomcast-connection-stats-missing');
+      assert.equal(alarm.namespace, 'roomcast');
+      assert.equal(alarm.metric_name, 'ActiveConnections');
+      assert.deepEqual(alarm.dimensions, { service: 'roomcast' });
+      assert.equal(alarm.statistic, 'SampleCount');
+      assert.equal(alarm.comparison_operator, 'LessThanThreshold');
+      assert.equal(alarm.threshold, 1);
+      assert.equal(alarm.period, 60);
+      assert.equal(alarm.evaluation_periods, 5);
+      assert.equal(alarm.datapoints_to_alarm, 5);
+      assert.equal(alarm.treat_missing_data, 'breaching');
+      assert.deepEqual(alarm.alarm_actions, [everything.outputs.alarm_topic_arn]);
+      assert.deepEqual(alarm.ok_actions, [everything.outputs.alarm_topic_arn]);
+      assert.match(String(alarm.alarm_description), /roomcast-connection-stats/);
+    });
+
+    it('the dashboard has a row "Who is connected", and its alarms widget both alarms', async () => {
+      const row = widgets(everything).filter((widget) =>
+        widget.properties.title?.startsWith('Who is connected'),
+      );
+      assert.deepEqual(
+        row.map((widget) => [
+          widget.y,
+          widget.properties.stat,
+          widget.properties.period,
+          widget.properties.metrics,
+        ]),
+        [
+          [36, 'Maximum', 60, [['roomcast', 'ActiveConnections', 'service', 'roomcast']]],
+          [
+            36,
+            'Maximum',
+            60,
+            [
+              ['roomcast', 'ActiveRooms', 'service', 'roomcast'],
+              ['roomcast', 'LargestRoomConnections', 'service', 'roomcast'],
+            ],
+          ],
+          [
+            36,
+            'Maximum',
+            60,
+            [
+              [
+                {
+                  expression: `SEARCH('{roomcast,room_id,service} MetricName="RoomConnections"', 'Maximum', 60)`,
+                  id: 'rooms',
+                  // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudWatch's dynamic label, not a template.
+                  label: "${PROP('Dim.room_id')}",
+                  period: 60,
+                },
+              ],
+            ],
+          ],
+        ],
+      );
+      const alarmWidget = must(widgets(everything).find((widget) => widget.type === 'alarm'));
+      assert.equal(alarmWidget.y, 42);
+      for (const address of [
+        'aws_cloudwatch_metric_alarm.connections_drop',
+        'aws_cloudwatch_metric_alarm.connection_stats_missing',
+      ]) {
+        assert.ok(alarmWidget.properties.alarms?.includes(String(single(everything, address)?.arn)), address);
+      }
+      // A namespace with characters other than letters and digits is quoted in the search's schema.
+      const spaced = await terraform.evaluate({ ...README_VARS, metrics_namespace: 'chat prod/v2' });
+      const search = widgets(spaced)
+        .flatMap((widget) => widget.properties.metrics ?? [])
+        .flatMap((line) =>
+          typeof line[0] === 'object' ? [(line[0] as { expression: string }).expression] : [],
+        );
+      assert.deepEqual(search, [
+        `SEARCH('{"chat prod/v2",room_id,service} MetricName="RoomConnections"', 'Maximum', 60)`,
+      ]);
+      assert.deepEqual(checkConnectionStats(spaced), []);
+      assert.deepEqual(checkAlarms(spaced), []);
     });
   });
 
@@ -865,7 +1559,31 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
           value.Statement.push({ Effect: 'Allow', Action: ['dynamodb:Scan'], Resource: ['*'] });
           document.write(value);
         }),
-        /send-message: dynamodb:Scan is never needed/,
+        /send-message: dynamodb:Scan on \*, which dynamodb-needs\.ts does not say it scans/,
+      );
+      // The admin function scans user_id-index and the subscriptions table (the gauge), never the connections table.
+      assertCaught(
+        afterMutation(checkIam, (copy) => {
+          const document = policy(copy, ADMIN_FUNCTION);
+          const value = document.read();
+          document.write({
+            ...value,
+            Statement: value.Statement.map((statement) =>
+              statement.Sid === 'CountLiveConnections'
+                ? { ...statement, Resource: [String(statement.Resource).replace('/index/user_id-index', '')] }
+                : statement,
+            ),
+          });
+        }),
+        /admin: dynamodb:Scan on arn:aws:dynamodb:eu-west-1:123456789012:table\/roomcast-chat_connections, which dynamodb-needs\.ts does not say it scans/,
+      );
+      assertCaught(
+        afterMutation(checkIam, (copy) => {
+          const document = policy(copy, ADMIN_FUNCTION);
+          const value = document.read();
+          document.write({ ...value, Statement: value.Statement.filter((s) => s.Sid !== 'CountRooms') });
+        }),
+        /admin: lacks dynamodb:Scan on arn:aws:dynamodb:eu-west-1:123456789012:table\/roomcast-chat_subscriptions, which its code needs/,
       );
       assertCaught(
         afterMutation(checkIam, (copy) => {
@@ -1010,7 +1728,7 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
         afterMutation(checkEnvironment, (copy) => {
           variables(copy, 'ping').FANOUT_WORKER_FUNCTION = 'roomcast-fan-out-worker';
         }),
-        /ping: sets FANOUT_WORKER_FUNCTION, which only send-message and fan-out-worker read/,
+        /ping: sets FANOUT_WORKER_FUNCTION, which only send-message, fan-out-worker and admin read/,
       );
       assertCaught(
         afterMutation(checkEnvironment, (copy) => {
@@ -1072,6 +1790,335 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
           bundle(copy).excludes = ['*.map', 'chunk-*'];
         }),
         /its zip would leave out chunk-\w+\.mjs /,
+      );
+    });
+
+    it('the admin function unable to close a revoked connection, or able to inspect one', () => {
+      assertCaught(
+        afterMutation(checkIam, (copy) => {
+          const document = policy(copy, ADMIN_FUNCTION);
+          const value = document.read();
+          document.write({
+            ...value,
+            Statement: value.Statement.filter((s) => s.Sid !== 'CloseRevokedConnections'),
+          });
+        }),
+        /admin: lacks execute-api:ManageConnections on .*\/prod\/DELETE\/@connections\/\*, which its code needs/,
+      );
+      assertCaught(
+        afterMutation(checkIam, (copy) => {
+          const document = policy(copy, ADMIN_FUNCTION);
+          const value = document.read();
+          value.Statement.push({
+            Effect: 'Allow',
+            Action: ['execute-api:ManageConnections'],
+            Resource: [
+              String(value.Statement.find((s) => s.Sid === 'PostToRoomOrUser')?.Resource).replace(
+                '/POST/',
+                '/GET/',
+              ),
+            ],
+          });
+          document.write(value);
+        }),
+        /admin: allows execute-api:ManageConnections on .*\/prod\/GET\/@connections\/\*, which its code never needs/,
+      );
+      assertCaught(
+        afterMutation(checkIam, (copy) => {
+          const document = policy(copy, ADMIN_FUNCTION);
+          const value = document.read();
+          document.write({ ...value, Statement: value.Statement.filter((s) => s.Sid !== 'WriteRevocation') });
+        }),
+        /admin: lacks dynamodb:PutItem on arn:aws:dynamodb:eu-west-1:123456789012:table\/roomcast-chat_revocations/,
+      );
+    });
+
+    it('revocations kept for another lifetime than $connect allows, or a table name missing', () => {
+      assertCaught(
+        afterMutation(checkEnvironment, (copy) => {
+          variables(copy, ADMIN_FUNCTION).TOKEN_MAX_LIFETIME_SECONDS = '3600';
+        }),
+        /TOKEN_MAX_LIFETIME_SECONDS differs between the functions that use the revocations table: \{"connect":"86400","admin":"3600"\}/,
+      );
+      assertCaught(
+        afterMutation(checkEnvironment, (copy) => {
+          delete variables(copy, 'connect').TOKEN_MAX_LIFETIME_SECONDS;
+        }),
+        /connect: uses the revocations table but is given no TOKEN_MAX_LIFETIME_SECONDS/,
+      );
+      assertCaught(
+        afterMutation(checkEnvironment, (copy) => {
+          delete variables(copy, 'connect').DYNAMO_TABLE_NAME_CHAT_REVOCATIONS;
+        }),
+        /connect: DYNAMO_TABLE_NAME_CHAT_REVOCATIONS is undefined, not "roomcast-chat_revocations"/,
+      );
+    });
+
+    it('an operator policy that allows more, is attached here, or a permission around it', () => {
+      const operator = (copy: Evaluated) => must(single(copy, 'aws_iam_policy.operator'));
+      assertCaught(
+        afterMutation(checkOperatorPolicy, (copy) => {
+          operator(copy).policy = JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: 'lambda:InvokeFunction',
+                Resource: 'arn:aws:lambda:eu-west-1:123456789012:function:*',
+              },
+            ],
+          });
+        }),
+        /aws_iam_policy "roomcast-operator": allows \["lambda:InvokeFunction on arn:aws:lambda:eu-west-1:123456789012:function:\*"\], not exactly/,
+      );
+      assertCaught(
+        afterMutation(checkOperatorPolicy, (copy) => {
+          const value = JSON.parse(String(operator(copy).policy)) as { Statement: Record<string, unknown>[] };
+          value.Statement.push({ Effect: 'Allow', Action: ['dynamodb:PutItem'], Resource: ['*'] });
+          operator(copy).policy = JSON.stringify(value);
+        }),
+        /aws_iam_policy "roomcast-operator": allows .*dynamodb:PutItem on \*/,
+      );
+      assertCaught(
+        afterMutation(checkOperatorPolicy, (copy) => {
+          copy.resources['aws_iam_role_policy_attachment.operators'] = {
+            role: 'ops',
+            policy_arn: operator(copy).arn ?? null,
+          };
+          copy.shapes['aws_iam_role_policy_attachment.operators'] = 'single';
+        }),
+        /is attached by a aws_iam_role_policy_attachment; it is for the deployer to grant/,
+      );
+      assertCaught(
+        afterMutation(checkOperatorPolicy, (copy) => {
+          copy.resources['aws_lambda_permission.operators'] = {
+            function_name: lambda(copy, ADMIN_FUNCTION).function_name ?? null,
+            principal: '123456789012',
+            action: 'lambda:InvokeFunction',
+          };
+          copy.shapes['aws_lambda_permission.operators'] = 'single';
+        }),
+        /admin: a resource-based permission lets "123456789012" invoke it; operators go through IAM/,
+      );
+      assertCaught(
+        afterMutation(checkOperatorPolicy, (copy) => {
+          delete copy.resources['aws_iam_policy.operator'];
+        }),
+        /0 aws_iam_policy declared; one, the operators', is expected/,
+      );
+      assertCaught(
+        afterMutation(checkOutputs, (copy) => {
+          copy.outputs.operator_policy_arn = 'arn:aws:iam::aws:policy/AWSLambda_FullAccess';
+        }),
+        /output operator_policy_arn is "arn:aws:iam::aws:policy\/AWSLambda_FullAccess"/,
+      );
+    });
+
+    it('a gauge that would not publish, be retried, run from anywhere, or lack its permission', () => {
+      const target = (copy: Evaluated) => must(single(copy, 'aws_cloudwatch_event_target.connection_stats'));
+      const permission = (copy: Evaluated) => must(single(copy, 'aws_lambda_permission.connection_stats'));
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          target(copy).input = JSON.stringify({ op: 'stats' });
+        }),
+        /target "admin-stats" of the admin function: input "\{\\"op\\":\\"stats\\"\}", not .*: the gauge would publish nothing/,
+      );
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          must(single(copy, 'aws_cloudwatch_event_rule.connection_stats')).state = 'DISABLED';
+        }),
+        /EventBridge rule "roomcast-connection-stats": is not enabled/,
+      );
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          must(single(copy, 'aws_cloudwatch_event_rule.connection_stats')).schedule_expression = null;
+          must(single(copy, 'aws_cloudwatch_event_rule.connection_stats')).event_pattern =
+            '{"source":["aws.lambda"]}';
+        }),
+        /schedule_expression null is no rate\(\.\.\.\) or cron\(\.\.\.\)/,
+      );
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          delete copy.resources['aws_lambda_function_event_invoke_config.admin'];
+        }),
+        /the admin function's asynchronous invocations: 0 aws_lambda_function_event_invoke_config/,
+      );
+      // The one permission: EventBridge, from that rule.
+      assertCaught(
+        afterMutation(checkOperatorPolicy, (copy) => {
+          permission(copy).source_arn = null;
+        }),
+        /admin: a resource-based permission lets "events\.amazonaws\.com" invoke it; operators go through IAM/,
+      );
+      assertCaught(
+        afterMutation(checkOperatorPolicy, (copy) => {
+          permission(copy).source_arn = 'arn:aws:events:eu-west-1:210987654321:rule/elsewhere';
+        }),
+        /admin: a resource-based permission lets "events\.amazonaws\.com" invoke it from arn:aws:events:eu-west-1:210987654321:rule\/elsewhere/,
+      );
+      assertCaught(
+        afterMutation(checkOperatorPolicy, (copy) => {
+          permission(copy).principal = 'scheduler.amazonaws.com';
+        }),
+        /admin: a resource-based permission lets "scheduler\.amazonaws\.com" invoke it/,
+      );
+      assertCaught(
+        afterMutation(checkOperatorPolicy, (copy) => {
+          delete copy.resources['aws_lambda_permission.connection_stats'];
+        }),
+        /admin: 0 permissions let EventBridge invoke it from arn:aws:events:eu-west-1:123456789012:rule\/roomcast-connection-stats; one expected/,
+      );
+      // Without the schedule, its alarms would watch a metric nothing publishes (and the missing one fire for good).
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          delete copy.resources['aws_cloudwatch_event_target.connection_stats'];
+        }),
+        /alarm roomcast-connection-stats-missing watches roomcast ActiveConnections service=roomcast, but no schedule runs the connections gauge/,
+      );
+      assertCaught(
+        afterMutation(checkOperatorPolicy, (copy) => {
+          delete copy.resources['aws_cloudwatch_event_target.connection_stats'];
+        }),
+        /admin: a resource-based permission lets "events\.amazonaws\.com" invoke it from .*roomcast-connection-stats/,
+      );
+    });
+
+    it('a drop alarm that is not the share lost since the previous reading, or a missing alarm that cannot fire', () => {
+      const drop = (copy: Evaluated) => must(single(copy, 'aws_cloudwatch_metric_alarm.connections_drop'));
+      const query = (copy: Evaluated, id: string) =>
+        must((drop(copy).metric_query as Record<string, unknown>[]).find((q) => q.id === id));
+      const wrong =
+        /alarm roomcast-connections-drop: returns .*, not IF\(prev >= N, -DIFF\(m1\) \/ prev, 0\) with prev = m1 - DIFF\(m1\)/;
+      // What was gained, not lost.
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          query(copy, 'drop').expression = 'IF(prev >= 100, DIFF(m1) / prev, 0)';
+        }),
+        wrong,
+      );
+      // A share of the current reading, not of the previous one.
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          query(copy, 'prev').expression = 'm1 + 0';
+        }),
+        wrong,
+      );
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          query(copy, 'drop').expression = 'IF(prev >= 0, -DIFF(m1) / prev, 0)';
+        }),
+        /looks at readings after "0" connections: at least 1/,
+      );
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          const metric = (query(copy, 'm1').metric as Record<string, unknown>[])[0] ?? {};
+          metric.stat = 'Average';
+          metric.period = 300;
+        }),
+        /reads "Average" over 300 s, not the Maximum of each minute/,
+      );
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          drop(copy).threshold = 50;
+        }),
+        /fires when the share is "GreaterThanOrEqualToThreshold" 50, not >= a share in \(0, 1\]/,
+      );
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          drop(copy).treat_missing_data = 'breaching';
+        }),
+        /treats missing data as "breaching": a missing reading is no drop/,
+      );
+      // Metric math CloudWatch would refuse.
+      assertCaught(
+        afterMutation(checkAlarms, (copy) => {
+          query(copy, 'drop').expression = 'IF(previous >= 100, -DIFF(m1) / previous, 0)';
+        }),
+        /aws_cloudwatch_metric_alarm\.connections_drop\[0\]: metric_query "drop": reads "previous", which is no other query/,
+      );
+      assertCaught(
+        afterMutation(checkAlarms, (copy) => {
+          query(copy, 'prev').return_data = true;
+        }),
+        /aws_cloudwatch_metric_alarm\.connections_drop\[0\]: 2 metric_query return data; an alarm watches exactly one/,
+      );
+      assertCaught(
+        afterMutation(checkAlarms, (copy) => {
+          const metric = (query(copy, 'm1').metric as Record<string, unknown>[])[0] ?? {};
+          metric.metric_name = 'LiveConnections';
+        }),
+        /aws_cloudwatch_metric_alarm\.connections_drop\[0\]: roomcast LiveConnections is not a metric anything here publishes/,
+      );
+      const missing = (copy: Evaluated) =>
+        must(single(copy, 'aws_cloudwatch_metric_alarm.connection_stats_missing'));
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          missing(copy).treat_missing_data = 'notBreaching';
+        }),
+        /alarm roomcast-connection-stats-missing: treats missing data as "notBreaching"/,
+      );
+      // A reading of 0 connections is a reading.
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          missing(copy).statistic = 'Maximum';
+        }),
+        /alarm roomcast-connection-stats-missing: fires on "Maximum" "LessThanThreshold" 1: any reading must keep it OK/,
+      );
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          missing(copy).datapoints_to_alarm = 1;
+        }),
+        /alarm roomcast-connection-stats-missing: fires after 1 of 5 periods of 60 s/,
+      );
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) => {
+          delete copy.resources['aws_cloudwatch_metric_alarm.connections_drop'];
+        }),
+        /no metric math alarm on a drop of roomcast ActiveConnections service=roomcast/,
+      );
+      assertCaught(
+        afterMutation(checkAlarms, (copy) => {
+          delete copy.resources['aws_cloudwatch_metric_alarm.connections_drop'];
+          delete copy.resources['aws_cloudwatch_metric_alarm.connection_stats_missing'];
+        }),
+        /no alarm on roomcast ActiveConnections service=roomcast/,
+      );
+    });
+
+    it('a dashboard without the row "Who is connected", or searching other dimensions', () => {
+      const edit = (
+        copy: Evaluated,
+        change: (body: { widgets: { properties: { title?: string; metrics?: unknown[][] } }[] }) => void,
+      ) => {
+        const dashboard = must(single(copy, 'aws_cloudwatch_dashboard.this'));
+        const body = JSON.parse(String(dashboard.dashboard_body));
+        change(body);
+        dashboard.dashboard_body = JSON.stringify(body);
+      };
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) =>
+          edit(copy, (body) => {
+            body.widgets = body.widgets.filter(
+              (widget) => !widget.properties.title?.startsWith('Who is connected'),
+            );
+          }),
+        ),
+        /the dashboard does not show roomcast ActiveRooms service=roomcast/,
+      );
+      assertCaught(
+        afterMutation(checkConnectionStats, (copy) =>
+          edit(copy, (body) => {
+            for (const widget of body.widgets) {
+              for (const line of widget.properties.metrics ?? []) {
+                const first = line[0] as { expression?: string };
+                if (typeof first === 'object' && first.expression) {
+                  first.expression = first.expression.replace('room_id,service', 'room_id');
+                }
+              }
+            }
+          }),
+        ),
+        /the dashboard does not show SEARCH\('\{roomcast,room_id,service\} MetricName="RoomConnections"', 'Maximum', 60\)/,
       );
     });
 

@@ -20,7 +20,12 @@ describe('local stack', () => {
       assert.match(await page.text(), /<title>roomcast/);
       const minted = await fetch(`${dev.httpUrl}_local/token?user=alice`);
       const { token } = (await minted.json()) as { token: string };
-      const verify = createTokenVerifier({ kind: 'secret', secret: DEV_JWT_SECRET, algorithms: ['HS256'] });
+      const verify = createTokenVerifier(
+        { kind: 'secret', secret: DEV_JWT_SECRET, algorithms: ['HS256'] },
+        {
+          maxLifetimeSeconds: 86_400,
+        },
+      );
       assert.equal((await verify(token)).userId, 'alice');
       assert.equal((await fetch(`${dev.httpUrl}_local/token?user=a%20b`)).status, 400);
     } finally {

@@ -111,6 +111,7 @@ describe('@roomcast/client as published', { timeout: TEST_TIMEOUT_MS }, () => {
         'NOT_CONNECTED',
         'RATE_LIMITED',
         'TOO_MANY_ROOMS',
+        'TOKEN_EXPIRED',
         'INTERNAL',
       ],
       roomIds: [true, false],
@@ -156,7 +157,8 @@ describe('@roomcast/client as published', { timeout: TEST_TIMEOUT_MS }, () => {
     const gzipped = gzipSync(code).length;
     t.diagnostic(`browser bundle: ${code.length} bytes minified, ${gzipped} gzipped`);
     // 7 KB until rooms on one connection (client.room(), subscribe and catch-up per room) added 1.7 KB.
-    assert.ok(gzipped < 8.5 * 1024, `the SDK stays small (${gzipped} bytes gzipped)`);
+    // 10.5 KB since the handover (token refresh and the 2-hour cap without a drop) added about 1.7 KB.
+    assert.ok(gzipped < 10.5 * 1024, `the SDK stays small (${gzipped} bytes gzipped)`);
 
     // All of @roomcast/client/protocol, without the SDK.
     const protocol = await build({

@@ -236,6 +236,7 @@ describe('JWKS tokens (RS256 and ES256 keys served on 127.0.0.1)', () => {
     sub: 'carol',
     iss: ISSUER,
     aud: AUDIENCE,
+    iat: nowSeconds(),
     exp: nowSeconds() + 600,
     ...extra,
   });

@@ -49,6 +49,7 @@ for (const backend of dynamoBackends()) {
       connections: tableName,
       subscriptions: subscriptionsTableName,
       messages: `messages_${suffix}`,
+      revocations: `revocations_${suffix}`,
     };
     const storeAt = (nowMs: number, extra: Partial<ConnectionStoreOptions> = {}) =>
       new ConnectionStore(doc, {

@@ -126,6 +126,7 @@ for (const backend of dynamoBackends()) {
         connections: `chat_connections_${suffix}`,
         subscriptions: `chat_subscriptions_${suffix}`,
         messages: tableName,
+        revocations: `chat_revocations_${suffix}`,
       });
       store = new MessageStore(doc, { tableName, retentionSeconds: 7 * DAY });
     });

@@ -85,7 +85,7 @@ export class ChatClient {
    * `room` null: a connection that holds no room until it subscribes. `rooms`: the token's `rooms` claim.
    */
   static async connect(
-    stack: LocalStack,
+    stack: Pick<LocalStack, 'wsUrl'>,
     user: string,
     room: string | null,
     extraQuery = '',
@@ -93,9 +93,10 @@ export class ChatClient {
       keepPresence = false,
       secret = TEST_SECRET,
       rooms,
-    }: { keepPresence?: boolean; secret?: string; rooms?: string[] } = {},
+      token: given,
+    }: { keepPresence?: boolean; secret?: string; rooms?: string[]; token?: string } = {},
   ): Promise<ChatClient> {
-    const token = await signDevToken(secret, user, rooms ? { rooms } : {});
+    const token = given ?? (await signDevToken(secret, user, rooms ? { rooms } : {}));
     const roomQuery = room === null ? '' : `&room_id=${room}`;
     const socket = new WebSocket(`${stack.wsUrl}?token=${token}${roomQuery}${extraQuery}`);
     const client = new ChatClient(socket, keepPresence);
@@ -213,15 +214,22 @@ export async function eventually<T>(
  */
 export function recordingMetrics(): ChatMetrics & {
   totals: Map<MetricName, number>;
+  /** The last reading of each gauge, by `name` or `name/room_id`. */
+  gauges: Map<string, number>;
   invocationsEnded: () => number;
 } {
   const totals = new Map<MetricName, number>();
+  const gauges = new Map<string, number>();
   let ended = 0;
   const add = (name: MetricName, value = 1) => totals.set(name, (totals.get(name) ?? 0) + value);
   return {
     totals,
+    gauges,
     count: add,
     milliseconds: add,
+    gauge: (name, value, roomId) => {
+      gauges.set(roomId === undefined ? name : `${name}/${roomId}`, value);
+    },
     flush() {
       ended += 1;
     },

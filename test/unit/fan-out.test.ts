@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { managementEndpoint } from '../../src/delivery.ts';
 import {
   deliverToRoom,
   type FanOutDeps,
@@ -91,7 +92,7 @@ function room(
   };
   return {
     deps,
-    deliver: () => deliverToRoom(deps, event, silent, message, frame),
+    deliver: () => deliverToRoom(deps, managementEndpoint(deps.config, event), silent, message, frame),
     tasks,
     payloadBytes,
     posted,

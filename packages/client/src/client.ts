@@ -5,10 +5,12 @@
  */
 import { Connection, type ConnectionState, type StateChange } from './connection.js';
 import { Emitter } from './events.js';
+import { Handover, type HandoverReason } from './handover.js';
 import {
   CATCH_UP_PAGE_LIMIT,
   type ConnectOptions,
   checkRoomId,
+  MAX_RECENT_IDS,
   type ResolvedOptions,
   type RoomOptions,
   resolveOptions,
@@ -33,7 +35,7 @@ import {
   type RoomEvents,
   type RoomHost,
 } from './room.js';
-import { OrderedStream, type Repair, type StreamReads } from './stream.js';
+import { OrderedStream, RecentIds, type Repair, type StreamReads } from './stream.js';
 
 export interface ClientEvents {
   /** A message of the default room: in seq order, each once, also across reconnects (unless `catchUp: false`). */
@@ -63,6 +65,12 @@ export interface ClientEvents {
    * the default room (`room`), the direct messages, and each room held (`rooms`, by id).
    */
   recovered: { room: number; direct: number; rooms: Record<string, number> };
+  /**
+   * For information only: the connection was replaced by a fresh one before its token expired (`token-expiry`)
+   * or it reached `handover.maxAgeMs` (`max-age`), with no drop: no state change, nothing missed or repeated.
+   * `durationMs` from the start (getToken) until the new connection took over.
+   */
+  handover: { reason: HandoverReason; durationMs: number };
 }
 
 /** Connects and stays connected until `close()`; see the package README. */
@@ -94,6 +102,9 @@ export class RoomcastClient {
   #caughtUp: ClientEvents['recovered'] = { room: 0, direct: 0, rooms: {} };
   /** When a frame last arrived: the heartbeat pings only a connection that has been silent. */
   #lastFrameAt = 0;
+  readonly #handover: Handover;
+  /** With `catchUp: false`: the ids of recent messages, so that none is handed over twice. */
+  readonly #recent: RecentIds | undefined;
 
   constructor(options: ConnectOptions) {
     const resolved = resolveOptions(options);
@@ -169,6 +180,14 @@ export class RoomcastClient {
         catchUp.directAfterSeq,
       );
     }
+    this.#handover = new Handover({
+      options: resolved,
+      connection: this.#connection,
+      receive: (text, channel) => this.#receive(text, channel),
+      prepare: (channel, allows) => this.#prepareHandover(channel, allows),
+      done: (event) => this.#events.emit('handover', event),
+    });
+    if (!catchUp) this.#recent = new RecentIds(MAX_RECENT_IDS);
     if (resolved.room !== undefined)
       this.room(
         resolved.room,
@@ -306,7 +325,64 @@ export class RoomcastClient {
     }
     if (generation !== this.#connection.generation) return;
     this.#connection.healthy(generation);
+    this.#handover.plan();
     if (reconnected) this.#events.emit('recovered', this.#caughtUp);
+  }
+
+  /**
+   * A handover's catch-up on its new connection (`channel`, its requests), while this one still delivers: every
+   * room held that has caught up is subscribed there after its position and read forward, and so is the direct
+   * stream. Returns the swap: the rooms it holds become held on it, the others (taken meanwhile, or refused there)
+   * are subscribed on it as on a new connection, and the calls in flight go out again on it.
+   */
+  async #prepareHandover(
+    channel: Requests,
+    allows: (room: string) => boolean,
+  ): Promise<(generation: number) => void> {
+    const read =
+      (scope: { room_id: string } | { direct: true }) =>
+      async (afterSeq: number): Promise<HistoryFrame> => {
+        const query = {
+          action: 'getHistory',
+          ...scope,
+          after_seq: afterSeq,
+          limit: CATCH_UP_PAGE_LIMIT,
+        } as const;
+        const page = await channel.request(query, this.#read(false));
+        this.#acknowledge(page);
+        return page;
+      };
+    const { catchUp } = this.#options;
+    // A room still on its first catch-up, or not allowed by the new token, is subscribed at the swap instead.
+    const rooms = [...this.#rooms.values()].filter(
+      (room) => room.subscribed && allows(room.id) && (!catchUp || room.lastSeq !== undefined),
+    );
+    const joined = await Promise.all([
+      ...rooms.map((room) => room.prepare(channel, read({ room_id: room.id }))),
+      this.#direct?.forward(read({ direct: true })),
+    ]);
+    return (generation) => {
+      this.#joinedPong = undefined;
+      const adopted = new Map(rooms.map((room, i) => [room, joined[i]]));
+      const others: HeldRoom[] = [];
+      for (const room of this.#rooms.values()) {
+        const seq = adopted.get(room);
+        if (seq === undefined) {
+          room.down();
+          others.push(room);
+        } else room.adopt(generation, seq);
+      }
+      // What went out on the old connection and is still unanswered goes out again here: sends keep their
+      // client_msg_id (stored once), reads their ref. Before the subscribes below, which go out once.
+      this.#outbox.resend();
+      this.#requests.resend();
+      for (const room of others) this.#subscribe(room, generation);
+      // Left during the handover: the new connection holds it all the same.
+      for (const room of rooms) {
+        if (!this.#rooms.has(room.id))
+          this.#requests.request({ action: 'unsubscribe', room_id: room.id }, this.#read(false)).catch(noop);
+      }
+    };
   }
 
   /** A room taken while a connection is open. */
@@ -349,9 +425,19 @@ export class RoomcastClient {
     for (const frame of page?.messages ?? []) this.#outbox.acknowledge(frame, this.userId);
   }
 
-  #receive(text: string): void {
-    this.#lastFrameAt = Date.now();
+  /**
+   * A frame of the connection, or of a handover's new connection (`handover`: its requests, which its answers
+   * settle). Both deliver messages while they overlap; the streams take each once.
+   */
+  #receive(text: string, handover?: Requests): void {
+    const requests = handover ?? this.#requests;
+    if (!handover) this.#lastFrameAt = Date.now();
     const frame = parse(text);
+    if (
+      (frame?.action === 'message' || frame?.action === 'direct') &&
+      this.#recent?.fresh(frame.message_id) === false
+    )
+      return;
     switch (frame?.action) {
       case 'message':
         this.#outbox.acknowledge(frame, this.userId);
@@ -364,27 +450,34 @@ export class RoomcastClient {
         else this.#events.emit('direct', frame);
         return;
       case 'presence':
-        this.#rooms.get(frame.room_id)?.receive(frame);
+        // The open connection brings the same ones (presence has no seq to tell them apart).
+        if (!handover) this.#rooms.get(frame.room_id)?.receive(frame);
         return;
       case 'members':
-        this.#requests.settle(frame);
+        requests.settle(frame);
         this.#rooms.get(frame.room_id)?.receive(frame);
         return;
       case 'pong':
-        this.#requests.settle(frame);
+        requests.settle(frame);
         for (const [room, seq] of Object.entries(frame.latest_seqs ?? {})) this.#rooms.get(room)?.latest(seq);
         if (frame.latest_direct_seq !== undefined) this.#direct?.latest(frame.latest_direct_seq);
         return;
       case 'subscribed':
         this.#acknowledge(frame.history);
-        this.#requests.settle(frame);
+        requests.settle(frame);
         return;
       case 'history':
       case 'unsubscribed':
-        this.#requests.settle(frame);
+        requests.settle(frame);
         return;
       case 'error':
-        if (!this.#outbox.fail(frame) && !this.#requests.fail(frame))
+        // The token of this connection expired (a handover came too late: a device asleep, a skewed clock), and
+        // the server closes it next: reconnect with a fresh token now. Its calls go out again there.
+        if (frame.code === 'TOKEN_EXPIRED' && !handover) {
+          this.#connection.abandon(this.#connection.generation, 'the token expired');
+          return;
+        }
+        if (!(!handover && this.#outbox.fail(frame)) && !requests.fail(frame))
           this.#events.emit('error', RoomcastError.fromFrame(frame));
         return;
     }
@@ -413,6 +506,7 @@ export class RoomcastClient {
   }
 
   #down(): void {
+    this.#handover.stop();
     if (this.#hasOpened) this.#lostAt ??= Date.now();
     for (const room of this.#rooms.values()) room.down();
     this.#requests.connectionLost();
@@ -453,6 +547,8 @@ export class RoomcastClient {
     return { timeoutMs: this.#options.requestTimeoutMs, keep };
   }
 }
+
+const noop = () => {};
 
 function parse(text: string): ServerFrame | undefined {
   try {

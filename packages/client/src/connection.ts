@@ -64,6 +64,9 @@ export class Connection {
   #userId: string | undefined;
   /** The rooms the last token allows (its `rooms` claim); undefined: any. */
   #allowed: string[] | undefined;
+  /** The token of the last attempt (the open socket's, while one is open), and when its handshake started. */
+  #token = '';
+  #startedAt = 0;
   /** Attempts since the last open socket. */
   #attempts = 0;
   #failedHandshakes = 0;
@@ -90,6 +93,11 @@ export class Connection {
 
   get generation(): number {
     return this.#generation;
+  }
+
+  /** The open socket's token and when its handshake started: what its replacement is timed by (handover.ts). */
+  get current(): { token: string; startedAt: number } {
+    return { token: this.#token, startedAt: this.#startedAt };
   }
 
   /** Whether the token of the current connection allows `room` (the server would refuse its subscribe). */
@@ -119,6 +127,23 @@ export class Connection {
     if (this.#state !== 'reconnecting') return;
     clearTimeout(this.#timer);
     void this.#attempt();
+  }
+
+  /**
+   * A handover is done: `socket`, opened with `token` and caught up, becomes the connection (a new generation)
+   * and the old socket is closed with 1000. The state stays `open`, and the heartbeat runs on.
+   */
+  replace(socket: Socket, token: string, check: TokenCheck & { ok: true }, startedAt: number): number {
+    const old = this.#socket;
+    this.#socket = socket;
+    this.#generation += 1;
+    this.#token = token;
+    this.#startedAt = startedAt;
+    this.#userId = check.userId;
+    this.#allowed = check.rooms;
+    socket.listen(this.#handlers(socket));
+    old?.abandon(true);
+    return this.#generation;
   }
 
   /** Gives up on socket `generation`, presumed dead, and reconnects as if it had closed. */
@@ -157,16 +182,12 @@ export class Connection {
     }
     this.#userId = check.userId;
     this.#allowed = check.rooms;
-    // No room in the URL: the client subscribes to its rooms on the open connection.
-    const url = new URL(this.#options.url);
-    url.searchParams.set('token', token);
+    this.#token = token;
+    this.#startedAt = Date.now();
     let socket: Socket;
     try {
-      socket = new Socket(this.#options.WebSocket, url.toString(), {
-        open: () => this.#opened(socket),
-        message: (text) => this.#on.text(text),
-        end: (end) => this.#lost(socket, end),
-      });
+      socket = new Socket(this.#options.WebSocket, socketUrl(this.#options.url, token));
+      socket.listen(this.#handlers(socket));
     } catch (error) {
       this.#retry(`the WebSocket could not be created: ${(error as Error).message}`);
       return;
@@ -178,6 +199,14 @@ export class Connection {
       () => this.abandon(generation, 'the handshake timed out'),
       this.#options.connectTimeoutMs,
     );
+  }
+
+  #handlers(socket: Socket): SocketHandlers {
+    return {
+      open: () => this.#opened(socket),
+      message: (text) => this.#on.text(text),
+      end: (end) => this.#lost(socket, end),
+    };
   }
 
   #opened(socket: Socket): void {
@@ -244,6 +273,13 @@ export class Connection {
     this.#state = change.state;
     this.#on.state(change);
   }
+}
+
+/** The URL of a connection attempt. No room in it: the client subscribes to its rooms on the open connection. */
+export function socketUrl(base: string, token: string): string {
+  const url = new URL(base);
+  url.searchParams.set('token', token);
+  return url.toString();
 }
 
 /**
@@ -368,23 +404,27 @@ interface SocketHandlers {
 
 const noop = () => {};
 
-/** One connection attempt, with the browser and `ws` differences smoothed over. */
-class Socket {
+/**
+ * One connection attempt, with the browser and `ws` differences smoothed over. Its handlers can change: a
+ * handover's socket becomes the connection's.
+ */
+export class Socket {
   readonly seesHandshakeStatus: boolean;
   #opened = false;
   #status: number | undefined;
   readonly #ws: WebSocketLike;
+  #on: SocketHandlers = { open: noop, message: noop, end: noop };
 
-  constructor(Factory: WebSocketFactory, url: string, handlers: SocketHandlers) {
+  constructor(Factory: WebSocketFactory, url: string) {
     const ws = new Factory(url);
     this.#ws = ws;
     ws.onopen = () => {
       this.#opened = true;
-      handlers.open();
+      this.#on.open();
     };
-    ws.onmessage = (event: { data: unknown }) => handlers.message(String(event.data));
+    ws.onmessage = (event: { data: unknown }) => this.#on.message(String(event.data));
     ws.onclose = (event: { code: number; reason: string }) =>
-      handlers.end({ opened: this.#opened, code: event.code, reason: event.reason, status: this.#status });
+      this.#on.end({ opened: this.#opened, code: event.code, reason: event.reason, status: this.#status });
     // A close event always follows an error; `ws` would throw an error nobody listens to.
     ws.onerror = noop;
     const node = asNode(ws);
@@ -397,6 +437,10 @@ class Socket {
 
   get opened(): boolean {
     return this.#opened;
+  }
+
+  listen(handlers: SocketHandlers): void {
+    this.#on = handlers;
   }
 
   send(text: string): void {

@@ -1,8 +1,10 @@
 export { type ClientEvents, connect, RoomcastClient } from './client.js';
 export { type CloseReason, type ConnectionState, decodeJwtPayload, type StateChange } from './connection.js';
+export type { HandoverReason } from './handover.js';
 export type {
   CatchUpOptions,
   ConnectOptions,
+  HandoverOptions,
   ReconnectOptions,
   RoomOptions,
   WebSocketFactory,

@@ -31,7 +31,30 @@ export const DEFAULTS = {
   catchUp: {
     initial: 0,
   },
+  handover: {
+    /** A minute of slack for clock skew and a slow handover; a third of a short token's lifetime (below). */
+    refreshMarginMs: 60_000,
+    /** API Gateway closes every connection after 2 hours. */
+    maxAgeMs: 7_200_000,
+    /** Time for a handover, and for its retries after a failure (a refused handshake, a timeout). */
+    maxAgeLeadMs: 120_000,
+  },
 };
+
+/** How a handover (handover.ts) is timed: not options. */
+export const HANDOVER_LIMITS = {
+  /**
+   * A short token is refreshed once this fraction of its lifetime (`exp - iat`) is left, if that is less than
+   * `refreshMarginMs`: a 90-second token 30 s before its `exp`, not 60 s (a third of its life, not two thirds).
+   */
+  maxRefreshFraction: 1 / 3,
+};
+
+/** The longest delay setTimeout takes (about 24.8 days); a longer one would fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** With `catchUp: false`: the ids of this many recent messages are kept, so none is handed over twice. */
+export const MAX_RECENT_IDS = 1_000;
 
 /** How an ordered stream (stream.ts) waits: these bound its memory and its reads, and are not options. */
 export const STREAM_LIMITS = {
@@ -89,6 +112,24 @@ export interface ReconnectOptions {
    * Node). Default: never.
    */
   maxFailedHandshakes?: number | undefined;
+}
+
+/**
+ * When the client replaces its connection by a fresh one (a handover: the second connection catches up before the
+ * first closes, so the application sees no drop): before the token expires, and before the connection reaches the
+ * age at which API Gateway closes it.
+ */
+export interface HandoverOptions {
+  /**
+   * With `getToken`: this long before the connection's token expires (`exp`), hand over to a connection with a
+   * fresh token, since the server closes a connection whose token has expired. At most a third of the token's
+   * lifetime (`exp - iat`). A fixed `token` is not refreshed. Default 60 000.
+   */
+  refreshMarginMs?: number | undefined;
+  /** The age at which the server closes a connection (API Gateway: 2 hours); Infinity: none. Default 7 200 000. */
+  maxAgeMs?: number | undefined;
+  /** Hand over this long before a connection reaches `maxAgeMs`; at most half of it. Default 120 000. */
+  maxAgeLeadMs?: number | undefined;
 }
 
 export interface CatchUpOptions {
@@ -150,6 +191,7 @@ export interface ConnectOptions {
   /** How long a message that arrived ahead of a missing one waits before the gap is read from history. Default 1 000. */
   repairDelayMs?: number | undefined;
   reconnect?: ReconnectOptions | undefined;
+  handover?: HandoverOptions | undefined;
   /**
    * Catch-up and order (on by default). `false` turns both off: no history is read, and messages are handed over
    * as they arrive, in no particular order, and not at all when missed.
@@ -157,15 +199,18 @@ export interface ConnectOptions {
   catchUp?: CatchUpOptions | false | undefined;
 }
 
-type Timing = Omit<typeof DEFAULTS, 'reconnect' | 'catchUp'>;
+type Timing = Omit<typeof DEFAULTS, 'reconnect' | 'catchUp' | 'handover'>;
 
 export interface ResolvedOptions extends Timing {
   url: string;
   room: string | undefined;
   rooms: readonly string[];
   getToken: () => string | Promise<string>;
+  /** Whether `getToken` was given: a fixed token cannot be refreshed. */
+  refreshable: boolean;
   WebSocket: WebSocketFactory;
   reconnect: typeof DEFAULTS.reconnect;
+  handover: typeof DEFAULTS.handover;
   catchUp: ResolvedCatchUp | false;
 }
 
@@ -192,18 +237,21 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
   if (room !== undefined) checkRoomId(room, 'room');
   if (!Array.isArray(rooms)) throw new TypeError('rooms must be an array of room ids');
   for (const id of rooms) checkRoomId(id, 'rooms');
-  const { reconnect, catchUp, ...timing } = DEFAULTS;
+  const { reconnect, catchUp, handover, ...timing } = DEFAULTS;
   const resolvedTiming = withDefaults(timing, options);
   const resolvedReconnect = withDefaults(reconnect, options.reconnect);
-  checkNumbers(resolvedTiming, resolvedReconnect);
+  const resolvedHandover = withDefaults(handover, options.handover);
+  checkNumbers(resolvedTiming, resolvedReconnect, resolvedHandover);
   return {
     ...resolvedTiming,
     url,
     room,
     rooms,
     getToken: getToken ?? (() => token as string),
+    refreshable: getToken !== undefined,
     WebSocket,
     reconnect: resolvedReconnect,
+    handover: resolvedHandover,
     catchUp:
       options.catchUp === false
         ? false
@@ -212,7 +260,11 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
 }
 
 /** Every number option in its range, or a TypeError that names it: a bad one would only fail later, obscurely. */
-function checkNumbers(timing: Timing, reconnect: typeof DEFAULTS.reconnect): void {
+function checkNumbers(
+  timing: Timing,
+  reconnect: typeof DEFAULTS.reconnect,
+  handover: typeof DEFAULTS.handover,
+): void {
   const wholeAtLeast = (name: string, value: number, min: number, infinite = false) => {
     const ok = (infinite && value === Number.POSITIVE_INFINITY) || (Number.isInteger(value) && value >= min);
     if (!ok)
@@ -229,6 +281,12 @@ function checkNumbers(timing: Timing, reconnect: typeof DEFAULTS.reconnect): voi
   wholeAtLeast('reconnect.maxDelayMs', reconnect.maxDelayMs, reconnect.initialDelayMs);
   wholeAtLeast('reconnect.maxAttempts', reconnect.maxAttempts, 1, true);
   wholeAtLeast('reconnect.maxFailedHandshakes', reconnect.maxFailedHandshakes, 1, true);
+  wholeAtLeast('handover.refreshMarginMs', handover.refreshMarginMs, 1);
+  wholeAtLeast('handover.maxAgeMs', handover.maxAgeMs, 2, true);
+  wholeAtLeast('handover.maxAgeLeadMs', handover.maxAgeLeadMs, 1);
+  // A longer lead would replace a connection soon after it opened, again and again.
+  if (handover.maxAgeLeadMs > handover.maxAgeMs / 2)
+    throw new TypeError('handover.maxAgeLeadMs must be at most half of handover.maxAgeMs');
 }
 
 /** `defaults`, with the options given (not undefined) in place of theirs. */

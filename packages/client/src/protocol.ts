@@ -76,6 +76,11 @@ export const ERROR_CODES = [
   'NOT_CONNECTED',
   'RATE_LIMITED',
   'TOO_MANY_ROOMS',
+  /**
+   * The token the connection was opened with has expired: the server closes the connection after this frame.
+   * Connect again with a fresh token (the SDK replaces its connection before this happens).
+   */
+  'TOKEN_EXPIRED',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -174,6 +179,11 @@ export interface MessageFrame {
   seq: number;
   timestamp: string;
   client_msg_id?: string;
+  /**
+   * Published by the backend (`roomcast publish`), not sent by a user: `user_id` is then the name the publisher
+   * gave (default `system`), not a user's id. Only the server sets it; no client frame can.
+   */
+  system?: true;
 }
 
 export interface DirectFrame {
@@ -189,6 +199,11 @@ export interface DirectFrame {
   seq: number;
   timestamp: string;
   client_msg_id?: string;
+  /**
+   * Published by the backend (`roomcast publish --user`): `from_user_id` is the name the publisher gave (default
+   * `system`), not a user's id, and only the recipient's inbox holds the message.
+   */
+  system?: true;
 }
 
 export interface PresenceFrame {

@@ -268,16 +268,22 @@ type Unreferenced<F> = F extends unknown ? Omit<F, 'ref'> : never;
 /** Reads (`getHistory`, `listMembers`, `ping`, `subscribe`, `unsubscribe`), matched to their replies by `ref`. */
 export class Requests {
   readonly #pending: PendingTable<Reply>;
+  readonly #prefix: string;
   #next = 0;
 
-  constructor(transmit: (frame: object) => void, sendable: Sendable) {
+  /**
+   * `prefix` starts every ref: a handover's requests on its new connection have their own, so that a late answer
+   * to one of them is never taken for the answer to another request.
+   */
+  constructor(transmit: (frame: object) => void, sendable: Sendable, prefix = 'r') {
     // Reads a client has out at once: more wait their turn (the server limits frames per connection).
     this.#pending = new PendingTable(transmit, sendable, MAX_READS_IN_FLIGHT);
+    this.#prefix = prefix;
   }
 
   request<F extends Unreferenced<Request>>(frame: F, options: PendingOptions): Promise<Replies[F['action']]> {
     this.#next += 1;
-    const ref = `r${this.#next}`;
+    const ref = `${this.#prefix}${this.#next}`;
     const referenced = { ...frame, ref };
     return this.#pending.add(ref, referenced, options) as Promise<Replies[F['action']]>;
   }

@@ -11,8 +11,8 @@ import {
   type ResolvedOptions,
   STREAM_LIMITS,
 } from './options.js';
-import type { HistoryFrame, MembersFrame, MessageFrame, PresenceFrame } from './protocol.js';
-import { type Outbox, type Requests, RoomcastError } from './requests.js';
+import type { HistoryFrame, MembersFrame, MessageFrame, PresenceFrame, SubscribedFrame } from './protocol.js';
+import { type ClientErrorCode, type Outbox, type Requests, RoomcastError } from './requests.js';
 import { OrderedStream, type Repair, type StreamReads } from './stream.js';
 
 export interface RoomEvents {
@@ -86,6 +86,9 @@ export interface RoomHost {
 }
 
 const noop = () => {};
+
+/** The answers to a subscribe that no retry on the same terms can change (FORBIDDEN: see `subscribe`). */
+const REFUSALS: readonly ClientErrorCode[] = ['TOO_MANY_ROOMS', 'BAD_REQUEST', 'UNKNOWN_ACTION', 'FORBIDDEN'];
 
 /** The `getHistory` frame of a query, for a room or the direct messages. */
 export function historyFrame(
@@ -242,10 +245,7 @@ export class HeldRoom extends Emitter<RoomEvents> implements Room {
       const { code } = error as RoomcastError;
       // FORBIDDEN for a room the token allows: the first time, most likely a connection the server forgot.
       const refused =
-        code === 'TOO_MANY_ROOMS' ||
-        code === 'BAD_REQUEST' ||
-        code === 'UNKNOWN_ACTION' ||
-        (code === 'FORBIDDEN' && ++this.#refusals >= MAX_SUBSCRIBE_REFUSALS);
+        REFUSALS.includes(code) && (code !== 'FORBIDDEN' || ++this.#refusals >= MAX_SUBSCRIBE_REFUSALS);
       if (!refused) throw error;
       this.#refuse(error as RoomcastError);
       return;
@@ -265,6 +265,38 @@ export class HeldRoom extends Emitter<RoomEvents> implements Room {
       this.#page = undefined;
     }
     if (generation === connection.generation) this.#settle.resolve();
+  }
+
+  /**
+   * A handover: subscribes on the new connection (`channel`, its requests) after the stream's position, and reads
+   * forward there (`read`), while the open connection still delivers. Resolves with the room's newest seq as that
+   * subscribe found it, or undefined when the new connection refused the room: the swap then subscribes it the
+   * usual way, which decides what the refusal means.
+   */
+  async prepare(channel: Requests, read: StreamReads['after']): Promise<number | undefined> {
+    const after = this.#stream?.position;
+    const page = after !== undefined && { after_seq: after, limit: CATCH_UP_PAGE_LIMIT };
+    let answer: SubscribedFrame;
+    try {
+      answer = await channel.request({ action: 'subscribe', room_id: this.id, ...page }, this.#read(false));
+    } catch (error) {
+      if (REFUSALS.includes((error as RoomcastError).code)) return undefined;
+      throw error;
+    }
+    let first = answer.history;
+    await this.#stream?.forward((seq) => {
+      const served = first && seq === after ? Promise.resolve(first) : read(seq);
+      first = undefined;
+      return served;
+    });
+    return answer.latest_seq;
+  }
+
+  /** The handover is done: its new connection, `generation`, holds the room since `prepare`. */
+  adopt(generation: number, joined: number): void {
+    this.#heldOn = generation;
+    this.#joined = joined;
+    this.#refusals = 0;
   }
 
   /** The connection was lost: nothing is subscribed any more. */

@@ -10,8 +10,8 @@ import type { DirectFrame, HistoryFrame, MessageFrame } from './protocol.js';
 
 type Stored = MessageFrame | DirectFrame;
 
-/** Why a stream read history. */
-export type RepairReason = 'gap' | 'heartbeat' | 'reconnect';
+/** Why a stream read history: `handover` is the catch-up on the connection that replaces the open one. */
+export type RepairReason = 'gap' | 'heartbeat' | 'reconnect' | 'handover';
 
 export interface Repair {
   stream: 'room' | 'direct';
@@ -172,6 +172,17 @@ export class OrderedStream<F extends Stored> {
     if (this.#known > this.#position) this.#schedule('reconnect', 0);
   }
 
+  /**
+   * A handover: reads forward from the position with `read` (on the new connection, while the old one still
+   * delivers), as far as history is settled; a seq still being written is left to the stream's own repair. Runs
+   * beside a repair under way: each page settles its range, so both hand over each message once, in order.
+   */
+  async forward(read: StreamReads['after']): Promise<void> {
+    if (this.#position === undefined) return;
+    await this.#readLoop('handover', true, read);
+    if (this.#position !== undefined && this.#known > this.#position) this.#schedule('gap');
+  }
+
   /** No more reads (the client closed). */
   stop(): void {
     this.#stopped = true;
@@ -210,7 +221,8 @@ export class OrderedStream<F extends Stored> {
     return reading;
   }
 
-  async #readLoop(reason: RepairReason, report: boolean): Promise<void> {
+  /** `read`: a handover's, which does not wait for seqs still being written. */
+  async #readLoop(reason: RepairReason, report: boolean, read?: StreamReads['after']): Promise<void> {
     let recovered = 0;
     let skipped = 0;
     let delayMs = this.#options.repairDelayMs;
@@ -218,7 +230,7 @@ export class OrderedStream<F extends Stored> {
       while (!this.#stopped && this.#position !== undefined) {
         // Live frames may move the position on while the page is on its way: the page answers `asked`.
         const asked = this.#position;
-        const page = await this.#reads.after(asked);
+        const page = await (read ?? this.#reads.after)(asked);
         this.#behind = false;
         if (page.latest_seq < asked) {
           // The server's stream ends before this position: it was started over (its table replaced, or the
@@ -245,7 +257,7 @@ export class OrderedStream<F extends Stored> {
         this.#handHeld();
         this.#known = Math.max(this.#known, page.latest_seq);
         if (page.has_more && through > asked) continue;
-        if (this.#position >= this.#known) return;
+        if (read || this.#position >= this.#known) return;
         // A seq is still being written (the server waits a bounded time before it gives up on one): ask again.
         await new Promise<void>((done) => {
           this.#wait = { timer: setTimeout(done, delayMs), done };
@@ -272,5 +284,27 @@ export class OrderedStream<F extends Stored> {
     for (let next = this.#held.get(this.#position + 1); next; next = this.#held.get(this.#position + 1)) {
       this.#hand(next);
     }
+  }
+}
+
+/**
+ * With `catchUp: false` there is no order to keep, but a message must still be handed over once: during a
+ * handover both connections deliver it, and a retried send's answer repeats it. The ids of the last `max`.
+ */
+export class RecentIds {
+  readonly #ids = new Set<string>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Whether `id` is new; it is remembered either way. */
+  fresh(id: string): boolean {
+    if (this.#ids.has(id)) return false;
+    this.#ids.add(id);
+    // A Set keeps insertion order: the first is the oldest.
+    if (this.#ids.size > this.#max) this.#ids.delete(this.#ids.values().next().value as string);
+    return true;
   }
 }

@@ -322,9 +322,9 @@ describe('connect', () => {
 });
 
 describe('defaults', () => {
-  /** The defaults by option name (they are unique across ConnectOptions, ReconnectOptions and CatchUpOptions). */
-  const { reconnect: reconnectDefaults, catchUp: catchUpDefaults, ...connectDefaults } = DEFAULTS;
-  const defaults: Record<string, number> = { ...connectDefaults, ...reconnectDefaults, ...catchUpDefaults };
+  /** The defaults by option name (unique across ConnectOptions and its groups: reconnect, catchUp, handover). */
+  const { reconnect, catchUp, handover, ...connectDefaults } = DEFAULTS;
+  const defaults: Record<string, number> = { ...connectDefaults, ...reconnect, ...catchUp, ...handover };
 
   it('are the ones the README lists, in its option tables and its prose', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

@@ -1,17 +1,18 @@
 /**
- * Lambda's asynchronous invocation (`InvocationType: 'Event'`, SPEC.md §8.6), for code in the gateway's process:
- * functions registered by name; `invoke` answers 202 at once and queues the event; function errors and timeouts
- * are retried after Lambda's delays, up to `maxRetryAttempts`; an event older than `maxEventAgeSeconds` is not
- * run; an event given up on goes to the function's on-failure destination as Lambda's invocation record. The queue
- * is the emulator's own bound (AWS documents none), and `close()` lets accepted work finish. Timers and timestamps
- * read the gateway's clock, so a test sees a two-minute retry delay without waiting for it. The SDK's `LambdaClient`
- * reaches it through `requestHandler()` (lambda-api.ts, SPEC.md §8.7).
+ * Lambda's invocation of registered functions, for the gateway's process and, through its listener, others:
+ * asynchronous (`InvocationType: 'Event'`, SPEC.md §8.6): `invoke` answers 202 at once and queues the event;
+ * function errors and timeouts are retried after Lambda's delays, up to `maxRetryAttempts`; an event older than
+ * `maxEventAgeSeconds` is not run; an event given up on goes to the function's on-failure destination as Lambda's
+ * invocation record. The queue is the emulator's own bound (AWS documents none), and `close()` lets accepted work
+ * finish. Synchronous (`RequestResponse`, SPEC.md §8.8): the handler runs at once, once, under its timeout, and
+ * `invoke` resolves with its result or error document. Timers and timestamps read the gateway's clock, so a test
+ * sees a two-minute retry delay without waiting for it. The SDK's `LambdaClient` reaches it through
+ * `requestHandler()` or the gateway's listener (lambda-api.ts, SPEC.md §8.7, §8.9).
  */
 import { setImmediate } from 'node:timers';
 import {
   ASYNC_MAX_CONCURRENCY,
   ASYNC_MAX_EVENT_AGE_SECONDS,
-  ASYNC_MAX_PAYLOAD_BYTES,
   ASYNC_MAX_QUEUED_EVENTS,
   ASYNC_MAX_RETRY_ATTEMPTS,
   ASYNC_RETRY_DELAYS_MS,
@@ -20,19 +21,25 @@ import {
   LAMBDA_DEFAULT_TIMEOUT_MS,
   LAMBDA_MAX_TIMEOUT_MS,
   MAX_TIMER_MS,
+  SYNC_MAX_CONCURRENCY,
 } from './constants.js';
 import { newUuid } from './events.js';
-import { describeError, FailureLog, type FailureReport } from './failure-log.js';
-import { type InvocationOutcome, invokeLambda } from './invoke.js';
+import { describeError, FailureLog } from './failure-log.js';
+import { functionFailureOf, type InvocationOutcome, invokeLambda } from './invoke.js';
 import {
   type AsyncInvokeResult,
   createLambdaRequestHandler,
   type DryRunResult,
+  type InvocationType,
   type InvokeOptions,
-  invocationTypeNotEmulated,
+  type InvokeTarget,
+  invalidInvocationType,
   type LambdaRequestHandler,
   LambdaServiceException,
+  payloadLimitFor,
   payloadTooLarge,
+  type RequestResponseResult,
+  requestResponsePayload,
 } from './lambda-api.js';
 import {
   type AsyncFailureCondition,
@@ -58,6 +65,11 @@ export interface LocalLambdaOptions extends AsyncInvocationLimits {
   clock?: GatewayClock;
   /** Failed attempts, discarded events and refusals. @default errors to stderr */
   logger?: GatewayLogger;
+  /**
+   * `RequestResponse` invocations running at once, all functions together, before more get 429
+   * `TooManyRequestsException`: the emulator's own bound (a gateway keeps the default). @default 64
+   */
+  maxSyncConcurrency?: number;
 }
 
 /** Counters since the start, and the queue as it is now. */
@@ -82,12 +94,20 @@ export interface LocalLambdaStats {
   droppedAtClose: number;
   /** `onFailure`/`onSuccess` calls that threw or rejected. */
   destinationFailures: number;
+  /** `RequestResponse` invocations run. */
+  syncInvocations: number;
+  /** Of those, the ones that ended in a function error (thrown, timed out, or a result over 6 MB). */
+  syncFunctionErrors: number;
+  /** `RequestResponse` invocations refused because `maxSyncConcurrency` were running (429). */
+  refusedSyncConcurrency: number;
   /** Now: events waiting for a free slot. */
   queued: number;
   /** Now: events waiting for their retry delay. */
   waitingForRetry: number;
   /** Now: attempts running. */
   running: number;
+  /** Now: `RequestResponse` invocations running. */
+  runningSync: number;
 }
 
 interface RegisteredFunction {
@@ -114,7 +134,7 @@ interface PendingEvent {
   retryTimer?: unknown;
 }
 
-type Counters = Omit<LocalLambdaStats, 'queued' | 'waitingForRetry' | 'running'>;
+type Counters = Omit<LocalLambdaStats, 'queued' | 'waitingForRetry' | 'running' | 'runningSync'>;
 
 /** Lambda's function names: 1 to 64 letters, digits, `-` and `_`. */
 const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -123,9 +143,9 @@ const FUNCTION_REFERENCE =
   /^(?:(?:arn:aws[a-zA-Z-]*:lambda:([a-z0-9-]+):)?(\d{12}):function:)?([A-Za-z0-9_-]{1,64})(?::([A-Za-z0-9$_-]{1,128}))?$/;
 
 /**
- * Functions invoked asynchronously, as Lambda does for `InvocationType: 'Event'` (SPEC.md §8.6). A gateway has one
- * (`gateway.functions`) sharing its clock, logger, region and account, and closes it in `close()`; one can also be
- * made on its own.
+ * Functions invoked as Lambda invokes them: asynchronously (`Event`, SPEC.md §8.6) or synchronously
+ * (`RequestResponse`, SPEC.md §8.8). A gateway has one (`gateway.functions`) sharing its clock, logger, region and
+ * account, serves it on its listener, and closes it in `close()`; one can also be made on its own.
  */
 export class LocalLambda {
   readonly #functions = new Map<string, RegisteredFunction>();
@@ -143,6 +163,9 @@ export class LocalLambda {
     eventAgeExceeded: 0,
     droppedAtClose: 0,
     destinationFailures: 0,
+    syncInvocations: 0,
+    syncFunctionErrors: 0,
+    refusedSyncConcurrency: 0,
   };
   readonly #region: string;
   readonly #accountId: string;
@@ -151,7 +174,9 @@ export class LocalLambda {
   readonly #failureLog: FailureLog;
   readonly #maxConcurrency: number;
   readonly #maxQueuedEvents: number;
+  readonly #maxSyncConcurrency: number;
   #running = 0;
+  #runningSync = 0;
   /** Destination calls not yet settled: `close()` and `whenIdle()` wait for them too. */
   #delivering = 0;
   #pumpScheduled = false;
@@ -175,6 +200,11 @@ export class LocalLambda {
       options.maxQueuedEvents,
       ASYNC_MAX_QUEUED_EVENTS,
     );
+    this.#maxSyncConcurrency = positiveInteger(
+      'maxSyncConcurrency',
+      options.maxSyncConcurrency,
+      SYNC_MAX_CONCURRENCY,
+    );
     for (const [name, definition] of Object.entries(options.functions ?? {})) this.register(name, definition);
   }
 
@@ -193,11 +223,14 @@ export class LocalLambda {
    * with 202: the handler runs later, never before `invoke` has returned. A string or `Uint8Array` payload is the
    * JSON text, as the SDK's `Payload`; any other value is serialized with `JSON.stringify`; no payload is `{}`.
    * Throws a `LambdaServiceException` as Lambda's Invoke API answers: 400 `InvalidParameterValueException` for
-   * another invocation type or a `qualifier` unlike the name's, 500 `ServiceException` once closing, 404
+   * an unknown invocation type or a `qualifier` unlike the name's, 500 `ServiceException` once closing, 404
    * `ResourceNotFoundException` for an unknown function or a qualifier other than `$LATEST`, 413
    * `RequestEntityTooLargeException` over 1 MB, 400 `InvalidRequestContentException` for a payload that is not
    * JSON, 429 `TooManyRequestsException` when the queue is full. With `invocationType: 'DryRun'` it checks the same,
-   * except the queue, and returns 204 without queueing anything.
+   * except the queue, and returns 204 without queueing anything. With `invocationType: 'RequestResponse'` it returns
+   * a promise: the handler runs at once, once, under the function's timeout, and the promise resolves with 200 and
+   * its result, or its error document and `FunctionError: 'Unhandled'`; refusals reject it (413 over 6 MB, 429
+   * when `maxSyncConcurrency` invocations are running).
    */
   invoke(
     functionName: string,
@@ -209,26 +242,29 @@ export class LocalLambda {
     payload: unknown,
     options: InvokeOptions & { invocationType: 'DryRun' },
   ): DryRunResult;
-  invoke(functionName: string, payload?: unknown, options?: InvokeOptions): AsyncInvokeResult | DryRunResult;
+  invoke(
+    functionName: string,
+    payload: unknown,
+    options: InvokeOptions & { invocationType: 'RequestResponse' },
+  ): Promise<RequestResponseResult>;
+  invoke(
+    functionName: string,
+    payload?: unknown,
+    options?: InvokeOptions,
+  ): AsyncInvokeResult | DryRunResult | Promise<RequestResponseResult>;
   invoke(
     functionName: string,
     payload?: unknown,
     options: InvokeOptions = {},
-  ): AsyncInvokeResult | DryRunResult {
+  ): AsyncInvokeResult | DryRunResult | Promise<RequestResponseResult> {
     const invocationType = options.invocationType ?? 'Event';
+    if (invocationType === 'RequestResponse') {
+      return this.#invokeRequestResponse(functionName, payload, options.qualifier);
+    }
     if (invocationType !== 'Event' && invocationType !== 'DryRun') {
-      throw invocationTypeNotEmulated(String(invocationType));
+      throw invalidInvocationType(String(invocationType));
     }
-    if (this.#closing) {
-      throw new LambdaServiceException('ServiceException', 500, 'The local Lambda service is closed');
-    }
-    const fn = this.#lookUp(functionName, options.qualifier);
-    const json = serializePayload(payload);
-    const bytes = Buffer.byteLength(json);
-    if (bytes > ASYNC_MAX_PAYLOAD_BYTES) {
-      this.#counters.refusedTooLarge += 1;
-      throw payloadTooLarge(bytes, invocationType);
-    }
+    const { fn, json } = this.#admit(functionName, payload, options.qualifier, invocationType);
     if (invocationType === 'DryRun') {
       return { StatusCode: 204, $metadata: { httpStatusCode: 204, requestId: newUuid() } };
     }
@@ -263,6 +299,7 @@ export class LocalLambda {
       queued: this.#queue.length,
       waitingForRetry: this.#retrying.size,
       running: this.#running,
+      runningSync: this.#runningSync,
     };
   }
 
@@ -271,17 +308,22 @@ export class LocalLambda {
    * and `InvokeCommand` reaches this `LocalLambda` (SPEC.md §8.7). The same handler every call.
    */
   requestHandler(): LambdaRequestHandler {
-    this.#requestHandler ??= createLambdaRequestHandler({
-      invoke: (functionName, payload, options) => this.invoke(functionName, payload, options),
-      clock: this.#clock,
-      logger: this.#logger,
-    });
+    this.#requestHandler ??= createLambdaRequestHandler(this.invokeTarget());
     return this.#requestHandler;
   }
 
+  /** @internal What Lambda's transports call: the gateway's listener serves its HTTP requests with it. */
+  invokeTarget(): InvokeTarget {
+    return {
+      invoke: (functionName, payload, options) => this.invoke(functionName, payload, options),
+      clock: this.#clock,
+      logger: this.#logger,
+    };
+  }
+
   /**
-   * Resolves once nothing is queued, running, waiting for a retry or being delivered to a destination. On a clock
-   * a test advances by hand, a pending retry waits until the test advances past it.
+   * Resolves once nothing is queued, running (asynchronously or not), waiting for a retry or being delivered to a
+   * destination. On a clock a test advances by hand, a pending retry waits until the test advances past it.
    */
   whenIdle(): Promise<void> {
     if (this.#idle()) return Promise.resolve();
@@ -289,9 +331,9 @@ export class LocalLambda {
   }
 
   /**
-   * Refuses new events (500 `ServiceException`), cancels the retries still waiting for their delay (counted in
-   * `droppedAtClose`), and resolves once every queued event has run, every running attempt and destination call
-   * has settled. An attempt that fails meanwhile is not retried (also counted), unless it was its last: that one
+   * Refuses new events and invocations (500 `ServiceException`), cancels the retries still waiting for their delay
+   * (counted in `droppedAtClose`), and resolves once every queued event has run, every running attempt,
+   * `RequestResponse` invocation and destination call has settled. An attempt that fails meanwhile is not retried (also counted), unless it was its last: that one
    * still goes to `onFailure`. Calling it again returns the same promise.
    */
   close(): Promise<void> {
@@ -312,6 +354,72 @@ export class LocalLambda {
       this.#failureLog.flush();
     })();
     return this.#closed;
+  }
+
+  /** The checks every invocation type makes, in Lambda's order: closing, the function, the payload. */
+  #admit(
+    functionName: string,
+    payload: unknown,
+    qualifier: string | undefined,
+    invocationType: InvocationType,
+  ): { fn: RegisteredFunction; json: string } {
+    if (this.#closing) {
+      throw new LambdaServiceException('ServiceException', 500, 'The local Lambda service is closed');
+    }
+    const fn = this.#lookUp(functionName, qualifier);
+    const limit = payloadLimitFor(invocationType);
+    const json = serializePayload(payload, limit);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > limit) {
+      this.#counters.refusedTooLarge += 1;
+      throw payloadTooLarge(bytes, invocationType);
+    }
+    return { fn, json };
+  }
+
+  /** Lambda runs a synchronous invocation at once and once: no queue, no retry, no destination. */
+  async #invokeRequestResponse(
+    functionName: string,
+    payload: unknown,
+    qualifier: string | undefined,
+  ): Promise<RequestResponseResult> {
+    const { fn, json } = this.#admit(functionName, payload, qualifier, 'RequestResponse');
+    if (this.#runningSync >= this.#maxSyncConcurrency) {
+      this.#counters.refusedSyncConcurrency += 1;
+      throw new LambdaServiceException(
+        'TooManyRequestsException',
+        429,
+        `Rate Exceeded: ${this.#runningSync} RequestResponse invocations are running, the local limit (maxSyncConcurrency)`,
+      );
+    }
+    const requestId = newUuid();
+    this.#runningSync += 1;
+    this.#counters.syncInvocations += 1;
+    try {
+      const outcome = await invokeLambda(fn.handler, JSON.parse(json), {
+        routeKey: fn.name,
+        region: this.#region,
+        accountId: this.#accountId,
+        timeoutMs: fn.timeoutMs,
+        clock: this.#clock,
+        requestId,
+      });
+      const { payload: answer, failure } = requestResponsePayload(outcome, fn.timeoutMs, requestId);
+      if (failure) {
+        this.#counters.syncFunctionErrors += 1;
+        this.#failureLog.report(`${fn.name} failed (synchronous invocation)`, failure.report, { requestId });
+      }
+      return {
+        StatusCode: 200,
+        ExecutedVersion: '$LATEST',
+        ...(failure && { FunctionError: 'Unhandled' as const }),
+        Payload: new Uint8Array(answer.buffer, answer.byteOffset, answer.length),
+        $metadata: { httpStatusCode: 200, requestId },
+      };
+    } finally {
+      this.#runningSync -= 1;
+      this.#checkIdle();
+    }
   }
 
   #arn(name: string): string {
@@ -401,7 +509,7 @@ export class LocalLambda {
         this.#deliver(fn, 'onSuccess', () => onSuccess(record));
       }
     } else {
-      const failure = failureOf(outcome, fn.timeoutMs, requestId);
+      const failure = functionFailureOf(outcome, fn.timeoutMs, requestId);
       event.lastFailure = failure;
       this.#failureLog.report(`${fn.name} failed (asynchronous invocation)`, failure.report, {
         requestId,
@@ -488,7 +596,11 @@ export class LocalLambda {
 
   #idle(): boolean {
     return (
-      this.#queue.length === 0 && this.#running === 0 && this.#retrying.size === 0 && this.#delivering === 0
+      this.#queue.length === 0 &&
+      this.#running === 0 &&
+      this.#runningSync === 0 &&
+      this.#retrying.size === 0 &&
+      this.#delivering === 0
     );
   }
 
@@ -499,44 +611,17 @@ export class LocalLambda {
 }
 
 /**
- * A failed attempt as the record's `responsePayload` tells it: the Node.js runtime's error document for a thrown
- * error; for a timeout, Lambda's timeout message (its exact text is unverified).
+ * The payload as the JSON text Lambda would receive; a payload that is not JSON is Lambda's 400. Text over `limit`
+ * is returned unparsed: the size is checked before the content, so a huge payload is refused without being parsed.
  */
-function failureOf(
-  outcome: Exclude<InvocationOutcome, { ok: true }>,
-  timeoutMs: number,
-  requestId: string,
-): { error: unknown; responsePayload: unknown; report: FailureReport } {
-  if (outcome.reason === 'timeout') {
-    const message = `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`;
-    const error = Object.assign(new Error(message), { name: 'Sandbox.Timedout' });
-    return {
-      error,
-      responsePayload: {
-        errorType: 'Sandbox.Timedout',
-        errorMessage: `RequestId: ${requestId} Error: ${message}`,
-      },
-      report: { summary: `function timeout (${timeoutMs} ms)` },
-    };
-  }
-  const { error } = outcome;
-  const responsePayload =
-    error instanceof Error
-      ? { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n') }
-      : { errorType: typeof error, errorMessage: String(error), trace: [] };
-  return { error, responsePayload, report: describeError(error) };
-}
-
-/** The payload as the JSON text Lambda would receive; a payload that is not JSON is Lambda's 400. */
-function serializePayload(payload: unknown): string {
+function serializePayload(payload: unknown, limit: number): string {
   if (payload === undefined) return '{}';
   if (typeof payload === 'string' || payload instanceof Uint8Array) {
     const text =
       typeof payload === 'string'
         ? payload
         : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8');
-    // The size limit is checked before the content, so a huge payload is refused without being parsed.
-    if (Buffer.byteLength(text) > ASYNC_MAX_PAYLOAD_BYTES) return text;
+    if (Buffer.byteLength(text) > limit) return text;
     try {
       JSON.parse(text);
     } catch (error) {

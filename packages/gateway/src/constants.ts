@@ -58,6 +58,28 @@ export const ASYNC_MAX_EVENT_AGE_SECONDS = 21_600;
  */
 export const ASYNC_MAX_PAYLOAD_BYTES = 1_048_576;
 
+// Lambda's synchronous invocation (`InvocationType: 'RequestResponse'`, SPEC.md §8.8) --------------------------
+
+/**
+ * 6 MB: the longest request payload of a `RequestResponse` invocation; longer gets 413
+ * `RequestEntityTooLargeException`. Counted as 6 MiB of JSON bytes: the limit Lambda's own 413 message names.
+ */
+export const SYNC_MAX_REQUEST_BYTES = 6_291_456;
+
+/**
+ * The longest result a `RequestResponse` invocation returns; longer is a function error,
+ * `Function.ResponseSizeTooLarge`. AWS documents 6 MB; its error message names 6 291 556 bytes (6 MiB and 100),
+ * which is the limit applied here.
+ */
+export const SYNC_MAX_RESPONSE_BYTES = 6_291_556;
+
+/**
+ * `RequestResponse` invocations running at once, all functions together, before more are refused with 429
+ * `TooManyRequestsException` (Lambda's answer when no concurrency is left): the emulator's own bound, so callers
+ * cannot hold an unbounded number of 6 MB payloads in the process. AWS's bound is the account's concurrency.
+ */
+export const SYNC_MAX_CONCURRENCY = 64;
+
 /** Lambda's default function timeout, 3 seconds… */
 export const LAMBDA_DEFAULT_TIMEOUT_MS = 3_000;
 /** …and its maximum, 15 minutes. */
@@ -97,10 +119,13 @@ export const CLOSE_HANDSHAKE_TIMEOUT_MS = 3_000;
 /** Node timers cannot wait longer than 2^31-1 ms, so no timer option may be longer. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-// Signatures on the management API (SPEC.md §5.7) ----------------------------------------------------------
+// Signatures on the management API (SPEC.md §5.7) and Lambda's Invoke API (SPEC.md §8.9) -------------------
 
 /** The service in the credential scope of every @connections request. */
 export const MANAGEMENT_SIGNING_SERVICE = 'execute-api';
+
+/** The service in the credential scope of every request to Lambda's Invoke API over HTTP (SPEC.md §8.9). */
+export const LAMBDA_SIGNING_SERVICE = 'lambda';
 
 /** How far `X-Amz-Date` may be from the gateway's clock, either way: AWS's 5 minutes. */
 export const MAX_SIGNATURE_SKEW_MS = 300_000;

@@ -1,16 +1,17 @@
 /**
- * The gateway: one HTTP listener for the handshake, the management API and other pages (SPEC.md §3.1), the state its
- * parts share (`GatewayRuntime`), the invocations it runs, the functions other code invokes asynchronously
- * (`functions`, SPEC.md §8.6), and `close()`, which waits for all of them.
+ * The gateway: one HTTP listener for the handshake, the management API, Lambda's Invoke API and other pages
+ * (SPEC.md §3.1), the state its parts share (`GatewayRuntime`), the invocations it runs, the functions other code
+ * invokes (`functions`, SPEC.md §8.6–§8.9), and `close()`, which waits for all of them.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LocalLambda } from './async-invoke.js';
 import { ConnectionRegistry, type GatewayRuntime } from './connections.js';
-import { DEFAULT_HOST } from './constants.js';
+import { DEFAULT_HOST, LAMBDA_SIGNING_SERVICE, MANAGEMENT_SIGNING_SERVICE } from './constants.js';
 import { FailureLog } from './failure-log.js';
 import { createUpgradeHandler } from './handshake.js';
 import { invokeLambda } from './invoke.js';
+import { createLambdaHttpHandler, isLambdaApiPath, type LambdaHttpHandler } from './lambda-api.js';
 import {
   createManagementRequestHandler,
   type ManagementRequestHandler,
@@ -28,6 +29,11 @@ export interface ListenInfo {
   url: string;
   /** `http://host:port/stage`: the `endpoint` for `ApiGatewayManagementApiClient`. */
   managementEndpoint: string;
+  /**
+   * `http://host:port`: the `endpoint` for `LambdaClient` in another process, whose `InvokeCommand` reaches
+   * `functions` (SPEC.md §8.9), signed with a `managementAuth` key pair.
+   */
+  lambdaEndpoint: string;
 }
 
 export interface Gateway {
@@ -41,8 +47,9 @@ export interface Gateway {
    */
   managementRequestHandler(): ManagementRequestHandler;
   /**
-   * Functions invoked asynchronously, as Lambda's `InvocationType: 'Event'` (SPEC.md §8.6): hand it to code that
-   * would call Lambda's Invoke API. `close()` closes it after the gateway's own work and before the listener.
+   * Functions invoked as Lambda's Invoke API does (SPEC.md §8.6–§8.9): `Event`, `DryRun` and `RequestResponse`,
+   * from this process (hand it to code that would call Lambda) or from others, over the listener. `close()` closes
+   * it after the gateway's own work and before the listener.
    */
   readonly functions: LocalLambda;
 }
@@ -65,6 +72,18 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
     clock,
     logger: options.logger,
   });
+  // Lambda accepts the same key pairs as the management API, so one local identity can call both.
+  const serveLambda = createLambdaHttpHandler(
+    functions.invokeTarget(),
+    credentials &&
+      createSignatureVerifier({
+        credentials,
+        region,
+        clock,
+        service: LAMBDA_SIGNING_SERVICE,
+        unknownKeyErrorType: 'UnrecognizedClientException',
+      }),
+  );
   const runtime: GatewayRuntime & { domainName: string; closing: boolean } = {
     options,
     connections: new ConnectionRegistry(),
@@ -73,7 +92,15 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
     domainName: '',
     closing: false,
     failureLog: new FailureLog(options.logger, clock),
-    verifySignature: credentials && createSignatureVerifier({ credentials, region, clock }),
+    verifySignature:
+      credentials &&
+      createSignatureVerifier({
+        credentials,
+        region,
+        clock,
+        service: MANAGEMENT_SIGNING_SERVICE,
+        unknownKeyErrorType: 'AccessDeniedException',
+      }),
     track: (work) => inFlight.track(work),
     invoke,
     invokeRoute: async (routeKey, event) => {
@@ -83,7 +110,7 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
   };
 
   const server = http.createServer((req, res) => {
-    handleHttpRequest(runtime, req, res).catch((error: unknown) => {
+    handleHttpRequest(runtime, serveLambda, req, res).catch((error: unknown) => {
       options.logger.error('HTTP request failed', { url: req.url, error: String(error) });
       if (!res.headersSent) sendPlain(res, 500);
       else res.destroy();
@@ -123,6 +150,7 @@ export function createGateway(gatewayOptions: GatewayOptions): Gateway {
         port: actualPort,
         url: `ws://${runtime.domainName}/${options.stage}`,
         managementEndpoint: `http://${runtime.domainName}/${options.stage}`,
+        lambdaEndpoint: `http://${runtime.domainName}`,
       };
     },
 
@@ -164,15 +192,20 @@ class InFlight {
   }
 }
 
-/** Requests that are not upgrades: the management API, 426 on the stage URL, the `httpHandler` option, else 404. */
+/**
+ * Requests that are not upgrades: the management API, 426 on the stage URL, Lambda's API under `/2015-03-31/`
+ * (after the stage, which may be named `2015-03-31`), the `httpHandler` option, else 404.
+ */
 async function handleHttpRequest(
   runtime: GatewayRuntime,
+  serveLambda: LambdaHttpHandler,
   req: http.IncomingMessage,
   res: http.ServerResponse,
 ): Promise<void> {
   const pathname = pathnameOf(req.url);
   if (parseManagementPath(pathname)) return serveManagementOverHttp(runtime, req, res);
   if (isStagePath(pathname, runtime.options.stage)) return sendPlain(res, 426, { Upgrade: 'websocket' });
+  if (isLambdaApiPath(pathname)) return serveLambda(req, res);
   if (runtime.options.httpHandler && (await runtime.options.httpHandler(req, res))) return;
   sendPlain(res, 404);
 }

@@ -17,9 +17,11 @@ export { createGateway, type Gateway, type ListenInfo } from './gateway.js';
 export {
   type AsyncInvokeResult,
   type DryRunResult,
+  type InvocationType,
   type InvokeOptions,
   type LambdaRequestHandler,
   LambdaServiceException,
+  type RequestResponseResult,
 } from './lambda-api.js';
 export type { ManagementRequestHandler } from './management.js';
 export type {

@@ -1,7 +1,7 @@
 /**
  * Running handlers as the Lambda Node.js runtime does (SPEC.md §8.1, §8.2): every handler style, a Lambda-like
- * context, the integration timeout (SPEC.md §7.4), handlers loaded later by the command, and what a two-way route's
- * result sends back (SPEC.md §6).
+ * context, the integration timeout (SPEC.md §7.4), the error document of a failed invocation, handlers loaded later
+ * by the command, and what a two-way route's result sends back (SPEC.md §6).
  */
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
@@ -72,6 +72,45 @@ export function invokeLambda(
       fail(error);
     }
   });
+}
+
+/** What a failed invocation reports: to the caller or a destination, to the failure log. */
+export interface FunctionFailure {
+  /** What an on-failure destination gets: the thrown value, or an `Error` named `Sandbox.Timedout`. */
+  error: unknown;
+  /** The error document: a failed `RequestResponse`'s payload, an invocation record's `responsePayload`. */
+  responsePayload: { errorType: string; errorMessage: string; trace?: string[] };
+  report: FailureReport;
+}
+
+/**
+ * A failed invocation as Lambda reports it (SPEC.md §8.6, §8.8): for a thrown error, the Node.js runtime's error
+ * document `{ errorType, errorMessage, trace }`; for a timeout, Lambda's `Sandbox.Timedout` document, whose text is
+ * observed, not documented.
+ */
+export function functionFailureOf(
+  outcome: Exclude<InvocationOutcome, { ok: true }>,
+  timeoutMs: number,
+  requestId: string,
+): FunctionFailure {
+  if (outcome.reason === 'timeout') {
+    const message = `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`;
+    const error = Object.assign(new Error(message), { name: 'Sandbox.Timedout' });
+    return {
+      error,
+      responsePayload: {
+        errorType: 'Sandbox.Timedout',
+        errorMessage: `RequestId: ${requestId} Error: ${message}`,
+      },
+      report: { summary: `function timeout (${timeoutMs} ms)` },
+    };
+  }
+  const { error } = outcome;
+  const responsePayload =
+    error instanceof Error
+      ? { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n') }
+      : { errorType: typeof error, errorMessage: String(error), trace: [] };
+  return { error, responsePayload, report: describeError(error) };
 }
 
 /** A failed invocation as the failure log tells it (SPEC.md §8.5). */

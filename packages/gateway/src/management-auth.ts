@@ -1,13 +1,14 @@
 /**
- * SigV4 on the @connections API (SPEC.md §5.7): AWS serves it only to requests signed by an IAM principal, and so
- * does the gateway when `managementAuth` names key pairs. The signature is recomputed with `@smithy/signature-v4`,
- * the signer of the AWS SDK itself, from the request as it arrived, and compared in constant time. Only the
- * `Authorization` header form is accepted: a presigned URL (the signature in the query string) counts as unsigned.
+ * SigV4 on the @connections API (SPEC.md §5.7) and on Lambda's Invoke API over HTTP (SPEC.md §8.9): AWS serves them
+ * only to requests signed by an IAM principal, and so does the gateway when `managementAuth` names key pairs. The
+ * signature is recomputed with `@smithy/signature-v4`, the signer of the AWS SDK itself, from the request as it
+ * arrived, and compared in constant time. Only the `Authorization` header form is accepted: a presigned URL (the
+ * signature in the query string) counts as unsigned.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Hash, QueryParameterBag, SourceData } from '@smithy/types';
-import { MANAGEMENT_SIGNING_SERVICE, MAX_SIGNATURE_SKEW_MS } from './constants.js';
+import { MAX_SIGNATURE_SKEW_MS } from './constants.js';
 import type { GatewayClock } from './options.js';
 
 /** A request as it reached the listener. */
@@ -35,6 +36,13 @@ interface VerifierSettings {
   credentials: ReadonlyMap<string, string>;
   region: string;
   clock: GatewayClock;
+  /** The service the credential scope must name: `execute-api` for @connections, `lambda` for Invoke. */
+  service: string;
+  /**
+   * What the service answers an access key it does not know: API Gateway `AccessDeniedException`, Lambda (as most
+   * services) `UnrecognizedClientException`, both with the same message.
+   */
+  unknownKeyErrorType: 'AccessDeniedException' | 'UnrecognizedClientException';
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -46,7 +54,7 @@ const CONTENT_SHA256 = 'x-amz-content-sha256';
 // The refusals, as AWS words them (SPEC.md §5.7 gives the source of each).
 const refuse = (errorType: string, message: string): AuthRefusal => ({ errorType, message });
 const MISSING_TOKEN = refuse('MissingAuthenticationTokenException', 'Missing Authentication Token');
-const UNKNOWN_KEY = refuse('AccessDeniedException', 'The security token included in the request is invalid.');
+const UNKNOWN_KEY_MESSAGE = 'The security token included in the request is invalid.';
 const WRONG_SIGNATURE = refuse(
   'InvalidSignatureException',
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access ' +
@@ -55,7 +63,14 @@ const WRONG_SIGNATURE = refuse(
 const incomplete = (message: string) => refuse('IncompleteSignatureException', message);
 const invalid = (message: string) => refuse('InvalidSignatureException', message);
 
-export function createSignatureVerifier({ credentials, region, clock }: VerifierSettings): SignatureVerifier {
+export function createSignatureVerifier({
+  credentials,
+  region,
+  clock,
+  service,
+  unknownKeyErrorType,
+}: VerifierSettings): SignatureVerifier {
+  const unknownKey = refuse(unknownKeyErrorType, UNKNOWN_KEY_MESSAGE);
   // One signer per key pair; the library caches the derived signing key per (secret, date, region, service).
   const signers = new Map<string, SignatureV4>();
   for (const [accessKeyId, secretAccessKey] of credentials) {
@@ -64,7 +79,7 @@ export function createSignatureVerifier({ credentials, region, clock }: Verifier
       new SignatureV4({
         credentials: { accessKeyId, secretAccessKey },
         region,
-        service: MANAGEMENT_SIGNING_SERVICE,
+        service,
         sha256: NodeSha256,
         // The payload hash is given as a header (below), never added to what the client signed.
         applyChecksum: false,
@@ -80,7 +95,7 @@ export function createSignatureVerifier({ credentials, region, clock }: Verifier
     const { credential, signedHeaders, signature, amzDate } = parsed;
 
     const signer = signers.get(credential.accessKeyId);
-    if (!signer) return UNKNOWN_KEY;
+    if (!signer) return unknownKey;
     const signedAt = parseAmzDate(amzDate);
     if (signedAt === undefined) {
       return incomplete(`Date must be in ISO-8601 'basic format'. Got '${amzDate}'.`);
@@ -94,8 +109,8 @@ export function createSignatureVerifier({ credentials, region, clock }: Verifier
     if (credential.region !== region) {
       return invalid(`Credential should be scoped to a valid region, not '${credential.region}'. `);
     }
-    if (credential.service !== MANAGEMENT_SIGNING_SERVICE) {
-      return invalid(`Credential should be scoped to correct service: '${MANAGEMENT_SIGNING_SERVICE}'. `);
+    if (credential.service !== service) {
+      return invalid(`Credential should be scoped to correct service: '${service}'. `);
     }
     const skew = checkSkew(amzDate, signedAt, clock.now());
     if (skew) return skew;
@@ -279,8 +294,43 @@ function bytesOf(data: SourceData): string | Uint8Array {
   return new Uint8Array(data);
 }
 
+/** A request body, read up to a limit. */
+export interface BoundedBody {
+  /** The whole body; undefined when it is longer than the limit. */
+  data: Buffer | undefined;
+  /** Its length in bytes. */
+  size: number;
+  /** Hex SHA-256 of the whole body, when it was asked for: what a signature covers. */
+  sha256?: string;
+}
+
+/**
+ * Reads a body to its end, keeping at most `limit` bytes: the rest is consumed and dropped so the sender is not cut
+ * off, but still hashed when `hash` is set, since a signature covers the whole body, whatever its size.
+ */
+export async function readBoundedBody(
+  stream: AsyncIterable<Uint8Array | string>,
+  limit: number,
+  hash = false,
+): Promise<BoundedBody> {
+  const hasher = hash ? bodyHasher() : undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
+    size += bytes.length;
+    hasher?.update(bytes);
+    if (size <= limit) chunks.push(bytes);
+  }
+  return {
+    data: size <= limit ? Buffer.concat(chunks) : undefined,
+    size,
+    ...(hasher && { sha256: hasher.hex() }),
+  };
+}
+
 /** Hex SHA-256 of a body read in chunks: the payload hash a signature covers. */
-export function bodyHasher(): { update(chunk: Uint8Array): void; hex(): string } {
+function bodyHasher(): { update(chunk: Uint8Array): void; hex(): string } {
   const hash = createHash('sha256');
   return {
     update: (chunk) => void hash.update(chunk),

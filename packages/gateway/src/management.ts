@@ -10,7 +10,7 @@ import type { HttpHandlerOptions, HttpRequest, HttpResponse } from '@smithy/type
 import type { Connection, GatewayRuntime } from './connections.js';
 import { CLOSE_NORMAL, MAX_MESSAGE_BYTES } from './constants.js';
 import { isWellFormedGatewayId, newUuid } from './events.js';
-import { bodyHasher, type ReceivedRequest } from './management-auth.js';
+import { type BoundedBody, type ReceivedRequest, readBoundedBody } from './management-auth.js';
 import { pathnameOf } from './routing.js';
 
 // Requests and responses, whichever transport carried them --------------------------------------------------
@@ -20,16 +20,9 @@ interface ManagementRequest {
   /** The path without the query string, still percent-encoded. */
   pathname: string;
   /** The body (read once: every call gets the first one's result). */
-  readBody(limit: number): Promise<ReceivedBody>;
+  readBody(limit: number): Promise<BoundedBody>;
   /** Over HTTP, what a signature covers; the in-process transport has none and is never verified. */
   signed?: Omit<ReceivedRequest, 'bodySha256'>;
-}
-
-interface ReceivedBody {
-  /** Undefined when the body is longer than the limit. */
-  data: Buffer | undefined;
-  /** Hex SHA-256 of the whole body, when the transport hashes it (over HTTP with signatures checked). */
-  sha256?: string;
 }
 
 interface ManagementResponse {
@@ -171,30 +164,6 @@ function decodeId(encoded: string): string | undefined {
   }
 }
 
-/**
- * Reads a byte stream up to `limit`; the rest is consumed and dropped so the sender is not cut off, but still
- * hashed when `hash` is set: a signature covers the whole body, whatever its size.
- */
-async function collectLimited(
-  stream: AsyncIterable<Uint8Array | string>,
-  limit: number,
-  hash = false,
-): Promise<ReceivedBody> {
-  const hasher = hash ? bodyHasher() : undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
-    size += bytes.length;
-    hasher?.update(bytes);
-    if (size <= limit) chunks.push(bytes);
-  }
-  return {
-    data: size <= limit ? Buffer.concat(chunks) : undefined,
-    ...(hasher && { sha256: hasher.hex() }),
-  };
-}
-
 /** Every response carries the gateway's time, as AWS's do: the SDK corrects its clock skew from it. */
 function dated(response: ManagementResponse, runtime: GatewayRuntime): ManagementResponse {
   const date = new Date(runtime.options.clock.now()).toUTCString();
@@ -209,14 +178,14 @@ export async function serveManagementOverHttp(
   req: http.IncomingMessage,
   res: http.ServerResponse,
 ): Promise<void> {
-  let body: Promise<ReceivedBody> | undefined;
+  let body: Promise<BoundedBody> | undefined;
   const method = req.method ?? '';
   const url = req.url ?? '/';
   const request: ManagementRequest = {
     method,
     pathname: pathnameOf(url),
     readBody: (limit: number) => {
-      body ??= collectLimited(req, limit, runtime.verifySignature !== undefined);
+      body ??= readBoundedBody(req, limit, runtime.verifySignature !== undefined);
       return body;
     },
     signed: { method, url, headers: req.headersDistinct },
@@ -229,7 +198,7 @@ export async function serveManagementOverHttp(
     response = internalError();
   }
   // Whatever was not read is drained, so the client is not cut off while still sending.
-  await (body ?? collectLimited(req, 0)).catch(() => undefined);
+  await (body ?? readBoundedBody(req, 0)).catch(() => undefined);
   const { statusCode, headers, body: payload } = dated(response, runtime);
   res.writeHead(statusCode, headers);
   res.end(payload);
@@ -293,14 +262,14 @@ function toSmithyResponse({ statusCode, headers, body }: ManagementResponse): Ht
   };
 }
 
-async function readSmithyBody(body: Body, limit: number): Promise<ReceivedBody> {
+async function readSmithyBody(body: Body, limit: number): Promise<BoundedBody> {
   let bytes: Buffer;
   if (body === undefined || body === null) bytes = Buffer.alloc(0);
   else if (typeof body === 'string') bytes = Buffer.from(body, 'utf8');
   else if (body instanceof ArrayBuffer) bytes = Buffer.from(body);
   else if (ArrayBuffer.isView(body)) bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  else return collectLimited(body, limit);
-  return { data: bytes.length <= limit ? bytes : undefined };
+  else return readBoundedBody(body, limit);
+  return { data: bytes.length <= limit ? bytes : undefined, size: bytes.length };
 }
 
 function throwIfAborted(signal: HttpHandlerOptions['abortSignal']): void {

@@ -102,7 +102,10 @@ export type LambdaHandler = WebSocketLambda;
  * fixed ones by default; tests shorten them (or use a clock they advance by hand).
  */
 export interface AsyncInvokeConfig {
-  /** The function timeout: an attempt still running after it has failed, and is retried. @default 3_000 */
+  /**
+   * The function timeout: an asynchronous attempt still running after it has failed, and is retried; a
+   * `RequestResponse` invocation answers `Sandbox.Timedout`. @default 3_000
+   */
   timeoutMs?: number;
   /** `MaximumRetryAttempts`: retries after a function error, an integer from 0 to 2. @default 2 */
   maxRetryAttempts?: number;
@@ -241,16 +244,18 @@ export interface GatewayOptions {
   /**
    * `{ credentials: [{ accessKeyId, secretAccessKey }] }`: every @connections request over HTTP must carry a valid
    * SigV4 signature by one of these key pairs (service `execute-api`, the gateway's region, at most 5 minutes from
-   * the gateway's clock), else 403 as on AWS. `'none'` checks nothing. The in-process `managementRequestHandler()`
-   * is never checked: only code in the gateway's own process reaches it. The command turns verification on.
-   * @default 'none' (no signatures checked, as in earlier versions)
+   * the gateway's clock), else 403 as on AWS; so must every request to Lambda's API over HTTP (service `lambda`,
+   * SPEC.md §8.9). `'none'` checks nothing. The in-process `managementRequestHandler()` and
+   * `functions.requestHandler()` are never checked: only code in the gateway's own process reaches them. The command
+   * turns verification on. @default 'none' (no signatures checked, as in earlier versions)
    */
   managementAuth?: ManagementAuth;
   /**
-   * Functions other code in the process invokes asynchronously through `gateway.functions.invoke(name, payload)`,
-   * as Lambda's `InvocationType: 'Event'` (SPEC.md §8.6): name → handler, or `{ handler, timeoutMs?,
-   * maxRetryAttempts?, retryDelaysMs?, maxEventAgeSeconds?, onFailure?, onSuccess? }`. More can be added later with
-   * `gateway.functions.register`. @default none
+   * Functions invoked as through Lambda's Invoke API (SPEC.md §8.6–§8.9): by code in the process through
+   * `gateway.functions.invoke(name, payload, { invocationType? })`, or by other processes' `LambdaClient` at the
+   * listener's `lambdaEndpoint`. Name → handler, or `{ handler, timeoutMs?, maxRetryAttempts?, retryDelaysMs?,
+   * maxEventAgeSeconds?, onFailure?, onSuccess? }`. More can be added later with `gateway.functions.register`.
+   * @default none
    */
   functions?: Record<string, LambdaHandler | FunctionDefinition>;
   /**

@@ -407,9 +407,11 @@ test('SPEC.md §10.14 asynchronous invocation: 202 at once, retries on the clock
       assert.throws(() => local.invoke('111111111111:function:fanOut', {}), notFound);
       assert.throws(() => local.invoke('fanOut:prod', {}), notFound);
       assert.throws(() => local.invoke('fanOut', {}, { qualifier: 'prod' }), notFound);
-      assert.throws(() => local.invoke('fanOut', {}, { invocationType: 'RequestResponse' as 'Event' }), {
+      assert.throws(() => local.invoke('fanOut', {}, { invocationType: 'Sync' as 'Event' }), {
         name: 'InvalidParameterValueException',
-        message: 'InvocationType RequestResponse is not emulated locally: only Event and DryRun are',
+        message:
+          "1 validation error detected: Value 'Sync' at 'invocationType' failed to satisfy constraint: Member must " +
+          'satisfy enum value set: [Event, RequestResponse, DryRun]',
         $metadata: { httpStatusCode: 400 },
       });
       assert.throws(() => local.invoke('fanOut:$LATEST', {}, { qualifier: 'prod' }), {

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import type { HttpRequest } from '@smithy/types';
 import type { Context } from 'aws-lambda';
-import { ASYNC_MAX_PAYLOAD_BYTES, LAMBDA_MAX_TIMEOUT_MS } from '../src/constants.js';
+import { ASYNC_MAX_PAYLOAD_BYTES, LAMBDA_MAX_TIMEOUT_MS, SYNC_MAX_REQUEST_BYTES } from '../src/constants.js';
 import type { LambdaRequestHandler } from '../src/index.js';
 import {
   type AnyEvent,
@@ -147,6 +147,103 @@ test("SPEC.md §10.15 Lambda's Invoke API in process: the SDK's LambdaClient and
   });
 
   await t.test(
+    "RequestResponse, the SDK's default: 200 with the result; function errors and timeouts as the SDK reads them",
+    async (t) => {
+      const clock = new ManualClock();
+      const local = localLambda(t, {
+        clock,
+        functions: {
+          echo: async (event: AnyEvent, context: Context) => ({ echoed: event, id: context.awsRequestId }),
+          failing: () => {
+            throw new RangeError('no such room');
+          },
+          stuck: { handler: () => new Promise(() => {}), timeoutMs: SECOND },
+        },
+      });
+      const client = lambdaClient(t, local.requestHandler(), { maxAttempts: 1 });
+      const payloadOf = (output: { Payload?: Uint8Array }) => JSON.parse(bodyText(output.Payload));
+
+      // No InvocationType: the SDK sends none, and Lambda runs the function synchronously.
+      const output = await client.send(new InvokeCommand({ FunctionName: 'echo', Payload: '{"room":"r1"}' }));
+      assert.deepEqual(
+        {
+          StatusCode: output.StatusCode,
+          ExecutedVersion: output.ExecutedVersion,
+          FunctionError: output.FunctionError,
+          LogResult: output.LogResult,
+          httpStatusCode: output.$metadata.httpStatusCode,
+        },
+        {
+          StatusCode: 200,
+          ExecutedVersion: '$LATEST',
+          FunctionError: undefined,
+          LogResult: undefined,
+          httpStatusCode: 200,
+        },
+      );
+      assert.deepEqual(payloadOf(output), { echoed: { room: 'r1' }, id: output.$metadata.requestId });
+      assert.equal(local.stats.accepted, 0, 'nothing was queued');
+
+      // LogType Tail: logs are not captured, the log is empty.
+      const tail = await client.send(
+        new InvokeCommand({ FunctionName: 'echo', InvocationType: 'RequestResponse', LogType: 'Tail' }),
+      );
+      assert.equal(tail.LogResult, '');
+      assert.deepEqual(payloadOf(tail).echoed, {});
+
+      // A function error is a 200 too: the SDK resolves, with FunctionError and the error document.
+      const failed = await client.send(new InvokeCommand({ FunctionName: 'failing' }));
+      assert.equal(failed.StatusCode, 200);
+      assert.equal(failed.FunctionError, 'Unhandled');
+      assert.deepEqual(
+        { ...payloadOf(failed), trace: undefined },
+        { errorType: 'RangeError', errorMessage: 'no such room', trace: undefined },
+      );
+
+      const pending = client.send(new InvokeCommand({ FunctionName: 'stuck' }));
+      await waitUntil(() => local.stats.runningSync === 1, 'the invocation to start');
+      clock.advance(SECOND);
+      const timedOut = await pending;
+      assert.equal(timedOut.FunctionError, 'Unhandled');
+      assert.deepEqual(payloadOf(timedOut), {
+        errorType: 'Sandbox.Timedout',
+        errorMessage: `RequestId: ${timedOut.$metadata.requestId} Error: Task timed out after 1.00 seconds`,
+      });
+
+      // 6 MB for a synchronous payload; one byte more is the same 413 as for Event, with this type's limit.
+      const tooLarge = await client
+        .send(new InvokeCommand({ FunctionName: 'echo', Payload: 'x'.repeat(SYNC_MAX_REQUEST_BYTES + 1) }))
+        .then(
+          () => assert.fail('accepted'),
+          (error: unknown) => error as SdkLambdaServiceException,
+        );
+      assert.deepEqual(
+        { name: tooLarge.name, status: tooLarge.$metadata.httpStatusCode, message: tooLarge.message },
+        {
+          name: 'RequestEntityTooLargeException',
+          status: 413,
+          message: `${SYNC_MAX_REQUEST_BYTES + 1} byte payload is too large for the RequestResponse invocation type (limit ${SYNC_MAX_REQUEST_BYTES} bytes)`,
+        },
+      );
+
+      // The wire, as Lambda sends it.
+      const raw = await local
+        .requestHandler()
+        .handle(rawRequest('POST', '/2015-03-31/functions/failing/invocations', { headers: {} }));
+      const { date, ...headers } = raw.response.headers;
+      assert.equal(date, new Date(clock.now()).toUTCString());
+      assert.deepEqual(headers, {
+        'x-amzn-requestid': headers['x-amzn-requestid'],
+        'x-amz-executed-version': '$LATEST',
+        'x-amz-function-error': 'Unhandled',
+        'content-type': 'application/json',
+        'content-length': String(bodyText(raw.response.body).length),
+      });
+      assert.match(headers['x-amzn-requestid'] ?? '', UUID);
+    },
+  );
+
+  await t.test(
     "errors are the SDK's own exceptions, with Lambda's status, type and message: 404, 400, 413, 429, 500",
     async (t) => {
       const { released, release } = gate();
@@ -211,23 +308,16 @@ test("SPEC.md §10.15 Lambda's Invoke API in process: the SDK's LambdaClient and
       assert.equal(notJson.$metadata.httpStatusCode, 400);
       assert.match(notJson.message, /^Could not parse request body into json: /);
 
-      // RequestResponse, the SDK's default, is not emulated: a 400 that says so.
-      const noType = await refusal(
-        { FunctionName: 'fanOut', InvocationType: undefined },
+      // An invocation type Lambda does not know: its validation error.
+      const unknownType = await refusal(
+        { FunctionName: 'fanOut', InvocationType: 'Sync' },
         InvalidParameterValueException,
       );
-      assert.equal(noType.$metadata.httpStatusCode, 400);
+      assert.equal(unknownType.$metadata.httpStatusCode, 400);
       assert.equal(
-        noType.message,
-        "InvocationType RequestResponse (the default when none is given; set InvocationType: 'Event') is not emulated locally: only Event and DryRun are",
-      );
-      const sync = await refusal(
-        { FunctionName: 'fanOut', InvocationType: 'RequestResponse' },
-        InvalidParameterValueException,
-      );
-      assert.equal(
-        sync.message,
-        'InvocationType RequestResponse is not emulated locally: only Event and DryRun are',
+        unknownType.message,
+        "1 validation error detected: Value 'Sync' at 'invocationType' failed to satisfy constraint: Member must " +
+          'satisfy enum value set: [Event, RequestResponse, DryRun]',
       );
 
       // 1 MB is accepted; one byte more is Lambda's 413, whose error type the SDK does not model (SPEC.md §8.6).
