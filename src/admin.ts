@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { DeleteConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ConfigError, STATS_BIGGEST_ROOMS, STATS_MAX_TRACKED_ROOMS, STATS_ROOM_METRICS } from './config.ts';
 import { deliverToRoom } from './fan-out.ts';
@@ -282,7 +283,7 @@ async function revoke(
           (request.token_id !== undefined && record.token_id === request.token_id),
       );
     await sweep();
-    await (deps.sleep ?? defaultSleep)(REVOKE_SECOND_SWEEP_MS);
+    await (deps.sleep ?? delay)(REVOKE_SECOND_SWEEP_MS);
     await sweep();
   }
   deps.metrics.count(METRIC.connectionsRevoked, closed.size);
@@ -366,5 +367,3 @@ async function closeConnections(
     }),
   );
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

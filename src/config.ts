@@ -63,6 +63,9 @@ const DEFAULT_FAN_OUT_SHARD_SIZE = 500;
  */
 export const DEFAULT_FAN_OUT_TIER_CONCURRENCY = 240;
 
+/** The longest a connect token may live by default (TOKEN_MAX_LIFETIME_SECONDS): a day. */
+export const DEFAULT_TOKEN_MAX_LIFETIME_SECONDS = 86_400;
+
 /**
  * `roomcast stats` and the per-minute gauge (src/admin.ts): the rooms one count tracks one by one (its memory:
  * about 100 bytes each), the biggest rooms it reports, and those that also get a metric of their own (a
@@ -108,7 +111,10 @@ const envSchema = z.object({
   JWT_ALGORITHMS: list,
   // The longest a connect token may live (exp - iat): a revocation is kept this long, so no token it refuses can
   // outlive it, and a token that would live longer is refused.
-  TOKEN_MAX_LIFETIME_SECONDS: z.pipe(positiveInt(86_400), z.number().check(z.maximum(30 * 86_400))),
+  TOKEN_MAX_LIFETIME_SECONDS: z.pipe(
+    positiveInt(DEFAULT_TOKEN_MAX_LIFETIME_SECONDS),
+    z.number().check(z.maximum(30 * 86_400)),
+  ),
   CONNECTION_MAX_SECONDS: positiveInt(7200),
   CONNECTION_TTL_MARGIN_SECONDS: positiveInt(600),
   // A sendMessage frame must fit API Gateway's 32 KB frame: 5,000 characters at up to 6 bytes each, JSON-escaped.

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { type Config, ConfigError } from './config.ts';
 import type { DeliverySummary } from './delivery.ts';
@@ -399,7 +400,7 @@ export async function runFanOutTask(
   { remainingMs }: { remainingMs?: () => number } = {},
 ): Promise<ShardSummary> {
   const wait = (task.not_before ?? 0) - deps.now().getTime();
-  if (wait > 0) await (deps.sleep ?? defaultSleep)(Math.min(wait, SHARD_RETRY_DELAY_MS * SHARD_ATTEMPTS));
+  if (wait > 0) await (deps.sleep ?? delay)(Math.min(wait, SHARD_RETRY_DELAY_MS * SHARD_ATTEMPTS));
   if (task.attempt === 1) {
     deps.metrics.milliseconds(
       METRIC.fanOutQueueDelay,
@@ -454,7 +455,5 @@ export async function runFanOutTask(
   }
   return { ...summary, handedOn, handedOnAtDeadline };
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const encoder = new TextEncoder();

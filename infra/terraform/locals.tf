@@ -73,6 +73,27 @@ locals {
   # fan-out-worker and admin) may find one written before subscriptions (one `room_id`, no `rooms`) and move it
   # over: an UpdateItem of the record and a PutItem of that room's subscription. Hence UpdateItem on connections and
   # PutItem on subscriptions in functions that otherwise only read.
+  # What a function that stores a room message and delivers it needs (send-message, and admin's publish): its
+  # limits, its stage, and the fan-out tier's settings.
+  room_message_env = {
+    MESSAGE_RETENTION_DAYS        = var.message_retention_days
+    MAX_MESSAGE_CHARS             = var.max_message_chars
+    FANOUT_CONCURRENCY            = var.fanout_concurrency
+    WEBSOCKET_MANAGEMENT_ENDPOINT = local.management_endpoint
+    FANOUT_WORKER_FUNCTION        = var.fanout_workers_enabled ? local.fanout_worker_name : null
+    FANOUT_THRESHOLD              = var.fanout_threshold
+    FANOUT_SHARD_SIZE             = var.fanout_shard_size
+    FANOUT_TIER_CONCURRENCY       = var.fanout_tier_concurrency
+  }
+  # ...and, with the tier on only, the right to hand shards to the worker, and to no other function.
+  hand_shards_to_worker = var.fanout_workers_enabled ? [
+    {
+      sid       = "HandShardsToWorker"
+      actions   = ["lambda:InvokeFunction"]
+      resources = [local.fanout_worker_arn]
+    },
+  ] : []
+
   functions = {
     # Verifies the token (no longer-lived than TOKEN_MAX_LIFETIME_SECONDS), reads the revocations of its user and of
     # the token itself (one BatchGetItem: `roomcast revoke` writes them), reads the user's and the URL room's newest
@@ -247,18 +268,10 @@ locals {
     # Invoke); a shard Lambda refuses it posts itself, as above.
     "send-message" = {
       route_key = "sendMessage"
-      env = {
+      env = merge({
         DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
         DYNAMO_TABLE_NAME_CHAT_MESSAGES      = aws_dynamodb_table.messages.name
-        MESSAGE_RETENTION_DAYS               = var.message_retention_days
-        MAX_MESSAGE_CHARS                    = var.max_message_chars
-        FANOUT_CONCURRENCY                   = var.fanout_concurrency
-        WEBSOCKET_MANAGEMENT_ENDPOINT        = local.management_endpoint
-        FANOUT_WORKER_FUNCTION               = var.fanout_workers_enabled ? local.fanout_worker_name : null
-        FANOUT_THRESHOLD                     = var.fanout_threshold
-        FANOUT_SHARD_SIZE                    = var.fanout_shard_size
-        FANOUT_TIER_CONCURRENCY              = var.fanout_tier_concurrency
-      }
+      }, local.room_message_env)
       statements = concat(
         [
           {
@@ -282,14 +295,7 @@ locals {
             resources = [local.post_to_connection_arn]
           },
         ],
-        # With the tier on only: the worker, and no other function.
-        var.fanout_workers_enabled ? [
-          {
-            sid       = "HandShardsToWorker"
-            actions   = ["lambda:InvokeFunction"]
-            resources = [local.fanout_worker_arn]
-          },
-        ] : [],
+        local.hand_shards_to_worker,
       )
     }
 
@@ -347,20 +353,12 @@ locals {
     admin = {
       route_key  = null
       invoked_by = "operators (roomcast publish, revoke, stats) and the connections gauge's schedule"
-      env = {
+      env = merge({
         DYNAMO_TABLE_NAME_CHAT_SUBSCRIPTIONS = aws_dynamodb_table.subscriptions.name
         DYNAMO_TABLE_NAME_CHAT_MESSAGES      = aws_dynamodb_table.messages.name
         DYNAMO_TABLE_NAME_CHAT_REVOCATIONS   = aws_dynamodb_table.revocations.name
         TOKEN_MAX_LIFETIME_SECONDS           = var.token_max_lifetime_seconds
-        MESSAGE_RETENTION_DAYS               = var.message_retention_days
-        MAX_MESSAGE_CHARS                    = var.max_message_chars
-        FANOUT_CONCURRENCY                   = var.fanout_concurrency
-        WEBSOCKET_MANAGEMENT_ENDPOINT        = local.management_endpoint
-        FANOUT_WORKER_FUNCTION               = var.fanout_workers_enabled ? local.fanout_worker_name : null
-        FANOUT_THRESHOLD                     = var.fanout_threshold
-        FANOUT_SHARD_SIZE                    = var.fanout_shard_size
-        FANOUT_TIER_CONCURRENCY              = var.fanout_tier_concurrency
-      }
+      }, local.room_message_env)
       statements = concat(
         [
           {
@@ -411,14 +409,7 @@ locals {
             resources = [local.delete_connection_arn]
           },
         ],
-        # With the tier on only, as send-message: the worker, and no other function.
-        var.fanout_workers_enabled ? [
-          {
-            sid       = "HandShardsToWorker"
-            actions   = ["lambda:InvokeFunction"]
-            resources = [local.fanout_worker_arn]
-          },
-        ] : [],
+        local.hand_shards_to_worker,
       )
     }
 

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DEV_JWT_SECRET, signDevToken } from '../auth.ts';
+import { DEFAULT_TOKEN_MAX_LIFETIME_SECONDS } from '../config.ts';
 import { isRoomClaimEntry } from '../protocol.ts';
 
 /**
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0))
     throw new UsageError('--ttl must be a positive integer');
-  const maxLifetime = Number(process.env.TOKEN_MAX_LIFETIME_SECONDS || 86_400);
+  const maxLifetime = Number(process.env.TOKEN_MAX_LIFETIME_SECONDS || DEFAULT_TOKEN_MAX_LIFETIME_SECONDS);
   if (ttl !== undefined && ttl > maxLifetime)
     throw new UsageError(
       `--ttl: at most TOKEN_MAX_LIFETIME_SECONDS (${maxLifetime}); $connect refuses longer tokens`,

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -10,7 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { DirectFrame, MessageFrame } from '../protocol.ts';
-import { messagesTable } from './tables.ts';
+import { batchGetItems, messagesTable } from './tables.ts';
 
 /**
  * Chat history as ordered streams. Every room, and every user's direct-message inbox, is a stream: its messages
@@ -94,10 +92,6 @@ export interface LatestSeqs {
   rooms: Record<string, number>;
   direct: number;
 }
-
-/** BatchGetItem's most keys per call, and how many calls one batch of keys may take before the read fails. */
-const BATCH_GET_MAX_KEYS = 100;
-const BATCH_ATTEMPTS = 6;
 
 export interface MessageStoreOptions {
   tableName: string;
@@ -538,21 +532,8 @@ export class MessageStore {
   /** The last seq of each stream's counter (eventually consistent); streams without one are left out. */
   async #counters(streams: string[]): Promise<Map<string, number>> {
     const found = new Map<string, number>();
-    for (let start = 0; start < streams.length; start += BATCH_GET_MAX_KEYS) {
-      let keys: Item[] | undefined = streams.slice(start, start + BATCH_GET_MAX_KEYS).map(counterKey);
-      for (let attempt = 0; keys && keys.length > 0; attempt++) {
-        // Unprocessed keys come back under throttling; retried with a short backoff, then the read fails.
-        if (attempt >= BATCH_ATTEMPTS) throw new Error('counters not read: keys left unprocessed');
-        if (attempt > 0) await delay(Math.min(1000, 25 * 2 ** attempt));
-        const result = await this.#doc.send(
-          new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: keys } } }),
-        );
-        for (const item of result.Responses?.[this.#table] ?? []) {
-          found.set((item[STREAM] as string).slice('seq#'.length), Number(item.last));
-        }
-        keys = result.UnprocessedKeys?.[this.#table]?.Keys as Item[] | undefined;
-      }
-    }
+    const items = await batchGetItems(this.#doc, this.#table, streams.map(counterKey), { what: 'counters' });
+    for (const item of items) found.set((item[STREAM] as string).slice('seq#'.length), Number(item.last));
     return found;
   }
 

@@ -1,12 +1,6 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  type DynamoDBDocumentClient,
-  PutCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { revocationsTable } from './tables.ts';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetItems, revocationsTable } from './tables.ts';
 
 /**
  * Revoked users and tokens, which `$connect` checks with every token it verifies. A user's revocation refuses
@@ -102,23 +96,10 @@ export class RevocationStore {
       { [SUBJECT]: userSubject(token.userId) },
       ...(token.tokenId === undefined ? [] : [{ [SUBJECT]: tokenSubject(token.tokenId) }]),
     ];
-    let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
-      [this.#tableName]: { Keys: keys, ConsistentRead: true },
-    };
-    const items: Record<string, unknown>[] = [];
-    for (let attempt = 0; request; attempt++) {
-      if (attempt >= BATCH_ATTEMPTS) throw new Error('revocations not read: keys left unprocessed');
-      if (attempt > 0) await delay(25 * 2 ** attempt);
-      const result: BatchGetCommandOutput = await this.#doc.send(
-        new BatchGetCommand({ RequestItems: request }),
-      );
-      items.push(...(result.Responses?.[this.#tableName] ?? []));
-      const left: { Keys?: Record<string, unknown>[] } | undefined =
-        result.UnprocessedKeys?.[this.#tableName];
-      request = left?.Keys?.length
-        ? { [this.#tableName]: { Keys: left.Keys, ConsistentRead: true } }
-        : undefined;
-    }
+    const items = await batchGetItems(this.#doc, this.#tableName, keys, {
+      consistent: true,
+      what: 'revocations',
+    });
     const nowSeconds = Math.floor(this.#now() / 1000);
     // TTL deletion lags: an item past its ttl refuses nothing.
     const live = items.filter((item) => typeof item[TTL] !== 'number' || (item[TTL] as number) > nowSeconds);
@@ -129,9 +110,6 @@ export class RevocationStore {
     return undefined;
   }
 }
-
-/** BatchGetItem answers throttled keys as UnprocessedKeys: asked again, this many times in all. */
-const BATCH_ATTEMPTS = 4;
 
 function userSubject(userId: string): string {
   return `user#${userId}`;

@@ -1,11 +1,12 @@
 import http from 'node:http';
 import https from 'node:https';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type CreateTableCommandInput,
   DynamoDBClient,
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type BatchGetCommandOutput, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /**
  * The one definition of roomcast's DynamoDB tables. The local bootstrap creates tables from it, the store reads
@@ -154,4 +155,37 @@ export function createDocumentClient(options: DocumentClientOptions = {}): Dynam
     },
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** BatchGetItem's most keys per call, and how many calls one batch of keys may take before the read fails. */
+const BATCH_GET_MAX_KEYS = 100;
+const BATCH_GET_ATTEMPTS = 6;
+
+/**
+ * The items of `keys` in one table, by BatchGetItem in calls of 100 keys; the keys DynamoDB leaves unprocessed
+ * (under throttling) are asked again after a short back-off, and a batch still unread after its attempts fails
+ * the read with `what` in the message. Missing items are left out.
+ */
+export async function batchGetItems(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  keys: readonly Record<string, unknown>[],
+  { consistent = false, what = 'items' }: { consistent?: boolean; what?: string } = {},
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  for (let start = 0; start < keys.length; start += BATCH_GET_MAX_KEYS) {
+    let left: Record<string, unknown>[] | undefined = keys.slice(start, start + BATCH_GET_MAX_KEYS);
+    for (let attempt = 0; left && left.length > 0; attempt++) {
+      if (attempt >= BATCH_GET_ATTEMPTS) throw new Error(`${what} not read: keys left unprocessed`);
+      if (attempt > 0) await delay(Math.min(1000, 25 * 2 ** attempt));
+      const result: BatchGetCommandOutput = await doc.send(
+        new BatchGetCommand({
+          RequestItems: { [tableName]: { Keys: left, ...(consistent && { ConsistentRead: true }) } },
+        }),
+      );
+      items.push(...(result.Responses?.[tableName] ?? []));
+      left = result.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
+    }
+  }
+  return items;
 }
