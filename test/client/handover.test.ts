@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MessageFrame, RoomcastClient } from '@roomcast/client';
+import type { DirectFrame, MessageFrame, RoomcastClient } from '@roomcast/client';
 import { eventually } from '../support/chat.ts';
 import {
   clientTestStack,
@@ -36,6 +36,17 @@ async function storedMessages(reader: RoomcastClient, room: string): Promise<Mes
   }
 }
 
+/** Every direct message of `reader`'s user, oldest first. */
+async function storedDirects(reader: RoomcastClient): Promise<DirectFrame[]> {
+  const stored: DirectFrame[] = [];
+  for (let afterSeq = 0; ; ) {
+    const page = await reader.history({ direct: true, afterSeq, limit: 100 });
+    stored.push(...(page.messages as DirectFrame[]));
+    if (!page.has_more || page.through_seq === undefined) return stored;
+    afterSeq = page.through_seq;
+  }
+}
+
 /** The state changes a client emitted: a client that never dropped shows its first connection only. */
 function states(recorder: Recorder): string[] {
   return recorder.of('state').map((change) => change.state);
@@ -43,14 +54,22 @@ function states(recorder: Recorder): string[] {
 
 /**
  * Sends from `sender` to `room`, one after another (each send waits for the previous one's answer), until
- * `enough` holds; resolves with every stored frame the sends resolved with.
+ * `enough` holds; resolves with every stored frame the sends resolved with. With `directTo`, a direct message
+ * to that user after each.
  */
-async function sendUntil(sender: RoomcastClient, room: string, enough: () => boolean, limitMs = 60_000) {
+async function sendUntil(
+  sender: RoomcastClient,
+  room: string,
+  enough: () => boolean,
+  directTo?: string,
+  limitMs = 60_000,
+) {
   const sent: MessageFrame[] = [];
   const deadline = Date.now() + limitMs;
   while (!enough()) {
     if (Date.now() > deadline) throw new Error(`not enough handovers within ${limitMs} ms`);
     sent.push(await sender.room(room).send(`m${sent.length + 1}`));
+    if (directTo !== undefined) await sender.sendDirect(directTo, `d${sent.length}`);
   }
   return sent;
 }
@@ -70,11 +89,29 @@ describe('handover', () => {
       ['rita', 'rick'].map((user) => capped.join(user, room, { handover })),
     );
     const everyone = [sender, ...receivers];
-    const sent = await sendUntil(sender.client, room, () =>
-      everyone.every(({ recorder }) => recorder.of('handover').length >= 3),
+    const sent = await sendUntil(
+      sender.client,
+      room,
+      () => everyone.every(({ recorder }) => recorder.of('handover').length >= 3),
+      'rita',
     );
     const last = sent.at(-1)?.seq ?? 0;
     for (const { client, recorder } of everyone) await receivedThrough(client, recorder, room, last);
+    const [rita] = receivers;
+    assert.ok(rita);
+    // The direct stream, too: every direct message rita's inbox stored, once, in its order.
+    const directs = await storedDirects(rita.client);
+    assert.deepEqual(
+      directs.map((m) => m.message),
+      sent.map((_, i) => `d${i + 1}`),
+    );
+    await rita.recorder.waitFor('direct', (m) => m.seq === directs.at(-1)?.seq, { timeoutMs: 15_000 });
+    await rita.client.members();
+    assert.deepEqual(
+      rita.recorder.of('direct').map((m) => [m.seq, m.message_id]),
+      directs.map((m) => [m.seq, m.message_id]),
+      'every direct message once, in inbox order',
+    );
     t.diagnostic(
       `${sent.length} messages across ${everyone.map(({ recorder }) => recorder.of('handover').length)} handovers`,
     );

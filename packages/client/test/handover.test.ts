@@ -80,6 +80,30 @@ function record(client: RoomcastClient) {
   return seen;
 }
 
+/** Handovers every 8 s (a connection's age cap 10 s, a lead of 2 s). */
+const SHORT_AGE = { maxAgeMs: 10_000, maxAgeLeadMs: 2_000 };
+
+/** A getToken that counts its calls (`count`); each a fresh token of alice, for `lifetimeSeconds` (default 3600). */
+function countedTokens(lifetimeSeconds?: number) {
+  const tokens = {
+    count: 0,
+    getToken: () => {
+      tokens.count += 1;
+      return token('alice', undefined, lifetimeSeconds);
+    },
+  };
+  return tokens;
+}
+
+/**
+ * Lets a handover get as far as its new connection's subscribe, which takes effect but whose answer is held
+ * (until `server.release()`): from then on both connections deliver.
+ */
+async function holdHandoverAtSubscribe(t: TestContext, server: FakeServer): Promise<void> {
+  server.hold = (frame, socket) => socket === server.sockets[1] && frame.action === 'subscribe';
+  await until(t, () => server.sockets[1]?.rooms.has('lobby') === true, 'the new connection subscribed');
+}
+
 const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const open_ = (server: FakeServer) => server.sockets.filter((socket) => socket.open);
 const withoutRef = (frames: Array<{ ref?: string }>) => frames.map(({ ref: _, ...frame }) => frame);
@@ -87,14 +111,8 @@ const withoutRef = (frames: Array<{ ref?: string }>) => frames.map(({ ref: _, ..
 describe('handover', () => {
   it('refreshes the token before exp: getToken, a new connection caught up, the old closed with 1000, no state change', async (t) => {
     const server = new FakeServer();
-    let tokens = 0;
-    const client = open(t, server, {
-      room: 'lobby',
-      getToken: () => {
-        tokens += 1;
-        return token('alice', undefined, 120);
-      },
-    });
+    const tokens = countedTokens(120);
+    const client = open(t, server, { room: 'lobby', getToken: tokens.getToken });
     const seen = record(client);
     await until(t, () => client.lastSeq !== undefined, 'caught up');
     server.store('lobby', 'one');
@@ -102,9 +120,9 @@ describe('handover', () => {
 
     // 120 s token: the margin is min(60 s, a third of 120 s) = 40 s, so the handover is due 80 s after iat.
     await advance(t, 79_000, 1000);
-    assert.deepEqual([tokens, server.sockets.length], [1, 1], 'not yet');
+    assert.deepEqual([tokens.count, server.sockets.length], [1, 1], 'not yet');
     await until(t, () => seen.handovers.length === 1, 'the handover');
-    assert.equal(tokens, 2);
+    assert.equal(tokens.count, 2);
     const [old, fresh] = server.sockets;
     assert.ok(old && fresh);
     assert.equal(old.closedWith, 1000, 'the old connection closed normally');
@@ -130,7 +148,7 @@ describe('handover', () => {
     // The next one is planned from the new token.
     await advance(t, 80_000, 1000);
     await until(t, () => seen.handovers.length === 2, 'the second handover');
-    assert.deepEqual([tokens, open_(server).length], [3, 1]);
+    assert.deepEqual([tokens.count, open_(server).length], [3, 1]);
   });
 
   it('hands over before the maximum age, with a fixed token too', async (t) => {
@@ -139,7 +157,7 @@ describe('handover', () => {
     const client = open(t, server, {
       room: 'lobby',
       token: fixed,
-      handover: { maxAgeMs: 10_000, maxAgeLeadMs: 2_000 },
+      handover: SHORT_AGE,
     });
     const seen = record(client);
     await until(t, () => client.lastSeq !== undefined, 'caught up');
@@ -162,14 +180,12 @@ describe('handover', () => {
 
   it('hands each message over once, in seq order, while both connections deliver', async (t) => {
     const server = new FakeServer();
-    const client = open(t, server, { room: 'lobby', handover: { maxAgeMs: 10_000, maxAgeLeadMs: 2_000 } });
+    const client = open(t, server, { room: 'lobby', handover: SHORT_AGE });
     const seen = record(client);
     await until(t, () => client.lastSeq !== undefined, 'caught up');
     server.store('lobby', 'before');
     await until(t, () => seen.messages.length === 1, 'the first message');
-    // The new connection's subscribe takes effect, but its answer is held: both connections deliver meanwhile.
-    server.hold = (frame, socket) => socket === server.sockets[1] && frame.action === 'subscribe';
-    await until(t, () => server.sockets[1]?.rooms.has('lobby') === true, 'the new connection subscribed');
+    await holdHandoverAtSubscribe(t, server);
     const [old, fresh] = server.sockets;
     assert.ok(old && fresh);
     server.store('lobby', 'both 2');
@@ -202,12 +218,11 @@ describe('handover', () => {
     const client = open(t, server, {
       room: 'lobby',
       catchUp: false,
-      handover: { maxAgeMs: 10_000, maxAgeLeadMs: 2_000 },
+      handover: SHORT_AGE,
     });
     const seen = record(client);
     await until(t, () => client.room('lobby').subscribed, 'subscribed');
-    server.hold = (frame, socket) => socket === server.sockets[1] && frame.action === 'subscribe';
-    await until(t, () => server.sockets[1]?.rooms.has('lobby') === true, 'the new connection subscribed');
+    await holdHandoverAtSubscribe(t, server);
     for (let i = 1; i <= 5; i++) server.store('lobby', `both ${i}`);
     await until(t, () => seen.messages.length === 5, 'the overlap');
     server.release();
@@ -224,7 +239,7 @@ describe('handover', () => {
 
   it('sends a request in flight on the old connection again on the new one, with the same client_msg_id', async (t) => {
     const server = new FakeServer();
-    const client = open(t, server, { room: 'lobby', handover: { maxAgeMs: 10_000, maxAgeLeadMs: 2_000 } });
+    const client = open(t, server, { room: 'lobby', handover: SHORT_AGE });
     const seen = record(client);
     await until(t, () => client.lastSeq !== undefined, 'caught up');
     // The old connection loses the send: it is answered only once it goes out again on the new one.
@@ -246,13 +261,10 @@ describe('handover', () => {
     const server = new FakeServer();
     const outcomes = ['open', 'refuse', 'hang', 'refuse', 'open'] as const;
     server.handshake = () => outcomes[server.sockets.length - 1] ?? 'open';
-    let tokens = 0;
+    const tokens = countedTokens();
     const client = open(t, server, {
       room: 'lobby',
-      getToken: () => {
-        tokens += 1;
-        return token('alice');
-      },
+      getToken: tokens.getToken,
       connectTimeoutMs: 1000,
       requestTimeoutMs: 1000,
       handover: { maxAgeMs: 60_000, maxAgeLeadMs: 20_000 },
@@ -278,43 +290,38 @@ describe('handover', () => {
       server.sockets.map((socket) => socket.open),
       [false, false, false, false, true],
     );
-    assert.equal(tokens, 5, 'a fresh token for every try');
+    assert.equal(tokens.count, 5, 'a fresh token for every try');
     await until(t, () => seen.messages.length === 2, 'the messages');
     assert.deepEqual(seen.states, ['connecting', 'open'], 'the failures were not visible');
   });
 
   it('close() during a handover closes both connections and stops every timer', async (t) => {
     const server = new FakeServer();
-    let tokens = 0;
+    const tokens = countedTokens();
     const client = open(t, server, {
       room: 'lobby',
-      getToken: () => {
-        tokens += 1;
-        return token('alice');
-      },
-      handover: { maxAgeMs: 10_000, maxAgeLeadMs: 2_000 },
+      getToken: tokens.getToken,
+      handover: SHORT_AGE,
     });
     const seen = record(client);
     await until(t, () => client.lastSeq !== undefined, 'caught up');
-    server.hold = (frame, socket) => socket === server.sockets[1] && frame.action === 'subscribe';
-    await until(t, () => server.sockets[1]?.rooms.has('lobby') === true, 'the handover under way');
+    await holdHandoverAtSubscribe(t, server);
     client.close();
     await flush();
     assert.deepEqual(open_(server), [], 'no socket left open');
     assert.deepEqual(seen.states, ['connecting', 'open', 'closed']);
     server.release();
     await advance(t, 10 * 60_000, 1000);
-    assert.deepEqual([server.sockets.length, tokens], [2, 2], 'nothing ran after close()');
+    assert.deepEqual([server.sockets.length, tokens.count], [2, 2], 'nothing ran after close()');
     assert.deepEqual(seen.handovers, []);
   });
 
   it('when the old connection is lost during a handover, the new one is closed and the client reconnects', async (t) => {
     const server = new FakeServer();
-    const client = open(t, server, { room: 'lobby', handover: { maxAgeMs: 10_000, maxAgeLeadMs: 2_000 } });
+    const client = open(t, server, { room: 'lobby', handover: SHORT_AGE });
     const seen = record(client);
     await until(t, () => client.lastSeq !== undefined, 'caught up');
-    server.hold = (frame, socket) => socket === server.sockets[1] && frame.action === 'subscribe';
-    await until(t, () => server.sockets[1]?.rooms.has('lobby') === true, 'the handover under way');
+    await holdHandoverAtSubscribe(t, server);
     server.sockets[0]?.drop();
     await until(t, () => server.sockets.length === 3 && client.state === 'open', 'reconnected');
     server.release();
@@ -328,20 +335,17 @@ describe('handover', () => {
 
   it('TOKEN_EXPIRED is not fatal: the client reconnects with a fresh token and the send is stored', async (t) => {
     const server = new FakeServer();
-    let tokens = 0;
+    const tokens = countedTokens();
     const client = open(t, server, {
       room: 'lobby',
-      getToken: () => {
-        tokens += 1;
-        return token('alice');
-      },
+      getToken: tokens.getToken,
     });
     const seen = record(client);
     await until(t, () => client.lastSeq !== undefined, 'caught up');
     server.expired.add(server.socket);
     const stored = await settled(t, client.send('after exp'));
     assert.equal(stored.message, 'after exp');
-    assert.equal(tokens, 2);
+    assert.equal(tokens.count, 2);
     assert.deepEqual(seen.states, ['connecting', 'open', 'reconnecting', 'connecting', 'open']);
     assert.deepEqual(seen.errors, [], 'not reported as an error');
     assert.equal(server.sockets[0]?.sent.at(-1)?.action, 'sendMessage', 'refused on the expired connection');
