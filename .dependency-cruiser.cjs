@@ -2,42 +2,47 @@
 // repository root. test/boundaries proves that each rule fires; docs/architecture.md draws the graph.
 //
 // Layout: the root package is the server (src/) and its tooling (test/, bench/, scripts/, web/);
-// packages/client (@roomcast/client) and packages/gateway (@roomcast/gateway) are published on their own.
+// packages/client (@roomcast/client), packages/gateway (@roomcast/gateway) and packages/admin (@roomcast/admin)
+// are published on their own.
 
 /** Root code: the server and everything that tests, measures, builds or demonstrates it. */
 const ROOT = '^(src|test|bench|scripts|web)/';
-/** The packages' public entries: what tsconfig.json `paths` maps @roomcast/client, @roomcast/client/protocol
- * and @roomcast/gateway to, and what their package.json `exports` publish (built). */
-const PACKAGE_ENTRIES = '^packages/(client/src/(index|protocol)|gateway/src/index)\\.ts$';
+/** The packages' public entries: what tsconfig.json `paths` maps @roomcast/client, @roomcast/client/protocol,
+ * @roomcast/gateway and @roomcast/admin to, and what their package.json `exports` publish (built). */
+const PACKAGE_ENTRIES = '^packages/(client/src/(index|protocol)|(gateway|admin)/src/index)\\.ts$';
+/** The Node packages, which may use Node built-ins and the npm packages they declare. */
+const NODE_PACKAGE_SOURCES = '^packages/(gateway|admin)/src/';
 /** Every kind of npm package dependency-cruiser tells apart (by the importing file's own package.json). */
 const NPM = ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-bundled', 'npm-no-pkg', 'npm-unknown'];
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
-    // 1. The gateway ---------------------------------------------------------------------------------------
+    // 1. The Node packages: the gateway and the admin client -------------------------------------------------
     {
-      name: 'gateway-stays-in-package',
+      name: 'node-package-stays-in-package',
       comment:
         '@roomcast/gateway is a generic API Gateway WebSocket emulator, published on its own: it knows ' +
-        'nothing of chat. Its sources import only themselves, Node built-ins and npm packages: no server ' +
-        'code (src/), no client, no tests or tools.',
+        "nothing of chat. @roomcast/admin is what an operator's backend installs to call the admin function: " +
+        'it holds the contract and the call, not the server. Their sources import only themselves, Node ' +
+        'built-ins and npm packages: no server code (src/), no other package, no tests or tools.',
       severity: 'error',
-      from: { path: '^packages/gateway/src/' },
+      from: { path: NODE_PACKAGE_SOURCES },
       to: {
-        pathNot: '^packages/gateway/|(^|/)node_modules/',
+        pathNot: '^packages/$1/|(^|/)node_modules/',
         dependencyTypesNot: ['core'],
         couldNotResolve: false,
       },
     },
     {
-      name: 'gateway-only-declared-deps',
+      name: 'node-package-only-declared-deps',
       comment:
-        "The gateway's users install only what packages/gateway/package.json declares (ws, " +
-        '@types/aws-lambda, @smithy/types). A package only the root declares (zod, jose, the AWS SDK) ' +
-        'resolves here thanks to workspace hoisting, and would be missing for everyone else.',
+        "A package's users install only what its own package.json declares (the gateway: ws, " +
+        '@types/aws-lambda, @smithy/types; the admin client: the Lambda client). A package only the root ' +
+        'declares (zod, jose, the rest of the AWS SDK) resolves here thanks to workspace hoisting, and would be ' +
+        'missing for everyone else.',
       severity: 'error',
-      from: { path: '^packages/gateway/src/' },
+      from: { path: NODE_PACKAGE_SOURCES },
       to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
     },
 
@@ -80,7 +85,7 @@ module.exports = {
       name: 'root-only-package-entries',
       comment:
         'Root code reaches a package only through what it publishes: @roomcast/client, ' +
-        '@roomcast/client/protocol, @roomcast/gateway. A deep import (packages/client/src/x.ts, ' +
+        '@roomcast/client/protocol, @roomcast/gateway, @roomcast/admin. A deep import (packages/client/src/x.ts, ' +
         '@roomcast/client/src/x.js, a dist/ file) makes an internal file public API, and does not resolve ' +
         'for a real user of the package.',
       severity: 'error',
@@ -111,8 +116,8 @@ module.exports = {
     {
       name: 'packages-independent',
       comment:
-        'The gateway and the client are independent: neither imports the other, by path or by name (which ' +
-        "resolves to the other's sources, or its build through the workspace link).",
+        'The packages are independent: none imports another, by path or by name (which resolves to the ' +
+        "other's sources, or its build through the workspace link).",
       severity: 'error',
       from: { path: '^packages/([^/]+)/', pathNot: '^packages/[^/]+/src/' },
       to: { path: '^packages/', pathNot: '^packages/$1/' },

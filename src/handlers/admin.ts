@@ -1,11 +1,12 @@
+import type { AdminResult } from '@roomcast/admin';
 import type { Context } from 'aws-lambda';
-import { type AdminResult, runAdminRequest } from '../admin.ts';
+import { runAdminRequest } from '../admin.ts';
 import { invocationLog } from '../invocation.ts';
 import { type HandlerDeps, lambdaEntry } from '../route.ts';
 
 /**
  * The operators' function: invoked synchronously (Lambda `Invoke`, RequestResponse) with IAM credentials by the
- * `roomcast` CLI and src/admin-client.ts, never by a route. A request that is not valid is answered
+ * `roomcast` CLI and @roomcast/admin, never by a route. A request that is not valid is answered
  * `{ ok: false, error }`; a failure of the backend throws, so Lambda counts it (the function's Errors alarm) and
  * the caller gets it as a function error.
  */

@@ -1,11 +1,17 @@
 import { parseArgs } from 'node:util';
-import type { PublishResult, RevokeResult, StatsResult } from '../admin.ts';
-import { type AdminClientOptions, AdminError, createAdminClient } from '../admin-client.ts';
+import {
+  type AdminClientOptions,
+  AdminError,
+  createAdminClient,
+  type PublishResult,
+  type RevokeResult,
+  type StatsResult,
+} from '@roomcast/admin';
 import { localStatePath, readLocalState } from './state-file.ts';
 
 /**
  * `roomcast`: the operators' command line. Each command invokes the admin function (src/admin.ts) through
- * src/admin-client.ts: on AWS with the caller's IAM credentials, or against the local stack that `npm start`
+ * @roomcast/admin: on AWS with the caller's IAM credentials, or against the local stack that `npm start`
  * runs in this directory.
  */
 

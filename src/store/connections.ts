@@ -10,6 +10,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { RoomSize } from '@roomcast/admin';
 import { connectionsTable, subscriptionsTable } from './tables.ts';
 
 /**
@@ -59,12 +60,6 @@ export interface ConnectionRecord {
    * the only room the connection may hold (those versions did not keep the token's claim).
    */
   room_id?: string;
-}
-
-/** A room and how many live connections hold it. */
-export interface RoomSize {
-  room_id: string;
-  connections: number;
 }
 
 /** One connection of a room, and whose it is. */

@@ -24,8 +24,14 @@ const FIXTURE: Record<string, string | object> = {
     name: 'fixture',
     private: true,
     type: 'module',
-    workspaces: ['packages/client', 'packages/gateway'],
-    dependencies: { '@roomcast/client': '0.1.0', '@roomcast/gateway': '0.1.0', ws: '1.0.0', zod: '1.0.0' },
+    workspaces: ['packages/client', 'packages/gateway', 'packages/admin'],
+    dependencies: {
+      '@roomcast/admin': '0.1.0',
+      '@roomcast/client': '0.1.0',
+      '@roomcast/gateway': '0.1.0',
+      ws: '1.0.0',
+      zod: '1.0.0',
+    },
     devDependencies: { 'fast-check': '1.0.0' },
   },
   'tsconfig.json': {
@@ -37,6 +43,7 @@ const FIXTURE: Record<string, string | object> = {
         '@roomcast/client': ['./packages/client/src/index.ts'],
         '@roomcast/client/protocol': ['./packages/client/src/protocol.ts'],
         '@roomcast/gateway': ['./packages/gateway/src/index.ts'],
+        '@roomcast/admin': ['./packages/admin/src/index.ts'],
       },
     },
   },
@@ -113,6 +120,29 @@ const FIXTURE: Record<string, string | object> = {
   ),
   'packages/gateway/test/client.test.ts': code("import { connect } from '@roomcast/client';", 'connect();'),
 
+  // @roomcast/admin: Node built-ins and its declared dependency (ws standing in for the Lambda client).
+  'packages/admin/package.json': {
+    name: '@roomcast/admin',
+    version: '0.1.0',
+    type: 'module',
+    exports: { '.': './src/index.ts' },
+    dependencies: { ws: '1.0.0' },
+  },
+  'packages/admin/src/index.ts': code(
+    "import { randomUUID } from 'node:crypto';",
+    "import ws from 'ws';",
+    "export type { Request } from './contract.js';",
+    'export const call = () => [randomUUID, ws];',
+  ),
+  'packages/admin/src/contract.ts': code('export type Request = { op: string };'),
+  // ✗ the server's schemas, zod (only the root declares it), the gateway
+  'packages/admin/src/validate.ts': code(
+    "import { schema } from '../../../src/protocol.ts';",
+    "import { z } from 'zod';",
+    "import { start } from '@roomcast/gateway';",
+    'export const validate = [schema, z, start];',
+  ),
+
   // The server: zod, the packages by name, a devDependency's types; src/local uses a dev tool.
   'src/protocol.ts': code(
     "import { z } from 'zod';",
@@ -132,6 +162,7 @@ const FIXTURE: Record<string, string | object> = {
     "import { send } from '../handlers/send.ts';",
     'export const main = [fc, handshake, send];',
   ),
+  'src/admin.ts': code("import type { Request } from '@roomcast/admin';", 'export type Operation = Request;'),
   // ✗ a cycle, a devDependency, local tooling, a test helper, an import that does not resolve
   'src/store/a.ts': code("import { b } from './b.ts';", 'export const a = () => b;'),
   'src/store/b.ts': code("import { a } from './a.ts';", 'export const b = () => a;'),
@@ -188,9 +219,14 @@ const FIXTURE: Record<string, string | object> = {
 /** What the check reports on the fixture, as it prints it (`rule: from → to`). Each cycle is reported once. */
 const CAUGHT: Record<string, string[]> = {
   '1. the gateway importing chat code, the client, a package it does not declare': [
-    'gateway-stays-in-package: packages/gateway/src/chat.ts → src/protocol.ts',
-    'gateway-stays-in-package: packages/gateway/src/sdk.ts → packages/client/src/index.ts',
-    'gateway-only-declared-deps: packages/gateway/src/validate.ts → node_modules/zod/index.js',
+    'node-package-stays-in-package: packages/gateway/src/chat.ts → src/protocol.ts',
+    'node-package-stays-in-package: packages/gateway/src/sdk.ts → packages/client/src/index.ts',
+    'node-package-only-declared-deps: packages/gateway/src/validate.ts → node_modules/zod/index.js',
+  ],
+  '1. the admin client importing server code, another package, a package it does not declare': [
+    'node-package-stays-in-package: packages/admin/src/validate.ts → src/protocol.ts',
+    'node-package-only-declared-deps: packages/admin/src/validate.ts → node_modules/zod/index.js',
+    'node-package-stays-in-package: packages/admin/src/validate.ts → packages/gateway/src/index.ts',
   ],
   '2. the client importing zod, node:fs, server code': [
     'client-no-npm-packages: packages/client/src/schema.ts → node_modules/zod/index.js',
@@ -238,6 +274,7 @@ describe('the boundary rules, on a miniature repository', () => {
     await mkdir(join(dir, 'node_modules', '@roomcast'));
     await symlink('../../packages/client', join(dir, 'node_modules', '@roomcast', 'client'), 'dir');
     await symlink('../../packages/gateway', join(dir, 'node_modules', '@roomcast', 'gateway'), 'dir');
+    await symlink('../../packages/admin', join(dir, 'node_modules', '@roomcast', 'admin'), 'dir');
     report = await depcruise(dir, CHECKED);
   });
 
@@ -253,6 +290,7 @@ describe('the boundary rules, on a miniature repository', () => {
       'packages/client/src/index.ts → packages/client/src/client.ts',
       'src/protocol.ts → packages/client/src/protocol.ts',
       'src/local/main.ts → packages/gateway/src/index.ts',
+      'src/admin.ts → packages/admin/src/index.ts',
       'web/app.ts → packages/client/src/index.ts',
     ]) {
       assert.ok(edges.includes(edge), `missing ${edge}`);

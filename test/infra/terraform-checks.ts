@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { StatsRequest } from '../../src/admin.ts';
+import type { StatsRequest } from '@roomcast/admin';
 import { CONFIG_ENV_VARS, loadConfig } from '../../src/config.ts';
 import {
   FUNCTION_NAMES,

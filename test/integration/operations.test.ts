@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type AdminClient, AdminError, createAdminClient } from '../../src/admin-client.ts';
+import { type AdminClient, AdminError, createAdminClient } from '@roomcast/admin';
 import { signDevToken } from '../../src/auth.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { ChatClient, type Frame, handshakeStatus, startTestStack, TEST_SECRET } from '../support/chat.ts';

@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { createRequire, isBuiltin } from 'node:module';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,6 +28,8 @@ import {
   newProject,
   once,
   pack,
+  packagesImportedBy,
+  publicDeclarations,
   REPO,
   run,
   TEST_TIMEOUT_MS,
@@ -344,66 +346,9 @@ const installedProject = once(async () => {
   return project;
 });
 
-/**
- * Registry tarball URLs of `names` (as `from` in the repo's lockfile requires them) and all they depend on, at the
- * versions the lockfile holds. npm installs a URL without the registry document of its package.
- */
-
-// ---------------------------------------------------------------------------------------------------------------
-// Reading the package
-// ---------------------------------------------------------------------------------------------------------------
-
-/** The .d.ts a consumer's compiler reads: dist/index.d.ts and what it imports, transitively. */
-function publicDeclarations(files: Map<string, Buffer>): string[] {
-  const seen = new Set<string>();
-  const visit = (path: string) => {
-    if (seen.has(path)) return;
-    seen.add(path);
-    for (const specifier of specifiers(text(files, path))) {
-      if (specifier.startsWith('.')) visit(join(dirname(path), specifier.replace(/\.js$/, '.d.ts')));
-    }
-  };
-  visit('dist/index.d.ts');
-  return [...seen];
-}
-
-/** The packages (not Node built-ins, not relative files) that some module imports. */
-function packagesImportedBy(modules: string[]): Set<string> {
-  const packages = modules
-    .flatMap(specifiers)
-    .filter((specifier) => !specifier.startsWith('.') && !isBuiltin(specifier))
-    .map((specifier) =>
-      specifier
-        .split('/')
-        .slice(0, specifier.startsWith('@') ? 2 : 1)
-        .join('/'),
-    );
-  return new Set(packages.sort());
-}
-
-/** Static imports and re-exports, `import('…')` and `import x = require('…')`, outside comments. */
-function specifiers(module: string): string[] {
-  const code = module.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-  const found = code.matchAll(
-    /^\s*(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(\s*['"]([^'"]+)['"]\s*\)/gm,
-  );
-  return [...found].map((match) => match[1] ?? match[2] ?? match[3] ?? match[4] ?? '');
-}
-
-/** The regular files of a .tgz as npm packs it (ustar; paths under `package/`). */
-
-/** The file paths an `exports` map points to, through every condition. */
-
 // ---------------------------------------------------------------------------------------------------------------
 // Processes
 // ---------------------------------------------------------------------------------------------------------------
-
-/**
- * The environment of every child: none of the `npm_*` variables an enclosing `npm test` sets (its prefix, its
- * workspace) except where the cache and registry are, no NODE_OPTIONS, no AWS settings for the handlers.
- */
-
-/** Runs a command to completion; rejects with its output when it fails. */
 
 interface Output {
   stdout: string;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 
 /**
@@ -170,4 +170,41 @@ export function once<T>(make: () => Promise<T>): () => Promise<T> {
     made ??= make();
     return made;
   };
+}
+
+/** The .d.ts a consumer's compiler reads: dist/index.d.ts and what it imports, transitively. */
+export function publicDeclarations(files: Map<string, Buffer>): string[] {
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    for (const specifier of specifiers(text(files, path))) {
+      if (specifier.startsWith('.')) visit(join(dirname(path), specifier.replace(/\.js$/, '.d.ts')));
+    }
+  };
+  visit('dist/index.d.ts');
+  return [...seen];
+}
+
+/** The packages (not Node built-ins, not relative files) that some module imports. */
+export function packagesImportedBy(modules: string[]): Set<string> {
+  const packages = modules
+    .flatMap(specifiers)
+    .filter((specifier) => !specifier.startsWith('.') && !isBuiltin(specifier))
+    .map((specifier) =>
+      specifier
+        .split('/')
+        .slice(0, specifier.startsWith('@') ? 2 : 1)
+        .join('/'),
+    );
+  return new Set(packages.sort());
+}
+
+/** Static imports and re-exports, `import('…')` and `import x = require('…')`, outside comments. */
+function specifiers(module: string): string[] {
+  const code = module.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  const found = code.matchAll(
+    /^\s*(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(\s*['"]([^'"]+)['"]\s*\)/gm,
+  );
+  return [...found].map((match) => match[1] ?? match[2] ?? match[3] ?? match[4] ?? '');
 }

@@ -8,11 +8,11 @@ import type {
   RevokeRequest,
   RevokeResult,
   StatsResult,
-} from './admin.ts';
+} from './contract.js';
 
 /**
  * The operators' API for Node code (a backend that posts system messages, a job that revokes users): each call
- * invokes the admin function (src/handlers/admin.ts) synchronously with the caller's IAM credentials, which need
+ * invokes the deployment's admin function synchronously with the caller's IAM credentials, which need
  * `lambda:InvokeFunction` on it and nothing else (Terraform's `operator_policy_arn`). The `roomcast` CLI is built
  * on it.
  *
