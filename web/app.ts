@@ -77,6 +77,7 @@ const ui = {
   loadOlder: byId<HTMLButtonElement>('load-older'),
   newMessages: byId<HTMLButtonElement>('new-messages'),
   compose: byId<HTMLFormElement>('compose'),
+  readOnly: byId<HTMLParagraphElement>('read-only'),
   text: byId<HTMLTextAreaElement>('text'),
   sendError: byId<HTMLParagraphElement>('send-error'),
   counter: byId<HTMLSpanElement>('counter'),
@@ -464,7 +465,7 @@ function forgetRoom(view: RoomView): void {
     return;
   }
   active = undefined;
-  const then = current?.conversation ?? [...conversations.values()].find((c) => c.peer !== undefined);
+  const then = current?.conversation ?? [...conversations.values()].find((c) => c.direct);
   if (then) show(then);
   else showNothing();
 }
@@ -477,7 +478,7 @@ function onRoomError(view: RoomView, error: RoomcastError): void {
   }
   const text = roomRefusedText(error.code, view.id);
   forgetRoom(view);
-  const direct = [...conversations.values()].some((c) => c.peer !== undefined);
+  const direct = [...conversations.values()].some((c) => c.direct);
   if (rooms.size === 0 && !direct) {
     // Nothing left to show: back to the form, with what to do (as when the room from the form is refused).
     signOut();
@@ -700,17 +701,33 @@ function onDirect(frame: DirectFrame): void {
   directMin = Math.min(directMin ?? frame.seq, frame.seq);
   const known =
     directBaseline !== undefined && frame.seq <= directBaseline && Date.parse(frame.timestamp) < joinedAt;
-  deliver(conversationWith(peerOf(frame)), frame, known);
+  deliver(conversationOf(frame), frame, known);
 }
 
-function peerOf(frame: DirectFrame): string {
-  return frame.from_user_id === me ? frame.to_user_id : frame.from_user_id;
+/**
+ * Where a direct message goes: the conversation with the other user, or, for a system message, the announcements
+ * of its sender name (a real user of that name is someone else, and a reply would go to them).
+ */
+function conversationOf(frame: DirectFrame): Conversation {
+  if (frame.system) return announcementsFrom(frame.from_user_id);
+  return conversationWith(frame.from_user_id === me ? frame.to_user_id : frame.from_user_id);
 }
 
 function conversationWith(peer: string): Conversation {
   let conversation = conversations.get(`@${peer}`);
   if (!conversation) {
     conversation = new Conversation({ peer }, `This is the start of your direct messages with ${peer}.`);
+    conversations.set(conversation.key, conversation);
+    ui.timeline.append(conversation.list);
+    renderConversations();
+  }
+  return conversation;
+}
+
+function announcementsFrom(sender: string): Conversation {
+  let conversation = conversations.get(`!${sender}`);
+  if (!conversation) {
+    conversation = new Conversation({ announcer: sender }, `No announcements from ${sender}.`);
     conversations.set(conversation.key, conversation);
     ui.timeline.append(conversation.list);
     renderConversations();
@@ -727,7 +744,8 @@ function deliver(conversation: Conversation, frame: MessageFrame | DirectFrame, 
   const stick = shown && atBottom();
   const added = conversation.add(frame, me);
   if (!added) return;
-  const fromMe = (frame.action === 'message' ? frame.user_id : frame.from_user_id) === me;
+  // A system message is never this user's own, whatever name it carries.
+  const fromMe = !frame.system && (frame.action === 'message' ? frame.user_id : frame.from_user_id) === me;
   if (added.last && !fromMe && !shown && !known) {
     conversation.unread += 1;
     added.item.dataset.unread = 'yes';
@@ -747,7 +765,7 @@ function findDirectBaseline(s: Session): void {
       if (session !== s) return;
       directBaseline = page.latest_seq;
       for (const conversation of conversations.values()) {
-        if (conversation.peer !== undefined) conversation.forgetUnreadUpTo(page.latest_seq, joinedAt);
+        if (conversation.direct) conversation.forgetUnreadUpTo(page.latest_seq, joinedAt);
       }
       renderConversations();
     })
@@ -849,7 +867,7 @@ function renderConversations({ reveal = false } = {}): void {
       return item;
     }),
   );
-  const direct = [...conversations.values()].filter((c) => c.peer !== undefined);
+  const direct = [...conversations.values()].filter((c) => c.direct);
   // The most recent first: inbox seqs order every direct message of this user.
   direct.sort((a, b) => newestSeq(b) - newestSeq(a));
   ui.directs.replaceChildren(
@@ -892,6 +910,13 @@ function conversationButton(conversation: Conversation): HTMLButtonElement {
   button.append(
     Object.assign(document.createElement('span'), { className: 'name', textContent: conversation.name }),
   );
+  if (conversation.readOnly) {
+    // Told apart from a user of the same name at a glance; the label says it in words.
+    const tag = Object.assign(document.createElement('span'), { className: 'tag', textContent: 'system' });
+    tag.setAttribute('aria-hidden', 'true');
+    button.append(tag);
+    button.setAttribute('aria-label', conversation.label);
+  }
   const unread = unreadOf(conversation);
   if (unread > 0) {
     const badge = Object.assign(document.createElement('span'), {
@@ -900,7 +925,7 @@ function conversationButton(conversation: Conversation): HTMLButtonElement {
     });
     badge.setAttribute('aria-hidden', 'true');
     button.append(badge);
-    button.setAttribute('aria-label', `${conversation.name}, ${unread} unread`);
+    button.setAttribute('aria-label', `${conversation.label}, ${unread} unread`);
   }
   button.addEventListener('click', () => show(conversation));
   return button;
@@ -908,7 +933,7 @@ function conversationButton(conversation: Conversation): HTMLButtonElement {
 
 /** Direct messages count once the page knows which were there before it joined (no flash of old ones). */
 function unreadOf(conversation: Conversation): number {
-  return conversation.peer !== undefined && directBaseline === undefined ? 0 : conversation.unread;
+  return conversation.direct && directBaseline === undefined ? 0 : conversation.unread;
 }
 
 function newestSeq(conversation: Conversation): number {
@@ -940,10 +965,15 @@ function show(conversation: Conversation): void {
   }
   ui.noConversation.hidden = true;
   ui.timeline.hidden = false;
-  ui.compose.hidden = false;
-  const peer = conversation.peer;
+  // Announcements: no composer (a reply could only reach a user who happens to have the sender's name).
+  ui.compose.hidden = conversation.readOnly;
+  ui.readOnly.hidden = !conversation.readOnly;
   ui.conversationTitle.textContent = conversation.name;
-  ui.conversationHint.textContent = peer ? 'direct messages' : 'room';
+  ui.conversationHint.textContent = conversation.readOnly
+    ? 'system announcements'
+    : conversation.peer
+      ? 'direct messages'
+      : 'room';
   ui.text.placeholder = `Message ${conversation.name}`;
   ui.newMessages.hidden = true;
   updateLoadOlder();
@@ -968,6 +998,7 @@ function showNothing(): void {
   ui.noConversation.hidden = false;
   ui.timeline.hidden = true;
   ui.compose.hidden = true;
+  ui.readOnly.hidden = true;
   ui.newMessages.hidden = true;
   setJoinRoomOpen(true);
   renderConversations();
@@ -1008,7 +1039,7 @@ function updateLoadOlder(): void {
   const older = conversation.room !== undefined ? rooms.get(conversation.room)?.older : undefined;
   const more = older
     ? !older.done && (older.cursor ?? conversation.oldestSeq ?? 0) > 1
-    : conversation.peer !== undefined && !directOlder.done && (directOlder.cursor ?? directMin ?? 0) > 1;
+    : conversation.direct && !directOlder.done && (directOlder.cursor ?? directMin ?? 0) > 1;
   ui.loadOlder.hidden = !more;
 }
 
@@ -1033,7 +1064,7 @@ async function loadOlder(): Promise<void> {
         for (const frame of page.messages) if (frame.action === 'message') conversation.add(frame, me);
       });
       view.older = { cursor: page.next_before_seq ?? lowestSeq(page.messages), done: !page.has_more };
-    } else if (conversation.peer !== undefined) {
+    } else if (conversation.direct) {
       // The inbox holds every conversation's messages: page back until this one has more, or nothing is left.
       for (let pages = 0; pages < 5 && !directOlder.done; pages++) {
         const page = await s.client.history({
@@ -1047,7 +1078,7 @@ async function loadOlder(): Promise<void> {
           for (const frame of page.messages) {
             if (frame.action !== 'direct') continue;
             directMin = Math.min(directMin ?? frame.seq, frame.seq);
-            const target = conversationWith(peerOf(frame));
+            const target = conversationOf(frame);
             if (target.add(frame, me) && target === conversation) found += 1;
           }
         });
@@ -1109,7 +1140,7 @@ function submit(): void {
   const s = session;
   const conversation = active;
   const text = ui.text.value;
-  if (!s || !conversation || !text.trim()) return;
+  if (!s || !conversation || conversation.readOnly || !text.trim()) return;
   const length = charCount(text);
   if (length > MAX_MESSAGE_CHARS) {
     showSendError(

@@ -4,18 +4,24 @@ import type { DirectFrame, MessageFrame } from '@roomcast/client';
 const GROUP_WINDOW_MS = 5 * 60_000;
 
 /**
- * One conversation: a room, or the direct messages exchanged with one user. Its messages are an `<ol>` kept in
- * seq order (the room's seq, or this user's inbox seq for direct messages), whatever order they are added in:
- * live ones come last, older pages are put in front.
+ * One conversation: a room, the direct messages exchanged with one user, or the system direct messages published
+ * under one sender name (announcements: read only). Its messages are an `<ol>` kept in seq order (the room's seq,
+ * or this user's inbox seq for direct messages), whatever order they are added in: live ones come last, older
+ * pages are put in front.
  */
 export class Conversation {
-  /** `#` and the room's id, or `@` and the other user's id. */
+  /** `#` and the room's id, `@` and the other user's id, or `!` and the name system messages come from. */
   readonly key: string;
   /** The other user, for a direct-message conversation. */
   readonly peer: string | undefined;
+  /**
+   * The sender name of system direct messages, for their conversation. Not a user: a real user of that name has
+   * a conversation of their own (`@`), and nothing written here could reach the system.
+   */
+  readonly announcer: string | undefined;
   /** The room, for a room's conversation. */
   readonly room: string | undefined;
-  /** What the page calls it: `#room`, or the other user's id. */
+  /** What the page calls it: `#room`, the other user's id, or the system sender's name. */
   readonly name: string;
   readonly list: HTMLOListElement;
   /** Messages from others that arrived while another conversation was shown. */
@@ -28,11 +34,12 @@ export class Conversation {
   retry: { text: string; clientMsgId: string } | undefined;
   readonly #ids = new Set<string>();
 
-  constructor(who: { peer: string } | { room: string }, emptyText: string) {
+  constructor(who: { peer: string } | { room: string } | { announcer: string }, emptyText: string) {
     this.peer = 'peer' in who ? who.peer : undefined;
+    this.announcer = 'announcer' in who ? who.announcer : undefined;
     this.room = 'room' in who ? who.room : undefined;
-    this.key = 'peer' in who ? `@${who.peer}` : `#${who.room}`;
-    this.name = 'peer' in who ? who.peer : `#${who.room}`;
+    this.key = 'peer' in who ? `@${who.peer}` : 'announcer' in who ? `!${who.announcer}` : `#${who.room}`;
+    this.name = 'peer' in who ? who.peer : 'announcer' in who ? who.announcer : `#${who.room}`;
     this.list = document.createElement('ol');
     this.list.className = 'messages';
     this.list.dataset.conversation = this.key;
@@ -40,11 +47,30 @@ export class Conversation {
     this.list.dataset.empty = emptyText;
     this.list.setAttribute(
       'aria-label',
-      this.peer !== undefined ? `Direct messages with ${this.peer}` : `Messages in ${this.name}`,
+      this.peer !== undefined
+        ? `Direct messages with ${this.peer}`
+        : this.announcer !== undefined
+          ? `Announcements from ${this.announcer}`
+          : `Messages in ${this.name}`,
     );
     this.list.setAttribute('aria-live', 'polite');
     this.list.setAttribute('aria-relevant', 'additions');
     this.list.hidden = true;
+  }
+
+  /** Messages of this user's inbox (with a user, or from the system), as opposed to a room's. */
+  get direct(): boolean {
+    return this.room === undefined;
+  }
+
+  /** Nothing can be sent here: announcements cannot be answered. */
+  get readOnly(): boolean {
+    return this.announcer !== undefined;
+  }
+
+  /** What it is called to a screen reader, in the list of conversations. */
+  get label(): string {
+    return this.announcer !== undefined ? `${this.name}, system announcements` : this.name;
   }
 
   /** The lowest seq listed. */
@@ -66,13 +92,19 @@ export class Conversation {
     this.#ids.add(frame.message_id);
     const from = frame.action === 'message' ? frame.user_id : frame.from_user_id;
     const item = document.createElement('li');
-    item.className = from === me ? 'message mine' : 'message';
     item.dataset.id = frame.message_id;
     item.dataset.seq = String(frame.seq);
     item.dataset.from = from;
     item.dataset.time = frame.timestamp;
-    item.append(head(from === me ? 'You' : from, frame.timestamp), body(frame.message));
-    if (frame.client_msg_id) this.removePending(frame.client_msg_id);
+    if (frame.system) {
+      // The backend's: its sender is a name, never this user (even when it is this user's id).
+      item.className = 'message system';
+      item.append(head(from, frame.timestamp, undefined, 'Announcement'), body(frame.message));
+    } else {
+      item.className = from === me ? 'message mine' : 'message';
+      item.append(head(from === me ? 'You' : from, frame.timestamp), body(frame.message));
+      if (frame.client_msg_id) this.removePending(frame.client_msg_id);
+    }
 
     const last = this.#insert(item, frame.seq);
     regroup(item);
@@ -152,7 +184,8 @@ export class Conversation {
 
 /**
  * A message continues the group above it when the line before it is a message of the same sender, sent within a
- * few minutes: it then shows no name and time of its own.
+ * few minutes: it then shows no name and time of its own. An announcement stands alone: it continues nothing, and
+ * nothing continues it (its sender's name may be a user's too).
  */
 function regroup(item: HTMLLIElement): void {
   if (!item.classList.contains('message')) return;
@@ -160,6 +193,8 @@ function regroup(item: HTMLLIElement): void {
   const continues =
     previous instanceof HTMLLIElement &&
     previous.classList.contains('message') &&
+    !previous.classList.contains('system') &&
+    !item.classList.contains('system') &&
     previous.classList.contains('mine') === item.classList.contains('mine') &&
     previous.dataset.from === item.dataset.from &&
     Math.abs(timeOf(item) - timeOf(previous)) < GROUP_WINDOW_MS;
@@ -171,11 +206,14 @@ function timeOf(item: HTMLLIElement): number {
   return item.dataset.time ? Date.parse(item.dataset.time) : Date.now();
 }
 
-function head(who: string, timestamp: string | undefined, note?: string): HTMLElement {
+/** The line above a message: who, a `tag` (what kind of message, in words a screen reader reads too), when. */
+function head(who: string, timestamp: string | undefined, note?: string, tag?: string): HTMLElement {
   const line = document.createElement('div');
   line.className = 'head';
   const from = Object.assign(document.createElement('span'), { className: 'from', textContent: who });
   line.append(from);
+  if (tag)
+    line.append(' ', Object.assign(document.createElement('span'), { className: 'tag', textContent: tag }));
   if (timestamp) {
     const time = document.createElement('time');
     time.dateTime = timestamp;

@@ -1,19 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { DEV_JWT_SECRET } from '../../src/auth.ts';
+import type { Browser } from 'playwright-core';
 import type { LocalStack } from '../../src/local/stack.ts';
 import { wholeHistory } from '../faults/support.ts';
-import { ChatClient, eventually } from '../support/chat.ts';
+import { eventually } from '../support/chat.ts';
 import {
   connected,
   conversation,
   conversationButton,
   expectNoPageErrors,
+  joinedPage,
   joinRoom,
   launchBrowser,
   lines,
   newPage,
+  outsider,
   say,
   screenshot,
   sees,
@@ -35,16 +36,10 @@ after(async () => {
 });
 
 /** A page of its own (storage, network) that has joined `room` as `user`. */
-async function joined(user: string, room: string): Promise<Page> {
-  const { page } = await newPage(browser);
-  await joinRoom(page, stack.httpUrl, user, room);
-  return page;
-}
+const joined = (user: string, room: string) => joinedPage(browser, stack, user, room);
 
 /** Someone outside the browser: a raw WebSocket client with a development token. */
-function outsider(user: string, room: string): Promise<ChatClient> {
-  return ChatClient.connect(stack, user, room, '', { secret: DEV_JWT_SECRET });
-}
+const outsiderOf = (user: string, room: string) => outsider(stack, user, room);
 
 async function storedCount(room: string, count: number) {
   return eventually(
@@ -108,7 +103,7 @@ describe('demo page in Chromium: chatting', () => {
   it('direct messages are their own conversations, with unread counts, never in the room', async () => {
     const alice = await joined('alice', 'dm-room');
     const bob = await joined('bob', 'dm-room');
-    const carol = await outsider('carol', 'dm-elsewhere');
+    const carol = await outsiderOf('carol', 'dm-elsewhere');
     await say(alice, 'room message');
     await sees(bob, 'room message');
 
@@ -203,12 +198,12 @@ describe('demo page in Chromium: chatting', () => {
   });
 
   it('loads older messages page by page, keeping the view; new messages do not yank it', async () => {
-    const seeder = await outsider('seeder', 'history');
+    const seeder = await outsiderOf('seeder', 'history');
     for (let i = 1; i <= 130; i++) seeder.send({ action: 'sendMessage', message: `old ${i}` });
     const history = await storedCount('history', 130);
     const expected = history.map((message) => `${message.seq} ${message.message}`);
     // And 60 direct messages to the reader, while the reader is connected elsewhere (they need a recipient).
-    const elsewhere = await outsider('reader', 'elsewhere');
+    const elsewhere = await outsiderOf('reader', 'elsewhere');
     for (let i = 1; i <= 60; i++)
       seeder.send({ action: 'sendDirect', to_user_id: 'reader', message: `dm ${i}` });
     for (let i = 1; i <= 60; i++) await elsewhere.next((frame) => frame.message === `dm ${i}`, 10_000);
@@ -296,7 +291,7 @@ describe('demo page in Chromium: chatting', () => {
     await annAgain.getByRole('button', { name: 'Join' }).click();
     await connected(annAgain);
     // Three more senders at once, each firing its frames without waiting: the server stores them concurrently.
-    const senders = await Promise.all(['x', 'y', 'z'].map((user) => outsider(user, 'order')));
+    const senders = await Promise.all(['x', 'y', 'z'].map((user) => outsiderOf(user, 'order')));
     try {
       for (const [s, sender] of senders.entries()) {
         for (let i = 0; i < 12; i++) sender.send({ action: 'sendMessage', message: `${'xyz'[s]}${i}` });

@@ -5,9 +5,17 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Locator,
+  type Page,
+} from 'playwright-core';
+import { DEV_JWT_SECRET } from '../../src/auth.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../src/local/stack.ts';
-import { UNLIMITED_FRAMES } from '../support/chat.ts';
+import { ChatClient, UNLIMITED_FRAMES } from '../support/chat.ts';
 
 export const ARTIFACTS = join(import.meta.dirname, 'artifacts');
 const CHROMIUM_ARGS = [
@@ -45,8 +53,9 @@ export function startStack(options: LocalStackOptions = {}): Promise<LocalStack>
 export async function newPage(
   browser: Browser,
   viewport: { width: number; height: number } = DESKTOP,
+  options: BrowserContextOptions = {},
 ): Promise<{ page: Page; context: BrowserContext }> {
-  const context = await browser.newContext({ viewport });
+  const context = await browser.newContext({ ...options, viewport });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT_MS);
   watchErrors(page);
@@ -163,4 +172,21 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A page of its own (storage, network) that has joined `room` as `user`. */
+export async function joinedPage(
+  browser: Browser,
+  stack: LocalStack,
+  user: string,
+  room: string,
+): Promise<Page> {
+  const { page } = await newPage(browser);
+  await joinRoom(page, stack.httpUrl, user, room);
+  return page;
+}
+
+/** Someone outside the browser: a raw WebSocket client with a development token. */
+export function outsider(stack: LocalStack, user: string, room: string): Promise<ChatClient> {
+  return ChatClient.connect(stack, user, room, '', { secret: DEV_JWT_SECRET });
 }

@@ -3,7 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import { type AdminClient, AdminError, createAdminClient } from '@roomcast/admin';
 import { signDevToken } from '../../src/auth.ts';
 import type { LocalStack } from '../../src/local/stack.ts';
-import { ChatClient, type Frame, handshakeStatus, startTestStack, TEST_SECRET } from '../support/chat.ts';
+import {
+  adminClientFor,
+  ChatClient,
+  type Frame,
+  handshakeStatus,
+  startTestStack,
+  TEST_SECRET,
+} from '../support/chat.ts';
 
 /**
  * What operators do from outside the chat (src/admin.ts), through the admin function as `roomcast` calls it: the
@@ -23,12 +30,7 @@ describe('operations: publish and revoke through the admin function', () => {
   before(async () => {
     // The revoke's second sweep (2 s later) without the wait: the tests look at the first.
     stack = await startTestStack({ depsOverrides: { sleep: async () => {} } });
-    admin = createAdminClient({
-      functionName: stack.adminFunction,
-      endpoint: stack.lambdaEndpoint,
-      region: stack.config.region,
-      ...(stack.managementCredentials && { credentials: stack.managementCredentials }),
-    });
+    admin = adminClientFor(stack);
   });
 
   after(async () => {

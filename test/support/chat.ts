@@ -1,4 +1,5 @@
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { type AdminClient, createAdminClient } from '@roomcast/admin';
 import WebSocket from 'ws';
 import { signDevToken } from '../../src/auth.ts';
 import { createManagementClient, type ManagementClientOptions } from '../../src/delivery.ts';
@@ -47,6 +48,16 @@ export function startTestStack(options: LocalStackOptions = {}): Promise<LocalSt
     port: 0,
     ...options,
     env: { JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'SILENT', ...UNLIMITED_FRAMES, ...options.env },
+  });
+}
+
+/** The operators' client for `stack`'s admin function, signed with the key pair the stack checks. */
+export function adminClientFor(stack: LocalStack): AdminClient {
+  return createAdminClient({
+    functionName: stack.adminFunction,
+    endpoint: stack.lambdaEndpoint,
+    region: stack.config.region,
+    ...(stack.managementCredentials && { credentials: stack.managementCredentials }),
   });
 }
 

@@ -373,10 +373,12 @@ export class Outbox {
   acknowledge(frame: MessageFrame | DirectFrame, me: string | undefined): void {
     const id = frame.client_msg_id;
     const sender = frame.action === 'message' ? frame.user_id : frame.from_user_id;
-    // client_msg_id is unique per sender (and room) only: another user may well have used the same one.
+    // client_msg_id is unique per sender (and room) only: another user may well have used the same one, and a
+    // system message may carry this user's name as its sender.
     if (
       id !== undefined &&
       sender === me &&
+      !frame.system &&
       this.#pending.get(id)?.room_id === (frame as MessageFrame).room_id
     )
       this.#pending.resolve(id, frame);

@@ -158,6 +158,30 @@ describe('rooms on one connection', () => {
     assert.equal(client.lastSeq, 3);
   });
 
+  it('a system message under the user’s own name and client_msg_id answers none of its sends', async () => {
+    const server = new FakeServer();
+    const client = open(server, { room: 'lobby' });
+    await client.room('lobby').ready;
+    // The send reaches no one: it stays pending until its own stored message arrives.
+    let lost = 0;
+    server.lose = (frame) => frame.action === 'sendMessage' && ++lost > 0;
+    let settled = false;
+    const sent = client.send('mine', { clientMsgId: 'same-1' }).finally(() => {
+      settled = true;
+    });
+    await until(() => lost === 1, 'the send went out');
+    const announcement = server.store('lobby', 'from the system', {
+      user: 'alice',
+      clientMsgId: 'same-1',
+      deliver: false,
+    });
+    server.socket.push({ ...announcement, system: true });
+    await roundTrip(client, 'lobby');
+    assert.equal(settled, false, 'not taken for the answer to the send');
+    const own = server.store('lobby', 'mine', { user: 'alice', clientMsgId: 'same-1' });
+    assert.equal((await sent).seq, own.seq);
+  });
+
   it('holds back the sends and reads of a room until the connection holds it', async () => {
     const server = new FakeServer();
     server.hold = (frame) => frame.action === 'subscribe';
