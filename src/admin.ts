@@ -37,7 +37,8 @@ import * as z from './zod.ts';
 // Validation ------------------------------------------------------------------------------------------------------
 
 const userId = z.string().check(z.minLength(1), z.maxLength(128));
-const publishSchema = z.object({
+// Strict: a field the contract does not have (a typo of an optional one, say) is refused, not dropped.
+const publishSchema = z.strictObject({
   op: z.literal('publish'),
   room_id: z.optional(z.string().check(z.regex(ROOM_ID_PATTERN))),
   to_user_id: z.optional(userId),
@@ -45,13 +46,13 @@ const publishSchema = z.object({
   sender: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
   client_msg_id: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_CORRELATION_ID_CHARS))),
 });
-const revokeSchema = z.object({
+const revokeSchema = z.strictObject({
   op: z.literal('revoke'),
   user_id: z.optional(userId),
   token_id: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
   before: z.optional(z.iso.datetime({ offset: true })),
 });
-const statsSchema = z.object({ op: z.literal('stats'), publish_metrics: z.optional(z.boolean()) });
+const statsSchema = z.strictObject({ op: z.literal('stats'), publish_metrics: z.optional(z.boolean()) });
 const requestSchema = z.discriminatedUnion('op', [publishSchema, revokeSchema, statsSchema]);
 
 // The schemas accept exactly the contract's shapes.

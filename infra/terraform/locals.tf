@@ -395,7 +395,7 @@ locals {
           },
           {
             sid       = "WriteRevocation"
-            actions   = ["dynamodb:PutItem"]
+            actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
             resources = [aws_dynamodb_table.revocations.arn]
           },
           {

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { batchGetItems, revocationsTable } from './tables.ts';
 
 /**
@@ -47,7 +47,7 @@ export class RevocationStore {
    * Refuses the user's tokens issued before `beforeMs`. `iat` has whole seconds, so a token issued in the
    * second of the revocation is refused too (never one issued before it let through). A revocation with a later
    * time already stored stays: revoking never lets an older token back in. Returns the `iat` from which tokens
-   * are accepted again.
+   * are accepted again: the revocation in effect, which is that later one when there is one.
    */
   async revokeUser(userId: string, beforeMs: number): Promise<{ acceptsIssuedFrom: number }> {
     const acceptsIssuedFrom = Math.floor(beforeMs / 1000) + 1;
@@ -68,6 +68,17 @@ export class RevocationStore {
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const { Item } = await this.#doc.send(
+        new GetCommand({
+          TableName: this.#tableName,
+          Key: { [SUBJECT]: userSubject(userId) },
+          ConsistentRead: true,
+          ProjectionExpression: 'accepts_issued_from',
+        }),
+      );
+      const stored = Item?.accepts_issued_from;
+      // Gone meanwhile (its TTL passed): this one is in effect from now on, as far as anyone can tell.
+      if (typeof stored === 'number') return { acceptsIssuedFrom: stored };
     }
     return { acceptsIssuedFrom };
   }

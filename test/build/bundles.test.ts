@@ -582,6 +582,10 @@ describe('Lambda bundles', () => {
     // bob's record (BundleConnect00=) has no socket: read, asked to close, found gone.
     const revoked = await invoke('admin', { op: 'revoke', user_id: 'bob' });
     assert.deepEqual((revoked.result as { ok: boolean; closed: number }).closed, 0);
+    // An earlier time leaves the revocation in effect, and reads it back to say so.
+    const earlier = await invoke('admin', { op: 'revoke', user_id: 'bob', before: '2020-01-01T00:00:00Z' });
+    const inEffect = (result: unknown) => (result as { accepts_issued_from: string }).accepts_issued_from;
+    assert.equal(inEffect(earlier.result), inEffect(revoked.result));
     const counted = await invoke('admin', { op: 'stats', publish_metrics: true });
     const stats = counted.result as { connections: number; biggest_rooms: Array<{ room_id: string }> };
     assert.ok(stats.connections >= 1);

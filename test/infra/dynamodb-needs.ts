@@ -97,6 +97,7 @@ export const DYNAMODB_NEEDS: Record<string, DynamoDbNeed[]> = {
     need('Query', 'connections', USER_INDEX),
     need('GetItem', 'connections'),
     need('PutItem', 'revocations'),
+    need('GetItem', 'revocations'),
     need('Scan', 'connections', USER_INDEX),
     need('Scan', 'subscriptions'),
   ],

@@ -984,7 +984,7 @@ describe('infra/terraform evaluated by terraform', { skip: terraformSkipReason()
           },
           {
             Sid: 'WriteRevocation',
-            Action: ['dynamodb:PutItem'],
+            Action: ['dynamodb:PutItem', 'dynamodb:GetItem'],
             Resource: [`${ACCOUNT}/roomcast-chat_revocations`],
           },
         ],

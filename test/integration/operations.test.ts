@@ -135,6 +135,31 @@ describe('operations: publish and revoke through the admin function', () => {
       await frank.expectOnlyPong();
     });
 
+    it('a client_msg_id given as undefined still gets one made up: a retried call stores once', async () => {
+      const hugo = await connect(stack, 'hugo', 'undefined-id-room');
+      const maybeId: string | undefined = undefined;
+      await admin.publish({ room_id: 'undefined-id-room', message: 'with an id', client_msg_id: maybeId });
+      const frame = await hugo.next((f) => f.action === 'message');
+      assert.match(String(frame.client_msg_id), /^[0-9a-f-]{36}$/);
+    });
+
+    it('publish always publishes: an `op` among the fields of a request built from other data is overridden', async () => {
+      const iris = await connect(stack, 'iris', 'op-room');
+      const fromElsewhere = { op: 'revoke' as const, user_id: 'iris', room_id: 'op-room', message: 'hi' };
+      // A request built from a body: the SDK's types cannot see the `op` or `user_id` in it.
+      const result = await admin
+        .publish(fromElsewhere as Parameters<AdminClient['publish']>[0])
+        .catch((error: unknown) => error);
+      // Published it would have been, but user_id is no field of a publish: refused whole, and iris not revoked.
+      assert.ok(result instanceof AdminError && result.code === 'BAD_REQUEST', String(result));
+      assert.match(result.message, /user_id/);
+      await iris.expectOnlyPong();
+      // Without the stray field: published, whatever `op` the data said.
+      const published = await admin.publish({ ...fromElsewhere, user_id: undefined } as never);
+      assert.equal(published.op, 'publish');
+      assert.equal((await iris.next((f) => f.action === 'message')).message, 'hi');
+    });
+
     it('refuses what is not a valid publish with BAD_REQUEST, and stores nothing', async () => {
       const grace = await connect(stack, 'grace', 'strict-room');
       const refusals: Array<Parameters<AdminClient['publish']>[0]> = [
@@ -144,6 +169,10 @@ describe('operations: publish and revoke through the admin function', () => {
         { room_id: 'strict-room', message: '' },
         { room_id: 'strict-room', message: 'x'.repeat(stack.config.maxMessageChars + 1) },
         { room_id: 'strict-room', message: 'long sender', sender: 's'.repeat(129) },
+        // Not a field of the contract (a misspelt `sender`): refused, not dropped.
+        { room_id: 'strict-room', message: 'typo', senderName: 'ops' } as Parameters<
+          AdminClient['publish']
+        >[0],
       ];
       for (const request of refusals) {
         await assert.rejects(
@@ -229,9 +258,14 @@ describe('operations: publish and revoke through the admin function', () => {
 
     it('a later revocation is never moved back by an earlier one', async () => {
       const token = await signDevToken(TEST_SECRET, 'leo', { issuedAtMs: Date.now() - 20_000 });
-      await admin.revoke({ user_id: 'leo' });
-      await admin.revoke({ user_id: 'leo', before: new Date(Date.now() - 60_000).toISOString() });
+      const first = await admin.revoke({ user_id: 'leo' });
+      const earlier = await admin.revoke({
+        user_id: 'leo',
+        before: new Date(Date.now() - 60_000).toISOString(),
+      });
       assert.equal(await handshakeStatus(`${stack.wsUrl}?token=${token}`), 401);
+      // What it answers is the revocation in effect, not the time it asked for.
+      assert.equal(earlier.accepts_issued_from, first.accepts_issued_from);
     });
 
     it('refuses a time in the future, a time without a user, and a request naming nobody', async () => {
@@ -240,6 +274,8 @@ describe('operations: publish and revoke through the admin function', () => {
         { token_id: 'x', before: new Date().toISOString() },
         {},
         { user_id: 'mia', before: 'yesterday' },
+        // Not a field of the contract (a typo of an optional one, say): refused, not dropped.
+        { user_id: 'mia', reason: 'spam' } as Parameters<AdminClient['revoke']>[0],
       ];
       for (const request of refusals) {
         await assert.rejects(

@@ -70,10 +70,11 @@ for (const backend of dynamoBackends()) {
     test('a later revocation is not moved back by an earlier one; a later one moves it forward', async () => {
       const user = unique('u');
       const store = at(T0);
-      await store.revokeUser(user, T0);
-      await store.revokeUser(user, T0 - 60_000);
+      assert.deepEqual(await store.revokeUser(user, T0), { acceptsIssuedFrom: seconds(T0) + 1 });
+      // The earlier one reports the revocation in effect, not its own time.
+      assert.deepEqual(await store.revokeUser(user, T0 - 60_000), { acceptsIssuedFrom: seconds(T0) + 1 });
       assert.equal(await store.check({ userId: user, issuedAt: seconds(T0) - 30 }), 'user');
-      await store.revokeUser(user, T0 + 10_000);
+      assert.deepEqual(await store.revokeUser(user, T0 + 10_000), { acceptsIssuedFrom: seconds(T0) + 11 });
       assert.equal(await store.check({ userId: user, issuedAt: seconds(T0) + 5 }), 'user');
     });
 

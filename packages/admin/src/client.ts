@@ -91,9 +91,14 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
   }
 
   return {
+    // `op` last: a request built from other data (`{ ...body }`) cannot turn a publish into a revoke.
     publish: async (request) =>
-      (await call({ op: 'publish', client_msg_id: randomUUID(), ...request })) as PublishResult,
-    revoke: async (request) => (await call({ op: 'revoke', ...request })) as RevokeResult,
+      (await call({
+        ...request,
+        op: 'publish',
+        client_msg_id: request.client_msg_id ?? randomUUID(),
+      })) as PublishResult,
+    revoke: async (request) => (await call({ ...request, op: 'revoke' })) as RevokeResult,
     stats: async () => (await call({ op: 'stats' })) as StatsResult,
     destroy: () => lambda.destroy(),
   };

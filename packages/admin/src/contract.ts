@@ -66,7 +66,10 @@ export interface RevokeResult {
   op: 'revoke';
   user_id?: string;
   token_id?: string;
-  /** A user's revocation: tokens issued (`iat`) from this time on are accepted. ISO 8601. */
+  /**
+   * A user's revocation: tokens issued (`iat`) from this time on are accepted. ISO 8601. The revocation in
+   * effect: when one with a later time was stored before, that one stays and this is its time.
+   */
   accepts_issued_from?: string;
   /** Live connections closed (DeleteConnection). */
   closed: number;
