@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startLocalStack } from './stack.ts';
-import { localStatePath, removeLocalState, writeLocalState } from './state-file.ts';
+import { claimLocalState, localStatePath, removeLocalState } from './state-file.ts';
 
 /** `npm start`: the local stack in the foreground. */
 const usage = `usage: npm start [-- --data-dir DIR] [--management-auth sigv4|none]
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   }
   console.log('  get a token     npm run token -- <user> [--room <room or prefix*>]... [--ttl <seconds>]');
   const statePath = localStatePath();
-  await writeLocalState(statePath, {
+  const owner = await claimLocalState(statePath, {
     lambdaEndpoint: stack.lambdaEndpoint,
     region: stack.config.region,
     adminFunction: stack.adminFunction,
@@ -67,7 +67,9 @@ async function main(): Promise<void> {
     pid: process.pid,
   });
   console.log(
-    `  operate         npx roomcast publish --room <room> "text" | revoke --user <user> (${statePath})`,
+    owner
+      ? `  operate         another local stack (pid ${owner.pid}) owns ${statePath}: npx roomcast keeps talking to that one (ROOMCAST_LOCAL_STATE=<file> npm start gives this one a file of its own)`
+      : `  operate         npx roomcast publish --room <room> "text" | revoke --user <user> (${statePath})`,
   );
   console.log(`ready on ${stack.wsUrl}`);
 
