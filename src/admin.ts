@@ -13,7 +13,7 @@ import { ConfigError, STATS_BIGGEST_ROOMS, STATS_MAX_TRACKED_ROOMS, STATS_ROOM_M
 import { deliverToRoom } from './fan-out.ts';
 import type { Log } from './invocation.ts';
 import { METRIC } from './metrics.ts';
-import { MAX_CORRELATION_ID_CHARS, ROOM_ID_PATTERN } from './protocol.ts';
+import { MAX_CORRELATION_ID_CHARS, overMessageLimit, ROOM_ID_PATTERN } from './protocol.ts';
 import { postToAll } from './rooms.ts';
 import type { HandlerDeps } from './route.ts';
 import {
@@ -102,7 +102,7 @@ async function publish(deps: HandlerDeps, endpoint: string, request: PublishRequ
   if ((request.room_id === undefined) === (request.to_user_id === undefined)) {
     throw new BadRequest('give room_id or to_user_id, one of the two');
   }
-  if ([...request.message].length > deps.config.maxMessageChars) {
+  if (overMessageLimit(request.message, deps.config.maxMessageChars)) {
     throw new BadRequest(`message: at most ${deps.config.maxMessageChars} characters (MAX_MESSAGE_CHARS)`);
   }
   const sender = request.sender ?? 'system';

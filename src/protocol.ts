@@ -150,7 +150,7 @@ export function parseClientFrame(body: string | undefined, limits: FrameLimits):
     const message = 'direct reads the inbox, room_id a room: send one of them';
     return { ok: false, code: 'BAD_REQUEST', message, correlation };
   }
-  if ('message' in frame && [...frame.message].length > limits.maxMessageChars) {
+  if ('message' in frame && overMessageLimit(frame.message, limits.maxMessageChars)) {
     return {
       ok: false,
       code: 'TOO_LARGE',
@@ -159,6 +159,11 @@ export function parseClientFrame(body: string | undefined, limits: FrameLimits):
     };
   }
   return { ok: true, frame };
+}
+
+/** Whether a message's text is over the limit (MAX_MESSAGE_CHARS), counted as the limit counts: in code points. */
+export function overMessageLimit(text: string, maxChars: number): boolean {
+  return [...text].length > maxChars;
 }
 
 /** The correlation fields of a frame, kept only when they are valid: they are echoed back verbatim. */

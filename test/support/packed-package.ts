@@ -208,3 +208,73 @@ function specifiers(module: string): string[] {
   );
   return [...found].map((match) => match[1] ?? match[2] ?? match[3] ?? match[4] ?? '');
 }
+
+/** The tsconfig.json of a strict TypeScript consumer on Node (NodeNext, skipLibCheck false) of `consumer.mts`. */
+export const STRICT_NODE_CONSUMER_TSCONFIG = `${JSON.stringify(
+  {
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      lib: ['ES2022'],
+      types: ['node'],
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      skipLibCheck: false,
+      noEmit: true,
+    },
+    files: ['consumer.mts'],
+  },
+  null,
+  2,
+)}\n`;
+
+/**
+ * A fresh project holding `files`, with the packed package installed offline, and with it the dependencies its
+ * manifest declares (at the versions the lockfile has for `packageDir`) and @types/node for a TypeScript consumer.
+ */
+export async function installPacked(
+  work: string,
+  { tarball, manifest }: Packed,
+  packageDir: string,
+  files: Record<string, string>,
+): Promise<string> {
+  const project = await newProject(work, 'app', files);
+  const dependencies = [
+    ...(await lockedTarballs(Object.keys(manifest.dependencies ?? {}), packageDir)),
+    ...(await lockedTarballs(['@types/node'])),
+  ];
+  await installOffline(project, [tarball, ...dependencies]);
+  return project;
+}
+
+/**
+ * What every published package holds to: its `name`; nothing but the files `only` matches (the manifest, docs,
+ * the build: no sources, tests or build scripts); the README; .d.ts files free of `.ts` specifiers; no install
+ * scripts; a `prepack` that builds (a publish never ships a stale dist/); public access (a scoped package is
+ * private unless told); and every entry point (main, module, types, bin, exports) packed.
+ */
+export function assertPublishable({ files, manifest }: Packed, name: string, only: RegExp): void {
+  const paths = [...files.keys()].sort();
+  assert.equal(manifest.name, name);
+  assert.deepEqual(
+    paths.filter((path) => !only.test(path)),
+    [],
+    'only package.json, docs and the build: no sources, tests or build files',
+  );
+  assert.ok(files.has('README.md'), 'the README is packed');
+  for (const declaration of paths.filter((path) => path.endsWith('.d.ts'))) {
+    assert.doesNotMatch(text(files, declaration), /from '[^']*\.ts'/, `${declaration}: no .ts specifiers`);
+  }
+  const scripts = (manifest.scripts ?? {}) as Record<string, string>;
+  for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) {
+    assert.equal(scripts[script], undefined, `no ${script} script`);
+  }
+  assert.match(scripts.prepack ?? '', /build/, 'prepack builds, so a publish never ships a stale dist/');
+  assert.deepEqual(manifest.publishConfig, { access: 'public' }, 'a scoped package is private unless told');
+  const bin = typeof manifest.bin === 'object' && manifest.bin !== null ? Object.values(manifest.bin) : [];
+  const targets = [manifest.main, manifest.module, manifest.types, ...bin, ...leaves(manifest.exports)];
+  for (const target of targets.filter((target) => target !== undefined)) {
+    assert.ok(typeof target === 'string' && files.has(target.replace(/^\.\//, '')), `${target} is packed`);
+  }
+}

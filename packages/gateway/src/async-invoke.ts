@@ -396,14 +396,7 @@ export class LocalLambda {
     this.#runningSync += 1;
     this.#counters.syncInvocations += 1;
     try {
-      const outcome = await invokeLambda(fn.handler, JSON.parse(json), {
-        routeKey: fn.name,
-        region: this.#region,
-        accountId: this.#accountId,
-        timeoutMs: fn.timeoutMs,
-        clock: this.#clock,
-        requestId,
-      });
+      const outcome = await this.#invoke(fn, json, requestId);
       const { payload: answer, failure } = requestResponsePayload(outcome, fn.timeoutMs, requestId);
       if (failure) {
         this.#counters.syncFunctionErrors += 1;
@@ -484,18 +477,22 @@ export class LocalLambda {
     this.#running += 1;
     event.attempts += 1;
     this.#counters.attempts += 1;
-    invokeLambda(fn.handler, JSON.parse(event.payload), {
+    this.#invoke(fn, event.payload, requestId)
+      .then((outcome) => this.#settle(event, outcome))
+      .catch((error: unknown) =>
+        this.#logger.error('asynchronous invocation failed', { error: String(error) }),
+      );
+  }
+  /** One run of `fn` with the JSON `payload`, as Lambda runs it: its context, its timeout. */
+  #invoke(fn: RegisteredFunction, payload: string, requestId: string) {
+    return invokeLambda(fn.handler, JSON.parse(payload), {
       routeKey: fn.name,
       region: this.#region,
       accountId: this.#accountId,
       timeoutMs: fn.timeoutMs,
       clock: this.#clock,
       requestId,
-    })
-      .then((outcome) => this.#settle(event, outcome))
-      .catch((error: unknown) =>
-        this.#logger.error('asynchronous invocation failed', { error: String(error) }),
-      );
+    });
   }
 
   #settle(event: PendingEvent, outcome: InvocationOutcome): void {
